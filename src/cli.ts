@@ -1,0 +1,168 @@
+// Entry point of the `gatehouse` command: serve, user management and hash-password, with the same
+// configuration as the server. Every failure is one line on stderr and a non-zero exit, never a trace.
+import type { Readable, Writable } from 'node:stream'
+import { Command, CommanderError } from 'commander'
+import { read } from 'read'
+import { loadConfig, type Config } from './config.js'
+import { GatehouseError, InvalidInput } from './errors.js'
+import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
+import { closeOnSignals, startServer } from './server.js'
+import { createAccounts, type Accounts } from './services/accounts.js'
+import type { PublicUser } from './services/public-user.js'
+import { openStore } from './store/index.js'
+import { VERSION } from './version.js'
+
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean }
+  stdout: Writable
+  stderr: Writable
+  env: NodeJS.ProcessEnv
+  cwd: string
+}
+
+const defaultIo = (): CliIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })
+
+/** Runs the command line `argv` (as in process.argv) and resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const print = (line: string): boolean => io.stdout.write(`${line}\n`)
+  const configFor = (persistGeneratedSecret = false): Config =>
+    loadConfig({
+      env: io.env,
+      cwd: io.cwd,
+      persistGeneratedSecret,
+      onSecretGenerated: (file) => {
+        if (file) io.stderr.write(`gatehouse: no SECRET_KEY was set; generated a random one and saved it to ${file}\n`)
+      },
+    })
+  const hasherFor = (config: Config): PasswordHasher =>
+    createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+  const withAccounts = async (run: (accounts: Accounts) => Promise<void>): Promise<void> => {
+    const config = configFor()
+    const store = await openStore(config.databaseUrl, io.cwd)
+    try {
+      await run(createAccounts({ store, hasher: hasherFor(config) }))
+    } finally {
+      await store.close()
+    }
+  }
+  const readPassword = async (fromStdin: boolean | undefined, confirm: boolean): Promise<string> =>
+    fromStdin ? readPasswordFromStdin(io.stdin) : promptPassword(io, confirm)
+
+  const program = new Command('gatehouse')
+    .description('OAuth2 password-flow authentication service')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError()
+
+  program
+    .command('serve')
+    .description('run the HTTP server (configured by the environment and .env)')
+    .option('--host <host>', 'address to listen on (HOST)')
+    .option('--port <port>', 'port to listen on (PORT)')
+    .action(async (options: { host?: string; port?: string }) => {
+      const config = configFor(true)
+      const overridden = loadOverrides(config, options)
+      closeOnSignals(await startServer(overridden))
+    })
+
+  const users = program.command('users').description('manage users')
+  users
+    .command('add <username>')
+    .description('create a user (prompts for the password unless --password-stdin)')
+    .option('--email <email>', 'email address')
+    .option('--full-name <name>', 'full name')
+    .option('--disabled', 'create the account disabled')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, options: { email?: string; fullName?: string; disabled?: boolean; passwordStdin?: boolean }) => {
+      const password = await readPassword(options.passwordStdin, true)
+      await withAccounts(async (accounts) => {
+        const user = await accounts.add({ username, password, email: options.email, fullName: options.fullName, disabled: options.disabled })
+        print(`Created user '${user.username}'${user.disabled ? ' (disabled)' : ''}.`)
+      })
+    })
+  users
+    .command('list')
+    .description('list users')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withAccounts(async (accounts) => {
+        const all = await accounts.list()
+        print(options.json ? JSON.stringify(all, null, 2) : formatUsers(all))
+      })
+    })
+  users
+    .command('passwd <username>')
+    .description("set a user's password (prompts unless --password-stdin)")
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, options: { passwordStdin?: boolean }) => {
+      const password = await readPassword(options.passwordStdin, true)
+      await withAccounts(async (accounts) => {
+        await accounts.setPassword(username, password)
+        print(`Password of '${username}' changed.`)
+      })
+    })
+  for (const [name, description, done] of [
+    ['disable', 'disable a user: no more logins, and existing tokens stop working', 'disabled'],
+    ['enable', 'enable a disabled user', 'enabled'],
+    ['remove', 'delete a user', 'removed'],
+  ] as const) {
+    users
+      .command(`${name} <username>`)
+      .description(description)
+      .action(async (username: string) => {
+        await withAccounts(async (accounts) => {
+          if (name === 'remove') await accounts.remove(username)
+          else await accounts.setDisabled(username, name === 'disable')
+          print(`User '${username}' ${done}.`)
+        })
+      })
+  }
+
+  program
+    .command('hash-password')
+    .description('print an argon2id hash of a password (prompts unless --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (options: { passwordStdin?: boolean }) => {
+      const password = await readPassword(options.passwordStdin, false)
+      if (password === '') throw new InvalidInput('The password must not be empty')
+      print(await hasherFor(configFor()).hash(password))
+    })
+
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode
+    io.stderr.write(`gatehouse: ${error instanceof GatehouseError ? error.message : String(error)}\n`)
+    return 1
+  }
+}
+
+function loadOverrides(config: Config, options: { host?: string; port?: string }): Config {
+  const port = options.port === undefined ? config.port : Number(options.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidInput(`--port must be a port number; got '${options.port}'`)
+  return { ...config, host: options.host ?? config.host, port }
+}
+
+async function readPasswordFromStdin(stdin: Readable): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer))
+  // One trailing newline is the end of the line, not part of the password.
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+}
+
+async function promptPassword(io: CliIo, confirm: boolean): Promise<string> {
+  if (!io.stdin.isTTY) throw new InvalidInput('no terminal to ask for the password on: use --password-stdin')
+  const ask = (prompt: string): Promise<string> => read({ prompt, silent: true, replace: '', input: io.stdin, output: io.stderr })
+  const password = await ask('Password: ')
+  if (confirm && (await ask('Repeat password: ')) !== password) throw new InvalidInput('the passwords do not match')
+  return password
+}
+
+function formatUsers(users: PublicUser[]): string {
+  if (users.length === 0) return 'No users yet. Add one with: gatehouse users add <username>'
+  const rows = [['USERNAME', 'EMAIL', 'FULL NAME', 'STATUS'], ...users.map((u) => [u.username, u.email ?? '', u.full_name ?? '', u.disabled ? 'disabled' : 'active'])]
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')
+}

@@ -1,0 +1,81 @@
+// The one place where errors become HTTP answers: status, body and the WWW-Authenticate challenge.
+// Bodies keep FastAPI's `detail` (drop-in clients read it) and add RFC 6749 `error` fields where
+// the protocol defines them. A 5xx never carries internals; only unexpected errors are logged.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  DuplicateUser,
+  GatehouseError,
+  InactiveUser,
+  InvalidCredentials,
+  InvalidInput,
+  InvalidRequest,
+  InvalidToken,
+  NotAuthenticated,
+  Overloaded,
+  TokenExpired,
+  UnsupportedGrantType,
+  UserNotFound,
+} from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Errors of this route are token-endpoint errors (RFC 6749 §5.2): they carry `error`. */
+    oauthTokenEndpoint?: boolean
+  }
+}
+
+interface Answer {
+  status: number
+  detail: string
+  /** RFC 6749 error code, sent as `error` (+ `error_description`). */
+  error?: string
+  /** Only on the token endpoint. */
+  tokenEndpointError?: string
+  challenge?: string
+  retryAfter?: number
+}
+
+function answerFor(error: GatehouseError): Answer | undefined {
+  if (error instanceof InvalidCredentials) return { status: 401, detail: error.message, error: 'invalid_grant', challenge: 'Bearer' }
+  if (error instanceof InactiveUser) return { status: 400, detail: error.message, tokenEndpointError: 'invalid_grant' }
+  if (error instanceof NotAuthenticated) return { status: 401, detail: error.message, challenge: 'Bearer' }
+  if (error instanceof InvalidToken || error instanceof TokenExpired) {
+    return { status: 401, detail: error.message, challenge: 'Bearer error="invalid_token"' }
+  }
+  if (error instanceof InvalidRequest) return { status: 400, detail: error.message, error: 'invalid_request' }
+  if (error instanceof UnsupportedGrantType) return { status: 400, detail: error.message, error: 'unsupported_grant_type' }
+  if (error instanceof Overloaded) {
+    return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }
+  }
+  if (error instanceof DuplicateUser) return { status: 409, detail: error.message }
+  if (error instanceof UserNotFound) return { status: 404, detail: error.message }
+  if (error instanceof InvalidInput) return { status: 400, detail: error.message }
+  return undefined
+}
+
+/** Fastify's own 4xx errors (validation, body size, bad JSON ...) keep their status. */
+function answerForFramework(error: FastifyError): Answer | undefined {
+  if (error.validation) return { status: 400, detail: `Invalid request: ${error.message}`, error: 'invalid_request' }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, detail: 'Request body is too large' }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return { status, detail: error.message, error: status === 400 ? 'invalid_request' : undefined }
+  return undefined
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
+  const error = answer.error ?? (request.routeOptions.config.oauthTokenEndpoint ? answer.tokenEndpointError : undefined)
+  if (answer.challenge) reply.header('WWW-Authenticate', answer.challenge)
+  if (answer.retryAfter !== undefined) reply.header('Retry-After', String(answer.retryAfter))
+  const body = error ? { detail: answer.detail, error, error_description: answer.detail } : { detail: answer.detail }
+  return reply.code(answer.status).type('application/json; charset=utf-8').send(body)
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const answer = error instanceof GatehouseError ? answerFor(error) : answerForFramework(error)
+    if (answer) return send(request, reply, answer)
+    request.log.error({ err: error }, 'unexpected error')
+    return send(request, reply, { status: 500, detail: 'Internal Server Error' })
+  })
+  app.setNotFoundHandler((request, reply) => send(request, reply, { status: 404, detail: 'Not Found' }))
+}

@@ -1,0 +1,9 @@
+// The library entry point: build the app in your own server and protect your own routes with
+// `onRequest: app.authenticate` (see the README).
+export { buildApp, type BuildAppOptions } from './app.js'
+export { loadConfig, parseConfig, type Config } from './config.js'
+export * from './errors.js'
+export { readBearerToken, type AuthenticateHook } from './http/auth.js'
+export type { PublicUser } from './services/public-user.js'
+export { openStore, type UserStore, type UserRecord } from './store/index.js'
+export { startServer } from './server.js'

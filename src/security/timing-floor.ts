@@ -1,0 +1,49 @@
+// Equal-time login answers. A database migrated from a FastAPI app holds bcrypt-12 hashes (~260 ms to
+// verify) beside argon2id ones (~30 ms), so no single dummy hash can make an unknown username look
+// like both. Instead every password check is padded to one floor: the slowest verification the
+// hasher may be asked for, plus a margin. Checks that overrun the floor (a costlier legacy hash, a
+// loaded machine) raise it, so the next answers line up again.
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface TimingFloor {
+  /** Resolve no earlier than the floor after `startedAt` (a performance.now() reading). */
+  pad(startedAt: number): Promise<void>
+  /** Report how long a real password check took: overruns raise the floor, which then eases back. */
+  observe(checkMs: number): void
+  /** Set the floor the timing never goes below, e.g. from a measured slowest verification. */
+  setBase(baseMs: number): void
+  readonly floorMs: number
+}
+
+/** Margin over a measured duration, absorbing run-to-run jitter. */
+const MARGIN = 1.25
+/** After an overrun the floor eases back toward its base by 1% per check. */
+const EASE = 0.99
+
+export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
+  let base = baseMs
+  let floorMs = baseMs
+  return {
+    get floorMs() {
+      return floorMs
+    },
+    setBase(ms) {
+      base = Math.min(Math.ceil(ms), maxFloorMs)
+      floorMs = Math.max(floorMs, base)
+    },
+    observe(checkMs) {
+      const wanted = Math.min(Math.ceil(checkMs * MARGIN), maxFloorMs)
+      floorMs = wanted > floorMs ? wanted : Math.max(base, floorMs * EASE)
+    },
+    async pad(startedAt) {
+      const remaining = startedAt + floorMs - performance.now()
+      if (remaining > 0) await sleep(remaining)
+    },
+  }
+}
+
+/** The base floor for a hasher whose slowest verification took `slowestVerifyMs`. */
+export function floorFor(slowestVerifyMs: number): number {
+  return Math.ceil(slowestVerifyMs * MARGIN)
+}

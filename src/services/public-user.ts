@@ -1,0 +1,14 @@
+// The shape of a user that may leave Gatehouse (HTTP bodies, `request.user`, CLI listings):
+// the tutorial's `User` model. The stored record, hash included, never crosses this line.
+import type { UserRecord } from '../store/index.js'
+
+export interface PublicUser {
+  username: string
+  email: string | null
+  full_name: string | null
+  disabled: boolean
+}
+
+export function toPublicUser(user: UserRecord): PublicUser {
+  return { username: user.username, email: user.email, full_name: user.fullName, disabled: user.disabled }
+}
