@@ -30,8 +30,10 @@ export interface BuildAppOptions {
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, store } = options
   const logger = options.logger ?? createLogger('silent')
+  // Typed as Fastify's logger so the instance keeps Fastify's default generics.
+  const loggerInstance: FastifyBaseLogger = logger
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
   })

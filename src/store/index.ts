@@ -56,6 +56,7 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseLoca
     return { driver: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) }
   }
   const scheme = /^([a-z][\w+.-]*):/i.exec(url)?.[1]
+  if (scheme?.toLowerCase().startsWith('sqlite')) throw new ConfigError('DATABASE_URL: expected sqlite:///path/to/file.db')
   if (scheme) throw new ConfigError(`DATABASE_URL: the '${scheme}' database is not supported yet (use sqlite:///users.db)`)
   // The URL itself is not echoed: it may carry a password.
   throw new ConfigError('DATABASE_URL is not a database URL (expected e.g. sqlite:///users.db)')

@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PassThrough, Readable } from 'node:stream'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli.js'
+import { openSqliteStore } from '../src/store/sqlite.js'
+import { captureLogs, tempDir } from './helper.js'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+async function gatehouse(dir: string, args: string[], stdin: Readable & { isTTY?: boolean } = Readable.from([])): Promise<Run> {
+  const out = captureLogs()
+  const err = captureLogs()
+  const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef' }
+  const code = await main(['node', 'gatehouse', ...args], { stdin, stdout: out.stream, stderr: err.stream, env, cwd: dir })
+  return { code, stdout: out.text(), stderr: err.text() }
+}
+
+const stdinOf = (text: string) => Readable.from([Buffer.from(text)])
+
+async function storedUser(dir: string, username: string) {
+  const store = openSqliteStore(join(dir, 'users.db'))
+  try {
+    return await store.findUserByUsername(username)
+  } finally {
+    await store.close()
+  }
+}
+
+describe('gatehouse users', () => {
+  it('adds a user from --password-stdin, hashing with argon2id, and lists it', async () => {
+    const dir = tempDir()
+    const added = await gatehouse(dir, ['users', 'add', 'alice', '--email', 'alice@example.com', '--full-name', 'Alice L', '--password-stdin'], stdinOf('pw with spaces\n'))
+    expect(added).toMatchObject({ code: 0, stderr: '' })
+    expect(added.stdout).toContain("Created user 'alice'")
+    const user = await storedUser(dir, 'alice')
+    expect(user).toMatchObject({ email: 'alice@example.com', fullName: 'Alice L', disabled: false })
+    expect(user?.hashedPassword).toMatch(/^\$argon2id\$/)
+
+    const listed = await gatehouse(dir, ['users', 'list'])
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toMatch(/alice\s+alice@example\.com\s+Alice L\s+active/)
+    expect(listed.stdout).not.toContain('argon2')
+    const json = JSON.parse((await gatehouse(dir, ['users', 'list', '--json'])).stdout) as unknown
+    expect(json).toEqual([{ username: 'alice', email: 'alice@example.com', full_name: 'Alice L', disabled: false }])
+  })
+
+  it('prompts twice without echo when no --password-stdin is given on a terminal', async () => {
+    const dir = tempDir()
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
+    const running = gatehouse(dir, ['users', 'add', 'bob'], terminal)
+    setTimeout(() => terminal.write('typed-secret\r'), 50)
+    setTimeout(() => terminal.write('typed-secret\r'), 150)
+    const result = await running
+    expect(result.code).toBe(0)
+    expect(result.stderr).toContain('Password:')
+    expect(result.stderr).not.toContain('typed-secret')
+    expect(result.stdout).not.toContain('typed-secret')
+  })
+
+  it('refuses to prompt without a terminal', async () => {
+    const result = await gatehouse(tempDir(), ['users', 'add', 'bob'])
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toContain('--password-stdin')
+  })
+
+  it('disables, enables, changes the password of and removes users', async () => {
+    const dir = tempDir()
+    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('first-password'))
+    expect((await gatehouse(dir, ['users', 'disable', 'alice'])).code).toBe(0)
+    expect((await storedUser(dir, 'alice'))?.disabled).toBe(true)
+    expect((await gatehouse(dir, ['users', 'enable', 'alice'])).code).toBe(0)
+    expect((await storedUser(dir, 'alice'))?.disabled).toBe(false)
+    const before = (await storedUser(dir, 'alice'))?.hashedPassword
+    expect((await gatehouse(dir, ['users', 'passwd', 'alice', '--password-stdin'], stdinOf('second-password\n'))).code).toBe(0)
+    expect((await storedUser(dir, 'alice'))?.hashedPassword).not.toBe(before)
+    expect((await gatehouse(dir, ['users', 'remove', 'alice'])).code).toBe(0)
+    expect(await storedUser(dir, 'alice')).toBeUndefined()
+  })
+
+  it.each([
+    [['users', 'add', 'alice', '--password-stdin'], '', /must not be empty/],
+    [['users', 'add', 'has space', '--password-stdin'], 'pw', /spaces/],
+    [['users', 'add', 'x', '--email', 'not-an-email', '--password-stdin'], 'pw', /not an email/],
+    [['users', 'disable', 'ghost'], '', /No user named 'ghost'/],
+    [['users', 'remove', 'ghost'], '', /No user named 'ghost'/],
+    [['users', 'passwd', 'ghost', '--password-stdin'], 'pw', /No user named 'ghost'/],
+  ])('fails with a clear message and non-zero exit for %j', async (args, stdin, message) => {
+    const result = await gatehouse(tempDir(), args, stdinOf(stdin))
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toMatch(message)
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('refuses a duplicate username and a duplicate email', async () => {
+    const dir = tempDir()
+    await gatehouse(dir, ['users', 'add', 'alice', '--email', 'a@example.com', '--password-stdin'], stdinOf('pw'))
+    const sameName = await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    expect(sameName.code).toBe(1)
+    expect(sameName.stderr).toContain('username already exists')
+    const sameEmail = await gatehouse(dir, ['users', 'add', 'bob', '--email', 'a@example.com', '--password-stdin'], stdinOf('pw'))
+    expect(sameEmail.code).toBe(1)
+    expect(sameEmail.stderr).toContain('email already exists')
+  })
+
+  it('prints help and fails on unknown commands or options', async () => {
+    const help = await gatehouse(tempDir(), ['users', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('add [options] <username>')
+    const unknown = await gatehouse(tempDir(), ['users', 'frobnicate'])
+    expect(unknown.code).not.toBe(0)
+    const badOption = await gatehouse(tempDir(), ['users', 'add', 'x', '--bogus'])
+    expect(badOption.code).not.toBe(0)
+    expect(badOption.stderr).toContain('--bogus')
+  })
+
+  it('reports a broken configuration without a stack trace', async () => {
+    const out = captureLogs()
+    const err = captureLogs()
+    const code = await main(['node', 'gatehouse', 'users', 'list'], {
+      stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, cwd: tempDir(), env: { DATABASE_URL: 'mysql://u:p@h/db' },
+    })
+    expect(code).toBe(1)
+    expect(err.text()).toMatch(/^gatehouse: DATABASE_URL: the 'mysql' database is not supported/)
+  })
+})
+
+describe('gatehouse hash-password', () => {
+  it('prints an argon2id hash of the password', async () => {
+    const result = await gatehouse(tempDir(), ['hash-password', '--password-stdin'], stdinOf('hunter2\n'))
+    expect(result.code).toBe(0)
+    expect(result.stdout.trim()).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+    expect(result.stdout).not.toContain('hunter2')
+  })
+})
+
+describe('the installed command', () => {
+  it('runs end to end as a separate process through bin/gatehouse.js', async () => {
+    const dir = tempDir()
+    const bin = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
+    const run = promisify(execFile)
+    const env = { ...process.env, DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: '' }
+    const child = run(process.execPath, [bin, 'users', 'add', 'carol', '--password-stdin'], { cwd: dir, env })
+    child.child.stdin?.end('carol-password\n')
+    expect((await child).stdout).toContain("Created user 'carol'")
+    const listed = await run(process.execPath, [bin, 'users', 'list'], { cwd: dir, env })
+    expect(listed.stdout).toContain('carol')
+    const failed = await run(process.execPath, [bin, 'users', 'remove', 'nobody'], { cwd: dir, env }).catch((error: { code: number; stderr: string }) => error)
+    expect(failed).toMatchObject({ code: 1, stderr: "gatehouse: No user named 'nobody'\n" })
+    expect(() => readFileSync(join(dir, '.env'))).toThrow()
+  })
+})

@@ -1,0 +1,89 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, parseConfig } from '../src/config.js'
+import { ConfigError } from '../src/errors.js'
+import { parseDatabaseUrl } from '../src/store/index.js'
+import { tempDir } from './helper.js'
+
+const STRONG = 'a'.repeat(64)
+
+describe('configuration', () => {
+  it('has the tutorial’s defaults', () => {
+    const config = parseConfig({ SECRET_KEY: STRONG })
+    expect(config).toMatchObject({
+      algorithm: 'HS256',
+      accessTokenExpireMinutes: 30,
+      databaseUrl: 'sqlite:///users.db',
+      host: '127.0.0.1',
+      port: 8000,
+      logLevel: 'info',
+      loginMinDurationMs: 'auto',
+    })
+  })
+
+  it('reads .env in the working directory, with the environment winning', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, '.env'), `SECRET_KEY="${STRONG}"\nACCESS_TOKEN_EXPIRE_MINUTES=5\nPORT=9000\n# comment\n`)
+    const config = loadConfig({ cwd: dir, env: { PORT: '9100' } })
+    expect(config.secretKey).toBe(STRONG)
+    expect(config.accessTokenExpireMinutes).toBe(5)
+    expect(config.port).toBe(9100)
+  })
+
+  it('generates a 256-bit SECRET_KEY on first start, saves it to .env with mode 0600 and says so', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, '.env'), 'PORT=9000')
+    const told: Array<string | undefined> = []
+    const first = loadConfig({ cwd: dir, env: {}, persistGeneratedSecret: true, onSecretGenerated: (file) => told.push(file) })
+    expect(first.secretKey).toMatch(/^[0-9a-f]{64}$/)
+    expect(told).toEqual([join(dir, '.env')])
+    expect(statSync(join(dir, '.env')).mode & 0o777).toBe(0o600)
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toContain('PORT=9000\n')
+    const second = loadConfig({ cwd: dir, env: {}, persistGeneratedSecret: true, onSecretGenerated: (file) => told.push(file) })
+    expect(second.secretKey).toBe(first.secretKey)
+    expect(second.port).toBe(9000)
+    expect(told).toHaveLength(1)
+  })
+
+  it('keeps a generated key in memory only when not asked to persist it', () => {
+    const dir = tempDir()
+    loadConfig({ cwd: dir, env: {} })
+    expect(() => statSync(join(dir, '.env'))).toThrow()
+  })
+
+  it.each([
+    [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
+    [{ NODE_ENV: 'production', SECRET_KEY: 'short' }, /at least 32 bytes/],
+    [{ NODE_ENV: 'production', SECRET_KEY: '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7' }, /published example/],
+    [{ SECRET_KEY: STRONG, ALGORITHM: 'none' }, /ALGORITHM must be one of/],
+    [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: '0' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
+    [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: 'soon' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
+    [{ SECRET_KEY: STRONG, PORT: '70000' }, /PORT/],
+    [{ SECRET_KEY: STRONG, LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  ])('refuses %o with a message naming the setting', (vars, message) => {
+    expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(message)
+    expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(ConfigError)
+  })
+
+  it('accepts a short key outside production (development convenience)', () => {
+    expect(parseConfig({ SECRET_KEY: 'dev' }).secretKey).toBe('dev')
+  })
+})
+
+describe('DATABASE_URL', () => {
+  it('reads SQLAlchemy-style SQLite URLs', () => {
+    expect(parseDatabaseUrl('sqlite:///users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/srv/app/users.db' })
+    expect(parseDatabaseUrl('sqlite:///data/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/srv/app/data/users.db' })
+    expect(parseDatabaseUrl('sqlite:////var/lib/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/var/lib/users.db' })
+    expect(parseDatabaseUrl('sqlite://', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
+    expect(parseDatabaseUrl('sqlite:///:memory:', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
+  })
+
+  it('refuses unsupported or malformed URLs without echoing credentials', () => {
+    expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).toThrow(/'mysql' database is not supported/)
+    expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).not.toThrow(/hunter2/)
+    expect(() => parseDatabaseUrl('users.db')).toThrow(ConfigError)
+    expect(() => parseDatabaseUrl('sqlite:users.db')).toThrow(ConfigError)
+  })
+})

@@ -1,0 +1,90 @@
+// Shared test set-up: an app on a fresh SQLite file in a temporary directory, closed after the test.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { onTestFinished } from 'vitest'
+import { buildApp } from '../src/app.js'
+import { parseConfig, type Config } from '../src/config.js'
+import { createLogger } from '../src/logger.js'
+import { createPasswordHasher, type PasswordHasher } from '../src/security/passwords.js'
+import { createAccounts, type NewAccount } from '../src/services/accounts.js'
+import { openStore, type UserStore } from '../src/store/index.js'
+
+export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789'
+
+/** A temporary directory removed after the current test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Everything a log line ever contained, for asserting what must never be logged. */
+export function captureLogs(): { stream: Writable; text: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString())
+      done()
+    },
+  })
+  return { stream, text: () => chunks.join('') }
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  store: UserStore
+  config: Config
+  hasher: PasswordHasher
+  dir: string
+  addUser(account: Partial<NewAccount> & { username: string }): Promise<void>
+  login(username: string, password: string): Promise<string>
+}
+
+export interface BuildOptions {
+  env?: Record<string, string>
+  logs?: Writable
+  dir?: string
+}
+
+export async function build(options: BuildOptions = {}): Promise<TestApp> {
+  const dir = options.dir ?? tempDir()
+  const config = parseConfig({
+    SECRET_KEY: TEST_SECRET,
+    DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
+    LOGIN_MIN_DURATION_MS: '0',
+    ...options.env,
+  })
+  const store = await openStore(config.databaseUrl)
+  const hasher = createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+  const logger = options.logs ? createLogger('debug', options.logs) : undefined
+  const app = await buildApp({ config, store, hasher, logger })
+  onTestFinished(async () => {
+    await app.close()
+    await store.close()
+  })
+  const accounts = createAccounts({ store, hasher })
+  return {
+    app,
+    store,
+    config,
+    hasher,
+    dir,
+    async addUser(account) {
+      await accounts.add({ password: 'correct horse battery', ...account })
+    },
+    async login(username, password) {
+      const response = await app.inject(tokenRequest({ username, password }))
+      if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`)
+      return response.json<{ access_token: string }>().access_token
+    },
+  }
+}
+
+/** An `inject` request for POST /token with these form fields. */
+export function tokenRequest(fields: Record<string, string> | string, contentType = 'application/x-www-form-urlencoded') {
+  const payload = typeof fields === 'string' ? fields : new URLSearchParams(fields).toString()
+  return { method: 'POST' as const, url: '/token', headers: { 'content-type': contentType }, payload }
+}

@@ -1,0 +1,108 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import * as bcrypt from '@node-rs/bcrypt'
+import { describe, expect, it } from 'vitest'
+import { Overloaded } from '../../src/errors.js'
+import { createPasswordHasher, needsRehash, OWASP_ARGON2ID } from '../../src/security/passwords.js'
+import { createWorkQueue } from '../../src/security/work-queue.js'
+
+const hasher = () => createPasswordHasher({ concurrency: 2, maxQueued: 64 })
+
+describe('password hashing', () => {
+  it('hashes with argon2id at OWASP parameters or stronger, and verifies', async () => {
+    const h = hasher()
+    const hash = await h.hash('s3cret pass')
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/)
+    const [, m, t, p] = /m=(\d+),t=(\d+),p=(\d+)/.exec(hash)!
+    expect(Number(m)).toBeGreaterThanOrEqual(19_456)
+    expect(Number(t)).toBeGreaterThanOrEqual(2)
+    expect(Number(p)).toBeGreaterThanOrEqual(1)
+    expect(await h.verify('s3cret pass', hash)).toBe(true)
+    expect(await h.verify('s3cret pasS', hash)).toBe(false)
+    expect(h.needsRehash(hash)).toBe(false)
+  })
+
+  it('verifies the FastAPI tutorial’s bcrypt hash and every bcrypt prefix', async () => {
+    const h = hasher()
+    // johndoe / "secret" from FastAPI's security tutorial (passlib, $2b$12$).
+    const tutorial = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
+    expect(await h.verify('secret', tutorial)).toBe(true)
+    expect(await h.verify('Secret', tutorial)).toBe(false)
+    const b = await bcrypt.hash('pw', { cost: 4, version: '2b' })
+    for (const prefix of ['$2a$', '$2b$', '$2y$']) {
+      expect(await h.verify('pw', prefix + b.slice(4))).toBe(true)
+    }
+    expect(h.needsRehash(tutorial)).toBe(true)
+  })
+
+  it('never lets a password longer than 72 bytes match a bcrypt hash of its prefix', async () => {
+    const h = hasher()
+    const prefix = 'p'.repeat(72)
+    const stored = await bcrypt.hash(prefix, { cost: 4 })
+    expect(await h.verify(prefix, stored)).toBe(true)
+    expect(await h.verify(prefix + 'anything', stored)).toBe(false)
+  })
+
+  it('keeps passwords longer than 72 bytes whole with argon2id', async () => {
+    const h = hasher()
+    const long = 'q'.repeat(200)
+    const hash = await h.hash(long)
+    expect(await h.verify(long, hash)).toBe(true)
+    expect(await h.verify('q'.repeat(199) + 'r', hash)).toBe(false)
+  })
+
+  it('answers false, not an error, for hashes it cannot read', async () => {
+    const h = hasher()
+    for (const stored of ['', 'plaintext', '$argon2id$garbage', '$2b$12$short', '$1$md5crypt']) {
+      expect(await h.verify('x', stored)).toBe(false)
+    }
+  })
+
+  it('asks for a rehash of weaker argon2 hashes and of other algorithms', () => {
+    expect(needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
+    expect(needsRehash('$argon2id$v=19$m=19456,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
+    expect(needsRehash('$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
+    expect(needsRehash('$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQxMjM0NTY3OA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA', OWASP_ARGON2ID)).toBe(false)
+  })
+
+  it('keeps the event loop responsive while hashing', async () => {
+    const h = hasher()
+    const delay = monitorEventLoopDelay({ resolution: 5 })
+    delay.enable()
+    await Promise.all(Array.from({ length: 8 }, (_, i) => h.hash(`password-${i}`)))
+    delay.disable()
+    // Eight argon2id hashes take hundreds of ms of CPU; none of it may block the loop.
+    expect(delay.max / 1e6).toBeLessThan(100)
+  })
+})
+
+describe('work queue', () => {
+  it('runs at most `concurrency` jobs at once and refuses work beyond the queue', async () => {
+    const queue = createWorkQueue({ concurrency: 2, maxQueued: 3 })
+    let running = 0
+    let peak = 0
+    const releases: Array<() => void> = []
+    const job = () =>
+      queue.run(async () => {
+        running++
+        peak = Math.max(peak, running)
+        await new Promise<void>((resolve) => releases.push(resolve))
+        running--
+      })
+    const accepted = Array.from({ length: 5 }, job)
+    expect(queue.depth).toBe(5)
+    await expect(job()).rejects.toBeInstanceOf(Overloaded)
+    while (releases.length > 0 || queue.depth > 0) {
+      releases.shift()?.()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await Promise.all(accepted)
+    expect(peak).toBe(2)
+    expect(queue.depth).toBe(0)
+  })
+
+  it('frees the slot of a job that failed', async () => {
+    const queue = createWorkQueue({ concurrency: 1, maxQueued: 0 })
+    await expect(queue.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+    await expect(queue.run(async () => 42)).resolves.toBe(42)
+  })
+})

@@ -1,0 +1,40 @@
+import { performance } from 'node:perf_hooks'
+import { describe, expect, it } from 'vitest'
+import { createTimingFloor, floorFor } from '../../src/security/timing-floor.js'
+
+describe('timing floor', () => {
+  it('pads an answer to the floor', async () => {
+    const floor = createTimingFloor(60)
+    const started = performance.now()
+    await floor.pad(started)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(59)
+  })
+
+  it('does not delay an answer that is already past the floor', async () => {
+    const floor = createTimingFloor(10)
+    const started = performance.now() - 50
+    const before = performance.now()
+    await floor.pad(started)
+    expect(performance.now() - before).toBeLessThan(10)
+  })
+
+  it('rises after an overrun and eases back to its base', () => {
+    const floor = createTimingFloor(100)
+    floor.observe(400)
+    expect(floor.floorMs).toBe(500)
+    for (let i = 0; i < 1_000; i++) floor.observe(10)
+    expect(floor.floorMs).toBe(100)
+  })
+
+  it('never rises past its cap', () => {
+    const floor = createTimingFloor(100, 1_000)
+    floor.observe(60_000)
+    expect(floor.floorMs).toBe(1_000)
+  })
+
+  it('takes a measured base with a margin', () => {
+    const floor = createTimingFloor()
+    floor.setBase(floorFor(200))
+    expect(floor.floorMs).toBe(250)
+  })
+})
