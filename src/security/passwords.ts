@@ -26,10 +26,16 @@ const BCRYPT_MAX_BYTES = 72
 // `Algorithm` is a const enum in the typings (empty at run time); 2 is Argon2id.
 const ARGON2ID = 2
 
+export interface Verification {
+  /** True only for a well-formed hash of this password; false for any mismatch or unreadable hash. */
+  matches: boolean
+  /** Time spent hashing, without the wait for a free slot: the part that depends on the stored hash. */
+  workMs: number
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>
-  /** True only for a well-formed hash of this password; false for any mismatch or unreadable hash. */
-  verify(password: string, storedHash: string): Promise<boolean>
+  verify(password: string, storedHash: string): Promise<Verification>
   /** Spend the same work as verifying against a real current-policy hash, for users that do not exist. */
   verifyDummy(password: string): Promise<void>
   /** True for bcrypt, argon2i/d and argon2id below the policy: rehash after the next successful login. */
@@ -56,17 +62,21 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
 
   const hash = (password: string): Promise<string> => queue.run(() => argon2.hash(password, argon2Options))
 
-  const verify = async (password: string, storedHash: string): Promise<boolean> => {
+  const check = (password: string, storedHash: string): Promise<boolean> => {
     if (isBcrypt(storedHash)) {
       // bcrypt would accept any password sharing the first 72 bytes: do the work (same timing), refuse the match.
-      const matches = await queue.run(() => bcrypt.verify(password, storedHash))
-      return matches && Buffer.byteLength(password) <= BCRYPT_MAX_BYTES
+      return bcrypt.verify(password, storedHash).then((matches) => matches && Buffer.byteLength(password) <= BCRYPT_MAX_BYTES)
     }
-    if (storedHash.startsWith('$argon2')) {
-      return queue.run(() => argon2.verify(storedHash, password).catch(() => false))
-    }
-    return false
+    if (storedHash.startsWith('$argon2')) return argon2.verify(storedHash, password).catch(() => false)
+    return Promise.resolve(false)
   }
+
+  const verify = (password: string, storedHash: string): Promise<Verification> =>
+    queue.run(async () => {
+      const started = performance.now()
+      const matches = await check(password, storedHash)
+      return { matches, workMs: performance.now() - started }
+    })
 
   const getDummyHash = (): Promise<string> => {
     // A random password nobody knows, hashed once with the current policy.
@@ -74,11 +84,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     return dummyHash
   }
 
-  const timeVerify = async (storedHash: string): Promise<number> => {
-    const started = performance.now()
-    await verify('calibration-password', storedHash)
-    return performance.now() - started
-  }
+  const timeVerify = async (storedHash: string): Promise<number> => (await verify('calibration-password', storedHash)).workMs
 
   return {
     hash,

@@ -26,9 +26,8 @@ export function createPasswordLogin({ store, hasher, floor, log }: PasswordLogin
       await hasher.verifyDummy(password)
       throw new InvalidCredentials()
     }
-    const verifyStarted = performance.now()
-    const matches = await hasher.verify(password, user.hashedPassword)
-    floor.observe(performance.now() - verifyStarted)
+    const { matches, workMs } = await hasher.verify(password, user.hashedPassword)
+    floor.observe(workMs)
     if (!matches) throw new InvalidCredentials()
     if (user.disabled) throw new InactiveUser()
     if (hasher.needsRehash(user.hashedPassword)) await upgradeHash(user, password)
