@@ -30,7 +30,7 @@ describe('logs', () => {
     const logs = captureLogs()
     const t = await build({ logs: logs.stream })
     const bcrypt = await import('@node-rs/bcrypt')
-    const legacy = await bcrypt.hash('legacy-password', { cost: 4 })
+    const legacy = await bcrypt.hash('legacy-password', 4)
     await t.store.createUser({ username: 'old', hashedPassword: legacy })
     await t.login('old', 'legacy-password')
     const text = logs.text()
