@@ -6,26 +6,35 @@ import type { Config } from './config.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
+import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
+import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
 import { createLogger } from './logger.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
 import { createTimingFloor, floorFor } from './security/timing-floor.js'
 import { createTokenService } from './security/tokens.js'
+import { createAccounts } from './services/accounts.js'
 import { createCurrentUserResolver } from './services/current-user.js'
 import { createPasswordLogin } from './services/password-login.js'
-import type { UserStore } from './store/index.js'
+import { createScopeCatalog } from './services/scopes.js'
+import { createSessions } from './services/sessions.js'
+import { createKeyManager } from './services/signing-keys.js'
+import type { Store } from './store/index.js'
 import { VERSION } from './version.js'
 
 export interface BuildAppOptions {
   config: Config
-  store: UserStore
+  store: Store
   /** Defaults to a silent logger. */
   logger?: Logger
   /** Defaults to one built from the config; pass one to share it (e.g. with the CLI). */
   hasher?: PasswordHasher
 }
+
+/** Signing keys rotated by another process are picked up this often (and at once on an unknown `kid`). */
+const KEY_RELOAD_INTERVAL_MS = 60_000
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, store } = options
@@ -44,14 +53,43 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Measured on this machine before the first request: the slowest hash a login may have to verify.
     app.addHook('onReady', async () => floor.setBase(floorFor(await hasher.measureSlowestVerify())))
   }
-  const tokens = createTokenService({ secret: config.secretKey, algorithm: config.algorithm, ttlSeconds: config.accessTokenExpireMinutes * 60 })
+
+  const scopes = createScopeCatalog(config.extraScopes, config.defaultScopes)
+  const accessTokenTtlSeconds = config.accessTokenExpireMinutes * 60
+  const keys = await createKeyManager({
+    algorithm: config.algorithm,
+    secretKey: config.secretKey,
+    signingKeyPem: config.signingKeyPem,
+    store,
+    accessTokenTtlSeconds,
+  })
+  const tokens = createTokenService({ keys: keys.current(), issuer: config.issuer, audience: config.audience, ttlSeconds: accessTokenTtlSeconds })
+  const reloadKeys = async (): Promise<boolean> => {
+    const changed = await keys.reload()
+    if (changed) tokens.setKeys(keys.current())
+    return changed
+  }
+  const keyReload = setInterval(() => void reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'could not reload signing keys')), KEY_RELOAD_INTERVAL_MS)
+  keyReload.unref()
+  app.addHook('onClose', async () => clearInterval(keyReload))
+
   const login = createPasswordLogin({ store, hasher, floor, log: logger })
+  const sessions = createSessions({
+    store,
+    tokens,
+    scopes,
+    refreshTokenExpireDays: config.refreshTokenExpireDays,
+    refreshTokenIdleDays: config.refreshTokenIdleDays,
+  })
+  const accounts = createAccounts({ store, hasher, scopes })
 
   registerErrorHandling(app)
-  registerAuthentication(app, createCurrentUserResolver({ tokens, store }))
-  await registerDocs(app, VERSION)
+  registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))
+  await registerDocs(app, VERSION, scopes.known)
   await app.register(healthRoutes)
-  await app.register(tokenRoutes({ login, tokens }))
-  await app.register(userRoutes)
+  await app.register(discoveryRoutes({ issuer: config.issuer, keys, scopes: Object.keys(scopes.known) }))
+  await app.register(tokenRoutes({ login, sessions }))
+  await app.register(sessionRoutes(sessions))
+  await app.register(userRoutes(accounts))
   return app
 }

@@ -9,7 +9,9 @@ import { createPasswordHasher, type PasswordHasher } from './security/passwords.
 import { closeOnSignals, startServer } from './server.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import type { PublicUser } from './services/public-user.js'
-import { openStore } from './store/index.js'
+import { createScopeCatalog } from './services/scopes.js'
+import { createKeyManager } from './services/signing-keys.js'
+import { openStore, type Store } from './store/index.js'
 import { VERSION } from './version.js'
 
 export interface CliIo {
@@ -36,15 +38,19 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     })
   const hasherFor = (config: Config): PasswordHasher =>
     createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
-  const withAccounts = async (run: (accounts: Accounts) => Promise<void>): Promise<void> => {
+  const withStore = async (run: (store: Store, config: Config) => Promise<void>): Promise<void> => {
     const config = configFor()
     const store = await openStore(config.databaseUrl, io.cwd)
     try {
-      await run(createAccounts({ store, hasher: hasherFor(config) }))
+      await run(store, config)
     } finally {
       await store.close()
     }
   }
+  const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> =>
+    withStore((store, config) =>
+      run(createAccounts({ store, hasher: hasherFor(config), scopes: createScopeCatalog(config.extraScopes, config.defaultScopes) })),
+    )
   const readPassword = async (fromStdin: boolean | undefined, confirm: boolean): Promise<string> =>
     fromStdin ? readPasswordFromStdin(io.stdin) : promptPassword(io, confirm)
 
@@ -118,6 +124,39 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         })
       })
   }
+
+  users
+    .command('scopes <username> [scopes...]')
+    .description('show the scopes granted to a user, or grant exactly the given ones')
+    .option('--default', 'go back to the default scopes (DEFAULT_SCOPES)')
+    .action(async (username: string, granted: string[], options: { default?: boolean }) => {
+      await withAccounts(async (accounts) => {
+        if (options.default && granted.length > 0) throw new InvalidInput('give scopes or --default, not both')
+        const effective =
+          options.default ? await accounts.setScopes(username, null)
+          : granted.length > 0 ? await accounts.setScopes(username, granted)
+          : await accounts.scopesOf(username)
+        print(`${username}: ${effective.join(' ') || '(no scopes)'}`)
+      })
+    })
+
+  const keys = program.command('keys').description('manage the signing keys of RS256, ES256 and EdDSA tokens')
+  keys
+    .command('rotate')
+    .description('add a new signing key; older keys keep verifying until their tokens have expired')
+    .action(async () => {
+      await withStore(async (store, config) => {
+        const manager = await createKeyManager({
+          algorithm: config.algorithm,
+          secretKey: config.secretKey,
+          signingKeyPem: config.signingKeyPem,
+          store,
+          accessTokenTtlSeconds: config.accessTokenExpireMinutes * 60,
+        })
+        const kid = await manager.rotate()
+        print(`New signing key ${kid}. Running servers switch to it within a minute; older keys retire when their tokens expire.`)
+      })
+    })
 
   program
     .command('hash-password')

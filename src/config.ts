@@ -7,15 +7,27 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import dotenv from 'dotenv'
 import { ConfigError } from './errors.js'
-import { HMAC_ALGORITHMS, type HmacAlgorithm } from './security/tokens.js'
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, type SigningAlgorithm } from './security/tokens.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export interface Config {
   secretKey: string
-  algorithm: HmacAlgorithm
+  algorithm: SigningAlgorithm
+  /** PEM private key from SIGNING_KEY_FILE; without it asymmetric keys are generated and kept in the database. */
+  signingKeyPem: string | undefined
+  /** `iss` of every token and the RFC 8414 issuer (ISSUER; never taken from a request's Host header). */
+  issuer: string
+  /** `aud` of every token (AUDIENCE). */
+  audience: string
   accessTokenExpireMinutes: number
+  refreshTokenExpireDays: number
+  refreshTokenIdleDays: number
+  /** Scopes of users that have none of their own (DEFAULT_SCOPES). */
+  defaultScopes: string[]
+  /** Scopes beyond the built-in `me` and `items` (SCOPES, as `name=description,...`). */
+  extraScopes: Record<string, string>
   databaseUrl: string
   host: string
   port: number
@@ -89,10 +101,23 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     throw new ConfigError('SECRET_KEY is a published example value; generate your own with: openssl rand -hex 32')
   }
 
-  const algorithm = (vars.ALGORITHM ?? 'HS256').toUpperCase()
-  if (!HMAC_ALGORITHMS.includes(algorithm as HmacAlgorithm)) {
-    throw new ConfigError(`ALGORITHM must be one of ${HMAC_ALGORITHMS.join(', ')}; got '${vars.ALGORITHM}'`)
+  const algorithms: readonly SigningAlgorithm[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS]
+  const algorithm = algorithms.find((name) => name.toUpperCase() === (vars.ALGORITHM ?? 'HS256').toUpperCase())
+  if (!algorithm) throw new ConfigError(`ALGORITHM must be one of ${algorithms.join(', ')}; got '${vars.ALGORITHM}'`)
+  const signingKeyPem = vars.SIGNING_KEY_FILE ? readKeyFile(vars.SIGNING_KEY_FILE) : undefined
+  if (signingKeyPem && HMAC_ALGORITHMS.includes(algorithm as never)) {
+    throw new ConfigError(`SIGNING_KEY_FILE is for RS256, ES256 or EdDSA; ALGORITHM is ${algorithm}`)
   }
+
+  const host = vars.HOST || '127.0.0.1'
+  const port = readInteger(vars, 'PORT', 8000, 0, 65_535)
+  const issuer = vars.ISSUER || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  if (!/^https?:\/\/[^\s?#]+$/.test(issuer)) throw new ConfigError(`ISSUER must be an http(s) URL without query or fragment; got '${issuer}'`)
+  const accessTokenExpireMinutes = readInteger(vars, 'ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 60 * 24 * 366)
+  const refreshTokenExpireDays = readInteger(vars, 'REFRESH_TOKEN_EXPIRE_DAYS', 30, 1, 3_650)
+  const refreshTokenIdleDays = readInteger(vars, 'REFRESH_TOKEN_IDLE_DAYS', Math.min(7, refreshTokenExpireDays), 1, 3_650)
+  if (refreshTokenIdleDays > refreshTokenExpireDays) throw new ConfigError('REFRESH_TOKEN_IDLE_DAYS must not exceed REFRESH_TOKEN_EXPIRE_DAYS')
+  const defaultScopes = (vars.DEFAULT_SCOPES ?? 'me items').split(/\s+/).filter(Boolean)
 
   const logLevel = (vars.LOG_LEVEL ?? 'info').toLowerCase() as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
@@ -101,17 +126,40 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
 
   return {
     secretKey,
-    algorithm: algorithm as HmacAlgorithm,
-    accessTokenExpireMinutes: readInteger(vars, 'ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 60 * 24 * 366),
+    algorithm,
+    signingKeyPem,
+    issuer: issuer.replace(/\/$/, ''),
+    audience: vars.AUDIENCE || issuer.replace(/\/$/, ''),
+    accessTokenExpireMinutes,
+    refreshTokenExpireDays,
+    refreshTokenIdleDays,
+    defaultScopes,
+    extraScopes: parseScopes(vars.SCOPES ?? ''),
     databaseUrl: vars.DATABASE_URL || 'sqlite:///users.db',
-    host: vars.HOST || '127.0.0.1',
-    port: readInteger(vars, 'PORT', 8000, 0, 65_535),
+    host,
+    port,
     logLevel,
     production,
     hashConcurrency: readInteger(vars, 'HASH_CONCURRENCY', availableParallelism(), 1, 256),
     hashQueueMax: readInteger(vars, 'HASH_QUEUE_MAX', 64, 0, 100_000),
     loginMinDurationMs: minDuration === 'auto' ? 'auto' : readInteger(vars, 'LOGIN_MIN_DURATION_MS', 0, 0, 10_000),
     bodyLimit: readInteger(vars, 'BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
+  }
+}
+
+function parseScopes(text: string): Record<string, string> {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean)
+  return Object.fromEntries(entries.map((entry) => {
+    const [name = '', ...description] = entry.split('=')
+    return [name.trim(), description.join('=').trim() || name.trim()]
+  }))
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`SIGNING_KEY_FILE: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`)
   }
 }
 

@@ -40,6 +40,35 @@ export class InactiveUser extends GatehouseError {
   }
 }
 
+/** A requested scope that is unknown or not granted to the user (RFC 6749 `invalid_scope`). */
+export class InvalidScope extends GatehouseError {
+  readonly code = 'invalid_scope'
+}
+
+/** A refresh token that is unknown, spent, expired, revoked, or of a user who may no longer refresh. */
+export class InvalidRefreshToken extends GatehouseError {
+  readonly code = 'invalid_refresh_token'
+  constructor(reason = 'The refresh token is invalid, expired or revoked') {
+    super(reason)
+  }
+}
+
+/** A valid token without the scopes a route requires (RFC 6750 `insufficient_scope`). */
+export class InsufficientScope extends GatehouseError {
+  readonly code = 'insufficient_scope'
+  constructor(readonly required: readonly string[]) {
+    super('Not enough permissions')
+  }
+}
+
+/** A current password that does not match, when changing it. */
+export class IncorrectPassword extends GatehouseError {
+  readonly code = 'incorrect_password'
+  constructor() {
+    super('Incorrect password')
+  }
+}
+
 /** No bearer credentials were sent at all. */
 export class NotAuthenticated extends GatehouseError {
   readonly code = 'not_authenticated'
@@ -78,6 +107,11 @@ export class DuplicateUser extends GatehouseError {
   constructor(readonly field: 'username' | 'email') {
     super(`A user with this ${field} already exists`)
   }
+}
+
+/** Something that does not exist, e.g. a session of the current user. */
+export class NotFound extends GatehouseError {
+  readonly code = 'not_found'
 }
 
 export class UserNotFound extends GatehouseError {

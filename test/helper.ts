@@ -10,7 +10,8 @@ import { parseConfig, type Config } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { createPasswordHasher, type PasswordHasher } from '../src/security/passwords.js'
 import { createAccounts, type NewAccount } from '../src/services/accounts.js'
-import { openStore, type UserStore } from '../src/store/index.js'
+import { createScopeCatalog } from '../src/services/scopes.js'
+import { openStore, type Store } from '../src/store/index.js'
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789'
 
@@ -35,7 +36,7 @@ export function captureLogs(): { stream: Writable; text: () => string } {
 
 export interface TestApp {
   app: FastifyInstance
-  store: UserStore
+  store: Store
   config: Config
   hasher: PasswordHasher
   dir: string
@@ -65,7 +66,7 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
     await app.close()
     await store.close()
   })
-  const accounts = createAccounts({ store, hasher })
+  const accounts = createAccounts({ store, hasher, scopes: createScopeCatalog(config.extraScopes, config.defaultScopes) })
   return {
     app,
     store,

@@ -5,6 +5,7 @@ import { parseConfig } from '../src/config.js'
 import { startServer } from '../src/server.js'
 import { createPasswordHasher } from '../src/security/passwords.js'
 import { createAccounts } from '../src/services/accounts.js'
+import { createScopeCatalog } from '../src/services/scopes.js'
 import { openStore } from '../src/store/index.js'
 import { TEST_SECRET, tempDir } from './helper.js'
 
@@ -13,7 +14,7 @@ describe('the server over a socket', () => {
     const dir = tempDir()
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
     const store = await openStore(config.databaseUrl)
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }) }).add({ username: 'alice', password: 'alice-password' })
+    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me']) }).add({ username: 'alice', password: 'alice-password' })
     await store.close()
 
     const server = await startServer(config)

@@ -6,11 +6,16 @@ import {
   DuplicateUser,
   GatehouseError,
   InactiveUser,
+  IncorrectPassword,
+  InsufficientScope,
   InvalidCredentials,
   InvalidInput,
+  InvalidRefreshToken,
   InvalidRequest,
+  InvalidScope,
   InvalidToken,
   NotAuthenticated,
+  NotFound,
   Overloaded,
   TokenExpired,
   UnsupportedGrantType,
@@ -42,7 +47,15 @@ function answerFor(error: GatehouseError): Answer | undefined {
   if (error instanceof InvalidToken || error instanceof TokenExpired) {
     return { status: 401, detail: error.message, challenge: 'Bearer error="invalid_token"' }
   }
+  if (error instanceof InsufficientScope) {
+    const scope = error.required.join(' ')
+    return { status: 403, detail: error.message, challenge: `Bearer error="insufficient_scope", scope="${scope}"` }
+  }
   if (error instanceof InvalidRequest) return { status: 400, detail: error.message, error: 'invalid_request' }
+  if (error instanceof InvalidScope) return { status: 400, detail: error.message, error: 'invalid_scope' }
+  if (error instanceof InvalidRefreshToken) return { status: 400, detail: error.message, error: 'invalid_grant' }
+  if (error instanceof IncorrectPassword) return { status: 400, detail: error.message }
+  if (error instanceof NotFound) return { status: 404, detail: error.message }
   if (error instanceof UnsupportedGrantType) return { status: 400, detail: error.message, error: 'unsupported_grant_type' }
   if (error instanceof Overloaded) {
     return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }

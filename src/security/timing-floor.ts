@@ -37,8 +37,10 @@ export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
       floorMs = wanted > floorMs ? wanted : Math.max(base, floorMs * EASE)
     },
     async pad(startedAt) {
-      const remaining = startedAt + floorMs - performance.now()
-      if (remaining > 0) await sleep(remaining)
+      // Timers may fire a little early against performance.now(): wait again until the floor is really reached.
+      for (let remaining = startedAt + floorMs - performance.now(); remaining > 0; remaining = startedAt + floorMs - performance.now()) {
+        await sleep(Math.ceil(remaining))
+      }
     },
   }
 }

@@ -1,22 +1,47 @@
-// Access tokens: signing and verifying JWTs (RFC 7519) with an explicit algorithm allow-list, as
-// RFC 8725 asks. The only module that touches the JWT library; its errors become ours here.
+// Access tokens: JWTs in the RFC 9068 profile (`typ: at+jwt`, `iss`, `aud`, `sub`, `sid`, `scope`)
+// signed with an HMAC secret or with an asymmetric key set. Each key verifies only its own algorithm
+// (RFC 8725 §3.1: no `none`, no algorithm confusion); `kid` picks the key, and headers such as
+// `jku`, `x5u` or `jwk` are never followed. The only module that touches the JWT library; its errors
+// become ours here.
 import { randomBytes } from 'node:crypto'
-import { createSigner, createVerifier, TokenError } from 'fast-jwt'
+import { createDecoder, createSigner, createVerifier, TokenError } from 'fast-jwt'
 import { InvalidToken, TokenExpired } from '../errors.js'
 
 export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
+export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
+export type SigningAlgorithm = HmacAlgorithm | AsymmetricAlgorithm
 export const HMAC_ALGORITHMS: readonly HmacAlgorithm[] = ['HS256', 'HS384', 'HS512']
+export const ASYMMETRIC_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['RS256', 'ES256', 'EdDSA']
 
 /** Clock skew tolerated on `exp`, `nbf` and `iat`, kept small on purpose. */
 export const CLOCK_LEEWAY_SECONDS = 30
-/** Longer tokens are refused before any parsing: ours are a few hundred bytes. */
+/** Longer tokens are refused before any parsing: ours are well under 2 KiB. */
 const MAX_TOKEN_LENGTH = 4_096
+const ACCESS_TOKEN_TYPE = 'at+jwt'
+
+/** A key as the token service uses it: an HMAC secret, or a PEM key pair half. */
+export interface TokenKey {
+  /** Absent for the HMAC secret, which is not published. */
+  kid?: string
+  algorithm: SigningAlgorithm
+  /** The HMAC secret, or the PEM private key (signing) / public key (verifying). */
+  key: string
+}
+
+export interface TokenKeys {
+  signing: TokenKey
+  /** Every key whose tokens are still accepted, the signing one included. */
+  verifying: TokenKey[]
+}
 
 export interface AccessTokenClaims {
   sub: string
+  /** The session (login) the token belongs to. */
+  sid: string
+  scope: string[]
   exp: number
-  iat?: number
-  jti?: string
+  iat: number
+  jti: string
 }
 
 export interface IssuedToken {
@@ -25,43 +50,102 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  issue(subject: string): IssuedToken
-  /** Returns the claims of a valid token; throws TokenExpired or InvalidToken otherwise. */
+  issue(subject: string, sessionId: string, scope: string[]): IssuedToken
+  /** The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. */
   verify(token: string): AccessTokenClaims
+  /** Switch to a new key set (after a rotation), keeping the claims policy. */
+  setKeys(keys: TokenKeys): void
 }
 
 export interface TokenServiceOptions {
-  secret: string
-  algorithm: HmacAlgorithm
+  keys: TokenKeys
+  issuer: string
+  audience: string
   ttlSeconds: number
 }
 
+/** A token naming a `kid` this service does not (yet) know: the caller may reload keys and retry. */
+export class UnknownSigningKey extends InvalidToken {}
+
+type Verify = (token: string) => { header: Record<string, unknown>; payload: Record<string, unknown> }
+
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const { secret, algorithm, ttlSeconds } = options
-  const sign = createSigner({ key: secret, algorithm, expiresIn: ttlSeconds * 1000 })
-  // One algorithm only: a token cannot choose how it is checked (no `none`, no confusion).
-  const verifyJwt = createVerifier({
-    key: secret,
-    algorithms: [algorithm],
-    requiredClaims: ['sub', 'exp'],
-    clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
-  })
+  const { issuer, audience, ttlSeconds } = options
+  const decodeHeader = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown> }
+  let sign: (payload: Record<string, unknown>) => string
+  let verifiers: Map<string | undefined, Verify>
+  /** With a single key without `kid` (the HMAC secret) there is nothing to look up: skip decoding twice. */
+  let onlyVerifier: Verify | undefined
+
+  const setKeys = (keys: TokenKeys): void => {
+    const { signing } = keys
+    sign = createSigner({
+      key: signing.key,
+      algorithm: signing.algorithm,
+      kid: signing.kid,
+      header: { alg: signing.algorithm, typ: ACCESS_TOKEN_TYPE },
+      expiresIn: ttlSeconds * 1000,
+      iss: issuer,
+      aud: audience,
+    })
+    verifiers = new Map(
+      keys.verifying.map((key) => [
+        key.kid,
+        createVerifier({
+          key: key.key,
+          // One algorithm per key: a token cannot choose how it is checked.
+          algorithms: [key.algorithm],
+          complete: true,
+          allowedIss: issuer,
+          allowedAud: audience,
+          requiredClaims: ['sub', 'sid', 'exp', 'iat', 'iss', 'aud'],
+          clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
+        }) as Verify,
+      ]),
+    )
+    onlyVerifier = verifiers.size === 1 ? verifiers.get(undefined) : undefined
+  }
+  setKeys(options.keys)
+
+  const verifierFor = (token: string): Verify => {
+    let kid: unknown
+    try {
+      kid = decodeHeader(token).header.kid
+    } catch (error) {
+      throw new InvalidToken({ cause: error })
+    }
+    const verify = kid === undefined || typeof kid === 'string' ? verifiers.get(kid) : undefined
+    if (!verify) throw typeof kid === 'string' ? new UnknownSigningKey() : new InvalidToken()
+    return verify
+  }
 
   return {
-    issue(subject) {
-      return { token: sign({ sub: subject, jti: randomBytes(16).toString('base64url') }), expiresIn: ttlSeconds }
+    setKeys,
+    issue(subject, sessionId, scope) {
+      const token = sign({ sub: subject, sid: sessionId, scope: scope.join(' '), jti: randomBytes(16).toString('base64url') })
+      return { token, expiresIn: ttlSeconds }
     },
     verify(token) {
       if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidToken()
+      const verify = onlyVerifier ?? verifierFor(token)
+
+      let header: Record<string, unknown>
       let claims: Record<string, unknown>
       try {
-        claims = verifyJwt(token) as Record<string, unknown>
+        ;({ header, payload: claims } = verify(token))
       } catch (error) {
         if (error instanceof TokenError && error.code === TokenError.codes.expired) throw new TokenExpired()
         throw new InvalidToken({ cause: error })
       }
-      if (typeof claims.sub !== 'string' || claims.sub === '' || typeof claims.exp !== 'number') throw new InvalidToken()
-      return claims as unknown as AccessTokenClaims
+      // RFC 9068 §4: an access token says so, which keeps other JWTs (ID tokens, ...) from passing as one.
+      const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
+      if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`) throw new InvalidToken()
+      const { sub, sid, scope, exp, iat, jti } = claims
+      if (typeof sub !== 'string' || sub === '' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') {
+        throw new InvalidToken()
+      }
+      if (scope !== undefined && typeof scope !== 'string') throw new InvalidToken()
+      return { sub, sid, scope: scope ? scope.split(' ').filter(Boolean) : [], exp, iat, jti: typeof jti === 'string' ? jti : '' }
     },
   }
 }

@@ -1,9 +1,11 @@
-// Account management shared by the CLI (and later the admin API): validation of what people type,
-// hashing through the password pipeline, and clear typed errors for everything that can go wrong.
-import { InvalidInput, UserNotFound } from '../errors.js'
+// Account management shared by the CLI, the current user's own endpoints (and later the admin API):
+// validation of what people type, hashing through the password pipeline, and the rule that a
+// password change, a disable or a removal ends the user's sessions (and so their access tokens).
+import { IncorrectPassword, InvalidInput, UserNotFound } from '../errors.js'
 import type { PasswordHasher } from '../security/passwords.js'
-import type { UserStore } from '../store/index.js'
+import type { Store, UserRecord } from '../store/index.js'
 import { toPublicUser, type PublicUser } from './public-user.js'
+import type { ScopeCatalog } from './scopes.js'
 
 export interface NewAccount {
   username: string
@@ -16,17 +18,32 @@ export interface NewAccount {
 export interface Accounts {
   add(account: NewAccount): Promise<PublicUser>
   list(): Promise<PublicUser[]>
+  /** Sets a new password and ends every session of the user. */
   setPassword(username: string, password: string): Promise<void>
+  /** The user's own change: needs the current password; ends every other session. */
+  changePassword(userId: number, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void>
+  /** Disabling also ends every session. */
   setDisabled(username: string, disabled: boolean): Promise<void>
   remove(username: string): Promise<void>
+  /** Grants exactly these scopes; null returns the user to the default scopes. Returns the effective scopes. */
+  setScopes(username: string, scopes: string[] | null): Promise<string[]>
+  scopesOf(username: string): Promise<string[]>
 }
 
 const MAX_USERNAME_LENGTH = 150
 /** Longer passwords are refused, never truncated. */
 export const MAX_PASSWORD_LENGTH = 1_024
 
-export function createAccounts(deps: { store: UserStore; hasher: PasswordHasher }): Accounts {
-  const { store, hasher } = deps
+export function createAccounts(deps: { store: Store; hasher: PasswordHasher; scopes: ScopeCatalog; now?: () => number }): Accounts {
+  const { store, hasher, scopes } = deps
+  const now = deps.now ?? Date.now
+
+  const existing = async (username: string): Promise<UserRecord> => {
+    const user = await store.findUserByUsername(username)
+    if (!user) throw new UserNotFound(username)
+    return user
+  }
+
   return {
     async add(account) {
       const username = validateUsername(account.username)
@@ -46,13 +63,36 @@ export function createAccounts(deps: { store: UserStore; hasher: PasswordHasher 
     },
     async setPassword(username, password) {
       validatePassword(password)
-      if (!(await store.setPasswordHash(username, await hasher.hash(password)))) throw new UserNotFound(username)
+      const user = await existing(username)
+      await store.setPasswordHash(username, await hasher.hash(password))
+      await store.revokeUserSessions(user.id, now())
+    },
+    async changePassword(userId, currentPassword, newPassword, keepSessionId) {
+      const user = await store.findUserById(userId)
+      if (!user) throw new UserNotFound(String(userId))
+      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) throw new IncorrectPassword()
+      validatePassword(newPassword)
+      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, await hasher.hash(newPassword)))) {
+        throw new IncorrectPassword()
+      }
+      await store.revokeUserSessions(user.id, now(), keepSessionId)
     },
     async setDisabled(username, disabled) {
-      if (!(await store.setDisabled(username, disabled))) throw new UserNotFound(username)
+      const user = await existing(username)
+      await store.setDisabled(username, disabled)
+      if (disabled) await store.revokeUserSessions(user.id, now())
     },
     async remove(username) {
+      // Sessions go with the user (ON DELETE CASCADE), and with them every access token.
       if (!(await store.removeUser(username))) throw new UserNotFound(username)
+    },
+    async setScopes(username, granted) {
+      if (granted !== null) scopes.checkKnown(granted)
+      if (!(await store.setScopes(username, granted && [...new Set(granted)]))) throw new UserNotFound(username)
+      return scopes.granted(await existing(username))
+    },
+    async scopesOf(username) {
+      return scopes.granted(await existing(username))
     },
   }
 }

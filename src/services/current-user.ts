@@ -1,19 +1,47 @@
-// Bearer token -> the current user, read from the store on every request (no start-up cache), so a
-// user disabled or removed while the server runs loses access on the very next request.
+// Bearer token -> the current user, read from the store on every request (no start-up cache). The
+// same lookup checks the token's session, so a user disabled, removed, logged out or logged out
+// everywhere loses access on the very next request, at no extra query.
 import { InactiveUser, InvalidToken } from '../errors.js'
-import type { TokenService } from '../security/tokens.js'
-import type { UserStore } from '../store/index.js'
+import { UnknownSigningKey, type AccessTokenClaims, type TokenService } from '../security/tokens.js'
+import type { SessionStore } from '../store/index.js'
 import { toPublicUser, type PublicUser } from './public-user.js'
 
-export type CurrentUserResolver = (token: string) => Promise<PublicUser>
+export interface Principal {
+  user: PublicUser
+  userId: number
+  sessionId: string
+  /** Scopes the token carries. */
+  scopes: string[]
+}
 
-export function createCurrentUserResolver(deps: { tokens: TokenService; store: UserStore }): CurrentUserResolver {
-  const { tokens, store } = deps
+export type CurrentUserResolver = (token: string) => Promise<Principal>
+
+export function createCurrentUserResolver(deps: {
+  tokens: TokenService
+  store: SessionStore
+  /** Re-reads signing keys when a token names an unknown `kid` (rotated on another instance). */
+  reloadKeys: () => Promise<boolean>
+  now?: () => number
+}): CurrentUserResolver {
+  const { tokens, store, reloadKeys } = deps
+  const now = deps.now ?? Date.now
+
+  const verify = async (token: string): Promise<AccessTokenClaims> => {
+    try {
+      return tokens.verify(token)
+    } catch (error) {
+      if (error instanceof UnknownSigningKey && (await reloadKeys())) return tokens.verify(token)
+      throw error
+    }
+  }
+
   return async (token) => {
-    const claims = tokens.verify(token)
-    const user = await store.findUserByUsername(claims.sub)
-    if (!user) throw new InvalidToken()
+    const claims = await verify(token)
+    const found = await store.findUserAndSession(claims.sub, claims.sid)
+    if (!found) throw new InvalidToken()
+    const { user, session } = found
     if (user.disabled) throw new InactiveUser()
-    return toPublicUser(user)
+    if (!session || session.revokedAt !== null || session.expiresAt <= now()) throw new InvalidToken()
+    return { user: toPublicUser(user), userId: user.id, sessionId: session.id, scopes: claims.scope }
   }
 }

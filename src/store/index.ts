@@ -11,6 +11,8 @@ export interface UserRecord {
   fullName: string | null
   hashedPassword: string
   disabled: boolean
+  /** Scopes granted to the user; null means the configured default scopes. */
+  scopes: string[] | null
 }
 
 export interface NewUser {
@@ -19,10 +21,51 @@ export interface NewUser {
   fullName?: string | null
   hashedPassword: string
   disabled?: boolean
+  scopes?: string[] | null
+}
+
+/** One login: the family of refresh tokens rotated from it. Times are epoch milliseconds. */
+export interface SessionRecord {
+  id: string
+  userId: number
+  scope: string[]
+  createdAt: number
+  lastUsedAt: number
+  /** Absolute end of the session, whatever its use. */
+  expiresAt: number
+  revokedAt: number | null
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt'> {
+  /** The first refresh token of the session, hashed. */
+  refreshTokenHash: string
+}
+
+export interface RefreshTokenRecord {
+  tokenHash: string
+  sessionId: string
+  issuedAt: number
+  /** When it was exchanged for a new one; presenting it again afterwards is reuse. */
+  spentAt: number | null
+}
+
+export interface SigningKeyRecord {
+  kid: string
+  algorithm: string
+  /** PKCS#8 PEM. */
+  privateKey: string
+  /** The public key as a JWK (JSON text), as published in the JWKS. */
+  publicJwk: string
+  createdAt: number
+  /** After this moment the key neither signs nor verifies; null while it is current. */
+  retireAt: number | null
 }
 
 export interface UserStore {
   findUserByUsername(username: string): Promise<UserRecord | undefined>
+  findUserById(id: number): Promise<UserRecord | undefined>
   /** Throws DuplicateUser when the username or email is taken. */
   createUser(user: NewUser): Promise<UserRecord>
   listUsers(): Promise<UserRecord[]>
@@ -37,6 +80,37 @@ export interface UserStore {
   setDisabled(username: string, disabled: boolean): Promise<boolean>
   /** Returns false when there is no such user. */
   removeUser(username: string): Promise<boolean>
+  /** Sets the granted scopes (null: back to the defaults); false when there is no such user. */
+  setScopes(username: string, scopes: string[] | null): Promise<boolean>
+}
+
+export interface SessionStore {
+  /** Stores a session with its first refresh token, atomically. */
+  createSession(session: NewSession): Promise<void>
+  /** The hot path of every protected request: the token's user and its session, in one lookup. */
+  findUserAndSession(username: string, sessionId: string): Promise<{ user: UserRecord; session: SessionRecord | undefined } | undefined>
+  findRefreshToken(tokenHash: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord } | undefined>
+  /**
+   * Spends `oldHash` and issues `newHash` in its session, atomically: true for exactly one caller,
+   * false when the old token was already spent or its session revoked.
+   */
+  rotateRefreshToken(oldHash: string, newHash: string, now: number): Promise<boolean>
+  /** Sessions of the user that are neither revoked nor past their absolute end. */
+  listActiveSessions(userId: number, now: number): Promise<SessionRecord[]>
+  /** Revokes one session (of `userId` when given); false when there was no such active session. */
+  revokeSession(sessionId: string, now: number, userId?: number): Promise<boolean>
+  /** Revokes every active session of the user but `exceptSessionId`; returns how many. */
+  revokeUserSessions(userId: number, now: number, exceptSessionId?: string): Promise<number>
+}
+
+export interface KeyStore {
+  /** Keys not yet retired at `now`, newest first. */
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]>
+  /** Adds a key and schedules every other current key to retire at `retireOthersAt`. */
+  addSigningKey(key: SigningKeyRecord, retireOthersAt: number): Promise<void>
+}
+
+export interface Store extends UserStore, SessionStore, KeyStore {
   close(): Promise<void>
 }
 
@@ -62,7 +136,7 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseLoca
   throw new ConfigError('DATABASE_URL is not a database URL (expected e.g. sqlite:///users.db)')
 }
 
-export async function openStore(databaseUrl: string, cwd?: string): Promise<UserStore> {
+export async function openStore(databaseUrl: string, cwd?: string): Promise<Store> {
   const location = parseDatabaseUrl(databaseUrl, cwd)
   const { openSqliteStore } = await import('./sqlite.js')
   return openSqliteStore(location.filename)

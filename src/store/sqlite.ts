@@ -2,7 +2,7 @@
 // for a writer, a busy timeout so several processes can share the file, and statements prepared once.
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
-import type { NewUser, UserRecord, UserStore } from './index.js'
+import type { NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, UserRecord } from './index.js'
 import { migrations } from './migrations/index.js'
 
 interface UserRow {
@@ -12,11 +12,42 @@ interface UserRow {
   full_name: string | null
   hashed_password: string | null
   disabled: number | null
+  scopes: string | null
 }
 
-const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled'
+interface SessionRow {
+  session_id: string
+  session_user_id: number
+  session_scope: string
+  session_created_at: number
+  session_last_used_at: number
+  session_expires_at: number
+  session_revoked_at: number | null
+  session_user_agent: string | null
+  session_ip: string | null
+}
 
-export function openSqliteStore(filename: string): UserStore {
+interface RefreshTokenRow extends SessionRow {
+  token_hash: string
+  issued_at: number
+  spent_at: number | null
+}
+
+interface KeyRow {
+  kid: string
+  algorithm: string
+  private_key: string
+  public_jwk: string
+  created_at: number
+  retire_at: number | null
+}
+
+const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
+const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
+  s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
+  s.user_agent AS session_user_agent, s.ip AS session_ip`
+
+export function openSqliteStore(filename: string): Store {
   let db: Database.Database
   try {
     db = new Database(filename)
@@ -28,6 +59,7 @@ export function openSqliteStore(filename: string): UserStore {
     db.pragma('busy_timeout = 5000')
     // In WAL mode NORMAL loses no committed transaction when the process dies, only on power loss.
     db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
     migrate(db)
   } catch (error) {
     db.close()
@@ -37,24 +69,85 @@ export function openSqliteStore(filename: string): UserStore {
 
   const statements = {
     byUsername: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`),
-    insert: db.prepare<[string, string | null, string | null, string, number], UserRow>(
-      `INSERT INTO users (username, email, full_name, hashed_password, disabled) VALUES (?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
+    byId: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
+    insert: db.prepare<[string, string | null, string | null, string, number, string | null], UserRow>(
+      `INSERT INTO users (username, email, full_name, hashed_password, disabled, scopes) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
     ),
     all: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`),
     setHash: db.prepare<[string, string]>('UPDATE users SET hashed_password = ? WHERE username = ?'),
     replaceHash: db.prepare<[string, number, string]>('UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?'),
     setDisabled: db.prepare<[number, string]>('UPDATE users SET disabled = ? WHERE username = ?'),
     remove: db.prepare<[string]>('DELETE FROM users WHERE username = ?'),
+    setScopes: db.prepare<[string | null, string]>('UPDATE users SET scopes = ? WHERE username = ?'),
+    insertSession: db.prepare<[string, number, string, number, number, number, string | null, string | null]>(
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertToken: db.prepare<[string, string, number]>('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)'),
+    userAndSession: db.prepare<[string, string], UserRow & Partial<SessionRow>>(
+      `SELECT u.id, u.username, u.email, u.full_name, u.hashed_password, u.disabled, u.scopes, ${SESSION_COLUMNS}
+       FROM users u LEFT JOIN gatehouse_sessions s ON s.id = ? AND s.user_id = u.id WHERE u.username = ?`,
+    ),
+    refreshToken: db.prepare<[string], RefreshTokenRow>(
+      `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
+       FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = ?`,
+    ),
+    spendToken: db.prepare<[number, string]>(
+      `UPDATE gatehouse_refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL
+       AND session_id IN (SELECT id FROM gatehouse_sessions WHERE revoked_at IS NULL)`,
+    ),
+    sessionOfToken: db.prepare<[string], { session_id: string }>('SELECT session_id FROM gatehouse_refresh_tokens WHERE token_hash = ?'),
+    touchSession: db.prepare<[number, string]>('UPDATE gatehouse_sessions SET last_used_at = ? WHERE id = ?'),
+    activeSessions: db.prepare<[number, number], SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM gatehouse_sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? ORDER BY s.created_at`,
+    ),
+    revokeSession: db.prepare<[number, string]>('UPDATE gatehouse_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeOwnSession: db.prepare<[number, string, number]>(
+      'UPDATE gatehouse_sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL',
+    ),
+    revokeUserSessions: db.prepare<[number, number, string]>(
+      'UPDATE gatehouse_sessions SET revoked_at = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL',
+    ),
+    keys: db.prepare<[number], KeyRow>('SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > ? ORDER BY created_at DESC, kid'),
+    retireKeys: db.prepare<[number]>('UPDATE gatehouse_signing_keys SET retire_at = ? WHERE retire_at IS NULL'),
+    insertKey: db.prepare<[string, string, string, string, number]>(
+      'INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
   }
+
+  const createSession = db.transaction((session: NewSession) => {
+    statements.insertSession.run(
+      session.id, session.userId, session.scope.join(' '), session.createdAt, session.createdAt, session.expiresAt, session.userAgent, session.ip,
+    )
+    statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
+  })
+
+  // Spend and issue in one IMMEDIATE transaction: of concurrent rotations, exactly one sees the old token unspent.
+  const rotate = db.transaction((oldHash: string, newHash: string, now: number): boolean => {
+    if (statements.spendToken.run(now, oldHash).changes !== 1) return false
+    const sessionId = statements.sessionOfToken.get(oldHash)!.session_id
+    statements.insertToken.run(newHash, sessionId, now)
+    statements.touchSession.run(now, sessionId)
+    return true
+  })
+
+  const addKey = db.transaction((key: SigningKeyRecord, retireOthersAt: number) => {
+    statements.retireKeys.run(retireOthersAt)
+    statements.insertKey.run(key.kid, key.algorithm, key.privateKey, key.publicJwk, key.createdAt)
+  })
 
   return {
     async findUserByUsername(username) {
       const row = statements.byUsername.get(username)
       return row && toRecord(row)
     },
+    async findUserById(id) {
+      const row = statements.byId.get(id)
+      return row && toRecord(row)
+    },
     async createUser(user: NewUser) {
       try {
-        const row = statements.insert.get(user.username, user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0)
+        const scopes = user.scopes ? user.scopes.join(' ') : null
+        const row = statements.insert.get(user.username, user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0, scopes)
         return toRecord(row as UserRow)
       } catch (error) {
         throw toDuplicateUser(error) ?? error
@@ -74,6 +167,48 @@ export function openSqliteStore(filename: string): UserStore {
     },
     async removeUser(username) {
       return statements.remove.run(username).changes > 0
+    },
+    async setScopes(username, scopes) {
+      return statements.setScopes.run(scopes === null ? null : scopes.join(' '), username).changes > 0
+    },
+    async createSession(session) {
+      createSession.immediate(session)
+    },
+    async findUserAndSession(username, sessionId) {
+      const row = statements.userAndSession.get(sessionId, username)
+      if (!row) return undefined
+      return { user: toRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSession(row as SessionRow) }
+    },
+    async findRefreshToken(tokenHash) {
+      const row = statements.refreshToken.get(tokenHash)
+      if (!row) return undefined
+      return { token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at }, session: toSession(row) }
+    },
+    async rotateRefreshToken(oldHash, newHash, now) {
+      return rotate.immediate(oldHash, newHash, now)
+    },
+    async listActiveSessions(userId, now) {
+      return statements.activeSessions.all(userId, now).map(toSession)
+    },
+    async revokeSession(sessionId, now, userId) {
+      const result = userId === undefined ? statements.revokeSession.run(now, sessionId) : statements.revokeOwnSession.run(now, sessionId, userId)
+      return result.changes > 0
+    },
+    async revokeUserSessions(userId, now, exceptSessionId) {
+      return statements.revokeUserSessions.run(now, userId, exceptSessionId ?? '').changes
+    },
+    async listSigningKeys(now) {
+      return statements.keys.all(now).map((row) => ({
+        kid: row.kid,
+        algorithm: row.algorithm,
+        privateKey: row.private_key,
+        publicJwk: row.public_jwk,
+        createdAt: row.created_at,
+        retireAt: row.retire_at,
+      }))
+    },
+    async addSigningKey(key, retireOthersAt) {
+      addKey.immediate(key, retireOthersAt)
     },
     async close() {
       db.close()
@@ -109,7 +244,26 @@ function toRecord(row: UserRow): UserRecord {
     // A NULL hash (possible in the tutorial's schema) matches no password.
     hashedPassword: row.hashed_password ?? '',
     disabled: Boolean(row.disabled),
+    scopes: row.scopes === null ? null : splitScopes(row.scopes),
   }
+}
+
+function toSession(row: SessionRow): SessionRecord {
+  return {
+    id: row.session_id,
+    userId: row.session_user_id,
+    scope: splitScopes(row.session_scope),
+    createdAt: row.session_created_at,
+    lastUsedAt: row.session_last_used_at,
+    expiresAt: row.session_expires_at,
+    revokedAt: row.session_revoked_at,
+    userAgent: row.session_user_agent,
+    ip: row.session_ip,
+  }
+}
+
+function splitScopes(text: string): string[] {
+  return text.split(' ').filter((scope) => scope !== '')
 }
 
 function toDuplicateUser(error: unknown): DuplicateUser | undefined {

@@ -22,8 +22,9 @@ describe('interactive docs', () => {
   it('declares the security scheme on every protected route and only there', async () => {
     const t = await build()
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApi>()
-    expect(doc.paths['/users/me/']?.get?.security).toEqual([{ OAuth2PasswordBearer: [] }])
-    expect(doc.paths['/users/me/items/']?.get?.security).toEqual([{ OAuth2PasswordBearer: [] }])
+    expect(doc.paths['/users/me/']?.get?.security).toEqual([{ OAuth2PasswordBearer: ['me'] }])
+    expect(doc.paths['/users/me/items/']?.get?.security).toEqual([{ OAuth2PasswordBearer: ['items'] }])
+    expect(doc.paths['/logout']?.post?.security).toEqual([{ OAuth2PasswordBearer: [] }])
     expect(doc.paths['/healthz']?.get?.security).toBeUndefined()
   })
 

@@ -20,12 +20,13 @@ describe('POST /token', () => {
     expect(response.statusCode).toBe(200)
     expect(response.headers['cache-control']).toBe('no-store')
     expect(response.headers.pragma).toBe('no-cache')
-    const body = response.json<{ access_token: string; token_type: string; expires_in: number }>()
-    expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'token_type'])
+    const body = response.json<{ access_token: string; token_type: string; expires_in: number; refresh_token: string; scope: string }>()
+    expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'])
+    expect(body.scope).toBe('me items')
     expect(body.token_type).toBe('bearer')
     expect(body.expires_in).toBe(900)
     const [header] = body.access_token.split('.')
-    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toMatchObject({ alg: 'HS256' })
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'at+jwt' })
     const claims = decodePayload(body.access_token)
     expect(claims.sub).toBe('alice')
     expect(typeof claims.jti).toBe('string')
@@ -106,8 +107,8 @@ describe('POST /token', () => {
 
   it.each([
     ['client_credentials'],
-    ['refresh_token'],
     ['authorization_code'],
+    ['urn:ietf:params:oauth:grant-type:jwt-bearer'],
     ['PASSWORD'],
   ])('refuses grant_type=%s with unsupported_grant_type', async (grantType) => {
     const t = await build()

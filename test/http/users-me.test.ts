@@ -69,6 +69,12 @@ describe('GET /users/me/', () => {
     expect(response.json()).toEqual({ detail: 'Not authenticated' })
   })
 
+  /** The real token's header and claims, changed by `change`, signed again with the real key. */
+  const resigned = (token: string, change: (header: Record<string, unknown>, claims: Record<string, unknown>) => void, secret = TEST_SECRET) => {
+    const [header, claims] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>)
+    change(header!, claims!)
+    return hs256(header!, claims!, secret)
+  }
   const forged: Array<[string, (token: string) => string]> = [
     ['a bearer header with no token', () => ''],
     ['a malformed token', () => 'not-a-jwt'],
@@ -76,24 +82,33 @@ describe('GET /users/me/', () => {
     ['a truncated signature', (token) => token.slice(0, -5)],
     ['a stripped signature', (token) => token.split('.').slice(0, 2).join('.') + '.'],
     ['a tampered payload', (token) => {
-      const [header, , signature] = token.split('.')
-      return `${header}.${b64({ sub: 'admin', exp: now() + 600 })}.${signature}`
+      const [header, payload, signature] = token.split('.')
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
+      return `${header}.${b64({ ...claims, sub: 'admin' })}.${signature}`
     }],
-    ['alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', exp: now() + 600 })}.`],
-    ['alg None', () => `${b64({ alg: 'None', typ: 'JWT' })}.${b64({ sub: 'alice', exp: now() + 600 })}.`],
-    ['the wrong key', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', exp: now() + 600 }, 'another-secret-key-of-enough-length!!')],
-    ['another HMAC algorithm', () => {
-      const input = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ sub: 'alice', exp: now() + 600 })}`
+    ['alg none', (token) => {
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as object
+      return `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`
+    }],
+    ['alg None', (token) => `${b64({ alg: 'None', typ: 'at+jwt' })}.${token.split('.')[1]}.`],
+    ['the wrong key', (token) => resigned(token, () => {}, 'another-secret-key-of-enough-length!!')],
+    ['another HMAC algorithm', (token) => {
+      const input = `${b64({ alg: 'HS512', typ: 'at+jwt' })}.${token.split('.')[1]}`
       return `${input}.${createHmac('sha512', TEST_SECRET).update(input).digest('base64url')}`
     }],
-    ['no sub', () => hs256({ alg: 'HS256', typ: 'JWT' }, { exp: now() + 600 })],
-    ['a non-string sub', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 42, exp: now() + 600 })],
-    ['no exp', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice' })],
-    ['a string exp', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', exp: String(now() + 600) })],
-    ['a not-yet-valid nbf', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', exp: now() + 600, nbf: now() + 300 })],
-    ['an unknown user', () => hs256({ alg: 'HS256', typ: 'JWT' }, { sub: 'ghost', exp: now() + 600 })],
+    ['no sub', (token) => resigned(token, (_h, claims) => delete claims.sub)],
+    ['a non-string sub', (token) => resigned(token, (_h, claims) => (claims.sub = 42))],
+    ['no exp', (token) => resigned(token, (_h, claims) => delete claims.exp)],
+    ['a string exp', (token) => resigned(token, (_h, claims) => (claims.exp = String(claims.exp)))],
+    ['a not-yet-valid nbf', (token) => resigned(token, (_h, claims) => (claims.nbf = now() + 300))],
+    ['an unknown user', (token) => resigned(token, (_h, claims) => (claims.sub = 'ghost'))],
+    ['no session', (token) => resigned(token, (_h, claims) => delete claims.sid)],
+    ['an unknown session', (token) => resigned(token, (_h, claims) => (claims.sid = 'no-such-session'))],
+    ['another issuer', (token) => resigned(token, (_h, claims) => (claims.iss = 'https://evil.example'))],
+    ['another audience', (token) => resigned(token, (_h, claims) => (claims.aud = 'https://other.example'))],
+    ['a JWT that is not an access token (typ JWT)', (token) => resigned(token, (header) => (header.typ = 'JWT'))],
     ['a huge token', (token) => token + 'A'.repeat(20_000)],
-    ['a JSON array payload', () => hs256({ alg: 'HS256', typ: 'JWT' }, [1, 2])],
+    ['a JSON array payload', () => hs256({ alg: 'HS256', typ: 'at+jwt' }, [1, 2])],
   ]
   it.each(forged)('answers 401 invalid_token for %s', async (_name, makeToken) => {
     const t = await withAlice()

@@ -1,9 +1,9 @@
 // The store contract: every driver runs these same tests (SQLite now, PostgreSQL when it lands).
 import { describe, expect, it } from 'vitest'
 import { DuplicateUser } from '../../src/errors.js'
-import type { UserStore } from '../../src/store/index.js'
+import type { Store } from '../../src/store/index.js'
 
-export function storeContract(name: string, open: () => Promise<UserStore>): void {
+export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {
     it('creates a user and finds it by exact username', async () => {
       const store = await open()

@@ -1,32 +1,38 @@
-// POST /token: the OAuth2 token endpoint for the resource owner password grant (RFC 6749 §4.3).
-// Own plugin scope so that only form bodies are parsed here; answers are never cached (§5.1).
-import type { FastifyInstance } from 'fastify'
+// The OAuth2 endpoints that take forms: POST /token (RFC 6749 §4.3 password grant, §6 refresh grant)
+// and POST /revoke (RFC 7009). Own plugin scope so that only form bodies are parsed here; answers
+// are never cached (§5.1).
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { InvalidRequest, UnsupportedGrantType } from '../../errors.js'
-import type { TokenService } from '../../security/tokens.js'
 import type { PasswordLogin } from '../../services/password-login.js'
+import type { ClientInfo, Sessions } from '../../services/sessions.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
-import { ErrorSchema, TokenFormSchema, TokenResponseSchema, type TokenForm } from '../schemas.js'
+import { ErrorSchema, RevokeFormSchema, TokenFormSchema, TokenResponseSchema } from '../schemas.js'
 
 export interface TokenRouteDeps {
   login: PasswordLogin
-  tokens: TokenService
+  sessions: Sessions
 }
 
 export function tokenRoutes(deps: TokenRouteDeps) {
-  return async function (app: FastifyInstance): Promise<void> {
+  const { login, sessions } = deps
+  return async function (fastify: FastifyInstance): Promise<void> {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
     acceptOnlyForms(app)
     app.addHook('onRequest', async (_request, reply) => {
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache')
     })
 
-    app.withTypeProvider<TypeBoxTypeProvider>().post(
+    app.post(
       '/token',
       {
         config: { oauthTokenEndpoint: true },
         schema: {
-          summary: 'Log in with username and password',
-          description: 'OAuth2 password grant: answers a bearer access token (a signed JWT).',
+          summary: 'Log in with username and password, or refresh',
+          description:
+            'OAuth2 token endpoint. `grant_type=password` (the default) with `username` and `password`, or ' +
+            '`grant_type=refresh_token` with `refresh_token`: answers a bearer access token (a signed JWT) and a new ' +
+            'single-use refresh token. Presenting a refresh token twice ends its session.',
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
           body: TokenFormSchema,
@@ -34,19 +40,42 @@ export function tokenRoutes(deps: TokenRouteDeps) {
         },
       },
       async (request) => {
-        const { username, password } = readPasswordGrant(request.body)
-        const user = await deps.login(username, password)
-        const issued = deps.tokens.issue(user.username)
-        return { access_token: issued.token, token_type: 'bearer' as const, expires_in: issued.expiresIn }
+        const form = request.body
+        const grantType = form.grant_type || 'password'
+        if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope)
+        if (grantType !== 'password') throw new UnsupportedGrantType(grantType)
+        const user = await login(required(form, 'username'), required(form, 'password'))
+        return sessions.start(user, form.scope, clientOf(request))
+      },
+    )
+
+    app.post(
+      '/revoke',
+      {
+        schema: {
+          summary: 'Revoke a token (RFC 7009)',
+          description: 'Ends the session of a refresh or access token. Answers 200 also for unknown or already invalid tokens.',
+          tags: ['auth'],
+          consumes: [FORM_CONTENT_TYPE],
+          body: RevokeFormSchema,
+          response: { 200: { type: 'null', description: 'Revoked (or nothing to revoke)' }, 400: ErrorSchema },
+        },
+      },
+      async (request, reply) => {
+        await sessions.revokeToken(required(request.body, 'token'))
+        return reply.code(200).send(null)
       },
     )
   }
 }
 
-/** Checks in protocol order: the grant type first, then its required parameters. */
-function readPasswordGrant(form: TokenForm): { username: string; password: string } {
-  if (form.grant_type && form.grant_type !== 'password') throw new UnsupportedGrantType(form.grant_type)
-  if (!form.username) throw new InvalidRequest("Missing required parameter 'username'")
-  if (!form.password) throw new InvalidRequest("Missing required parameter 'password'")
-  return { username: form.username, password: form.password }
+function required<Form extends Record<string, unknown>>(form: Form, name: keyof Form & string): string {
+  const value = form[name]
+  if (typeof value !== 'string' || value === '') throw new InvalidRequest(`Missing required parameter '${name}'`)
+  return value
 }
+
+export function clientOf(request: FastifyRequest): ClientInfo {
+  return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip }
+}
+

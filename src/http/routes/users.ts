@@ -1,22 +1,47 @@
-// The current user's own resources: GET /users/me/ and the tutorial's example /users/me/items/.
-// Each is protected by its one `onRequest: app.authenticate` line.
+// The current user's own resources: GET /users/me/, the tutorial's example /users/me/items/, and
+// POST /users/me/password. Each is protected by its one `onRequest` line.
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ItemSchema, PublicUserSchema } from '../schemas.js'
+import type { Accounts } from '../../services/accounts.js'
+import { ItemSchema, PasswordChangeSchema, PublicUserSchema } from '../schemas.js'
 
-export async function userRoutes(fastify: FastifyInstance): Promise<void> {
-  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+export function userRoutes(accounts: Accounts) {
+  return async function (fastify: FastifyInstance): Promise<void> {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
 
-  app.get(
-    '/users/me/',
-    { onRequest: app.authenticate, schema: { summary: 'The current user', tags: ['users'], response: { 200: PublicUserSchema } } },
-    async (request) => request.user,
-  )
+    app.get(
+      '/users/me/',
+      { onRequest: app.requireScopes('me'), schema: { summary: 'The current user', tags: ['users'], response: { 200: PublicUserSchema } } },
+      async (request) => request.user,
+    )
 
-  app.get(
-    '/users/me/items/',
-    { onRequest: app.authenticate, schema: { summary: "The current user's items", tags: ['users'], response: { 200: Type.Array(ItemSchema) } } },
-    async (request) => [{ item_id: 'Foo', owner: request.user.username }],
-  )
+    app.get(
+      '/users/me/items/',
+      {
+        onRequest: app.requireScopes('items'),
+        schema: { summary: "The current user's items", tags: ['users'], response: { 200: Type.Array(ItemSchema) } },
+      },
+      async (request) => [{ item_id: 'Foo', owner: request.user.username }],
+    )
+
+    app.post(
+      '/users/me/password',
+      {
+        onRequest: app.requireScopes('me'),
+        schema: {
+          summary: 'Change my password',
+          description: 'Needs the current password. Ends every other session of the user; this one stays.',
+          tags: ['users'],
+          body: PasswordChangeSchema,
+          response: { 204: { type: 'null', description: 'Changed' } },
+        },
+      },
+      async (request, reply) => {
+        const { current_password, new_password } = request.body
+        await accounts.changePassword(request.auth.userId, current_password, new_password, request.auth.sessionId)
+        return reply.code(204).send(null)
+      },
+    )
+  }
 }

@@ -3,6 +3,7 @@
 // `users` table as it is, so a `users.db` that app wrote opens unchanged.
 import type { Database } from 'better-sqlite3'
 import { usersTable } from './001-users-table.js'
+import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 
 export interface Migration {
   version: number
@@ -10,4 +11,4 @@ export interface Migration {
   sqlite(db: Database): void
 }
 
-export const migrations: readonly Migration[] = [usersTable]
+export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys]

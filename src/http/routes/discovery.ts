@@ -1,0 +1,31 @@
+// Discovery: the public signing keys (GET /.well-known/jwks.json) and RFC 8414 authorization server
+// metadata. Every URL is built from the configured ISSUER, never from the request's Host header.
+import type { FastifyInstance } from 'fastify'
+import type { KeyManager } from '../../services/signing-keys.js'
+
+export interface DiscoveryDeps {
+  issuer: string
+  keys: KeyManager
+  scopes: readonly string[]
+}
+
+export function discoveryRoutes(deps: DiscoveryDeps) {
+  const { issuer, keys } = deps
+  const metadata = {
+    issuer,
+    token_endpoint: `${issuer}/token`,
+    revocation_endpoint: `${issuer}/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: ['password', 'refresh_token'],
+    response_types_supported: [],
+    scopes_supported: deps.scopes,
+    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint_auth_methods_supported: ['none'],
+  }
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/.well-known/jwks.json', { schema: { summary: 'Public keys that verify access tokens', tags: ['discovery'] } }, async (_request, reply) => {
+      return reply.header('Cache-Control', 'public, max-age=300').send(keys.jwks())
+    })
+    app.get('/.well-known/oauth-authorization-server', { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'] } }, async () => metadata)
+  }
+}

@@ -1,0 +1,171 @@
+// Sessions and the token lifecycle (RFC 6749 §6, RFC 9700 §4.14, RFC 7009): every login opens a
+// session whose refresh tokens rotate on each use; presenting a spent one revokes the whole session
+// (reuse detection). Access tokens name their session (`sid`), and the per-request lookup checks it,
+// so ending a session or all of a user's sessions stops its access tokens at once.
+import { createHash, randomBytes } from 'node:crypto'
+import { InvalidRefreshToken, NotFound } from '../errors.js'
+import type { TokenService } from '../security/tokens.js'
+import type { SessionRecord, Store, UserRecord } from '../store/index.js'
+import type { ScopeCatalog } from './scopes.js'
+
+export interface TokenResponse {
+  access_token: string
+  token_type: 'bearer'
+  expires_in: number
+  refresh_token: string
+  /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
+  scope?: string
+}
+
+export interface ClientInfo {
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface SessionView {
+  id: string
+  created_at: string
+  last_used_at: string
+  expires_at: string
+  user_agent: string | null
+  ip: string | null
+  scope: string
+  current: boolean
+}
+
+export interface Sessions {
+  /** Opens a session for a user who just proved their password. */
+  start(user: UserRecord, requestedScope: string | undefined, client: ClientInfo): Promise<TokenResponse>
+  /** The refresh_token grant: rotates the refresh token and issues a new access token. */
+  refresh(refreshToken: string, requestedScope: string | undefined): Promise<TokenResponse>
+  /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
+  revokeToken(token: string): Promise<void>
+  end(userId: number, sessionId: string): Promise<void>
+  endAll(userId: number, exceptSessionId?: string): Promise<number>
+  list(userId: number, currentSessionId: string): Promise<SessionView[]>
+}
+
+export interface SessionsOptions {
+  store: Store
+  tokens: TokenService
+  scopes: ScopeCatalog
+  refreshTokenExpireDays: number
+  refreshTokenIdleDays: number
+  now?: () => number
+}
+
+const DAY_MS = 86_400_000
+
+/** 256 bits from the CSPRNG; only its SHA-256 is stored (a fast hash suffices for a random secret). */
+function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url')
+  return { token, hash: hashRefreshToken(token) }
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+export function createSessions(options: SessionsOptions): Sessions {
+  const { store, tokens, scopes } = options
+  const now = options.now ?? Date.now
+  const idleMs = options.refreshTokenIdleDays * DAY_MS
+
+  const respond = (user: UserRecord, sessionId: string, granted: string[], requested: string | undefined, refreshToken: string): TokenResponse => {
+    const access = tokens.issue(user.username, sessionId, granted)
+    const response: TokenResponse = { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refreshToken }
+    const scope = granted.join(' ')
+    if (requested === undefined || normalize(requested) !== scope) response.scope = scope
+    return response
+  }
+
+  const isLive = (session: SessionRecord, at: number): boolean =>
+    session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
+
+  return {
+    async start(user, requestedScope, client) {
+      const granted = scopes.resolve(requestedScope, scopes.granted(user))
+      const sessionId = randomBytes(16).toString('base64url')
+      const refresh = newRefreshToken()
+      const createdAt = now()
+      await store.createSession({
+        id: sessionId,
+        userId: user.id,
+        scope: granted,
+        createdAt,
+        expiresAt: createdAt + options.refreshTokenExpireDays * DAY_MS,
+        userAgent: client.userAgent?.slice(0, 512) ?? null,
+        ip: client.ip,
+        refreshTokenHash: refresh.hash,
+      })
+      return respond(user, sessionId, granted, requestedScope, refresh.token)
+    },
+
+    async refresh(refreshToken, requestedScope) {
+      const at = now()
+      const hash = hashRefreshToken(refreshToken)
+      const found = await store.findRefreshToken(hash)
+      if (!found) throw new InvalidRefreshToken()
+      const { token, session } = found
+      if (token.spentAt !== null) {
+        // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
+        await store.revokeSession(session.id, at)
+        throw new InvalidRefreshToken()
+      }
+      if (!isLive(session, at)) throw new InvalidRefreshToken()
+      const user = await store.findUserById(session.userId)
+      if (!user || user.disabled) throw new InvalidRefreshToken()
+      // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
+      const allowed = session.scope.filter((name) => scopes.granted(user).includes(name))
+      const granted = scopes.resolve(requestedScope, allowed)
+
+      const next = newRefreshToken()
+      if (!(await store.rotateRefreshToken(hash, next.hash, at))) {
+        // Lost a race with another use of the same token: that is reuse too.
+        await store.revokeSession(session.id, at)
+        throw new InvalidRefreshToken()
+      }
+      return respond(user, session.id, granted, requestedScope, next.token)
+    },
+
+    async revokeToken(token) {
+      const at = now()
+      const found = await store.findRefreshToken(hashRefreshToken(token))
+      if (found) {
+        await store.revokeSession(found.session.id, at)
+        return
+      }
+      try {
+        await store.revokeSession(tokens.verify(token).sid, at)
+      } catch {
+        // RFC 7009 §2.2: an invalid or unknown token is not an error.
+      }
+    },
+
+    async end(userId, sessionId) {
+      if (!(await store.revokeSession(sessionId, now(), userId))) throw new NotFound('No such active session')
+    },
+
+    endAll: (userId, exceptSessionId) => store.revokeUserSessions(userId, now(), exceptSessionId),
+
+    async list(userId, currentSessionId) {
+      const at = now()
+      return (await store.listActiveSessions(userId, at))
+        .filter((session) => isLive(session, at))
+        .map((session) => ({
+          id: session.id,
+          created_at: new Date(session.createdAt).toISOString(),
+          last_used_at: new Date(session.lastUsedAt).toISOString(),
+          expires_at: new Date(Math.min(session.expiresAt, session.lastUsedAt + idleMs)).toISOString(),
+          user_agent: session.userAgent,
+          ip: session.ip,
+          scope: session.scope.join(' '),
+          current: session.id === currentSessionId,
+        }))
+    },
+  }
+}
+
+function normalize(scope: string): string {
+  return [...new Set(scope.split(' ').filter(Boolean))].join(' ')
+}
