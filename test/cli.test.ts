@@ -131,6 +131,52 @@ describe('gatehouse users', () => {
   })
 })
 
+describe('gatehouse users scopes', () => {
+  it('shows, grants and resets the scopes of a user', async () => {
+    const dir = tempDir()
+    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    expect((await gatehouse(dir, ['users', 'scopes', 'alice'])).stdout).toBe('alice: me items\n')
+    const granted = await gatehouse(dir, ['users', 'scopes', 'alice', 'items'])
+    expect(granted).toMatchObject({ code: 0, stdout: 'alice: items\n' })
+    expect((await storedUser(dir, 'alice'))?.scopes).toEqual(['items'])
+    expect((await gatehouse(dir, ['users', 'scopes', 'alice', '--default'])).stdout).toBe('alice: me items\n')
+    expect((await storedUser(dir, 'alice'))?.scopes).toBeNull()
+  })
+
+  it('refuses unknown scopes and unknown users', async () => {
+    const dir = tempDir()
+    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    const unknown = await gatehouse(dir, ['users', 'scopes', 'alice', 'me', 'root'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("Unknown scope 'root'")
+    expect((await gatehouse(dir, ['users', 'scopes', 'ghost', 'me'])).stderr).toContain("No user named 'ghost'")
+  })
+})
+
+describe('gatehouse keys rotate', () => {
+  it('adds a new signing key for asymmetric algorithms', async () => {
+    const dir = tempDir()
+    const out = captureLogs()
+    const err = captureLogs()
+    const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef', ALGORITHM: 'ES256' }
+    const run = async () => main(['node', 'gatehouse', 'keys', 'rotate'], { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env, cwd: dir })
+    expect(await run()).toBe(0)
+    expect(await run()).toBe(0)
+    const store = openSqliteStore(join(dir, 'users.db'))
+    const keys = await store.listSigningKeys(Date.now())
+    await store.close()
+    expect(keys).toHaveLength(3)
+    expect(keys.filter((key) => key.retireAt === null)).toHaveLength(1)
+    expect(out.text()).toMatch(/New signing key [\w-]{43}/)
+  })
+
+  it('explains that HMAC keys are rotated by changing SECRET_KEY', async () => {
+    const result = await gatehouse(tempDir(), ['keys', 'rotate'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('rotate it by changing SECRET_KEY')
+  })
+})
+
 describe('gatehouse hash-password', () => {
   it('prints an argon2id hash of the password', async () => {
     const result = await gatehouse(tempDir(), ['hash-password', '--password-stdin'], stdinOf('hunter2\n'))

@@ -34,9 +34,8 @@ const MAX_USERNAME_LENGTH = 150
 /** Longer passwords are refused, never truncated. */
 export const MAX_PASSWORD_LENGTH = 1_024
 
-export function createAccounts(deps: { store: Store; hasher: PasswordHasher; scopes: ScopeCatalog; now?: () => number }): Accounts {
+export function createAccounts(deps: { store: Store; hasher: PasswordHasher; scopes: ScopeCatalog }): Accounts {
   const { store, hasher, scopes } = deps
-  const now = deps.now ?? Date.now
 
   const existing = async (username: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
@@ -65,7 +64,7 @@ export function createAccounts(deps: { store: Store; hasher: PasswordHasher; sco
       validatePassword(password)
       const user = await existing(username)
       await store.setPasswordHash(username, await hasher.hash(password))
-      await store.revokeUserSessions(user.id, now())
+      await store.revokeUserSessions(user.id, Date.now())
     },
     async changePassword(userId, currentPassword, newPassword, keepSessionId) {
       const user = await store.findUserById(userId)
@@ -75,12 +74,12 @@ export function createAccounts(deps: { store: Store; hasher: PasswordHasher; sco
       if (!(await store.replacePasswordHash(user.id, user.hashedPassword, await hasher.hash(newPassword)))) {
         throw new IncorrectPassword()
       }
-      await store.revokeUserSessions(user.id, now(), keepSessionId)
+      await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
     },
     async setDisabled(username, disabled) {
       const user = await existing(username)
       await store.setDisabled(username, disabled)
-      if (disabled) await store.revokeUserSessions(user.id, now())
+      if (disabled) await store.revokeUserSessions(user.id, Date.now())
     },
     async remove(username) {
       // Sessions go with the user (ON DELETE CASCADE), and with them every access token.

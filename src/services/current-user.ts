@@ -21,10 +21,8 @@ export function createCurrentUserResolver(deps: {
   store: SessionStore
   /** Re-reads signing keys when a token names an unknown `kid` (rotated on another instance). */
   reloadKeys: () => Promise<boolean>
-  now?: () => number
 }): CurrentUserResolver {
   const { tokens, store, reloadKeys } = deps
-  const now = deps.now ?? Date.now
 
   const verify = async (token: string): Promise<AccessTokenClaims> => {
     try {
@@ -41,7 +39,7 @@ export function createCurrentUserResolver(deps: {
     if (!found) throw new InvalidToken()
     const { user, session } = found
     if (user.disabled) throw new InactiveUser()
-    if (!session || session.revokedAt !== null || session.expiresAt <= now()) throw new InvalidToken()
+    if (!session || session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
     return { user: toPublicUser(user), userId: user.id, sessionId: session.id, scopes: claims.scope }
   }
 }

@@ -27,7 +27,7 @@ export function createScopeCatalog(extra: Readonly<Record<string, string>>, defa
   for (const name of Object.keys(known)) {
     if (!SCOPE_TOKEN.test(name)) throw new ConfigError(`SCOPES: '${name}' is not a valid scope name`)
   }
-  const unknownDefault = defaults.find((name) => !(name in known))
+  const unknownDefault = defaults.find((name) => !Object.hasOwn(known, name))
   if (unknownDefault) throw new ConfigError(`DEFAULT_SCOPES: '${unknownDefault}' is not a known scope (known: ${Object.keys(known).join(', ')})`)
 
   const checkKnown = (names: readonly string[]): void => {

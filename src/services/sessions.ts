@@ -51,7 +51,6 @@ export interface SessionsOptions {
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
-  now?: () => number
 }
 
 const DAY_MS = 86_400_000
@@ -68,7 +67,6 @@ export function hashRefreshToken(token: string): string {
 
 export function createSessions(options: SessionsOptions): Sessions {
   const { store, tokens, scopes } = options
-  const now = options.now ?? Date.now
   const idleMs = options.refreshTokenIdleDays * DAY_MS
 
   const respond = (user: UserRecord, sessionId: string, granted: string[], requested: string | undefined, refreshToken: string): TokenResponse => {
@@ -87,7 +85,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       const granted = scopes.resolve(requestedScope, scopes.granted(user))
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
-      const createdAt = now()
+      const createdAt = Date.now()
       await store.createSession({
         id: sessionId,
         userId: user.id,
@@ -102,7 +100,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
 
     async refresh(refreshToken, requestedScope) {
-      const at = now()
+      const at = Date.now()
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
       if (!found) throw new InvalidRefreshToken()
@@ -129,7 +127,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
 
     async revokeToken(token) {
-      const at = now()
+      const at = Date.now()
       const found = await store.findRefreshToken(hashRefreshToken(token))
       if (found) {
         await store.revokeSession(found.session.id, at)
@@ -143,13 +141,13 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
 
     async end(userId, sessionId) {
-      if (!(await store.revokeSession(sessionId, now(), userId))) throw new NotFound('No such active session')
+      if (!(await store.revokeSession(sessionId, Date.now(), userId))) throw new NotFound('No such active session')
     },
 
-    endAll: (userId, exceptSessionId) => store.revokeUserSessions(userId, now(), exceptSessionId),
+    endAll: (userId, exceptSessionId) => store.revokeUserSessions(userId, Date.now(), exceptSessionId),
 
     async list(userId, currentSessionId) {
-      const at = now()
+      const at = Date.now()
       return (await store.listActiveSessions(userId, at))
         .filter((session) => isLive(session, at))
         .map((session) => ({

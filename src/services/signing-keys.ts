@@ -12,7 +12,7 @@ export interface KeyManager {
   current(): TokenKeys
   /** The public keys to publish at /.well-known/jwks.json. */
   jwks(): { keys: JsonWebKey[] }
-  /** Re-reads the key set from the database (at most once per second); true when it changed. */
+  /** Re-reads the key set from the database (at most once a second); true when it changed. */
   reload(): Promise<boolean>
   /** Adds a new signing key; the others retire once the tokens they signed have expired. Returns its kid. */
   rotate(): Promise<string>
@@ -24,14 +24,12 @@ export interface KeyManagerOptions {
   signingKeyPem: string | undefined
   store: KeyStore
   accessTokenTtlSeconds: number
-  now?: () => number
 }
 
 const RELOAD_INTERVAL_MS = 1_000
 
 export async function createKeyManager(options: KeyManagerOptions): Promise<KeyManager> {
   const { algorithm, store } = options
-  const now = options.now ?? Date.now
   if (HMAC_ALGORITHMS.includes(algorithm as never)) {
     const secret = { algorithm, key: options.secretKey }
     return {
@@ -53,10 +51,9 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   }
 
   let keys: SigningKeyMaterial[] = []
-  let loadedAt = 0
+  let reloadedAt = 0
   const load = async (): Promise<boolean> => {
-    loadedAt = now()
-    const stored = (await store.listSigningKeys(loadedAt)).filter((key) => key.algorithm === algorithm)
+    const stored = (await store.listSigningKeys(Date.now())).filter((key) => key.algorithm === algorithm)
     const fresh = stored.map((key) => signingKeyFromStored(key.privateKey, asymmetric))
     const changed = fresh.map((key) => key.kid).join() !== keys.map((key) => key.kid).join()
     keys = fresh
@@ -64,7 +61,7 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   }
   const add = async (): Promise<string> => {
     const key = generateSigningKey(asymmetric)
-    const createdAt = now()
+    const createdAt = Date.now()
     // Keys signing until now stay valid for verification until their last tokens expire.
     const retireOthersAt = createdAt + (options.accessTokenTtlSeconds + CLOCK_LEEWAY_SECONDS) * 1000
     await store.addSigningKey({ kid: key.kid, algorithm, privateKey: key.privateKey, publicJwk: JSON.stringify(key.publicJwk), createdAt, retireAt: null }, retireOthersAt)
@@ -77,7 +74,12 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   return {
     current: () => toTokenKeys(keys),
     jwks: () => ({ keys: keys.map((key) => key.publicJwk) }),
-    reload: async () => (now() - loadedAt < RELOAD_INTERVAL_MS ? false : load()),
+    // Tokens can name any kid: reading the database for them is rate-limited.
+    reload: async () => {
+      if (Date.now() - reloadedAt < RELOAD_INTERVAL_MS) return false
+      reloadedAt = Date.now()
+      return load()
+    },
     rotate: add,
   }
 }

@@ -29,8 +29,8 @@ describe('login timing', () => {
     }
     const medians = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
     const spread = Math.max(...Object.values(medians)) - Math.min(...Object.values(medians))
-    // Without the floor the legacy user would be ~200 ms slower than the others.
-    expect(spread, JSON.stringify(medians)).toBeLessThan(15)
+    // Without the floor the legacy user would be ~200 ms slower than the others; with it, what is left is noise.
+    expect(spread, JSON.stringify(medians)).toBeLessThan(Math.max(15, 0.02 * medians.unknown!))
     expect(medians.unknown).toBeGreaterThan(150)
   })
 })
