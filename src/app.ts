@@ -17,6 +17,7 @@ import { createTimingFloor, floorFor } from './security/timing-floor.js'
 import { createTokenService } from './security/tokens.js'
 import { createAccounts } from './services/accounts.js'
 import { createCurrentUserResolver } from './services/current-user.js'
+import { createLoginThrottle } from './services/login-throttle.js'
 import { createPasswordLogin } from './services/password-login.js'
 import { createScopeCatalog } from './services/scopes.js'
 import { createSessions } from './services/sessions.js'
@@ -45,6 +46,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     loggerInstance,
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
+    // request.ip is the socket's address unless the connection comes from a listed proxy.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
 
   const hasher = options.hasher ?? createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
@@ -73,7 +76,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   keyReload.unref()
   app.addHook('onClose', async () => clearInterval(keyReload))
 
-  const login = createPasswordLogin({ store, hasher, floor, log: logger })
+  const throttle = createLoginThrottle(store, config.throttle, config.secretKey)
+  const login = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
   const sessions = createSessions({
     store,
     tokens,

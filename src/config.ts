@@ -3,11 +3,13 @@
 // Everything is validated once, at start, with messages that name the setting.
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, chmodSync, existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import dotenv from 'dotenv'
 import { ConfigError } from './errors.js'
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, type SigningAlgorithm } from './security/tokens.js'
+import type { ThrottlePolicy } from './services/login-throttle.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -41,6 +43,10 @@ export interface Config {
   loginMinDurationMs: number | 'auto'
   /** Largest accepted request body in bytes (BODY_LIMIT). */
   bodyLimit: number
+  /** Failed-login limits (THROTTLE_*). */
+  throttle: ThrottlePolicy
+  /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
+  trustProxy: string[]
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -144,7 +150,30 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     hashQueueMax: readInteger(vars, 'HASH_QUEUE_MAX', 64, 0, 100_000),
     loginMinDurationMs: minDuration === 'auto' ? 'auto' : readInteger(vars, 'LOGIN_MIN_DURATION_MS', 0, 0, 10_000),
     bodyLimit: readInteger(vars, 'BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
+    throttle: {
+      pairLimit: readInteger(vars, 'THROTTLE_PAIR_LIMIT', 5, 1, 1_000_000),
+      userLimit: readInteger(vars, 'THROTTLE_USER_LIMIT', 50, 1, 1_000_000),
+      ipLimit: readInteger(vars, 'THROTTLE_IP_LIMIT', 100, 1, 1_000_000),
+      windowMs: readInteger(vars, 'THROTTLE_WINDOW_MINUTES', 15, 1, 24 * 60) * 60_000,
+      baseBlockMs: readInteger(vars, 'THROTTLE_BLOCK_SECONDS', 60, 1, 86_400) * 1000,
+      maxBlockMs: readInteger(vars, 'THROTTLE_MAX_BLOCK_SECONDS', 3_600, 1, 7 * 86_400) * 1000,
+    },
+    trustProxy: parseTrustedProxies(vars.TRUST_PROXY ?? ''),
   }
+}
+
+function parseTrustedProxies(text: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean)
+  for (const entry of entries) {
+    const [address = '', bits, ...rest] = entry.split('/')
+    const version = isIP(address)
+    const maxBits = version === 6 ? 128 : 32
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits)
+    if (version === 0 || !validBits || rest.length > 0) {
+      throw new ConfigError(`TRUST_PROXY: '${entry}' is not an IP address or CIDR (e.g. 10.0.0.0/8, ::1)`)
+    }
+  }
+  return entries
 }
 
 function parseScopes(text: string): Record<string, string> {

@@ -93,6 +93,14 @@ export class TokenExpired extends GatehouseError {
   }
 }
 
+/** Too many failed logins for this username and/or client: refused without a password check. */
+export class Throttled extends GatehouseError {
+  readonly code = 'throttled'
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many failed login attempts; try again later')
+  }
+}
+
 /** Too many password checks are already queued: shed load instead of queueing without bound. */
 export class Overloaded extends GatehouseError {
   readonly code = 'overloaded'

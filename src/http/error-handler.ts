@@ -17,6 +17,7 @@ import {
   NotAuthenticated,
   NotFound,
   Overloaded,
+  Throttled,
   TokenExpired,
   UnsupportedGrantType,
   UserNotFound,
@@ -57,6 +58,10 @@ function answerFor(error: GatehouseError): Answer | undefined {
   if (error instanceof IncorrectPassword) return { status: 400, detail: error.message }
   if (error instanceof NotFound) return { status: 404, detail: error.message }
   if (error instanceof UnsupportedGrantType) return { status: 400, detail: error.message, error: 'unsupported_grant_type' }
+  if (error instanceof Throttled) {
+    // RFC 8628's `slow_down` is the registered OAuth error closest to "wait before retrying".
+    return { status: 429, detail: error.message, error: 'slow_down', retryAfter: error.retryAfterSeconds }
+  }
   if (error instanceof Overloaded) {
     return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }
   }

@@ -8,17 +8,20 @@ import { InactiveUser, InvalidCredentials, Overloaded } from '../errors.js'
 import type { PasswordHasher } from '../security/passwords.js'
 import type { TimingFloor } from '../security/timing-floor.js'
 import type { UserRecord, UserStore } from '../store/index.js'
+import type { LoginThrottle } from './login-throttle.js'
 
 export interface PasswordLoginDeps {
   store: UserStore
   hasher: PasswordHasher
   floor: TimingFloor
+  throttle: LoginThrottle
   log: Logger
 }
 
-export type PasswordLogin = (username: string, password: string) => Promise<UserRecord>
+/** Checks a username and password sent from client address `ip`. */
+export type PasswordLogin = (username: string, password: string, ip: string) => Promise<UserRecord>
 
-export function createPasswordLogin({ store, hasher, floor, log }: PasswordLoginDeps): PasswordLogin {
+export function createPasswordLogin({ store, hasher, floor, throttle, log }: PasswordLoginDeps): PasswordLogin {
   const check = async (username: string, password: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) {
@@ -46,15 +49,20 @@ export function createPasswordLogin({ store, hasher, floor, log }: PasswordLogin
     }
   }
 
-  return async (username, password) => {
+  return async (username, password, ip) => {
+    // Throttled attempts are refused at once, before anything about the user is read.
+    const reservation = await throttle.reserve(username, ip)
     const started = performance.now()
     try {
       const user = await check(username, password)
+      await reservation.succeeded()
       await floor.pad(started)
       return user
     } catch (error) {
+      if (error instanceof InactiveUser) await reservation.succeeded()
       // Shedding load is immediate and says nothing about the user; every other outcome waits for the floor.
-      if (!(error instanceof Overloaded)) await floor.pad(started)
+      if (error instanceof Overloaded) await reservation.cancelled()
+      else await floor.pad(started)
       throw error
     }
   }

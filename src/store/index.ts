@@ -110,7 +110,25 @@ export interface KeyStore {
   addSigningKey(key: SigningKeyRecord, retireOthersAt: number): Promise<void>
 }
 
-export interface Store extends UserStore, SessionStore, KeyStore {
+/** One throttling counter (see services/login-throttle.ts). Times are epoch milliseconds. */
+export interface ThrottleState {
+  count: number
+  windowStart: number
+  blockedUntil: number
+  strikes: number
+  /** When the row may be forgotten. */
+  expiresAt: number
+}
+
+export interface ThrottleStore {
+  /**
+   * Reads the counter `key`, lets `update` decide its next state (null: forget it) and a result, and
+   * stores the state, atomically across processes. Returns the result.
+   */
+  updateThrottle<T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }): Promise<T>
+}
+
+export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore {
   close(): Promise<void>
 }
 

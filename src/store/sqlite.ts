@@ -2,7 +2,7 @@
 // for a writer, a busy timeout so several processes can share the file, and statements prepared once.
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
-import type { NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, UserRecord } from './index.js'
+import type { NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, ThrottleState, UserRecord } from './index.js'
 import { migrations } from './migrations/index.js'
 
 interface UserRow {
@@ -31,6 +31,15 @@ interface RefreshTokenRow extends SessionRow {
   token_hash: string
   issued_at: number
   spent_at: number | null
+}
+
+interface ThrottleRow {
+  key: string
+  count: number
+  window_start: number
+  blocked_until: number
+  strikes: number
+  expires_at: number
 }
 
 interface KeyRow {
@@ -107,6 +116,14 @@ export function openSqliteStore(filename: string): Store {
     revokeUserSessions: db.prepare<[number, number, string]>(
       'UPDATE gatehouse_sessions SET revoked_at = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL',
     ),
+    throttle: db.prepare<[string], ThrottleRow>('SELECT * FROM gatehouse_throttle WHERE key = ?'),
+    saveThrottle: db.prepare<[string, number, number, number, number, number]>(
+      `INSERT INTO gatehouse_throttle (key, count, window_start, blocked_until, strikes, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start,
+         blocked_until = excluded.blocked_until, strikes = excluded.strikes, expires_at = excluded.expires_at`,
+    ),
+    forgetThrottle: db.prepare<[string]>('DELETE FROM gatehouse_throttle WHERE key = ?'),
+    pruneThrottle: db.prepare<[number]>('DELETE FROM gatehouse_throttle WHERE rowid IN (SELECT rowid FROM gatehouse_throttle WHERE expires_at < ? LIMIT 100)'),
     keys: db.prepare<[number], KeyRow>('SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > ? ORDER BY created_at DESC, kid'),
     retireKeys: db.prepare<[number]>('UPDATE gatehouse_signing_keys SET retire_at = ? WHERE retire_at IS NULL'),
     insertKey: db.prepare<[string, string, string, string, number]>(
@@ -129,6 +146,20 @@ export function openSqliteStore(filename: string): Store {
     statements.touchSession.run(now, sessionId)
     return true
   })
+
+  const updateThrottle = db.transaction(
+    <T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }): T => {
+      const row = statements.throttle.get(key)
+      const now = Date.now()
+      const current = row && row.expires_at > now ? toThrottleState(row) : undefined
+      const { state, result } = update(current)
+      if (state) statements.saveThrottle.run(key, state.count, state.windowStart, state.blockedUntil, state.strikes, state.expiresAt)
+      else if (row) statements.forgetThrottle.run(key)
+      // Expired counters are forgotten a few at a time, on the way.
+      statements.pruneThrottle.run(now)
+      return result
+    },
+  )
 
   const addKey = db.transaction((key: SigningKeyRecord, retireOthersAt: number) => {
     statements.retireKeys.run(retireOthersAt)
@@ -197,6 +228,9 @@ export function openSqliteStore(filename: string): Store {
     async revokeUserSessions(userId, now, exceptSessionId) {
       return statements.revokeUserSessions.run(now, userId, exceptSessionId ?? '').changes
     },
+    async updateThrottle(key, update) {
+      return updateThrottle.immediate(key, update) as ReturnType<typeof update>['result']
+    },
     async listSigningKeys(now) {
       return statements.keys.all(now).map((row) => ({
         kid: row.kid,
@@ -260,6 +294,10 @@ function toSession(row: SessionRow): SessionRecord {
     userAgent: row.session_user_agent,
     ip: row.session_ip,
   }
+}
+
+function toThrottleState(row: ThrottleRow): ThrottleState {
+  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
 }
 
 function splitScopes(text: string): string[] {

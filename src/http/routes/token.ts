@@ -36,7 +36,7 @@ export function tokenRoutes(deps: TokenRouteDeps) {
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
           body: TokenFormSchema,
-          response: { 200: TokenResponseSchema, 400: ErrorSchema, 401: ErrorSchema, 503: ErrorSchema },
+          response: { 200: TokenResponseSchema, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
         },
       },
       async (request) => {
@@ -44,7 +44,7 @@ export function tokenRoutes(deps: TokenRouteDeps) {
         const grantType = form.grant_type || 'password'
         if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope)
         if (grantType !== 'password') throw new UnsupportedGrantType(grantType)
-        const user = await login(required(form, 'username'), required(form, 'password'))
+        const user = await login(required(form, 'username'), required(form, 'password'), request.ip)
         return sessions.start(user, form.scope, clientOf(request))
       },
     )

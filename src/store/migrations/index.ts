@@ -4,6 +4,7 @@
 import type { Database } from 'better-sqlite3'
 import { usersTable } from './001-users-table.js'
 import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
+import { throttleCounters } from './003-throttle.js'
 
 export interface Migration {
   version: number
@@ -11,4 +12,4 @@ export interface Migration {
   sqlite(db: Database): void
 }
 
-export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys]
+export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys, throttleCounters]
