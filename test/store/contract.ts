@@ -1,7 +1,13 @@
 // The store contract: every driver runs these same tests (SQLite now, PostgreSQL when it lands).
 import { describe, expect, it } from 'vitest'
 import { DuplicateUser } from '../../src/errors.js'
-import type { Store } from '../../src/store/index.js'
+import type { NewSession, Store, ThrottleState } from '../../src/store/index.js'
+
+const HOUR = 3_600_000
+
+function newSession(userId: number, id: string, refreshTokenHash: string, createdAt = Date.now()): NewSession {
+  return { id, userId, scope: ['me', 'items'], createdAt, expiresAt: createdAt + 24 * HOUR, userAgent: 'agent', ip: '127.0.0.1', refreshTokenHash }
+}
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {
@@ -58,6 +64,112 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.setPasswordHash('alice', 'new')).toBe(true)
       expect(await store.setPasswordHash('ghost', 'new')).toBe(false)
       expect((await store.findUserByUsername('alice'))?.hashedPassword).toBe('new')
+    })
+
+    it('finds users by id and keeps granted scopes', async () => {
+      const store = await open()
+      const user = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      expect((await store.findUserById(user.id))?.username).toBe('alice')
+      expect(await store.findUserById(user.id + 1000)).toBeUndefined()
+      expect(user.scopes).toBeNull()
+      expect(await store.setScopes('alice', ['items', 'me'])).toBe(true)
+      expect((await store.findUserByUsername('alice'))?.scopes).toEqual(['items', 'me'])
+      expect(await store.setScopes('alice', [])).toBe(true)
+      expect((await store.findUserByUsername('alice'))?.scopes).toEqual([])
+      expect(await store.setScopes('alice', null)).toBe(true)
+      expect((await store.findUserByUsername('alice'))?.scopes).toBeNull()
+      expect(await store.setScopes('ghost', null)).toBe(false)
+    })
+
+    it('creates sessions and finds a user with its session in one lookup', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
+      await store.createSession(newSession(alice.id, 's1', 'r1'))
+      const found = await store.findUserAndSession('alice', 's1')
+      expect(found?.user.username).toBe('alice')
+      expect(found?.session).toMatchObject({ id: 's1', userId: alice.id, scope: ['me', 'items'], revokedAt: null, userAgent: 'agent', ip: '127.0.0.1' })
+      // A session id of another user does not match.
+      expect((await store.findUserAndSession('bob', 's1'))?.session).toBeUndefined()
+      expect((await store.findUserAndSession('bob', 's1'))?.user.id).toBe(bob.id)
+      expect(await store.findUserAndSession('ghost', 's1')).toBeUndefined()
+    })
+
+    it('rotates a refresh token exactly once, even when asked concurrently', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createSession(newSession(alice.id, 's1', 'r1'))
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.rotateRefreshToken('r1', `r2-${i}`, Date.now())))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      const spent = await store.findRefreshToken('r1')
+      expect(spent?.token.spentAt).not.toBeNull()
+      const winner = results.indexOf(true)
+      expect((await store.findRefreshToken(`r2-${winner}`))?.token).toMatchObject({ sessionId: 's1', spentAt: null })
+      expect(await store.findRefreshToken('r2-unknown')).toBeUndefined()
+    })
+
+    it('does not rotate tokens of a revoked session', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createSession(newSession(alice.id, 's1', 'r1'))
+      expect(await store.revokeSession('s1', Date.now())).toBe(true)
+      expect(await store.revokeSession('s1', Date.now())).toBe(false)
+      expect(await store.rotateRefreshToken('r1', 'r2', Date.now())).toBe(false)
+      expect((await store.findRefreshToken('r1'))?.session.revokedAt).not.toBeNull()
+    })
+
+    it('lists and revokes a user’s sessions', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
+      const now = Date.now()
+      await store.createSession(newSession(alice.id, 'a1', 'ra1', now - 2 * HOUR))
+      await store.createSession(newSession(alice.id, 'a2', 'ra2', now - HOUR))
+      await store.createSession({ ...newSession(alice.id, 'a3', 'ra3', now - 30 * HOUR) })
+      await store.createSession(newSession(bob.id, 'b1', 'rb1'))
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a1', 'a2'])
+      expect(await store.revokeSession('b1', now, alice.id)).toBe(false)
+      expect(await store.revokeUserSessions(alice.id, now, 'a2')).toBe(2)
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a2'])
+      expect((await store.listActiveSessions(bob.id, now)).map((s) => s.id)).toEqual(['b1'])
+      expect(await store.revokeUserSessions(alice.id, now)).toBe(1)
+    })
+
+    it('forgets the sessions of a removed user', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createSession(newSession(alice.id, 's1', 'r1'))
+      await store.removeUser('alice')
+      expect(await store.findRefreshToken('r1')).toBeUndefined()
+    })
+
+    it('keeps signing keys until they retire, newest first', async () => {
+      const store = await open()
+      const now = Date.now()
+      const key = (kid: string, createdAt: number) => ({ kid, algorithm: 'EdDSA', privateKey: `pem-${kid}`, publicJwk: '{}', createdAt, retireAt: null })
+      await store.addSigningKey(key('k1', now - 2000), now + HOUR)
+      await store.addSigningKey(key('k2', now - 1000), now + HOUR)
+      const keys = await store.listSigningKeys(now)
+      expect(keys.map((k) => k.kid)).toEqual(['k2', 'k1'])
+      expect(keys[0]).toMatchObject({ retireAt: null, privateKey: 'pem-k2' })
+      expect(keys[1]?.retireAt).toBe(now + HOUR)
+      expect((await store.listSigningKeys(now + 2 * HOUR)).map((k) => k.kid)).toEqual(['k2'])
+    })
+
+    it('updates throttle counters atomically, and forgets them on request or expiry', async () => {
+      const store = await open()
+      const bump = (key: string) =>
+        store.updateThrottle(key, (state) => {
+          const count = (state?.count ?? 0) + 1
+          const next: ThrottleState = { count, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() + HOUR }
+          return { state: next, result: count }
+        })
+      const counts = await Promise.all(Array.from({ length: 20 }, () => bump('k')))
+      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      expect(await store.updateThrottle('k', (state) => ({ state: null, result: state?.count }))).toBe(20)
+      expect(await store.updateThrottle('k', (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
+      await store.updateThrottle('old', () => ({ state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 }, result: undefined }))
+      expect(await store.updateThrottle('old', (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
     })
   })
 }
