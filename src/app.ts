@@ -23,6 +23,7 @@ import { createScopeCatalog } from './services/scopes.js'
 import { createSessions } from './services/sessions.js'
 import { createKeyManager } from './services/signing-keys.js'
 import type { Store } from './store/index.js'
+import { openRedisThrottleStore } from './store/redis-throttle.js'
 import { VERSION } from './version.js'
 
 export interface BuildAppOptions {
@@ -76,7 +77,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   keyReload.unref()
   app.addHook('onClose', async () => clearInterval(keyReload))
 
-  const throttle = createLoginThrottle(store, config.throttle, config.secretKey)
+  const redis = config.redisUrl ? openRedisThrottleStore(config.redisUrl) : undefined
+  if (redis) app.addHook('onClose', () => redis.close())
+  const throttle = createLoginThrottle({
+    store: redis ?? store,
+    policy: config.throttle,
+    secret: config.secretKey,
+    failureMode: config.redisFailureMode,
+    log: logger,
+  })
   const login = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
   const sessions = createSessions({
     store,

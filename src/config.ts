@@ -47,6 +47,10 @@ export interface Config {
   throttle: ThrottlePolicy
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
   trustProxy: string[]
+  /** Redis for throttling counters shared by instances (REDIS_URL); without it they live in the database. */
+  redisUrl: string | undefined
+  /** What logins do while Redis is unreachable (REDIS_FAILURE_MODE). */
+  redisFailureMode: 'open' | 'closed'
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -159,7 +163,25 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       maxBlockMs: readInteger(vars, 'THROTTLE_MAX_BLOCK_SECONDS', 3_600, 1, 7 * 86_400) * 1000,
     },
     trustProxy: parseTrustedProxies(vars.TRUST_PROXY ?? ''),
+    redisUrl: readRedisUrl(vars.REDIS_URL),
+    redisFailureMode: readChoice(vars, 'REDIS_FAILURE_MODE', ['closed', 'open'] as const),
   }
+}
+
+function readRedisUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined
+  // The URL itself is not echoed: it may carry a password.
+  if (!/^rediss?:\/\/[^\s]+$/.test(url)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://...')
+  return url
+}
+
+/** The first choice is the default. */
+function readChoice<const T extends string>(vars: Record<string, string | undefined>, name: string, choices: readonly [T, ...T[]]): T {
+  const raw = vars[name]?.trim().toLowerCase()
+  if (!raw) return choices[0]
+  const choice = choices.find((option) => option === raw)
+  if (!choice) throw new ConfigError(`${name} must be one of ${choices.join(', ')}; got '${vars[name]}'`)
+  return choice
 }
 
 function parseTrustedProxies(text: string): string[] {

@@ -101,6 +101,11 @@ export class Throttled extends GatehouseError {
   }
 }
 
+/** The shared throttling counters (Redis) cannot be reached. */
+export class ThrottleUnavailable extends GatehouseError {
+  readonly code = 'throttle_unavailable'
+}
+
 /** Too many password checks are already queued: shed load instead of queueing without bound. */
 export class Overloaded extends GatehouseError {
   readonly code = 'overloaded'

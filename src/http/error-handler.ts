@@ -18,6 +18,7 @@ import {
   NotFound,
   Overloaded,
   Throttled,
+  ThrottleUnavailable,
   TokenExpired,
   UnsupportedGrantType,
   UserNotFound,
@@ -61,6 +62,9 @@ function answerFor(error: GatehouseError): Answer | undefined {
   if (error instanceof Throttled) {
     // RFC 8628's `slow_down` is the registered OAuth error closest to "wait before retrying".
     return { status: 429, detail: error.message, error: 'slow_down', retryAfter: error.retryAfterSeconds }
+  }
+  if (error instanceof ThrottleUnavailable) {
+    return { status: 503, detail: 'Login is temporarily unavailable, try again shortly', error: 'temporarily_unavailable', retryAfter: 1 }
   }
   if (error instanceof Overloaded) {
     return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }

@@ -6,7 +6,8 @@
 // A user's own known IPs (a past success) are exempt from the per-username limit, so an attacker
 // spreading guesses over many IPs cannot lock the user out everywhere.
 import { createHmac } from 'node:crypto'
-import { Throttled } from '../errors.js'
+import type { Logger } from 'pino'
+import { Throttled, ThrottleUnavailable } from '../errors.js'
 import type { ThrottleState, ThrottleStore } from '../store/index.js'
 
 export interface ThrottlePolicy {
@@ -37,7 +38,23 @@ export interface LoginThrottle {
 /** A successful login marks its IP as known for the username this long. */
 const KNOWN_PAIR_MS = 30 * 86_400_000
 
-export function createLoginThrottle(store: ThrottleStore, policy: ThrottlePolicy, secret: string): LoginThrottle {
+export interface LoginThrottleOptions {
+  store: ThrottleStore
+  policy: ThrottlePolicy
+  /** Keys the counter names, so that they are not readable usernames. */
+  secret: string
+  /**
+   * When the counters cannot be reached (Redis down): 'closed' refuses logins (503), 'open' lets them
+   * through unthrottled with a logged warning.
+   */
+  failureMode: 'open' | 'closed'
+  log: Pick<Logger, 'warn'>
+}
+
+const NO_RESERVATION: Reservation = { succeeded: async () => {}, cancelled: async () => {} }
+
+export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
+  const { store, policy, secret, failureMode, log } = options
   // Keys are MACs: a password typed into the username field is not stored readable.
   const key = (...parts: string[]): string => createHmac('sha256', secret).update(parts.join('\0')).digest('base64url')
 
@@ -50,8 +67,7 @@ export function createLoginThrottle(store: ThrottleStore, policy: ThrottlePolicy
   const giveBack = (name: string): Promise<void> =>
     store.updateThrottle(name, (state) => ({ state: state && state.count > 0 ? { ...state, count: state.count - 1 } : (state ?? null), result: undefined }))
 
-  return {
-    async reserve(username, ip) {
+  const reserve = async (username: string, ip: string): Promise<Reservation> => {
       const pairKey = key('pair', username, ip)
       const userKey = key('user', username)
       const ipKey = key('ip', ip)
@@ -83,6 +99,17 @@ export function createLoginThrottle(store: ThrottleStore, policy: ThrottlePolicy
         async cancelled() {
           for (const name of taken) await giveBack(name)
         },
+      }
+  }
+
+  return {
+    async reserve(username, ip) {
+      try {
+        return await reserve(username, ip)
+      } catch (error) {
+        if (!(error instanceof ThrottleUnavailable) || failureMode === 'closed') throw error
+        log.warn({ err: error }, 'login throttling is unavailable; letting the attempt through (REDIS_FAILURE_MODE=open)')
+        return NO_RESERVATION
       }
     },
   }

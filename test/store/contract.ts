@@ -1,7 +1,7 @@
 // The store contract: every driver runs these same tests (SQLite now, PostgreSQL when it lands).
 import { describe, expect, it } from 'vitest'
 import { DuplicateUser } from '../../src/errors.js'
-import type { NewSession, Store, ThrottleState } from '../../src/store/index.js'
+import type { NewSession, Store, ThrottleState, ThrottleStore } from '../../src/store/index.js'
 
 const HOUR = 3_600_000
 
@@ -9,7 +9,31 @@ function newSession(userId: number, id: string, refreshTokenHash: string, create
   return { id, userId, scope: ['me', 'items'], createdAt, expiresAt: createdAt + 24 * HOUR, userAgent: 'agent', ip: '127.0.0.1', refreshTokenHash }
 }
 
+/** The throttle-counter part of the contract, which Redis also implements. */
+export function throttleContract(name: string, open: () => Promise<ThrottleStore>): void {
+  describe(`${name} throttle counters`, () => {
+    it('updates throttle counters atomically, and forgets them on request or expiry', async () => {
+      const store = await open()
+      const k = `k-${Math.random()}`
+      const bump = (key: string) =>
+        store.updateThrottle(key, (state) => {
+          const count = (state?.count ?? 0) + 1
+          const next: ThrottleState = { count, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() + HOUR }
+          return { state: next, result: count }
+        })
+      const counts = await Promise.all(Array.from({ length: 20 }, () => bump(k)))
+      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      expect(await store.updateThrottle(k, (state) => ({ state: null, result: state?.count }))).toBe(20)
+      expect(await store.updateThrottle(k, (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
+      await store.updateThrottle(`old-${k}`, () => ({ state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 }, result: undefined }))
+      expect(await store.updateThrottle(`old-${k}`, (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
+    })
+  })
+}
+
 export function storeContract(name: string, open: () => Promise<Store>): void {
+  throttleContract(name, open)
+
   describe(`${name} store contract`, () => {
     it('creates a user and finds it by exact username', async () => {
       const store = await open()
@@ -156,20 +180,5 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.listSigningKeys(now + 2 * HOUR)).map((k) => k.kid)).toEqual(['k2'])
     })
 
-    it('updates throttle counters atomically, and forgets them on request or expiry', async () => {
-      const store = await open()
-      const bump = (key: string) =>
-        store.updateThrottle(key, (state) => {
-          const count = (state?.count ?? 0) + 1
-          const next: ThrottleState = { count, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() + HOUR }
-          return { state: next, result: count }
-        })
-      const counts = await Promise.all(Array.from({ length: 20 }, () => bump('k')))
-      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
-      expect(await store.updateThrottle('k', (state) => ({ state: null, result: state?.count }))).toBe(20)
-      expect(await store.updateThrottle('k', (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
-      await store.updateThrottle('old', () => ({ state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 }, result: undefined }))
-      expect(await store.updateThrottle('old', (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
-    })
   })
 }
