@@ -12,6 +12,7 @@ import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
 import { createLogger } from './logger.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
 import { createTimingFloor, floorFor } from './security/timing-floor.js'
 import { createTokenService } from './security/tokens.js'
@@ -33,6 +34,13 @@ export interface BuildAppOptions {
   logger?: Logger
   /** Defaults to one built from the config; pass one to share it (e.g. with the CLI). */
   hasher?: PasswordHasher
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Prometheus metrics, when METRICS=true (server.ts serves them on METRICS_PORT). */
+    metrics: Metrics | undefined
+  }
 }
 
 /** Signing keys rotated by another process are picked up this often (and at once on an unknown `kid`). */
@@ -87,10 +95,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     log: logger,
   })
   const login = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
+  const metrics = config.metrics ? createMetrics({ hashQueueDepth: () => hasher.queueDepth, databasePool: store.poolStats?.bind(store) }) : undefined
+  app.decorate('metrics', metrics)
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+    })
+  }
+
   const sessions = createSessions({
     store,
     tokens,
     scopes,
+    onReuse: metrics?.refreshReuse,
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
@@ -99,9 +116,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   registerErrorHandling(app)
   registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))
   await registerDocs(app, VERSION, scopes.known)
-  await app.register(healthRoutes)
+  await app.register(healthRoutes(() => store.ping()))
   await app.register(discoveryRoutes({ issuer: config.issuer, keys, scopes: Object.keys(scopes.known) }))
-  await app.register(tokenRoutes({ login, sessions }))
+  await app.register(tokenRoutes({ login, sessions, onLogin: metrics?.login }))
+  if (metrics && config.metricsPort === undefined) {
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    )
+  }
   await app.register(sessionRoutes(sessions))
   await app.register(userRoutes(accounts))
   return app

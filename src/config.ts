@@ -51,6 +51,10 @@ export interface Config {
   redisUrl: string | undefined
   /** What logins do while Redis is unreachable (REDIS_FAILURE_MODE). */
   redisFailureMode: 'open' | 'closed'
+  /** Serve Prometheus metrics (METRICS=true). */
+  metrics: boolean
+  /** Serve them on this port instead of at /metrics on the main one (METRICS_PORT). */
+  metricsPort: number | undefined
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -165,6 +169,8 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     trustProxy: parseTrustedProxies(vars.TRUST_PROXY ?? ''),
     redisUrl: readRedisUrl(vars.REDIS_URL),
     redisFailureMode: readChoice(vars, 'REDIS_FAILURE_MODE', ['closed', 'open'] as const),
+    metrics: readChoice(vars, 'METRICS', ['false', 'true'] as const) === 'true',
+    metricsPort: vars.METRICS_PORT ? readInteger(vars, 'METRICS_PORT', 0, 1, 65_535) : undefined,
   }
 }
 

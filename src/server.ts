@@ -1,6 +1,9 @@
 // Entry point of `gatehouse serve`: config -> store -> buildApp -> listen, and a graceful shutdown
 // on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within a bound, close the store).
+import { createServer } from 'node:http'
+import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
@@ -20,9 +23,40 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore(config.databaseUrl)
   const app = await buildApp({ config, store, logger })
   app.addHook('onClose', async () => store.close())
+  // While shutting down, answers close their keep-alive connection, so that closing the server waits
+  // for in-flight requests only, not for idle clients.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+  if (app.metrics && config.metricsPort !== undefined) await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
   const url = await app.listen({ host: config.host, port: config.port })
   logger.info(`Gatehouse is serving on ${url} (interactive docs at ${url}/docs)`)
   return { app, url, close: () => app.close() }
+}
+
+/** Metrics on their own port (METRICS_PORT), e.g. reachable only from the monitoring network. */
+async function serveMetrics(app: FastifyInstance, registry: Registry, host: string, port: number): Promise<void> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not Found"}')
+      return
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => response.writeHead(500).end(),
+    )
+  })
+  server.listen(port, host)
+  await once(server, 'listening')
+  app.addHook('onClose', async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  app.log.info(`metrics on http://${host}:${port}/metrics`)
 }
 
 /** Close on the first SIGTERM/SIGINT; exit at once on a second one or when the grace period ends. */

@@ -51,6 +51,8 @@ export interface SessionsOptions {
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
+  /** Told each time a spent refresh token comes back (for metrics). */
+  onReuse?: () => void
 }
 
 const DAY_MS = 86_400_000
@@ -108,6 +110,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (token.spentAt !== null) {
         // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
         await store.revokeSession(session.id, at)
+        options.onReuse?.()
         throw new InvalidRefreshToken()
       }
       if (!isLive(session, at)) throw new InvalidRefreshToken()
@@ -121,6 +124,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (!(await store.rotateRefreshToken(hash, next.hash, at))) {
         // Lost a race with another use of the same token: that is reuse too.
         await store.revokeSession(session.id, at)
+        options.onReuse?.()
         throw new InvalidRefreshToken()
       }
       return respond(user, session.id, granted, requestedScope, next.token)

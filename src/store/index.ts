@@ -129,6 +129,10 @@ export interface ThrottleStore {
 }
 
 export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore {
+  /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
+  ping(): Promise<void>
+  /** Connection pool usage, for drivers that pool connections. */
+  poolStats?(): { total: number; idle: number; waiting: number }
   close(): Promise<void>
 }
 

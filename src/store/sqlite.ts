@@ -79,6 +79,7 @@ export function openSqliteStore(filename: string): Store {
   const statements = {
     byUsername: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`),
     byId: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
+    ping: db.prepare('SELECT 1'),
     insert: db.prepare<[string, string | null, string | null, string, number, string | null], UserRow>(
       `INSERT INTO users (username, email, full_name, hashed_password, disabled, scopes) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
     ),
@@ -243,6 +244,9 @@ export function openSqliteStore(filename: string): Store {
     },
     async addSigningKey(key, retireOthersAt) {
       addKey.immediate(key, retireOthersAt)
+    },
+    async ping() {
+      statements.ping.get()
     },
     async close() {
       db.close()

@@ -3,7 +3,17 @@
 // are never cached (§5.1).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { InvalidRequest, UnsupportedGrantType } from '../../errors.js'
+import {
+  InactiveUser,
+  InvalidCredentials,
+  InvalidRequest,
+  InvalidScope,
+  Overloaded,
+  Throttled,
+  ThrottleUnavailable,
+  UnsupportedGrantType,
+} from '../../errors.js'
+import type { LoginOutcome } from '../../metrics.js'
 import type { PasswordLogin } from '../../services/password-login.js'
 import type { ClientInfo, Sessions } from '../../services/sessions.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
@@ -12,6 +22,8 @@ import { ErrorSchema, RevokeFormSchema, TokenFormSchema, TokenResponseSchema } f
 export interface TokenRouteDeps {
   login: PasswordLogin
   sessions: Sessions
+  /** Told the outcome of every password grant (for metrics). */
+  onLogin?: (outcome: LoginOutcome) => void
 }
 
 export function tokenRoutes(deps: TokenRouteDeps) {
@@ -44,8 +56,15 @@ export function tokenRoutes(deps: TokenRouteDeps) {
         const grantType = form.grant_type || 'password'
         if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope)
         if (grantType !== 'password') throw new UnsupportedGrantType(grantType)
-        const user = await login(required(form, 'username'), required(form, 'password'), request.ip)
-        return sessions.start(user, form.scope, clientOf(request))
+        try {
+          const user = await login(required(form, 'username'), required(form, 'password'), request.ip)
+          const response = await sessions.start(user, form.scope, clientOf(request))
+          deps.onLogin?.('success')
+          return response
+        } catch (error) {
+          deps.onLogin?.(loginOutcome(error))
+          throw error
+        }
       },
     )
 
@@ -67,6 +86,15 @@ export function tokenRoutes(deps: TokenRouteDeps) {
       },
     )
   }
+}
+
+function loginOutcome(error: unknown): LoginOutcome {
+  if (error instanceof InvalidCredentials) return 'bad_credentials'
+  if (error instanceof InactiveUser) return 'inactive'
+  if (error instanceof Throttled) return 'throttled'
+  if (error instanceof Overloaded || error instanceof ThrottleUnavailable) return 'overloaded'
+  if (error instanceof InvalidRequest || error instanceof InvalidScope) return 'invalid_request'
+  return 'error'
 }
 
 function required<Form extends Record<string, unknown>>(form: Form, name: keyof Form & string): string {

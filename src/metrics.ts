@@ -1,0 +1,62 @@
+// Prometheus metrics (prom-client), one registry per app: request durations by route, logins by
+// outcome, refresh-token reuse detections, the password hashing queue, and database pool usage.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export type LoginOutcome = 'success' | 'bad_credentials' | 'inactive' | 'throttled' | 'overloaded' | 'invalid_request' | 'error'
+
+export interface MetricSources {
+  /** Password hashing jobs running plus waiting. */
+  hashQueueDepth: () => number
+  /** Connections of the database pool, when the store has one. */
+  databasePool?: () => { total: number; idle: number; waiting: number }
+}
+
+export interface Metrics {
+  registry: Registry
+  observeRequest(route: string, method: string, status: number, seconds: number): void
+  login(outcome: LoginOutcome): void
+  refreshReuse(): void
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_process_' })
+  const requests = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP request durations by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const logins = new Counter({ name: 'gatehouse_logins_total', help: 'Password logins by outcome', labelNames: ['outcome'] as const, registers: [registry] })
+  const reuse = new Counter({ name: 'gatehouse_refresh_reuse_detected_total', help: 'Spent refresh tokens presented again (sessions ended)', registers: [registry] })
+  new Gauge({
+    name: 'gatehouse_hash_queue_depth',
+    help: 'Password hashing jobs running or waiting',
+    registers: [registry],
+    collect() {
+      this.set(sources.hashQueueDepth())
+    },
+  })
+  const pool = sources.databasePool
+  if (pool) {
+    new Gauge({
+      name: 'gatehouse_db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const { total, idle, waiting } = pool()
+        this.set({ state: 'total' }, total)
+        this.set({ state: 'idle' }, idle)
+        this.set({ state: 'waiting_clients' }, waiting)
+      },
+    })
+  }
+  return {
+    registry,
+    observeRequest: (route, method, status, seconds) => requests.observe({ route, method, status: String(status) }, seconds),
+    login: (outcome) => logins.inc({ outcome }),
+    refreshReuse: () => reuse.inc(),
+  }
+}
