@@ -13,9 +13,9 @@ export interface MetricSources {
 
 export interface Metrics {
   registry: Registry
-  observeRequest(route: string, method: string, status: number, seconds: number): void
-  login(outcome: LoginOutcome): void
-  refreshReuse(): void
+  observeRequest: (route: string, method: string, status: number, seconds: number) => void
+  login: (outcome: LoginOutcome) => void
+  refreshReuse: () => void
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
