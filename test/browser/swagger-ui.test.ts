@@ -35,7 +35,7 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
 
   beforeAll(async () => {
     if (chromiumMissing) throw new Error(`CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`)
-    // One server and one browser for the whole file: launching them per test would double the run time.
+    // One server and one browser for the file; each test gets its own context, so no login carries over.
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
     const store = await openStore(config.databaseUrl)
@@ -52,8 +52,8 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  /** /docs in a fresh browser context (no stored authorization), with every request URL recorded. */
-  async function openDocs(): Promise<{ page: Page; origin: string; requested: string[] }> {
+  /** The docs in a fresh browser context (no stored authorization), with every request URL recorded. */
+  async function openDocs(path = '/docs'): Promise<{ page: Page; origin: string; requested: string[] }> {
     if (!browser || !server) throw new Error('the browser and server did not start')
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     onTestFinished(() => context.close())
@@ -61,7 +61,7 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
     context.on('request', (request) => requested.push(request.url()))
     const page = await context.newPage()
     page.setDefaultTimeout(10_000)
-    await page.goto(`${server.url}/docs`)
+    await page.goto(`${server.url}${path}`)
     return { page, origin: new URL(server.url).origin, requested }
   }
 
@@ -94,10 +94,11 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
     const operation = page.locator('.opblock', { has: page.locator('.opblock-summary-path[data-path="/users/me/"]') })
     await operation.locator('.opblock-summary').click()
     await operation.getByRole('button', { name: 'Try it out' }).click()
-    const meRequest = page.waitForRequest((request) => request.method() === 'GET' && request.resourceType() === 'fetch')
+    const executed = page.waitForRequest((request) => request.method() === 'GET' && request.resourceType() === 'fetch')
     await operation.getByRole('button', { name: 'Execute' }).click()
-    expect((await meRequest).url()).toBe(`${origin}/users/me/`)
-    expect((await (await meRequest).response())?.status()).toBe(200)
+    const meRequest = await executed
+    expect(meRequest.url()).toBe(`${origin}/users/me/`)
+    expect((await meRequest.response())?.status()).toBe(200)
 
     const shown = operation.locator('.live-responses-table .response')
     expect((await shown.locator('.response-col_status').innerText()).trim()).toBe('200')
@@ -107,6 +108,18 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
 
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
     expect(requested).toContain(`${origin}/docs/json`)
+  })
+
+  it('logs in from Authorize when the docs are opened at /docs/ with a trailing slash', async () => {
+    // Swagger UI resolves a relative tokenUrl against the page, so `token` would become /docs/token here.
+    const { page, origin, requested } = await openDocs('/docs/')
+
+    const tokenRequest = await authorize(page, PASSWORD)
+    expect(tokenRequest.url()).toBe(`${origin}/token`)
+    expect((await tokenRequest.response())?.status()).toBe(200)
+    await page.locator('.dialog-ux').getByText('Authorized', { exact: true }).waitFor()
+
+    expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
   })
 
   it('shows the auth error in the Authorize dialog for a wrong password', async () => {

@@ -8,13 +8,13 @@ interface OpenApi {
 }
 
 describe('interactive docs', () => {
-  it('publishes OpenAPI 3 with an OAuth2 password flow whose tokenUrl is token', async () => {
+  it('publishes OpenAPI 3 with an OAuth2 password flow whose tokenUrl is the absolute path /token', async () => {
     const t = await build()
     const response = await t.app.inject({ method: 'GET', url: '/openapi.json' })
     expect(response.statusCode).toBe(200)
     const doc = response.json<OpenApi>()
     expect(doc.openapi).toMatch(/^3\./)
-    expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({ type: 'oauth2', flows: { password: { tokenUrl: 'token' } } })
+    expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({ type: 'oauth2', flows: { password: { tokenUrl: '/token' } } })
     expect(doc.paths['/token']?.post?.requestBody?.content).toHaveProperty('application/x-www-form-urlencoded')
     expect(doc.paths['/token']?.post?.security).toBeUndefined()
   })

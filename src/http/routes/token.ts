@@ -8,6 +8,9 @@ import type { PasswordLogin } from '../../services/password-login.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
 import { ErrorSchema, TokenFormSchema, TokenResponseSchema, type TokenForm } from '../schemas.js'
 
+/** Where the token endpoint lives; the OpenAPI document's tokenUrl points here. */
+export const TOKEN_PATH = '/token'
+
 export interface TokenRouteDeps {
   login: PasswordLogin
   tokens: TokenService
@@ -21,7 +24,7 @@ export function tokenRoutes(deps: TokenRouteDeps) {
     })
 
     app.withTypeProvider<TypeBoxTypeProvider>().post(
-      '/token',
+      TOKEN_PATH,
       {
         config: { oauthTokenEndpoint: true },
         schema: {
