@@ -17,6 +17,16 @@ export async function registerDocs(app: FastifyInstance, version: string, scopes
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: false },
+    uiHooks: {
+      // Swagger UI resolves the relative tokenUrl against the page: from /docs/ it would POST to /docs/token.
+      onRequest: async (request, reply) => {
+        const [path, query] = request.url.split('?', 2)
+        if (path === '/docs/') return reply.redirect(query === undefined ? '/docs' : `/docs?${query}`, 301)
+      },
+    },
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }

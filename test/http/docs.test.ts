@@ -8,7 +8,7 @@ interface OpenApi {
 }
 
 describe('interactive docs', () => {
-  it('publishes OpenAPI 3 with an OAuth2 password flow whose tokenUrl is token', async () => {
+  it('publishes OpenAPI 3 with an OAuth2 password flow whose tokenUrl is token, as FastAPI does', async () => {
     const t = await build()
     const response = await t.app.inject({ method: 'GET', url: '/openapi.json' })
     expect(response.statusCode).toBe(200)

@@ -1,0 +1,145 @@
+// The interactive docs driven in a real headless Chromium: Authorize logs in through POST /token,
+// "Try it out" calls GET /users/me/ with the token, a wrong password shows Swagger UI's auth error,
+// and the page never reaches beyond the server (Swagger UI is served locally, no CDN).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page, type Request } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { parseConfig } from '../../src/config.js'
+import { startServer, type RunningServer } from '../../src/server.js'
+import { createPasswordHasher } from '../../src/security/passwords.js'
+import { createAccounts } from '../../src/services/accounts.js'
+import { createScopeCatalog } from '../../src/services/scopes.js'
+import { openStore } from '../../src/store/index.js'
+import { TEST_SECRET } from '../helper.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const chromiumMissing = !existsSync(CHROMIUM)
+// CI must prove the docs work, so there a missing browser fails the suite; locally it only skips.
+const inCi = process.env.CI === 'true'
+if (chromiumMissing && !inCi) {
+  console.warn(`Skipping the Swagger UI browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`)
+}
+
+// Without the background-networking flags Chromium phones home, which a closed network refuses.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url))
+const USERNAME = 'alice'
+const PASSWORD = 'alice-password'
+
+describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chromium', () => {
+  let dir: string | undefined
+  let server: RunningServer | undefined
+  let browser: Browser | undefined
+
+  beforeAll(async () => {
+    if (chromiumMissing) throw new Error(`CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`)
+    // One server and one browser for the file; each test gets its own context, so no login carries over.
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
+    const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
+    const store = await openStore(config.databaseUrl)
+    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me', 'items']) }).add({ username: USERNAME, password: PASSWORD })
+    await store.close()
+    server = await startServer(config)
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
+    mkdirSync(SCREENSHOTS, { recursive: true })
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** The docs in a fresh browser context (no stored authorization), with every request URL recorded. */
+  async function openDocs(path = '/docs'): Promise<{ page: Page; origin: string; requested: string[] }> {
+    if (!browser || !server) throw new Error('the browser and server did not start')
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    onTestFinished(() => context.close())
+    const requested: string[] = []
+    context.on('request', (request) => requested.push(request.url()))
+    const page = await context.newPage()
+    page.setDefaultTimeout(10_000)
+    await page.goto(`${server.url}${path}`)
+    return { page, origin: new URL(server.url).origin, requested }
+  }
+
+  /** Fill the OAuth2 password-flow dialog and submit it; resolves with the request it sent. */
+  async function authorize(page: Page, password: string): Promise<Request> {
+    await page.locator('.auth-wrapper').getByRole('button', { name: 'Authorize' }).click()
+    const dialog = page.locator('.dialog-ux')
+    await dialog.getByLabel('username:').fill(USERNAME)
+    await dialog.getByLabel('password:').fill(password)
+    // The request, not the response: a POST sent to the wrong place must fail on its URL, not time out.
+    const tokenRequest = page.waitForRequest((request) => request.method() === 'POST')
+    await dialog.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click()
+    return tokenRequest
+  }
+
+  it('logs in from Authorize through POST /token and shows the user from Try it out on GET /users/me/', async () => {
+    const { page, origin, requested } = await openDocs()
+
+    const tokenRequest = await authorize(page, PASSWORD)
+    // Authorize must reach the server's token endpoint, not a path beside the docs page (/docs/token).
+    expect(tokenRequest.url()).toBe(`${origin}/token`)
+    expect((await tokenRequest.response())?.status()).toBe(200)
+    const dialog = page.locator('.dialog-ux')
+    // Exact: the error text "Unauthorized" would match a substring search.
+    await dialog.getByText('Authorized', { exact: true }).waitFor()
+    expect(await dialog.getByRole('button', { name: 'Remove authorization' }).count()).toBe(1)
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-authorized.png') })
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click()
+
+    const operation = page.locator('.opblock', { has: page.locator('.opblock-summary-path[data-path="/users/me/"]') })
+    await operation.locator('.opblock-summary').click()
+    await operation.getByRole('button', { name: 'Try it out' }).click()
+    const executed = page.waitForRequest((request) => request.method() === 'GET' && request.resourceType() === 'fetch')
+    await operation.getByRole('button', { name: 'Execute' }).click()
+    const meRequest = await executed
+    expect(meRequest.url()).toBe(`${origin}/users/me/`)
+    expect((await meRequest.response())?.status()).toBe(200)
+
+    const shown = operation.locator('.live-responses-table .response')
+    expect((await shown.locator('.response-col_status').innerText()).trim()).toBe('200')
+    const body = JSON.parse(await shown.locator('.response-col_description pre.microlight').first().innerText()) as unknown
+    expect(body).toMatchObject({ username: USERNAME, disabled: false })
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-users-me.png'), fullPage: true })
+
+    expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
+    expect(requested).toContain(`${origin}/docs/json`)
+  })
+
+  it('logs in from Authorize when the docs are opened at /docs/ with a trailing slash', async () => {
+    // Swagger UI resolves the relative tokenUrl `token` against the page: /docs/ must redirect to /docs.
+    const { page, origin, requested } = await openDocs('/docs/')
+
+    const tokenRequest = await authorize(page, PASSWORD)
+    expect(tokenRequest.url()).toBe(`${origin}/token`)
+    expect((await tokenRequest.response())?.status()).toBe(200)
+    await page.locator('.dialog-ux').getByText('Authorized', { exact: true }).waitFor()
+
+    expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
+  })
+
+  it('shows the auth error in the Authorize dialog for a wrong password', async () => {
+    const { page, origin, requested } = await openDocs()
+
+    const tokenRequest = await authorize(page, 'not-her-password')
+    expect(tokenRequest.url()).toBe(`${origin}/token`)
+    expect((await tokenRequest.response())?.status()).toBe(401)
+    const dialog = page.locator('.dialog-ux')
+    const error = dialog.locator('.errors')
+    await error.waitFor()
+    const text = await error.innerText()
+    expect(text).toMatch(/auth error/i)
+    expect(text).toContain('Incorrect username or password')
+    expect(await dialog.getByText('Authorized', { exact: true }).count()).toBe(0)
+    expect(await dialog.getByRole('button', { name: 'Remove authorization' }).count()).toBe(0)
+    await error.scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-auth-error.png') })
+
+    expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
+  })
+})
