@@ -22,9 +22,10 @@ export async function registerDocs(app: FastifyInstance, version: string, scopes
     uiConfig: { persistAuthorization: false },
     uiHooks: {
       // Swagger UI resolves the relative tokenUrl against the page: from /docs/ it would POST to /docs/token.
-      onRequest: async (request, reply) => {
+      onRequest: (request, reply, done) => {
         const [path, query] = request.url.split('?', 2)
-        if (path === '/docs/') return reply.redirect(query === undefined ? '/docs' : `/docs?${query}`, 301)
+        if (path === '/docs/') reply.redirect(query === undefined ? '/docs' : `/docs?${query}`, 301)
+        else done()
       },
     },
   })
