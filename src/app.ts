@@ -111,7 +111,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const accounts = createAccounts({ store, hasher, scopes })
+  const accounts = createAccounts({ store, hasher, scopes, passwordMinLength: config.passwordMinLength })
 
   registerErrorHandling(app)
   registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))

@@ -49,7 +49,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   }
   const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> =>
     withStore((store, config) =>
-      run(createAccounts({ store, hasher: hasherFor(config), scopes: createScopeCatalog(config.extraScopes, config.defaultScopes) })),
+      run(createAccounts({ store, hasher: hasherFor(config), scopes: createScopeCatalog(config.extraScopes, config.defaultScopes), passwordMinLength: config.passwordMinLength })),
     )
   const readPassword = async (fromStdin: boolean | undefined, confirm: boolean): Promise<string> =>
     fromStdin ? readPasswordFromStdin(io.stdin) : promptPassword(io, confirm)

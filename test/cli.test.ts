@@ -85,12 +85,17 @@ describe('gatehouse users', () => {
   })
 
   it.each([
-    [['users', 'add', 'alice', '--password-stdin'], '', /must not be empty/],
-    [['users', 'add', 'has space', '--password-stdin'], 'pw', /spaces/],
-    [['users', 'add', 'x', '--email', 'not-an-email', '--password-stdin'], 'pw', /not an email/],
+    [['users', 'add', 'alice', '--password-stdin'], '', /at least 8 characters/],
+    [['users', 'add', 'alice', '--password-stdin'], 'short', /at least 8 characters/],
+    [['users', 'add', 'alice', '--password-stdin'], 'Password123', /too common/],
+    [['users', 'add', 'alice', '--password-stdin'], 'Alice', /at least 8/],
+    [['users', 'add', 'alice-smith', '--password-stdin'], 'ALICE-SMITH', /not be the username/],
+    [['users', 'add', 'alice', '--password-stdin'], 'x'.repeat(1025), /at most 1024/],
+    [['users', 'add', 'has space', '--password-stdin'], 'a fine passphrase', /spaces/],
+    [['users', 'add', 'x', '--email', 'not-an-email', '--password-stdin'], 'a fine passphrase', /not an email/],
     [['users', 'disable', 'ghost'], '', /No user named 'ghost'/],
     [['users', 'remove', 'ghost'], '', /No user named 'ghost'/],
-    [['users', 'passwd', 'ghost', '--password-stdin'], 'pw', /No user named 'ghost'/],
+    [['users', 'passwd', 'ghost', '--password-stdin'], 'a fine passphrase', /No user named 'ghost'/],
   ])('fails with a clear message and non-zero exit for %j', async (args, stdin, message) => {
     const result = await gatehouse(tempDir(), args, stdinOf(stdin))
     expect(result.code).not.toBe(0)
@@ -100,11 +105,11 @@ describe('gatehouse users', () => {
 
   it('refuses a duplicate username and a duplicate email', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--email', 'a@example.com', '--password-stdin'], stdinOf('pw'))
-    const sameName = await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    await gatehouse(dir, ['users', 'add', 'alice', '--email', 'a@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
+    const sameName = await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
     expect(sameName.code).toBe(1)
     expect(sameName.stderr).toContain('username already exists')
-    const sameEmail = await gatehouse(dir, ['users', 'add', 'bob', '--email', 'a@example.com', '--password-stdin'], stdinOf('pw'))
+    const sameEmail = await gatehouse(dir, ['users', 'add', 'bob', '--email', 'a@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
     expect(sameEmail.code).toBe(1)
     expect(sameEmail.stderr).toContain('email already exists')
   })
@@ -134,7 +139,7 @@ describe('gatehouse users', () => {
 describe('gatehouse users scopes', () => {
   it('shows, grants and resets the scopes of a user', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
     expect((await gatehouse(dir, ['users', 'scopes', 'alice'])).stdout).toBe('alice: me items\n')
     const granted = await gatehouse(dir, ['users', 'scopes', 'alice', 'items'])
     expect(granted).toMatchObject({ code: 0, stdout: 'alice: items\n' })
@@ -145,7 +150,7 @@ describe('gatehouse users scopes', () => {
 
   it('refuses unknown scopes and unknown users', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('pw'))
+    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
     const unknown = await gatehouse(dir, ['users', 'scopes', 'alice', 'me', 'root'])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("Unknown scope 'root'")

@@ -66,7 +66,7 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
     await app.close()
     await store.close()
   })
-  const accounts = createAccounts({ store, hasher, scopes: createScopeCatalog(config.extraScopes, config.defaultScopes) })
+  const accounts = createAccounts({ store, hasher, scopes: createScopeCatalog(config.extraScopes, config.defaultScopes), passwordMinLength: config.passwordMinLength })
   return {
     app,
     store,

@@ -14,7 +14,7 @@ describe('the server over a socket', () => {
     const dir = tempDir()
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
     const store = await openStore(config.databaseUrl)
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me']) }).add({ username: 'alice', password: 'alice-password' })
+    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me']), passwordMinLength: 8 }).add({ username: 'alice', password: 'alice-password' })
     await store.close()
 
     const server = await startServer(config)

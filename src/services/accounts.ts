@@ -2,6 +2,7 @@
 // validation of what people type, hashing through the password pipeline, and the rule that a
 // password change, a disable or a removal ends the user's sessions (and so their access tokens).
 import { IncorrectPassword, InvalidInput, UserNotFound } from '../errors.js'
+import { checkNewPassword } from '../security/password-policy.js'
 import type { PasswordHasher } from '../security/passwords.js'
 import type { Store, UserRecord } from '../store/index.js'
 import { toPublicUser, type PublicUser } from './public-user.js'
@@ -31,11 +32,19 @@ export interface Accounts {
 }
 
 const MAX_USERNAME_LENGTH = 150
-/** Longer passwords are refused, never truncated. */
-export const MAX_PASSWORD_LENGTH = 1_024
 
-export function createAccounts(deps: { store: Store; hasher: PasswordHasher; scopes: ScopeCatalog }): Accounts {
-  const { store, hasher, scopes } = deps
+export interface AccountsDeps {
+  store: Store
+  hasher: PasswordHasher
+  scopes: ScopeCatalog
+  /** PASSWORD_MIN_LENGTH. */
+  passwordMinLength: number
+}
+
+export function createAccounts(deps: AccountsDeps): Accounts {
+  const { store, hasher, scopes, passwordMinLength } = deps
+  const checkPassword = (password: string, user: { username: string; email?: string | null }): void =>
+    checkNewPassword(password, { minLength: passwordMinLength, username: user.username, email: user.email })
 
   const existing = async (username: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
@@ -46,8 +55,8 @@ export function createAccounts(deps: { store: Store; hasher: PasswordHasher; sco
   return {
     async add(account) {
       const username = validateUsername(account.username)
-      validatePassword(account.password)
       const email = account.email ? validateEmail(account.email) : null
+      checkPassword(account.password, { username, email })
       const user = await store.createUser({
         username,
         email,
@@ -61,8 +70,8 @@ export function createAccounts(deps: { store: Store; hasher: PasswordHasher; sco
       return (await store.listUsers()).map(toPublicUser)
     },
     async setPassword(username, password) {
-      validatePassword(password)
       const user = await existing(username)
+      checkPassword(password, user)
       await store.setPasswordHash(username, await hasher.hash(password))
       await store.revokeUserSessions(user.id, Date.now())
     },
@@ -70,7 +79,7 @@ export function createAccounts(deps: { store: Store; hasher: PasswordHasher; sco
       const user = await store.findUserById(userId)
       if (!user) throw new UserNotFound(String(userId))
       if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) throw new IncorrectPassword()
-      validatePassword(newPassword)
+      checkPassword(newPassword, user)
       if (!(await store.replacePasswordHash(user.id, user.hashedPassword, await hasher.hash(newPassword)))) {
         throw new IncorrectPassword()
       }
@@ -101,11 +110,6 @@ function validateUsername(username: string): string {
   if (username.length > MAX_USERNAME_LENGTH) throw new InvalidInput(`The username must be at most ${MAX_USERNAME_LENGTH} characters`)
   if (/[\s\p{C}]/u.test(username)) throw new InvalidInput('The username must not contain spaces or control characters')
   return username
-}
-
-function validatePassword(password: string): void {
-  if (password.length === 0) throw new InvalidInput('The password must not be empty')
-  if (password.length > MAX_PASSWORD_LENGTH) throw new InvalidInput(`The password must be at most ${MAX_PASSWORD_LENGTH} characters`)
 }
 
 function validateEmail(email: string): string {

@@ -40,7 +40,7 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
     const store = await openStore(config.databaseUrl)
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me', 'items']) }).add({ username: USERNAME, password: PASSWORD })
+    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 }).add({ username: USERNAME, password: PASSWORD })
     await store.close()
     server = await startServer(config)
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })

@@ -59,7 +59,7 @@ describe('the server process', () => {
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', ...env })
     const store = await openStore(config.databaseUrl)
     const scopes = createScopeCatalog({}, ['me', 'items'])
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes }).add({ username: 'alice', password: 'alice-password' })
+    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes, passwordMinLength: 8 }).add({ username: 'alice', password: 'alice-password' })
     await store.close()
     const server = await startServer(config)
     onTestFinished(() => server.close())

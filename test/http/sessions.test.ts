@@ -151,6 +151,17 @@ describe('POST /users/me/password', () => {
     expect((await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).statusCode).toBe(200)
   })
 
+  it('refuses a new password that breaks the policy, with a clear message', async () => {
+    const t = await withAlice()
+    const current = await login(t)
+    for (const [new_password, message] of [['short', /at least 8/], ['password123', /too common/], ['alice', /at least 8/]] as const) {
+      const response = await change(t, current.access_token, { current_password: 'alice-password', new_password })
+      expect(response.statusCode).toBe(400)
+      expect(response.json<{ detail: string }>().detail).toMatch(message)
+    }
+    expect((await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).statusCode).toBe(200)
+  })
+
   it('answers 400, never 500, for malformed bodies', async () => {
     const t = await withAlice()
     const current = await login(t)
@@ -165,7 +176,7 @@ describe('POST /users/me/password', () => {
 describe('account changes end sessions', () => {
   it('a new password, a disable or a removal makes every earlier access token fail', async () => {
     const t = await withAlice()
-    const accounts = createAccounts({ store: t.store, hasher: t.hasher, scopes: createScopeCatalog({}, ['me', 'items']) })
+    const accounts = createAccounts({ store: t.store, hasher: t.hasher, scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 })
 
     const beforePasswd = await login(t)
     await accounts.setPassword('alice', 'second-password')
