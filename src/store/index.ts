@@ -63,12 +63,23 @@ export interface SigningKeyRecord {
   retireAt: number | null
 }
 
+export interface UserSearch {
+  /** Case-insensitive substring of username, email or full name. */
+  q?: string
+  limit: number
+  offset: number
+}
+
 export interface UserStore {
   findUserByUsername(username: string): Promise<UserRecord | undefined>
   findUserById(id: number): Promise<UserRecord | undefined>
-  /** Throws DuplicateUser when the username or email is taken. */
+  /** Throws DuplicateUser when the username (compared by its usernameKey) or the email is taken. */
   createUser(user: NewUser): Promise<UserRecord>
   listUsers(): Promise<UserRecord[]>
+  /** A page of users in creation order, and how many match in all. */
+  searchUsers(search: UserSearch): Promise<{ users: UserRecord[]; total: number }>
+  /** Changes the given profile fields; false when there is no such user. Throws DuplicateUser for a taken email. */
+  updateProfile(username: string, profile: { email?: string | null; fullName?: string | null }): Promise<boolean>
   /** Replaces the hash; returns false when there is no such user. */
   setPasswordHash(username: string, hashedPassword: string): Promise<boolean>
   /**
@@ -110,6 +121,26 @@ export interface KeyStore {
   addSigningKey(key: SigningKeyRecord, retireOthersAt: number): Promise<void>
 }
 
+/** A security event (login, refresh, logout, password change, admin action ...). Never a secret. */
+export interface AuditEvent {
+  id: number
+  /** Epoch milliseconds. */
+  at: number
+  type: string
+  outcome: string
+  username: string | null
+  ip: string | null
+  userAgent: string | null
+  detail: string | null
+}
+
+export interface AuditStore {
+  /** Appends an event; the log has no update or delete. */
+  appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>
+  /** Newest first; `before` pages back from an event id. */
+  listAudit(page: { limit: number; before?: number }): Promise<AuditEvent[]>
+}
+
 /** One throttling counter (see services/login-throttle.ts). Times are epoch milliseconds. */
 export interface ThrottleState {
   count: number
@@ -128,7 +159,7 @@ export interface ThrottleStore {
   updateThrottle<T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }): Promise<T>
 }
 
-export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore {
+export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

@@ -2,7 +2,8 @@
 // for a writer, a busy timeout so several processes can share the file, and statements prepared once.
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
-import type { NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, ThrottleState, UserRecord } from './index.js'
+import type { AuditEvent, NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, ThrottleState, UserRecord } from './index.js'
+import { usernameKey } from './username-key.js'
 import { migrations } from './migrations/index.js'
 
 interface UserRow {
@@ -42,6 +43,17 @@ interface ThrottleRow {
   expires_at: number
 }
 
+interface AuditRow {
+  id: number
+  at: number
+  type: string
+  outcome: string
+  username: string | null
+  ip: string | null
+  user_agent: string | null
+  detail: string | null
+}
+
 interface KeyRow {
   kid: string
   algorithm: string
@@ -52,6 +64,8 @@ interface KeyRow {
 }
 
 const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
+/** LIKE is case-insensitive for ASCII in SQLite; `\` escapes the wildcards of the search text. */
+const MATCHES_PATTERN = `(username LIKE @pattern ESCAPE '\\' OR email LIKE @pattern ESCAPE '\\' OR full_name LIKE @pattern ESCAPE '\\')`
 const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
   s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
   s.user_agent AS session_user_agent, s.ip AS session_ip`
@@ -80,9 +94,19 @@ export function openSqliteStore(filename: string): Store {
     byUsername: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`),
     byId: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
-    insert: db.prepare<[string, string | null, string | null, string, number, string | null], UserRow>(
-      `INSERT INTO users (username, email, full_name, hashed_password, disabled, scopes) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
+    insert: db.prepare<[string, string, string | null, string | null, string, number, string | null], UserRow>(
+      `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
     ),
+    search: db.prepare<[{ pattern: string; limit: number; offset: number }], UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE ${MATCHES_PATTERN} ORDER BY id LIMIT @limit OFFSET @offset`,
+    ),
+    count: db.prepare<[{ pattern: string }], { total: number }>(`SELECT COUNT(*) AS total FROM users WHERE ${MATCHES_PATTERN}`),
+    setEmail: db.prepare<[string | null, string]>('UPDATE users SET email = ? WHERE username = ?'),
+    setFullName: db.prepare<[string | null, string]>('UPDATE users SET full_name = ? WHERE username = ?'),
+    appendAudit: db.prepare<[number, string, string, string | null, string | null, string | null, string | null]>(
+      'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    auditPage: db.prepare<[number, number], AuditRow>('SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?'),
     all: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`),
     setHash: db.prepare<[string, string]>('UPDATE users SET hashed_password = ? WHERE username = ?'),
     replaceHash: db.prepare<[string, number, string]>('UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?'),
@@ -162,6 +186,13 @@ export function openSqliteStore(filename: string): Store {
     },
   )
 
+  const updateProfile = db.transaction((username: string, profile: { email?: string | null; fullName?: string | null }): boolean => {
+    if (!statements.byUsername.get(username)) return false
+    if (profile.email !== undefined) statements.setEmail.run(profile.email, username)
+    if (profile.fullName !== undefined) statements.setFullName.run(profile.fullName, username)
+    return true
+  })
+
   const addKey = db.transaction((key: SigningKeyRecord, retireOthersAt: number) => {
     statements.retireKeys.run(retireOthersAt)
     statements.insertKey.run(key.kid, key.algorithm, key.privateKey, key.publicJwk, key.createdAt)
@@ -179,7 +210,9 @@ export function openSqliteStore(filename: string): Store {
     async createUser(user: NewUser) {
       try {
         const scopes = user.scopes ? user.scopes.join(' ') : null
-        const row = statements.insert.get(user.username, user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0, scopes)
+        const row = statements.insert.get(
+          user.username, usernameKey(user.username), user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0, scopes,
+        )
         return toRecord(row as UserRow)
       } catch (error) {
         throw toDuplicateUser(error) ?? error
@@ -187,6 +220,23 @@ export function openSqliteStore(filename: string): Store {
     },
     async listUsers() {
       return statements.all.all().map(toRecord)
+    },
+    async searchUsers({ q, limit, offset }) {
+      const pattern = `%${(q ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+      return { users: statements.search.all({ pattern, limit, offset }).map(toRecord), total: statements.count.get({ pattern })!.total }
+    },
+    async updateProfile(username, profile) {
+      try {
+        return updateProfile.immediate(username, profile)
+      } catch (error) {
+        throw toDuplicateUser(error) ?? error
+      }
+    },
+    async appendAudit(event) {
+      statements.appendAudit.run(event.at, event.type, event.outcome, event.username, event.ip, event.userAgent, event.detail)
+    },
+    async listAudit({ limit, before }) {
+      return statements.auditPage.all(before ?? Number.MAX_SAFE_INTEGER, limit).map(toAuditEvent)
     },
     async setPasswordHash(username, hashedPassword) {
       return statements.setHash.run(hashedPassword, username).changes > 0
@@ -300,6 +350,10 @@ function toSession(row: SessionRow): SessionRecord {
   }
 }
 
+function toAuditEvent(row: AuditRow): AuditEvent {
+  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
+}
+
 function toThrottleState(row: ThrottleRow): ThrottleState {
   return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
 }
@@ -311,6 +365,6 @@ function splitScopes(text: string): string[] {
 function toDuplicateUser(error: unknown): DuplicateUser | undefined {
   if (!(error instanceof Database.SqliteError) || !error.code.startsWith('SQLITE_CONSTRAINT')) return undefined
   if (/\.email\b/.test(error.message)) return new DuplicateUser('email')
-  if (/\.username\b/.test(error.message)) return new DuplicateUser('username')
+  if (/\.username(_key)?\b/.test(error.message)) return new DuplicateUser('username')
   return undefined
 }

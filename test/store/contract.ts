@@ -180,5 +180,52 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.listSigningKeys(now + 2 * HOUR)).map((k) => k.kid)).toEqual(['k2'])
     })
 
+
+    it('refuses look-alike usernames: other case, full-width or ligature forms', async () => {
+      const store = await open()
+      await store.createUser({ username: 'Alice', hashedPassword: 'h' })
+      for (const lookAlike of ['alice', 'ALICE', 'ａｌｉｃｅ']) {
+        await expect(store.createUser({ username: lookAlike, hashedPassword: 'h' })).rejects.toMatchObject({ field: 'username' })
+      }
+      await store.createUser({ username: 'ﬁnn', hashedPassword: 'h' })
+      await expect(store.createUser({ username: 'finn', hashedPassword: 'h' })).rejects.toBeInstanceOf(DuplicateUser)
+      expect(await store.findUserByUsername('alice')).toBeUndefined()
+    })
+
+    it('searches users by username, email or name, a page at a time', async () => {
+      const store = await open()
+      for (let i = 0; i < 5; i++) await store.createUser({ username: `user${i}`, email: `u${i}@example.com`, fullName: i === 3 ? 'Ada 100%_Lovelace' : null, hashedPassword: 'h' })
+      expect(await store.searchUsers({ limit: 2, offset: 0 })).toMatchObject({ total: 5, users: [{ username: 'user0' }, { username: 'user1' }] })
+      expect((await store.searchUsers({ limit: 2, offset: 4 })).users.map((u) => u.username)).toEqual(['user4'])
+      expect((await store.searchUsers({ q: 'U2@EXAMPLE', limit: 10, offset: 0 })).users.map((u) => u.username)).toEqual(['user2'])
+      expect((await store.searchUsers({ q: 'lovelace', limit: 10, offset: 0 })).total).toBe(1)
+      // Wildcards in the query are literal characters.
+      expect((await store.searchUsers({ q: '%_', limit: 10, offset: 0 })).users.map((u) => u.username)).toEqual(['user3'])
+      expect((await store.searchUsers({ q: '_', limit: 10, offset: 0 })).total).toBe(1)
+    })
+
+    it('updates profile fields, refusing a taken email', async () => {
+      const store = await open()
+      await store.createUser({ username: 'alice', email: 'a@example.com', hashedPassword: 'h' })
+      await store.createUser({ username: 'bob', email: 'b@example.com', hashedPassword: 'h' })
+      expect(await store.updateProfile('alice', { fullName: 'Alice L' })).toBe(true)
+      expect(await store.findUserByUsername('alice')).toMatchObject({ fullName: 'Alice L', email: 'a@example.com' })
+      expect(await store.updateProfile('alice', { email: null })).toBe(true)
+      expect((await store.findUserByUsername('alice'))?.email).toBeNull()
+      await expect(store.updateProfile('alice', { email: 'b@example.com' })).rejects.toMatchObject({ field: 'email' })
+      expect(await store.updateProfile('ghost', { fullName: 'x' })).toBe(false)
+    })
+
+    it('appends audit events and lists them newest first, a page at a time', async () => {
+      const store = await open()
+      for (let i = 0; i < 5; i++) {
+        await store.appendAudit({ at: 1000 + i, type: 'login', outcome: i % 2 ? 'success' : 'bad_credentials', username: `u${i}`, ip: '127.0.0.1', userAgent: null, detail: null })
+      }
+      const first = await store.listAudit({ limit: 2 })
+      expect(first.map((e) => e.username)).toEqual(['u4', 'u3'])
+      expect(first[0]).toMatchObject({ at: 1004, type: 'login', outcome: 'bad_credentials', ip: '127.0.0.1', userAgent: null, detail: null })
+      const next = await store.listAudit({ limit: 10, before: first[1]!.id })
+      expect(next.map((e) => e.username)).toEqual(['u2', 'u1', 'u0'])
+    })
   })
 }

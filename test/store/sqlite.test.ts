@@ -54,7 +54,7 @@ describe('SQLite store', () => {
 
     const after = new Database(filename)
     const columns = after.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('users')
-    expect(columns).toEqual(['id', 'username', 'full_name', 'email', 'hashed_password', 'disabled', 'scopes'])
+    expect(columns).toEqual(['id', 'username', 'full_name', 'email', 'hashed_password', 'disabled', 'scopes', 'username_key'])
     // The FastAPI app's own inserts (its columns only) keep working.
     after.prepare('INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)').run('jane', null, null, 'h', 0)
     // SQLAlchemy's own unique index is reused: no second one is added.
@@ -91,6 +91,29 @@ describe('SQLite store', () => {
     db.prepare("INSERT INTO gatehouse_migrations (version, name) VALUES (999, 'future')").run()
     db.close()
     expect(() => openSqliteStore(filename)).toThrow(/schema version 999/)
+  })
+
+  it('keeps the audit log append-only, even against direct SQL', () => {
+    const filename = join(tempDir(), 'users.db')
+    openTemp(filename)
+    const db = new Database(filename)
+    db.prepare("INSERT INTO gatehouse_audit (at, type, outcome) VALUES (1, 'login', 'success')").run()
+    expect(() => db.prepare("UPDATE gatehouse_audit SET outcome = 'x'").run()).toThrow(/append-only/)
+    expect(() => db.prepare('DELETE FROM gatehouse_audit').run()).toThrow(/append-only/)
+    db.close()
+  })
+
+  it('backfills username keys, and keeps a legacy database with look-alike usernames usable', () => {
+    const filename = join(tempDir(), 'users.db')
+    const legacy = new Database(filename)
+    legacy.exec(SQLALCHEMY_SCHEMA)
+    legacy.prepare('INSERT INTO users (username, hashed_password) VALUES (?, ?)').run('Bob', 'h')
+    legacy.prepare('INSERT INTO users (username, hashed_password) VALUES (?, ?)').run('bob', 'h')
+    legacy.close()
+    openTemp(filename)
+    const db = new Database(filename)
+    expect(db.prepare('SELECT username_key FROM users ORDER BY id').pluck().all()).toEqual(['bob', 'bob'])
+    db.close()
   })
 
   it('refuses a file that is not a SQLite database with a ConfigError', () => {

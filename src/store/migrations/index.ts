@@ -5,6 +5,7 @@ import type { Database } from 'better-sqlite3'
 import { usersTable } from './001-users-table.js'
 import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 import { throttleCounters } from './003-throttle.js'
+import { usernameKeysAudit } from './004-username-keys-audit.js'
 
 export interface Migration {
   version: number
@@ -12,4 +13,4 @@ export interface Migration {
   sqlite(db: Database): void
 }
 
-export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys, throttleCounters]
+export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys, throttleCounters, usernameKeysAudit]

@@ -1,0 +1,36 @@
+// Usernames compared as people read them: `username_key` holds the NFKC, lower-cased form, unique, so
+// "Alice" and "ａｌｉｃｅ" cannot both exist. Existing rows are backfilled; if legacy data already holds
+// such look-alikes, the index is created non-unique and they stay as they are. Plus the append-only
+// audit log of security events.
+import type { Migration } from './index.js'
+import { usernameKey } from '../username-key.js'
+
+export const usernameKeysAudit: Migration = {
+  version: 4,
+  name: 'username keys and audit log',
+  sqlite(db) {
+    db.exec('ALTER TABLE users ADD COLUMN username_key TEXT')
+    const setKey = db.prepare<[string, number]>('UPDATE users SET username_key = ? WHERE id = ?')
+    for (const row of db.prepare<[], { id: number; username: string | null }>('SELECT id, username FROM users').all()) {
+      if (row.username !== null) setKey.run(usernameKey(row.username), row.id)
+    }
+    const duplicates = db.prepare('SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1').get()
+    db.exec(`CREATE ${duplicates ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`)
+    db.exec(`
+      CREATE TABLE gatehouse_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        username TEXT,
+        ip TEXT,
+        user_agent TEXT,
+        detail TEXT
+      );
+      CREATE INDEX gatehouse_audit_at ON gatehouse_audit (at);
+      CREATE TRIGGER gatehouse_audit_append_only_update BEFORE UPDATE ON gatehouse_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER gatehouse_audit_append_only_delete BEFORE DELETE ON gatehouse_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`)
+  },
+}
