@@ -21,6 +21,7 @@ import { createCurrentUserResolver } from './services/current-user.js'
 import { createLoginThrottle } from './services/login-throttle.js'
 import { createPasswordLogin } from './services/password-login.js'
 import { createScopeCatalog } from './services/scopes.js'
+import { createAuditTrail } from './services/security-events.js'
 import { createSessions } from './services/sessions.js'
 import { createKeyManager } from './services/signing-keys.js'
 import type { Store } from './store/index.js'
@@ -103,11 +104,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     })
   }
 
+  const events = createAuditTrail(store, logger, metrics?.record)
   const sessions = createSessions({
     store,
     tokens,
     scopes,
-    onReuse: metrics?.refreshReuse,
+    events,
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
@@ -118,7 +120,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await registerDocs(app, VERSION, scopes.known)
   await app.register(healthRoutes(() => store.ping()))
   await app.register(discoveryRoutes({ issuer: config.issuer, keys, scopes: Object.keys(scopes.known) }))
-  await app.register(tokenRoutes({ login, sessions, onLogin: metrics?.login }))
+  await app.register(tokenRoutes({ login, sessions, events }))
   if (metrics && config.metricsPort === undefined) {
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

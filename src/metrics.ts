@@ -1,8 +1,7 @@
 // Prometheus metrics (prom-client), one registry per app: request durations by route, logins by
 // outcome, refresh-token reuse detections, the password hashing queue, and database pool usage.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-
-export type LoginOutcome = 'success' | 'bad_credentials' | 'inactive' | 'throttled' | 'overloaded' | 'invalid_request' | 'error'
+import type { SecurityEvent } from './services/security-events.js'
 
 export interface MetricSources {
   /** Password hashing jobs running plus waiting. */
@@ -14,8 +13,8 @@ export interface MetricSources {
 export interface Metrics {
   registry: Registry
   observeRequest: (route: string, method: string, status: number, seconds: number) => void
-  login: (outcome: LoginOutcome) => void
-  refreshReuse: () => void
+  /** Counts the security events that have metrics: logins by outcome, refresh token reuse. */
+  record: (event: SecurityEvent) => void
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -56,7 +55,9 @@ export function createMetrics(sources: MetricSources): Metrics {
   return {
     registry,
     observeRequest: (route, method, status, seconds) => requests.observe({ route, method, status: String(status) }, seconds),
-    login: (outcome) => logins.inc({ outcome }),
-    refreshReuse: () => reuse.inc(),
+    record(event) {
+      if (event.type === 'login') logins.inc({ outcome: event.outcome })
+      else if (event.type === 'refresh_reuse') reuse.inc()
+    },
   }
 }

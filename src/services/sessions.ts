@@ -7,6 +7,7 @@ import { InvalidRefreshToken, NotFound } from '../errors.js'
 import type { TokenService } from '../security/tokens.js'
 import type { SessionRecord, Store, UserRecord } from '../store/index.js'
 import type { ScopeCatalog } from './scopes.js'
+import type { SecurityEvents } from './security-events.js'
 
 export interface TokenResponse {
   access_token: string
@@ -37,7 +38,7 @@ export interface Sessions {
   /** Opens a session for a user who just proved their password. */
   start(user: UserRecord, requestedScope: string | undefined, client: ClientInfo): Promise<TokenResponse>
   /** The refresh_token grant: rotates the refresh token and issues a new access token. */
-  refresh(refreshToken: string, requestedScope: string | undefined): Promise<TokenResponse>
+  refresh(refreshToken: string, requestedScope: string | undefined, client: ClientInfo): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
   end(userId: number, sessionId: string): Promise<void>
@@ -51,8 +52,8 @@ export interface SessionsOptions {
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
-  /** Told each time a spent refresh token comes back (for metrics). */
-  onReuse?: () => void
+  /** Refreshes and detected reuse are reported here. */
+  events: SecurityEvents
 }
 
 const DAY_MS = 86_400_000
@@ -79,6 +80,11 @@ export function createSessions(options: SessionsOptions): Sessions {
     return response
   }
 
+  const reportReuse = async (session: SessionRecord, client: ClientInfo): Promise<void> => {
+    const username = (await store.findUserById(session.userId))?.username ?? null
+    await options.events({ type: 'refresh_reuse', outcome: 'session_revoked', username, ...client, detail: `session ${session.id}` })
+  }
+
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
 
@@ -101,7 +107,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       return respond(user, sessionId, granted, requestedScope, refresh.token)
     },
 
-    async refresh(refreshToken, requestedScope) {
+    async refresh(refreshToken, requestedScope, client) {
       const at = Date.now()
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
@@ -110,7 +116,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (token.spentAt !== null) {
         // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
         await store.revokeSession(session.id, at)
-        options.onReuse?.()
+        await reportReuse(session, client)
         throw new InvalidRefreshToken()
       }
       if (!isLive(session, at)) throw new InvalidRefreshToken()
@@ -124,9 +130,10 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (!(await store.rotateRefreshToken(hash, next.hash, at))) {
         // Lost a race with another use of the same token: that is reuse too.
         await store.revokeSession(session.id, at)
-        options.onReuse?.()
+        await reportReuse(session, client)
         throw new InvalidRefreshToken()
       }
+      await options.events({ type: 'token_refresh', outcome: 'success', username: user.username, ...client })
       return respond(user, session.id, granted, requestedScope, next.token)
     },
 

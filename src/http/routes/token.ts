@@ -13,8 +13,8 @@ import {
   ThrottleUnavailable,
   UnsupportedGrantType,
 } from '../../errors.js'
-import type { LoginOutcome } from '../../metrics.js'
 import type { PasswordLogin } from '../../services/password-login.js'
+import type { SecurityEvents } from '../../services/security-events.js'
 import type { ClientInfo, Sessions } from '../../services/sessions.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
 import { ErrorSchema, RevokeFormSchema, TokenFormSchema, TokenResponseSchema } from '../schemas.js'
@@ -22,8 +22,8 @@ import { ErrorSchema, RevokeFormSchema, TokenFormSchema, TokenResponseSchema } f
 export interface TokenRouteDeps {
   login: PasswordLogin
   sessions: Sessions
-  /** Told the outcome of every password grant (for metrics). */
-  onLogin?: (outcome: LoginOutcome) => void
+  /** Every password grant's outcome is reported (audit log, metrics). */
+  events: SecurityEvents
 }
 
 export function tokenRoutes(deps: TokenRouteDeps) {
@@ -54,15 +54,17 @@ export function tokenRoutes(deps: TokenRouteDeps) {
       async (request) => {
         const form = request.body
         const grantType = form.grant_type || 'password'
-        if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope)
+        const client = clientOf(request)
+        if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope, client)
         if (grantType !== 'password') throw new UnsupportedGrantType(grantType)
+        const username = required(form, 'username')
         try {
-          const user = await login(required(form, 'username'), required(form, 'password'), request.ip)
-          const response = await sessions.start(user, form.scope, clientOf(request))
-          deps.onLogin?.('success')
+          const user = await login(username, required(form, 'password'), request.ip)
+          const response = await sessions.start(user, form.scope, client)
+          await deps.events({ type: 'login', outcome: 'success', username, ...client })
           return response
         } catch (error) {
-          deps.onLogin?.(loginOutcome(error))
+          await deps.events({ type: 'login', outcome: loginOutcome(error), username, ...client })
           throw error
         }
       },
@@ -88,7 +90,7 @@ export function tokenRoutes(deps: TokenRouteDeps) {
   }
 }
 
-function loginOutcome(error: unknown): LoginOutcome {
+function loginOutcome(error: unknown): string {
   if (error instanceof InvalidCredentials) return 'bad_credentials'
   if (error instanceof InactiveUser) return 'inactive'
   if (error instanceof Throttled) return 'throttled'
