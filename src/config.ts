@@ -29,6 +29,8 @@ export interface Config {
   loginMinDurationMs: number | 'auto'
   /** Largest accepted request body in bytes (BODY_LIMIT). */
   bodyLimit: number
+  /** Server processes sharing the port through node:cluster (WORKERS, default 1: no cluster). */
+  workers: number
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -112,6 +114,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     hashQueueMax: readInteger(vars, 'HASH_QUEUE_MAX', 64, 0, 100_000),
     loginMinDurationMs: minDuration === 'auto' ? 'auto' : readInteger(vars, 'LOGIN_MIN_DURATION_MS', 0, 0, 10_000),
     bodyLimit: readInteger(vars, 'BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
+    workers: readInteger(vars, 'WORKERS', 1, 1, 64),
   }
 }
 
