@@ -23,7 +23,8 @@ export function formatNumber(value: number): string {
   return value.toFixed(2)
 }
 
-export const formatRatio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a')
+/** 0.64x; pass 3 digits where a verdict is drawn, so 0.597x does not read as 0.60x. */
+export const formatRatio = (value: number, digits = 2): string => (Number.isFinite(value) ? `${value.toFixed(digits)}x` : 'n/a')
 
 /** "200: 61, 503: 1,204" */
 export function formatStatuses(counts: Record<string, number>): string {

@@ -276,10 +276,10 @@ async function main(): Promise<void> {
       formatTable(
         ['target', 'measured', 'wanted', 'result'],
         [
-          ['/users/me/ req/s, Gatehouse / floor', formatRatio(gatehouseMe.perSecond / floorMe.perSecond), `>= ${TARGETS.meVersusFloor}x`, verdict(gatehouseMe.perSecond / floorMe.perSecond >= TARGETS.meVersusFloor)],
-          ['/users/me/ p99 under argon2id logins / idle', formatRatio(meUnderArgon2.p99Ms / idle.p99Ms), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderArgon2.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
-          ['/users/me/ p99 under bcrypt-12 logins / idle', formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderBcrypt.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
-          ['bcrypt-12 logins/s / one core’s verify rate', formatRatio(bcryptLoginRate / oneCoreVerifyRate), `>= ${TARGETS.bcryptLoginsVersusOneCore}x`, verdict(bcryptLoginRate / oneCoreVerifyRate >= TARGETS.bcryptLoginsVersusOneCore)],
+          ['/users/me/ req/s, Gatehouse / floor', formatRatio(gatehouseMe.perSecond / floorMe.perSecond, 3), `>= ${TARGETS.meVersusFloor}x`, verdict(gatehouseMe.perSecond / floorMe.perSecond >= TARGETS.meVersusFloor)],
+          ['/users/me/ p99 under argon2id logins / idle', formatRatio(meUnderArgon2.p99Ms / idle.p99Ms, 3), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderArgon2.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
+          ['/users/me/ p99 under bcrypt-12 logins / idle', formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms, 3), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderBcrypt.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
+          ['bcrypt-12 logins/s / one core’s verify rate', formatRatio(bcryptLoginRate / oneCoreVerifyRate, 3), `>= ${TARGETS.bcryptLoginsVersusOneCore}x`, verdict(bcryptLoginRate / oneCoreVerifyRate >= TARGETS.bcryptLoginsVersusOneCore)],
           ['peak RSS of the Gatehouse process', `${formatNumber(gatehousePeak)} MB`, `< ${TARGETS.peakRssMb} MB`, verdict(gatehousePeak < TARGETS.peakRssMb)],
         ],
       ),
