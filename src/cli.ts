@@ -3,6 +3,7 @@
 import type { Readable, Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import { read } from 'read'
+import { serveWithWorkers } from './cluster.js'
 import { loadConfig, type Config } from './config.js'
 import { GatehouseError, InvalidInput } from './errors.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
@@ -27,6 +28,8 @@ const defaultIo = (): CliIo => ({ stdin: process.stdin, stdout: process.stdout, 
 /** Runs the command line `argv` (as in process.argv) and resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   const print = (line: string): boolean => io.stdout.write(`${line}\n`)
+  // Set by commands that finish with a code of their own (a cluster primary whose workers failed).
+  let exitCode = 0
   const configFor = (persistGeneratedSecret = false): Config =>
     loadConfig({
       env: io.env,
@@ -66,10 +69,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .description('run the HTTP server (configured by the environment and .env)')
     .option('--host <host>', 'address to listen on (HOST)')
     .option('--port <port>', 'port to listen on (PORT)')
-    .action(async (options: { host?: string; port?: string }) => {
+    .option('--workers <n>', 'server processes sharing the port (WORKERS)')
+    .action(async (options: { host?: string; port?: string; workers?: string }) => {
       const config = configFor(true)
       const overridden = loadOverrides(config, options)
-      closeOnSignals(await startServer(overridden))
+      if (overridden.workers > 1) exitCode = await serveWithWorkers(overridden)
+      else closeOnSignals(await startServer(overridden))
     })
 
   const users = program.command('users').description('manage users')
@@ -170,7 +175,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
   try {
     await program.parseAsync(argv)
-    return 0
+    return exitCode
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode
     io.stderr.write(`gatehouse: ${error instanceof GatehouseError ? error.message : String(error)}\n`)
@@ -178,10 +183,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   }
 }
 
-function loadOverrides(config: Config, options: { host?: string; port?: string }): Config {
+function loadOverrides(config: Config, options: { host?: string; port?: string; workers?: string }): Config {
   const port = options.port === undefined ? config.port : Number(options.port)
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidInput(`--port must be a port number; got '${options.port}'`)
-  return { ...config, host: options.host ?? config.host, port }
+  const workers = options.workers === undefined ? config.workers : Number(options.workers)
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidInput(`--workers must be a whole number from 1 to 64; got '${options.workers}'`)
+  return { ...config, host: options.host ?? config.host, port, workers }
 }
 
 async function readPasswordFromStdin(stdin: Readable): Promise<string> {

@@ -57,6 +57,8 @@ export interface Config {
   metrics: boolean
   /** Serve them on this port instead of at /metrics on the main one (METRICS_PORT). */
   metricsPort: number | undefined
+  /** Server processes sharing the port through node:cluster (WORKERS, default 1: no cluster). */
+  workers: number
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -174,6 +176,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     redisFailureMode: readChoice(vars, 'REDIS_FAILURE_MODE', ['closed', 'open'] as const),
     metrics: readChoice(vars, 'METRICS', ['false', 'true'] as const) === 'true',
     metricsPort: vars.METRICS_PORT ? readInteger(vars, 'METRICS_PORT', 0, 1, 65_535) : undefined,
+    workers: readInteger(vars, 'WORKERS', 1, 1, 64),
   }
 }
 

@@ -59,11 +59,23 @@ async function serveMetrics(app: FastifyInstance, registry: Registry, host: stri
   app.log.info(`metrics on http://${host}:${port}/metrics`)
 }
 
+export interface SignalOptions {
+  /**
+   * Exit at once on a second signal (default). Cluster workers turn it off: a terminal's Ctrl+C reaches
+   * them as well as the signal their primary forwards, and the primary decides when to stop waiting.
+   */
+  exitOnSecondSignal?: boolean
+}
+
 /** Close on the first SIGTERM/SIGINT; exit at once on a second one or when the grace period ends. */
-export function closeOnSignals(server: RunningServer): void {
+export function closeOnSignals(server: RunningServer, options: SignalOptions = {}): void {
+  const exitOnSecondSignal = options.exitOnSecondSignal ?? true
   let closing = false
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (closing) process.exit(1)
+    if (closing) {
+      if (exitOnSecondSignal) process.exit(1)
+      return
+    }
     closing = true
     server.app.log.info({ signal }, 'shutting down')
     setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref()

@@ -19,6 +19,7 @@ describe('configuration', () => {
       port: 8000,
       logLevel: 'info',
       loginMinDurationMs: 'auto',
+      workers: 1,
     })
   })
 
@@ -61,6 +62,9 @@ describe('configuration', () => {
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: 'soon' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
     [{ SECRET_KEY: STRONG, PORT: '70000' }, /PORT/],
     [{ SECRET_KEY: STRONG, LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ SECRET_KEY: STRONG, WORKERS: '0' }, /WORKERS must be a whole number from 1 to 64/],
+    [{ SECRET_KEY: STRONG, WORKERS: '65' }, /WORKERS/],
+    [{ SECRET_KEY: STRONG, WORKERS: 'two' }, /WORKERS/],
   ])('refuses %o with a message naming the setting', (vars, message) => {
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(message)
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(ConfigError)

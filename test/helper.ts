@@ -84,6 +84,17 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
   }
 }
 
+/** Adds a user to the database at `databaseUrl` (e.g. before starting a server process on it). */
+export async function seedUser(databaseUrl: string, account: NewAccount, cwd?: string): Promise<void> {
+  const store = await openStore(databaseUrl, cwd)
+  try {
+    const hasher = createPasswordHasher({ concurrency: 1, maxQueued: 4 })
+    await createAccounts({ store, hasher, scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 }).add(account)
+  } finally {
+    await store.close()
+  }
+}
+
 /** An `inject` request for POST /token with these form fields. */
 export function tokenRequest(fields: Record<string, string> | string, contentType = 'application/x-www-form-urlencoded') {
   const payload = typeof fields === 'string' ? fields : new URLSearchParams(fields).toString()

@@ -3,19 +3,13 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { startServer } from '../src/server.js'
-import { createPasswordHasher } from '../src/security/passwords.js'
-import { createAccounts } from '../src/services/accounts.js'
-import { createScopeCatalog } from '../src/services/scopes.js'
-import { openStore } from '../src/store/index.js'
-import { TEST_SECRET, tempDir } from './helper.js'
+import { seedUser, TEST_SECRET, tempDir } from './helper.js'
 
 describe('the server over a socket', () => {
   it('logs in over HTTP and serves /users/me/ to the bearer, and stops cleanly', async () => {
     const dir = tempDir()
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
-    const store = await openStore(config.databaseUrl)
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me']), passwordMinLength: 8 }).add({ username: 'alice', password: 'alice-password' })
-    await store.close()
+    await seedUser(config.databaseUrl, { username: 'alice', password: 'alice-password' })
 
     const server = await startServer(config)
     onTestFinished(() => server.close())

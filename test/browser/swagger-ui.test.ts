@@ -9,11 +9,7 @@ import { chromium, type Browser, type Page, type Request } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
 import { startServer, type RunningServer } from '../../src/server.js'
-import { createPasswordHasher } from '../../src/security/passwords.js'
-import { createAccounts } from '../../src/services/accounts.js'
-import { createScopeCatalog } from '../../src/services/scopes.js'
-import { openStore } from '../../src/store/index.js'
-import { TEST_SECRET } from '../helper.js'
+import { seedUser, TEST_SECRET } from '../helper.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const chromiumMissing = !existsSync(CHROMIUM)
@@ -39,9 +35,7 @@ describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chrom
     // One server and one browser for the file; each test gets its own context, so no login carries over.
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
-    const store = await openStore(config.databaseUrl)
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 }).add({ username: USERNAME, password: PASSWORD })
-    await store.close()
+    await seedUser(config.databaseUrl, { username: USERNAME, password: PASSWORD })
     server = await startServer(config)
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
     mkdirSync(SCREENSHOTS, { recursive: true })

@@ -2,12 +2,8 @@
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
-import { createPasswordHasher } from '../../src/security/passwords.js'
-import { createAccounts } from '../../src/services/accounts.js'
-import { createScopeCatalog } from '../../src/services/scopes.js'
 import { startServer } from '../../src/server.js'
-import { openStore } from '../../src/store/index.js'
-import { build, TEST_SECRET, tempDir, tokenRequest } from '../helper.js'
+import { build, seedUser, TEST_SECRET, tempDir, tokenRequest } from '../helper.js'
 
 describe('probes', () => {
   it('/readyz answers ready while the database answers, and 503 with a reason when it does not', async () => {
@@ -57,10 +53,7 @@ describe('the server process', () => {
   async function start(env: Record<string, string>) {
     const dir = tempDir()
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', ...env })
-    const store = await openStore(config.databaseUrl)
-    const scopes = createScopeCatalog({}, ['me', 'items'])
-    await createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes, passwordMinLength: 8 }).add({ username: 'alice', password: 'alice-password' })
-    await store.close()
+    await seedUser(config.databaseUrl, { username: 'alice', password: 'alice-password' })
     const server = await startServer(config)
     onTestFinished(() => server.close())
     return server

@@ -1,0 +1,38 @@
+// How busy the machine was with work other than the bench's own processes (from /proc/stat and the
+// harness's own and reaped children's CPU time). On a shared machine a run's figures are only worth
+// comparing when this stays low, so the bench prints it with them.
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100
+
+/** User, nice, system and steal ticks of all CPUs. Interrupt time is left out: loopback traffic is counted there, not in a process. */
+function machineBusyTicks(): number {
+  const [, user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number)
+  return [user, nice, system, steal].reduce<number>((sum, ticks) => sum + (ticks ?? 0), 0)
+}
+
+/** This process's CPU time plus that of its children that have exited (the servers, once stopped). */
+function ownTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  // utime, stime, cutime, cstime are fields 14-17 of the whole line, 12-15 after the name.
+  return (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0)
+}
+
+/** Starts counting; `stop()` (after every server has exited) gives the cores kept busy by other processes. */
+export function watchOtherLoad(): { stop(): { otherCores: number; cores: number } } {
+  const startedAt = performance.now()
+  const busy = machineBusyTicks()
+  const own = ownTicks()
+  return {
+    stop() {
+      const elapsedTicks = ((performance.now() - startedAt) / 1000) * TICKS_PER_SECOND
+      const others = machineBusyTicks() - busy - (ownTicks() - own)
+      return { otherCores: Math.max(0, others / elapsedTicks), cores: availableParallelism() }
+    },
+  }
+}

@@ -1,0 +1,148 @@
+// `gatehouse serve --workers N` as a real process tree: workers share the port and the key, a crashed
+// worker is replaced, and SIGTERM stops everything with exit code 0. Uses the build in dist/ (pretest).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { seedUser, tempDir } from './helper.js'
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
+
+interface LogLine {
+  pid: number
+  msg?: string
+  req?: { path: string }
+}
+
+/** cluster cannot share port 0 usefully, so take one the system says is free. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+interface Answer {
+  status: number
+  body: string
+}
+
+/** One request on a fresh connection, so the primary can hand each to another worker. */
+function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await Promise.resolve(probe()).catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+interface Cluster {
+  child: ChildProcess
+  port: number
+  logs(): LogLine[]
+}
+
+function spawnServe(dir: string, workers: number, port: number): ChildProcess & { stdout: Readable } {
+  // No SECRET_KEY: the primary must generate one and share it with every worker.
+  const env = { ...process.env, SECRET_KEY: '', DATABASE_URL: 'sqlite:///users.db', LOG_LEVEL: 'info', LOGIN_MIN_DURATION_MS: '0' }
+  const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--port', String(port)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return child
+}
+
+function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null | 'timeout'> {
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs))])
+}
+
+async function startCluster(dir: string, workers: number): Promise<Cluster> {
+  const port = await freePort()
+  const child = spawnServe(dir, workers, port)
+  let stdout = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  const logs = (): LogLine[] =>
+    stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine)
+  await until('the cluster to answer /healthz', async () => ((await send(port, 'GET', '/healthz')).status === 200 ? true : undefined))
+  // Round robin only reaches workers that listen already; the first answer proves one of them.
+  await until('every worker to listen', () => (servingPids(logs()).size === workers ? true : undefined))
+  return { child, port, logs }
+}
+
+const servingPids = (logs: LogLine[]): Set<number> => new Set(logs.filter((line) => line.msg?.startsWith('Gatehouse is serving')).map((line) => line.pid))
+
+async function addUser(dir: string, username: string, password: string): Promise<void> {
+  await seedUser('sqlite:///users.db', { username, password }, dir)
+}
+
+async function stop(cluster: Cluster): Promise<number | null | 'timeout'> {
+  const exited = exitOf(cluster.child, 5_000)
+  cluster.child.kill('SIGTERM')
+  return exited
+}
+
+describe('gatehouse serve --workers', () => {
+  it('serves from two worker processes that share one generated key, and exits 0 on SIGTERM', async () => {
+    const dir = tempDir()
+    await addUser(dir, 'alice', 'alice-password')
+    const cluster = await startCluster(dir, 2)
+
+    const login = await send(cluster.port, 'POST', '/token', { 'content-type': 'application/x-www-form-urlencoded' }, 'username=alice&password=alice-password')
+    expect(login.status).toBe(200)
+    const { access_token } = JSON.parse(login.body) as { access_token: string }
+    // A token signed by one worker must be accepted by the other: both use the primary's key.
+    const answers = await Promise.all(Array.from({ length: 20 }, () => send(cluster.port, 'GET', '/users/me/', { authorization: `Bearer ${access_token}` })))
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200))
+    expect(JSON.parse(answers[0]!.body)).toMatchObject({ username: 'alice' })
+
+    const answeringPids = await until('the request logs', () => {
+      const pids = new Set(cluster.logs().filter((line) => line.req?.path === '/users/me/').map((line) => line.pid))
+      return pids.size === 2 ? pids : undefined
+    })
+    expect(answeringPids.has(cluster.child.pid!)).toBe(false)
+    expect(readFileSync(join(dir, '.env'), 'utf8').match(/^SECRET_KEY=/gm)).toHaveLength(1)
+
+    expect(await stop(cluster)).toBe(0)
+  })
+
+  it('replaces a worker that dies, and still exits 0 on SIGTERM', async () => {
+    const cluster = await startCluster(tempDir(), 2)
+    const [first] = servingPids(cluster.logs())
+    process.kill(first!, 'SIGKILL')
+
+    await until('a replacement worker', () => (servingPids(cluster.logs()).size === 3 ? true : undefined))
+    expect(cluster.logs().some((line) => line.msg === 'worker exited unexpectedly; restarting it')).toBe(true)
+    expect((await send(cluster.port, 'GET', '/healthz')).status).toBe(200)
+    expect(await stop(cluster)).toBe(0)
+  })
+
+  it('exits 1 instead of restarting workers that cannot start (port taken)', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+    const child = spawnServe(tempDir(), 2, (taken.address() as AddressInfo).port)
+    expect(await exitOf(child, 15_000)).toBe(1)
+  })
+})
