@@ -3,6 +3,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
+import { AccessLog } from './http/access-log.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
@@ -54,6 +55,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const loggerInstance: FastifyBaseLogger = logger
   const app = Fastify({
     loggerInstance,
+    logController: new AccessLog(),
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
     // request.ip is the socket's address unless the connection comes from a listed proxy.

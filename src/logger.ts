@@ -4,7 +4,22 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { LogLevel } from './config.js'
 
+/**
+ * Without a destination, logs go to stdout asynchronously (sonic-boom), so a slow terminal or pipe never
+ * blocks a request; what is buffered is flushed when the process exits.
+ */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  if (!destination && level !== 'silent') {
+    const stdout = pino.destination({ dest: 1, sync: false })
+    process.once('exit', () => {
+      try {
+        stdout.flushSync()
+      } catch {
+        // Nothing more can be done for the last lines of a dying process.
+      }
+    })
+    destination = stdout
+  }
   return pino(
     {
       level,

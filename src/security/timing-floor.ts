@@ -18,8 +18,8 @@ export interface TimingFloor {
 
 /** Margin over a measured duration, absorbing run-to-run jitter. */
 const MARGIN = 1.25
-/** After an overrun the floor eases back toward its base by 1% per check. */
-const EASE = 0.99
+/** After an overrun the floor eases back toward its base by 10% per check. */
+const EASE = 0.9
 
 export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
   let base = baseMs
