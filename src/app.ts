@@ -7,6 +7,7 @@ import { AccessLog } from './http/access-log.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
+import { adminRoutes } from './http/routes/admin.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { sessionRoutes } from './http/routes/sessions.js'
@@ -128,7 +129,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     )
   }
-  await app.register(sessionRoutes(sessions))
-  await app.register(userRoutes(accounts))
+  await app.register(sessionRoutes(sessions, events))
+  await app.register(userRoutes({ accounts, events, registrationOpen: config.registrationOpen }))
+  await app.register(adminRoutes({ accounts, audit: store, events }))
   return app
 }

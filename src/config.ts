@@ -45,6 +45,8 @@ export interface Config {
   bodyLimit: number
   /** Shortest acceptable new password, in characters (PASSWORD_MIN_LENGTH). */
   passwordMinLength: number
+  /** Whether anyone may create an account with POST /users (REGISTRATION=open). */
+  registrationOpen: boolean
   /** Failed-login limits (THROTTLE_*). */
   throttle: ThrottlePolicy
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
@@ -163,6 +165,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     loginMinDurationMs: minDuration === 'auto' ? 'auto' : readInteger(vars, 'LOGIN_MIN_DURATION_MS', 0, 0, 10_000),
     bodyLimit: readInteger(vars, 'BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),
     passwordMinLength: readInteger(vars, 'PASSWORD_MIN_LENGTH', 8, 1, 1_024),
+    registrationOpen: readChoice(vars, 'REGISTRATION', ['closed', 'open'] as const) === 'open',
     throttle: {
       pairLimit: readInteger(vars, 'THROTTLE_PAIR_LIMIT', 5, 1, 1_000_000),
       userLimit: readInteger(vars, 'THROTTLE_USER_LIMIT', 50, 1, 1_000_000),

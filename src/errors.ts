@@ -117,8 +117,17 @@ export class Overloaded extends GatehouseError {
 /** A username or email that another account already has. */
 export class DuplicateUser extends GatehouseError {
   readonly code = 'duplicate_user'
-  constructor(readonly field: 'username' | 'email') {
-    super(`A user with this ${field} already exists`)
+  /** Without a field the message does not say which one is taken (for self-service registration). */
+  constructor(readonly field?: 'username' | 'email') {
+    super(field ? `A user with this ${field} already exists` : 'This username or email is not available')
+  }
+}
+
+/** Self-service registration is switched off (REGISTRATION=closed). */
+export class RegistrationClosed extends GatehouseError {
+  readonly code = 'registration_closed'
+  constructor() {
+    super('Registration is closed')
   }
 }
 

@@ -17,6 +17,7 @@ import {
   NotAuthenticated,
   NotFound,
   Overloaded,
+  RegistrationClosed,
   Throttled,
   ThrottleUnavailable,
   TokenExpired,
@@ -70,6 +71,7 @@ function answerFor(error: GatehouseError): Answer | undefined {
     return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }
   }
   if (error instanceof DuplicateUser) return { status: 409, detail: error.message }
+  if (error instanceof RegistrationClosed) return { status: 403, detail: error.message }
   if (error instanceof UserNotFound) return { status: 404, detail: error.message }
   if (error instanceof InvalidInput) return { status: 400, detail: error.message }
   return undefined

@@ -73,4 +73,78 @@ export const PasswordChangeSchema = Type.Object({
   new_password: Type.String({ minLength: 1, maxLength: 4_096, format: 'password' }),
 })
 
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+const Username = Type.String({ minLength: 1, maxLength: 150 })
+const Password = Type.String({ minLength: 1, maxLength: 4_096, format: 'password' })
+const Email = Type.String({ maxLength: 254, format: 'email' })
+const FullName = Type.String({ maxLength: 256 })
+const ScopeList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })
+
+/** POST /users (self-service registration). */
+export const RegistrationSchema = Type.Object(
+  { username: Username, password: Password, email: Type.Optional(Nullable(Email)), full_name: Type.Optional(Nullable(FullName)) },
+  { additionalProperties: false },
+)
+
+export const AdminUserSchema = Type.Object({
+  username: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  full_name: Type.Union([Type.String(), Type.Null()]),
+  disabled: Type.Boolean(),
+  scopes: Type.Array(Type.String()),
+})
+
+export const AdminUserPageSchema = Type.Object({
+  users: Type.Array(AdminUserSchema),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+})
+
+export const AdminCreateUserSchema = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    email: Type.Optional(Nullable(Email)),
+    full_name: Type.Optional(Nullable(FullName)),
+    disabled: Type.Optional(Type.Boolean()),
+    scopes: Type.Optional(ScopeList),
+  },
+  { additionalProperties: false },
+)
+
+export const AdminPatchUserSchema = Type.Object(
+  {
+    email: Type.Optional(Nullable(Email)),
+    full_name: Type.Optional(Nullable(FullName)),
+    disabled: Type.Optional(Type.Boolean()),
+    scopes: Type.Optional(Nullable(ScopeList)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
+
+export const NewPasswordSchema = Type.Object({ password: Password }, { additionalProperties: false })
+
+export const UserPageQuerySchema = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 256, description: 'Case-insensitive text in username, email or full name' })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
+})
+
+export const AuditEventSchema = Type.Object({
+  id: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  type: Type.String(),
+  outcome: Type.String(),
+  username: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()]),
+})
+
+export const AuditPageQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Page back from this event id (the previous page’s last id)' })),
+})
+
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') })

@@ -5,7 +5,7 @@ import { IncorrectPassword, InvalidInput, UserNotFound } from '../errors.js'
 import { checkNewPassword } from '../security/password-policy.js'
 import type { PasswordHasher } from '../security/passwords.js'
 import type { Store, UserRecord } from '../store/index.js'
-import { toPublicUser, type PublicUser } from './public-user.js'
+import { toPublicUser, type AdminUser, type PublicUser } from './public-user.js'
 import type { ScopeCatalog } from './scopes.js'
 
 export interface NewAccount {
@@ -14,11 +14,27 @@ export interface NewAccount {
   email?: string | null
   fullName?: string | null
   disabled?: boolean
+  /** Granted scopes; absent: the default scopes. */
+  scopes?: string[]
+}
+
+export interface ProfileChange {
+  email?: string | null
+  fullName?: string | null
+  scopes?: string[] | null
+  disabled?: boolean
 }
 
 export interface Accounts {
+  /** Creates a user; the username is stored NFKC-normalized and must be unique case-insensitively. */
   add(account: NewAccount): Promise<PublicUser>
   list(): Promise<PublicUser[]>
+  get(username: string): Promise<AdminUser>
+  search(search: { q?: string; limit: number; offset: number }): Promise<{ users: AdminUser[]; total: number }>
+  /** Changes profile fields, scopes and the disabled flag (disabling ends every session). */
+  update(username: string, change: ProfileChange): Promise<AdminUser>
+  /** Ends every session of the user. */
+  endSessions(username: string): Promise<void>
   /** Sets a new password and ends every session of the user. */
   setPassword(username: string, password: string): Promise<void>
   /** The user's own change: needs the current password; ends every other session. */
@@ -51,23 +67,51 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     if (!user) throw new UserNotFound(username)
     return user
   }
+  const adminView = (user: UserRecord): AdminUser => ({ ...toPublicUser(user), scopes: scopes.granted(user) })
+  const setDisabled = async (user: UserRecord, disabled: boolean): Promise<void> => {
+    await store.setDisabled(user.username, disabled)
+    if (disabled) await store.revokeUserSessions(user.id, Date.now())
+  }
 
   return {
     async add(account) {
-      const username = validateUsername(account.username)
+      const username = validateUsername(account.username.normalize('NFKC'))
       const email = account.email ? validateEmail(account.email) : null
       checkPassword(account.password, { username, email })
+      if (account.scopes) scopes.checkKnown(account.scopes)
       const user = await store.createUser({
         username,
         email,
         fullName: account.fullName || null,
         hashedPassword: await hasher.hash(account.password),
         disabled: account.disabled ?? false,
+        scopes: account.scopes ? [...new Set(account.scopes)] : null,
       })
       return toPublicUser(user)
     },
     async list() {
       return (await store.listUsers()).map(toPublicUser)
+    },
+    async get(username) {
+      return adminView(await existing(username))
+    },
+    async search(search) {
+      const { users, total } = await store.searchUsers(search)
+      return { users: users.map(adminView), total }
+    },
+    async update(username, change) {
+      const user = await existing(username)
+      if (change.scopes) scopes.checkKnown(change.scopes)
+      // Absent: unchanged; null or empty: cleared.
+      const email = change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
+      const fullName = change.fullName === undefined ? undefined : change.fullName || null
+      if (email !== undefined || fullName !== undefined) await store.updateProfile(username, { email, fullName })
+      if (change.scopes !== undefined) await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
+      if (change.disabled !== undefined) await setDisabled(user, change.disabled)
+      return adminView(await existing(username))
+    },
+    async endSessions(username) {
+      await store.revokeUserSessions((await existing(username)).id, Date.now())
     },
     async setPassword(username, password) {
       const user = await existing(username)
@@ -86,9 +130,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
     },
     async setDisabled(username, disabled) {
-      const user = await existing(username)
-      await store.setDisabled(username, disabled)
-      if (disabled) await store.revokeUserSessions(user.id, Date.now())
+      await setDisabled(await existing(username), disabled)
     },
     async remove(username) {
       // Sessions go with the user (ON DELETE CASCADE), and with them every access token.

@@ -12,3 +12,8 @@ export interface PublicUser {
 export function toPublicUser(user: UserRecord): PublicUser {
   return { username: user.username, email: user.email, full_name: user.fullName, disabled: user.disabled }
 }
+
+/** What the admin API shows of a user: the public fields and the granted scopes. */
+export interface AdminUser extends PublicUser {
+  scopes: string[]
+}

@@ -7,7 +7,11 @@ import type { UserRecord } from '../store/index.js'
 export const BUILT_IN_SCOPES: Readonly<Record<string, string>> = {
   me: 'Read information about the current user.',
   items: 'Read items.',
+  admin: 'Manage users and read the audit log.',
 }
+
+/** The scope of the admin API; granted only explicitly (`gatehouse users add --admin`). */
+export const ADMIN_SCOPE = 'admin'
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/

@@ -131,7 +131,7 @@ describe('discovery', () => {
       revocation_endpoint: 'https://auth.example.com/revoke',
       jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
       grant_types_supported: ['password', 'refresh_token'],
-      scopes_supported: ['me', 'items'],
+      scopes_supported: ['me', 'items', 'admin'],
     })
     expect(response.body).not.toContain('evil.example')
   })

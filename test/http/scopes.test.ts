@@ -78,6 +78,7 @@ describe('scopes', () => {
     expect(doc.components.securitySchemes.OAuth2PasswordBearer.flows.password.scopes).toEqual({
       me: 'Read information about the current user.',
       items: 'Read items.',
+      admin: 'Manage users and read the audit log.',
       reports: 'Read reports',
     })
   })

@@ -1,16 +1,20 @@
 // Ending sessions: POST /logout (this session), the current user's session list, ending one, and
 // "log out everywhere". Ending a session revokes its refresh tokens and its access tokens at once.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import type { SecurityEvents } from '../../services/security-events.js'
 import type { Sessions } from '../../services/sessions.js'
 import { SessionSchema } from '../schemas.js'
+import { clientOf } from './token.js'
 
 const NO_CONTENT = { 204: { type: 'null', description: 'Done' } }
 
-export function sessionRoutes(sessions: Sessions) {
+export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+    const audited = (request: FastifyRequest, type: 'logout' | 'session_revoked', outcome: string) =>
+      events({ type, outcome, username: request.user.username, ...clientOf(request) })
 
     app.post(
       '/logout',
@@ -20,6 +24,7 @@ export function sessionRoutes(sessions: Sessions) {
       },
       async (request, reply) => {
         await sessions.end(request.auth.userId, request.auth.sessionId)
+        await audited(request, 'logout', 'success')
         return reply.code(204).send(null)
       },
     )
@@ -38,6 +43,7 @@ export function sessionRoutes(sessions: Sessions) {
       },
       async (request, reply) => {
         await sessions.end(request.auth.userId, request.params.id)
+        await audited(request, 'session_revoked', 'one')
         return reply.code(204).send(null)
       },
     )
@@ -50,6 +56,7 @@ export function sessionRoutes(sessions: Sessions) {
       },
       async (request, reply) => {
         await sessions.endAll(request.auth.userId)
+        await audited(request, 'session_revoked', 'all')
         return reply.code(204).send(null)
       },
     )
