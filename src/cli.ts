@@ -10,9 +10,9 @@ import { createPasswordHasher, type PasswordHasher } from './security/passwords.
 import { closeOnSignals, startServer } from './server.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import type { PublicUser } from './services/public-user.js'
-import { createScopeCatalog } from './services/scopes.js'
+import { ADMIN_SCOPE, createScopeCatalog } from './services/scopes.js'
 import { createKeyManager } from './services/signing-keys.js'
-import { openStore, type Store } from './store/index.js'
+import { openStore, type AuditEvent, type Store } from './store/index.js'
 import { VERSION } from './version.js'
 
 export interface CliIo {
@@ -50,10 +50,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       await store.close()
     }
   }
-  const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> =>
-    withStore((store, config) =>
-      run(createAccounts({ store, hasher: hasherFor(config), scopes: createScopeCatalog(config.extraScopes, config.defaultScopes), passwordMinLength: config.passwordMinLength })),
-    )
+  const accountsFor = (store: Store, config: Config): Accounts =>
+    createAccounts({
+      store,
+      hasher: hasherFor(config),
+      scopes: createScopeCatalog(config.extraScopes, config.defaultScopes),
+      passwordMinLength: config.passwordMinLength,
+    })
+  const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> => withStore((store, config) => run(accountsFor(store, config)))
   const readPassword = async (fromStdin: boolean | undefined, confirm: boolean): Promise<string> =>
     fromStdin ? readPasswordFromStdin(io.stdin) : promptPassword(io, confirm)
 
@@ -84,12 +88,15 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--email <email>', 'email address')
     .option('--full-name <name>', 'full name')
     .option('--disabled', 'create the account disabled')
+    .option('--admin', 'also grant the admin scope (the admin API); there are no default accounts')
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (username: string, options: { email?: string; fullName?: string; disabled?: boolean; passwordStdin?: boolean }) => {
+    .action(async (username: string, options: { email?: string; fullName?: string; disabled?: boolean; admin?: boolean; passwordStdin?: boolean }) => {
       const password = await readPassword(options.passwordStdin, true)
-      await withAccounts(async (accounts) => {
-        const user = await accounts.add({ username, password, email: options.email, fullName: options.fullName, disabled: options.disabled })
-        print(`Created user '${user.username}'${user.disabled ? ' (disabled)' : ''}.`)
+      await withStore(async (store, config) => {
+        const accounts = accountsFor(store, config)
+        const scopes = options.admin ? [...config.defaultScopes, ADMIN_SCOPE] : undefined
+        const user = await accounts.add({ username, password, email: options.email, fullName: options.fullName, disabled: options.disabled, scopes })
+        print(`Created user '${user.username}'${options.admin ? ' with the admin scope' : ''}${user.disabled ? ' (disabled)' : ''}.`)
       })
     })
   users
@@ -164,6 +171,29 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     })
 
   program
+    .command('audit')
+    .description('read the audit log')
+    .command('tail')
+    .description('print the newest security events, oldest first; --follow keeps printing new ones')
+    .option('-n, --lines <count>', 'how many events', '20')
+    .option('-f, --follow', 'keep printing events as they are written (Ctrl+C to stop)')
+    .action(async (options: { lines: string; follow?: boolean }) => {
+      const count = Number(options.lines)
+      if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new InvalidInput('--lines must be a whole number from 1 to 10000')
+      await withStore(async (store) => {
+        const newest = await store.listAudit({ limit: count })
+        for (const event of newest.reverse()) print(formatAuditEvent(event))
+        let lastId = newest.at(-1)?.id ?? 0
+        while (options.follow) {
+          await new Promise((resolve) => setTimeout(resolve, 1_000))
+          const fresh = (await store.listAudit({ limit: 1_000 })).filter((event) => event.id > lastId).reverse()
+          for (const event of fresh) print(formatAuditEvent(event))
+          lastId = fresh.at(-1)?.id ?? lastId
+        }
+      })
+    })
+
+  program
     .command('hash-password')
     .description('print an argon2id hash of a password (prompts unless --password-stdin)')
     .option('--password-stdin', 'read the password from standard input')
@@ -204,6 +234,11 @@ async function promptPassword(io: CliIo, confirm: boolean): Promise<string> {
   const password = await ask('Password: ')
   if (confirm && (await ask('Repeat password: ')) !== password) throw new InvalidInput('the passwords do not match')
   return password
+}
+
+function formatAuditEvent(event: AuditEvent): string {
+  const who = event.username === null ? '-' : JSON.stringify(event.username)
+  return [new Date(event.at).toISOString(), event.type, event.outcome, who, event.ip ?? '-', event.detail ?? ''].join('  ').trimEnd()
 }
 
 function formatUsers(users: PublicUser[]): string {

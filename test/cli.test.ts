@@ -158,6 +158,33 @@ describe('gatehouse users scopes', () => {
   })
 })
 
+describe('gatehouse users add --admin', () => {
+  it('creates the first admin, with the default scopes plus admin', async () => {
+    const dir = tempDir()
+    const added = await gatehouse(dir, ['users', 'add', 'root', '--admin', '--password-stdin'], stdinOf('root-passphrase'))
+    expect(added.stdout).toContain('with the admin scope')
+    expect((await storedUser(dir, 'root'))?.scopes).toEqual(['me', 'items', 'admin'])
+  })
+})
+
+describe('gatehouse audit tail', () => {
+  it('prints the newest events, oldest first, without secrets', async () => {
+    const dir = tempDir()
+    const store = openSqliteStore(join(dir, 'users.db'))
+    for (let i = 0; i < 3; i++) {
+      await store.appendAudit({ at: Date.UTC(2026, 0, 1, 0, 0, i), type: 'login', outcome: 'success', username: `user${i}`, ip: '10.0.0.1', userAgent: null, detail: null })
+    }
+    await store.close()
+    const result = await gatehouse(dir, ['audit', 'tail', '-n', '2'])
+    expect(result.code).toBe(0)
+    expect(result.stdout.trim().split('\n')).toEqual([
+      '2026-01-01T00:00:01.000Z  login  success  "user1"  10.0.0.1',
+      '2026-01-01T00:00:02.000Z  login  success  "user2"  10.0.0.1',
+    ])
+    expect((await gatehouse(dir, ['audit', 'tail', '-n', 'zero'])).code).toBe(1)
+  })
+})
+
 describe('gatehouse keys rotate', () => {
   it('adds a new signing key for asymmetric algorithms', async () => {
     const dir = tempDir()
