@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { seedUser, tempDir } from './helper.js'
+import { freePort } from './support/services.js'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
 
@@ -15,15 +16,6 @@ interface LogLine {
   pid: number
   msg?: string
   req?: { path: string }
-}
-
-/** cluster cannot share port 0 usefully, so take one the system says is free. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 interface Answer {

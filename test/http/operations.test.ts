@@ -4,6 +4,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
 import { startServer } from '../../src/server.js'
 import { build, seedUser, TEST_SECRET, tempDir, tokenRequest } from '../helper.js'
+import { freePort } from '../support/services.js'
 
 describe('probes', () => {
   it('/readyz answers ready while the database answers, and 503 with a reason when it does not', async () => {
@@ -60,11 +61,7 @@ describe('the server process', () => {
   }
 
   it('serves metrics on METRICS_PORT and not on the main port', async () => {
-    const { createServer } = await import('node:net')
-    const probe = createServer().listen(0)
-    await new Promise((resolve) => probe.once('listening', resolve))
-    const port = (probe.address() as { port: number }).port
-    await new Promise((resolve) => probe.close(resolve))
+    const port = await freePort()
 
     const server = await start({ METRICS: 'true', METRICS_PORT: String(port), LOGIN_MIN_DURATION_MS: '0' })
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
