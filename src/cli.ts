@@ -40,7 +40,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
   const withStore = async (run: (store: Store, config: Config) => Promise<void>): Promise<void> => {
     const config = configFor()
-    const store = await openStore(config.databaseUrl, io.cwd)
+    const store = await openStore(config.databaseUrl, { cwd: io.cwd, poolSize: config.databasePoolSize })
     try {
       await run(store, config)
     } finally {

@@ -17,7 +17,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
-  const store = await openStore(config.databaseUrl)
+  const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
   const app = await buildApp({ config, store, logger })
   app.addHook('onClose', async () => store.close())
   const url = await app.listen({ host: config.host, port: config.port })

@@ -19,7 +19,9 @@ describe('configuration', () => {
       port: 8000,
       logLevel: 'info',
       loginMinDurationMs: 'auto',
+      databasePoolSize: 10,
     })
+    expect(parseConfig({ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: '25' }).databasePoolSize).toBe(25)
   })
 
   it('reads .env in the working directory, with the environment winning', () => {
@@ -61,6 +63,8 @@ describe('configuration', () => {
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: 'soon' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
     [{ SECRET_KEY: STRONG, PORT: '70000' }, /PORT/],
     [{ SECRET_KEY: STRONG, LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
+    [{ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: 'many' }, /DATABASE_POOL_SIZE/],
   ])('refuses %o with a message naming the setting', (vars, message) => {
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(message)
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(ConfigError)
@@ -78,6 +82,21 @@ describe('DATABASE_URL', () => {
     expect(parseDatabaseUrl('sqlite:////var/lib/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/var/lib/users.db' })
     expect(parseDatabaseUrl('sqlite://', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
     expect(parseDatabaseUrl('sqlite:///:memory:', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
+  })
+
+  it('reads PostgreSQL URLs, SQLAlchemy driver forms included', () => {
+    const postgres = (connectionString: string) => ({ driver: 'postgres', connectionString })
+    expect(parseDatabaseUrl('postgresql://app:pw@db:5432/users')).toEqual(postgres('postgresql://app:pw@db:5432/users'))
+    expect(parseDatabaseUrl('postgres://app@db/users?sslmode=require')).toEqual(postgres('postgresql://app@db/users?sslmode=require'))
+    expect(parseDatabaseUrl('postgresql+psycopg2://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
+    expect(parseDatabaseUrl('postgresql+asyncpg://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
+    expect(parseDatabaseUrl('POSTGRESQL://db/users')).toEqual(postgres('postgresql://db/users'))
+  })
+
+  it('refuses a malformed PostgreSQL URL without echoing its password', () => {
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).toThrow(/DATABASE_URL: expected postgresql:\/\//)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).not.toThrow(/hunter2/)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users', '/', '--from')).toThrow(/^--from: /)
   })
 
   it('refuses unsupported or malformed URLs without echoing credentials', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { migrations } from '../../src/store/migrations/index.js'
+import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import { openSqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/index.js'
 import { tempDir } from '../helper.js'
@@ -78,7 +78,7 @@ describe('SQLite store', () => {
   it('migrates once, also when opened again', async () => {
     const filename = join(tempDir(), 'users.db')
     void openTemp(filename).close()
-    openTemp(filename)
+    expect(await openTemp(filename).schemaVersion()).toBe(LATEST_SCHEMA_VERSION)
     const db = new Database(filename)
     expect(db.prepare('SELECT version FROM gatehouse_migrations').pluck().all()).toEqual(migrations.map((m) => m.version))
     db.close()
