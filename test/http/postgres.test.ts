@@ -2,9 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { build, captureLogs, tokenRequest, type TestApp } from '../helper.js'
 import { freshSchema, relay, skipPostgres } from '../postgres.js'
-
-// johndoe / "secret", the hash printed in FastAPI's security tutorial (bcrypt, cost 12).
-const TUTORIAL_HASH = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
+import { TUTORIAL_HASH } from '../tutorial-db.js'
 
 interface Tokens {
   access_token: string
