@@ -2,7 +2,7 @@
 // share a database. What must be atomic across processes is one statement or one transaction holding
 // row locks; a database that cannot be reached surfaces as DatabaseUnavailable, never as a hang.
 import pg from 'pg'
-import { ConfigError, DatabaseUnavailable, DuplicateUser } from '../errors.js'
+import { ConfigError, DatabaseUnavailable, DuplicateUser, GatehouseError } from '../errors.js'
 import type { NewSession, NewUser, SessionRecord, Store, ThrottleState, UserRecord } from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 
@@ -351,7 +351,7 @@ const CONNECTION_MESSAGES = new Set([
 
 /** Connection-level failures become DatabaseUnavailable (HTTP 503); anything else is left as it is. */
 export function toStoreError(error: unknown): unknown {
-  if (!(error instanceof Error) || error instanceof DatabaseUnavailable) return error
+  if (!(error instanceof Error) || error instanceof GatehouseError) return error
   const code = (error as { code?: unknown }).code
   const connectionLevel =
     (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) ||
