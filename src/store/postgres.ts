@@ -71,7 +71,11 @@ const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
 /** 'gate' in ASCII: the class of Gatehouse's advisory locks, apart from other applications' ones. */
 const ADVISORY_LOCK_CLASS = 0x67617465
 
-/** Transactions that PostgreSQL aborted to break a deadlock (e.g. a refresh meeting a user's removal) are run again. */
+/**
+ * Transactions PostgreSQL aborted to break a deadlock (e.g. a refresh meeting the removal of its user,
+ * which lock a token and its session in opposite orders) or a serialization conflict: run again, a
+ * few times, as they hold nothing once rolled back.
+ */
 const RETRIED_SQLSTATES = new Set(['40P01', '40001'])
 const MAX_ATTEMPTS = 3
 

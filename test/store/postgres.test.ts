@@ -132,6 +132,27 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       expect(outcomes.filter((outcome) => outcome === 'forgot')).toHaveLength(10)
     })
 
+    it('runs a transaction again when PostgreSQL breaks a deadlock by aborting it', async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url, { poolSize: 1 })
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const now = Date.now()
+      await store.createSession({ id: 's1', userId: alice.id, scope: ['me'], createdAt: now, expiresAt: now + 60_000, userAgent: null, ip: null, refreshTokenHash: 'r1' })
+      // Another client takes the session, then the token: the opposite order of a rotation.
+      const other = await admin.connect()
+      onTestFinished(() => other.release())
+      await other.query(`BEGIN; SET LOCAL deadlock_timeout = '10s'; UPDATE ${schema}.gatehouse_sessions SET ip = ip WHERE id = 's1'`)
+      const rotation = store.rotateRefreshToken('r1', 'r2', now)
+      await expect.poll(async () => (await admin.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'gatehouse' AND wait_event_type = 'Lock'",
+      )).rowCount, { timeout: 5_000 }).toBe(1)
+      // This closes the cycle; the rotation's side detects it first (its deadlock_timeout is shorter) and is aborted.
+      await other.query(`UPDATE ${schema}.gatehouse_refresh_tokens SET issued_at = issued_at WHERE token_hash = 'r1'`)
+      await other.query('ROLLBACK')
+      expect(await rotation).toBe(true)
+      expect((await store.findRefreshToken('r2'))?.token.sessionId).toBe('s1')
+    })
+
     it('retires the other keys of concurrent rotations, leaving one current key', async () => {
       const { url } = await freshSchema()
       const stores = await Promise.all(Array.from({ length: 3 }, () => openTemp(url, { poolSize: 2 })))
@@ -150,6 +171,12 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       const refused = new URL(TEST_DATABASE_URL)
       refused.host = '127.0.0.1:1'
       await expect(openStore(refused.toString())).rejects.toBeInstanceOf(DatabaseUnavailable)
+    })
+
+    it('refuses a database that does not exist with a ConfigError, not as unavailable', async () => {
+      const missing = new URL(TEST_DATABASE_URL)
+      missing.pathname = '/gatehouse_no_such_database'
+      await expect(openStore(missing.toString())).rejects.toThrow(/^DATABASE_URL: cannot use the PostgreSQL database: .*does not exist/)
     })
 
     it('fails fast with DatabaseUnavailable when the server never answers', async () => {
