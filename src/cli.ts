@@ -1,6 +1,7 @@
-// Entry point of the `gatehouse` command: serve, user management and hash-password, with the same
-// configuration as the server. Every failure is one line on stderr and a non-zero exit, never a trace.
+// Entry point of the `gatehouse` command: serve, migrate, user management (import included) and
+// hash-password, with the same configuration as the server. Every failure is one line on stderr and a non-zero exit, never a trace.
 import type { Readable, Writable } from 'node:stream'
+import cliProgress from 'cli-progress'
 import { Command, CommanderError } from 'commander'
 import { read } from 'read'
 import { serveWithWorkers } from './cluster.js'
@@ -12,13 +13,15 @@ import { createAccounts, type Accounts } from './services/accounts.js'
 import type { PublicUser } from './services/public-user.js'
 import { ADMIN_SCOPE, createScopeCatalog } from './services/scopes.js'
 import { createKeyManager } from './services/signing-keys.js'
+import { importUsers } from './services/user-import.js'
+import { readSourceUsers } from './store/import-source.js'
 import { openStore, type AuditEvent, type Store } from './store/index.js'
 import { VERSION } from './version.js'
 
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean }
   stdout: Writable
-  stderr: Writable
+  stderr: Writable & { isTTY?: boolean }
   env: NodeJS.ProcessEnv
   cwd: string
 }
@@ -43,7 +46,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
   const withStore = async (run: (store: Store, config: Config) => Promise<void>): Promise<void> => {
     const config = configFor()
-    const store = await openStore(config.databaseUrl, io.cwd)
+    const store = await openStore(config.databaseUrl, { cwd: io.cwd, poolSize: config.databasePoolSize })
     try {
       await run(store, config)
     } finally {
@@ -79,6 +82,15 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       const overridden = loadOverrides(config, options)
       if (overridden.workers > 1) exitCode = await serveWithWorkers(overridden)
       else closeOnSignals(await startServer(overridden))
+    })
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date (the server also does on start) and print its version')
+    .action(async () => {
+      await withStore(async (store) => {
+        print(`The database schema is at version ${await store.schemaVersion()}.`)
+      })
     })
 
   const users = program.command('users').description('manage users')
@@ -136,6 +148,26 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         })
       })
   }
+
+  users
+    .command('import')
+    .description('copy users and their password hashes from another database; existing usernames are skipped')
+    .requiredOption('--from <url>', 'the source database, e.g. sqlite:///users.db or postgresql://... (read-only, never migrated)')
+    .option('--dry-run', 'report what would be imported, write no user')
+    .action(async (options: { from: string; dryRun?: boolean }) => {
+      const source = await readSourceUsers(options.from, io.cwd)
+      await withStore(async (store) => {
+        const bar = io.stderr.isTTY
+          ? new cliProgress.SingleBar({ stream: io.stderr, format: 'Importing users [{bar}] {value}/{total}', clearOnComplete: true, hideCursor: true })
+          : undefined
+        bar?.start(source.length, 0)
+        const report = await importUsers(source, store, { dryRun: options.dryRun, onProgress: (done) => bar?.update(done) }).finally(() => bar?.stop())
+        // After the bar, which would otherwise overwrite them.
+        for (const conflict of report.conflicts) io.stderr.write(`gatehouse: not imported '${conflict.username ?? ''}': ${conflict.reason}\n`)
+        const summary = `imported ${report.imported}, skipped ${report.skippedExisting} existing, ${report.conflicts.length} conflicts`
+        print(options.dryRun ? `${summary} (dry run: nothing was written)` : summary)
+      })
+    })
 
   users
     .command('scopes <username> [scopes...]')

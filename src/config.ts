@@ -31,6 +31,8 @@ export interface Config {
   /** Scopes beyond the built-in `me` and `items` (SCOPES, as `name=description,...`). */
   extraScopes: Record<string, string>
   databaseUrl: string
+  /** Connections each process keeps to PostgreSQL at most (DATABASE_POOL_SIZE; SQLite ignores it). */
+  databasePoolSize: number
   host: string
   port: number
   logLevel: LogLevel
@@ -156,6 +158,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     defaultScopes,
     extraScopes: parseScopes(vars.SCOPES ?? ''),
     databaseUrl: vars.DATABASE_URL || 'sqlite:///users.db',
+    databasePoolSize: readInteger(vars, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     host,
     port,
     logLevel,

@@ -114,6 +114,18 @@ export class Overloaded extends GatehouseError {
   }
 }
 
+/**
+ * The database cannot be reached: connection refused or reset, server shutting down, no free
+ * connection within the pool's timeout. Transient by nature, so HTTP answers 503 with Retry-After.
+ */
+export class DatabaseUnavailable extends GatehouseError {
+  readonly code = 'database_unavailable'
+  /** `reason` is the driver's own words (e.g. "connect ECONNREFUSED 127.0.0.1:5432"), for operators only. */
+  constructor(readonly reason: string, options?: ErrorOptions) {
+    super(`The database is unavailable (${reason})`, options)
+  }
+}
+
 /** A username or email that another account already has. */
 export class DuplicateUser extends GatehouseError {
   readonly code = 'duplicate_user'

@@ -20,7 +20,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
-  const store = await openStore(config.databaseUrl)
+  const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
   const app = await buildApp({ config, store, logger })
   app.addHook('onClose', async () => store.close())
   // While shutting down, answers close their keep-alive connection, so that closing the server waits

@@ -5,8 +5,11 @@ import { PassThrough, Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
+import { LATEST_SCHEMA_VERSION } from '../src/store/migrations/index.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
 import { captureLogs, tempDir } from './helper.js'
+import { freshSchema, skipPostgres } from './postgres.js'
+import { TUTORIAL_HASH, writeTutorialDb } from './tutorial-db.js'
 
 interface Run {
   code: number
@@ -14,10 +17,10 @@ interface Run {
   stderr: string
 }
 
-async function gatehouse(dir: string, args: string[], stdin: Readable & { isTTY?: boolean } = Readable.from([])): Promise<Run> {
+async function gatehouse(dir: string, args: string[], stdin: Readable & { isTTY?: boolean } = Readable.from([]), extraEnv: Record<string, string> = {}): Promise<Run> {
   const out = captureLogs()
   const err = captureLogs()
-  const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef' }
+  const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef', ...extraEnv }
   const code = await main(['node', 'gatehouse', ...args], { stdin, stdout: out.stream, stderr: err.stream, env, cwd: dir })
   return { code, stdout: out.text(), stderr: err.text() }
 }
@@ -182,6 +185,91 @@ describe('gatehouse audit tail', () => {
       '2026-01-01T00:00:02.000Z  login  success  "user2"  10.0.0.1',
     ])
     expect((await gatehouse(dir, ['audit', 'tail', '-n', 'zero'])).code).toBe(1)
+  })
+})
+
+describe('gatehouse migrate', () => {
+  it('brings the schema up to date and prints its version, also when it already is', async () => {
+    const dir = tempDir()
+    for (let run = 0; run < 2; run++) {
+      expect(await gatehouse(dir, ['migrate'])).toEqual({ code: 0, stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`, stderr: '' })
+    }
+  })
+
+  it.skipIf(skipPostgres)('migrates a PostgreSQL database', async () => {
+    const { url } = await freshSchema()
+    const result = await gatehouse(tempDir(), ['migrate'], undefined, { DATABASE_URL: url })
+    expect(result).toMatchObject({ code: 0, stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n` })
+  })
+
+  it('says the database is unavailable, without the password', async () => {
+    const result = await gatehouse(tempDir(), ['migrate'], undefined, { DATABASE_URL: 'postgresql://app:hunter2@127.0.0.1:1/auth' })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^gatehouse: The database is unavailable \(.*ECONNREFUSED.*\)\n$/)
+    expect(result.stderr).not.toContain('hunter2')
+  })
+})
+
+describe('gatehouse users import', () => {
+  it('imports the users of a FastAPI users.db, then skips them, with a summary line', async () => {
+    const dir = tempDir()
+    writeTutorialDb(dir)
+    const first = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
+    expect(first).toEqual({ code: 0, stdout: 'imported 3, skipped 0 existing, 0 conflicts\n', stderr: '' })
+    expect((await storedUser(dir, 'johndoe'))?.hashedPassword).toBe(TUTORIAL_HASH)
+    const second = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
+    expect(second).toEqual({ code: 0, stdout: 'imported 0, skipped 3 existing, 0 conflicts\n', stderr: '' })
+  })
+
+  it('reports email conflicts on stderr and goes on', async () => {
+    const dir = tempDir()
+    writeTutorialDb(dir)
+    await gatehouse(dir, ['users', 'add', 'johnny', '--email', 'johndoe@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
+    const result = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe('imported 2, skipped 0 existing, 1 conflicts\n')
+    expect(result.stderr).toBe("gatehouse: not imported 'johndoe': the email johndoe@example.com belongs to another user\n")
+  })
+
+  it('writes nothing in a dry run', async () => {
+    const dir = tempDir()
+    writeTutorialDb(dir)
+    const result = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db', '--dry-run'])
+    expect(result.stdout).toBe('imported 3, skipped 0 existing, 0 conflicts (dry run: nothing was written)\n')
+    expect(await storedUser(dir, 'johndoe')).toBeUndefined()
+  })
+
+  it('draws a progress bar on stderr only when it is a terminal', async () => {
+    const dir = tempDir()
+    writeTutorialDb(dir)
+    const err = captureLogs()
+    const terminal = Object.assign(err.stream, { isTTY: true, columns: 80 })
+    const code = await main(['node', 'gatehouse', 'users', 'import', '--from', 'sqlite:///fastapi.db'], {
+      stdin: Readable.from([]), stdout: captureLogs().stream, stderr: terminal, cwd: dir,
+      env: { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef' },
+    })
+    expect(code).toBe(0)
+    expect(err.text()).toContain('Importing users [')
+  })
+
+  it('fails clearly without --from, or with a source it cannot read', async () => {
+    const dir = tempDir()
+    const missingOption = await gatehouse(dir, ['users', 'import'])
+    expect(missingOption.code).not.toBe(0)
+    expect(missingOption.stderr).toContain("required option '--from <url>'")
+    const missingFile = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///nowhere.db'])
+    expect(missingFile.code).toBe(1)
+    expect(missingFile.stderr).toMatch(/^gatehouse: --from: cannot open the SQLite database at .*nowhere\.db/)
+  })
+
+  it.skipIf(skipPostgres)('imports into a PostgreSQL DATABASE_URL', async () => {
+    const dir = tempDir()
+    writeTutorialDb(dir)
+    const { url } = await freshSchema()
+    const env = { DATABASE_URL: url }
+    expect((await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env)).stdout).toBe('imported 3, skipped 0 existing, 0 conflicts\n')
+    expect((await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env)).stdout).toBe('imported 0, skipped 3 existing, 0 conflicts\n')
+    expect((await gatehouse(dir, ['users', 'list'], undefined, env)).stdout).toMatch(/johndoe\s+johndoe@example\.com\s+John Doe\s+active/)
   })
 })
 

@@ -20,7 +20,9 @@ describe('configuration', () => {
       logLevel: 'info',
       loginMinDurationMs: 'auto',
       workers: 1,
+      databasePoolSize: 10,
     })
+    expect(parseConfig({ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: '25' }).databasePoolSize).toBe(25)
   })
 
   it('reads .env in the working directory, with the environment winning', () => {
@@ -65,6 +67,8 @@ describe('configuration', () => {
     [{ SECRET_KEY: STRONG, WORKERS: '0' }, /WORKERS must be a whole number from 1 to 64/],
     [{ SECRET_KEY: STRONG, WORKERS: '65' }, /WORKERS/],
     [{ SECRET_KEY: STRONG, WORKERS: 'two' }, /WORKERS/],
+    [{ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
+    [{ SECRET_KEY: STRONG, DATABASE_POOL_SIZE: 'many' }, /DATABASE_POOL_SIZE/],
   ])('refuses %o with a message naming the setting', (vars, message) => {
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(message)
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(ConfigError)
@@ -82,6 +86,21 @@ describe('DATABASE_URL', () => {
     expect(parseDatabaseUrl('sqlite:////var/lib/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/var/lib/users.db' })
     expect(parseDatabaseUrl('sqlite://', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
     expect(parseDatabaseUrl('sqlite:///:memory:', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
+  })
+
+  it('reads PostgreSQL URLs, SQLAlchemy driver forms included', () => {
+    const postgres = (connectionString: string) => ({ driver: 'postgres', connectionString })
+    expect(parseDatabaseUrl('postgresql://app:pw@db:5432/users')).toEqual(postgres('postgresql://app:pw@db:5432/users'))
+    expect(parseDatabaseUrl('postgres://app@db/users?sslmode=require')).toEqual(postgres('postgresql://app@db/users?sslmode=require'))
+    expect(parseDatabaseUrl('postgresql+psycopg2://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
+    expect(parseDatabaseUrl('postgresql+asyncpg://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
+    expect(parseDatabaseUrl('POSTGRESQL://db/users')).toEqual(postgres('postgresql://db/users'))
+  })
+
+  it('refuses a malformed PostgreSQL URL without echoing its password', () => {
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).toThrow(/DATABASE_URL: expected postgresql:\/\//)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).not.toThrow(/hunter2/)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users', '/', '--from')).toThrow(/^--from: /)
   })
 
   it('refuses unsupported or malformed URLs without echoing credentials', () => {

@@ -1,4 +1,5 @@
-// Shared test set-up: an app on a fresh SQLite file in a temporary directory, closed after the test.
+// Shared test set-up: an app on a fresh SQLite file in a temporary directory (or on the database a
+// test names, e.g. a PostgreSQL schema of its own), closed after the test.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,6 +47,8 @@ export interface TestApp {
 
 export interface BuildOptions {
   env?: Record<string, string>
+  /** Defaults to users.db in `dir`. */
+  databaseUrl?: string
   logs?: Writable
   dir?: string
 }
@@ -54,11 +57,11 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
   const dir = options.dir ?? tempDir()
   const config = parseConfig({
     SECRET_KEY: TEST_SECRET,
-    DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
+    DATABASE_URL: options.databaseUrl ?? `sqlite:///${join(dir, 'users.db')}`,
     LOGIN_MIN_DURATION_MS: '0',
     ...options.env,
   })
-  const store = await openStore(config.databaseUrl)
+  const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
   const hasher = createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
   const logger = options.logs ? createLogger('debug', options.logs) : undefined
   const app = await buildApp({ config, store, hasher, logger })
@@ -86,7 +89,7 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
 
 /** Adds a user to the database at `databaseUrl` (e.g. before starting a server process on it). */
 export async function seedUser(databaseUrl: string, account: NewAccount, cwd?: string): Promise<void> {
-  const store = await openStore(databaseUrl, cwd)
+  const store = await openStore(databaseUrl, { cwd })
   try {
     const hasher = createPasswordHasher({ concurrency: 1, maxQueued: 4 })
     await createAccounts({ store, hasher, scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 }).add(account)

@@ -1,8 +1,10 @@
 // The one place where errors become HTTP answers: status, body and the WWW-Authenticate challenge.
 // Bodies keep FastAPI's `detail` (drop-in clients read it) and add RFC 6749 `error` fields where
-// the protocol defines them. A 5xx never carries internals; only unexpected errors are logged.
+// the protocol defines them. A 5xx never carries internals; only unexpected errors and an
+// unreachable database are logged.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
+  DatabaseUnavailable,
   DuplicateUser,
   GatehouseError,
   InactiveUser,
@@ -70,6 +72,10 @@ function answerFor(error: GatehouseError): Answer | undefined {
   if (error instanceof Overloaded) {
     return { status: 503, detail: error.message, error: 'temporarily_unavailable', retryAfter: error.retryAfterSeconds }
   }
+  if (error instanceof DatabaseUnavailable) {
+    // The driver's reason stays in the log: it names hosts and ports, which are internals.
+    return { status: 503, detail: 'The database is unavailable, try again shortly', retryAfter: 1 }
+  }
   if (error instanceof DuplicateUser) return { status: 409, detail: error.message }
   if (error instanceof RegistrationClosed) return { status: 403, detail: error.message }
   if (error instanceof UserNotFound) return { status: 404, detail: error.message }
@@ -97,6 +103,7 @@ function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): Fas
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = error instanceof GatehouseError ? answerFor(error) : answerForFramework(error)
+    if (error instanceof DatabaseUnavailable) request.log.warn({ reason: error.reason }, 'database unavailable')
     if (answer) return send(request, reply, answer)
     request.log.error({ err: error }, 'unexpected error')
     return send(request, reply, { status: 500, detail: 'Internal Server Error' })

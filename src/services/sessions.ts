@@ -144,11 +144,15 @@ export function createSessions(options: SessionsOptions): Sessions {
         await store.revokeSession(found.session.id, at)
         return
       }
+      let sessionId: string
       try {
-        await store.revokeSession(tokens.verify(token).sid, at)
+        sessionId = tokens.verify(token).sid
       } catch {
         // RFC 7009 §2.2: an invalid or unknown token is not an error.
+        return
       }
+      // Outside the try: a database failure must not answer 200 for a session that is still active.
+      await store.revokeSession(sessionId, at)
     },
 
     async end(userId, sessionId) {

@@ -164,33 +164,55 @@ export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore,
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */
   poolStats?(): { total: number; idle: number; waiting: number }
+  /** The schema version the database is at (the newest migration applied to it). */
+  schemaVersion(): Promise<number>
   close(): Promise<void>
 }
 
-export type DatabaseLocation = { driver: 'sqlite'; filename: string }
+export type DatabaseLocation = { driver: 'sqlite'; filename: string } | { driver: 'postgres'; connectionString: string }
 
 /**
  * Reads the SQLAlchemy-style URLs a FastAPI app's `.env` carries: `sqlite:///relative.db`,
- * `sqlite:////absolute.db`, and `sqlite://` or `sqlite:///:memory:` for a private in-memory database.
+ * `sqlite:////absolute.db`, `sqlite://` or `sqlite:///:memory:` for a private in-memory database, and
+ * `postgresql://` (also `postgres://` and SQLAlchemy's `postgresql+psycopg2://`, `+asyncpg` ...,
+ * whose driver part means nothing here). `setting` names the URL's origin in messages, which never
+ * echo the URL itself: it may carry a password.
  */
-export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseLocation {
+export function parseDatabaseUrl(url: string, cwd = process.cwd(), setting = 'DATABASE_URL'): DatabaseLocation {
   const sqlite = /^sqlite(?:\+\w+)?:\/\/(.*)$/i.exec(url)
   if (sqlite) {
     const rest = sqlite[1] ?? ''
     if (rest === '' || rest === '/:memory:') return { driver: 'sqlite', filename: ':memory:' }
-    if (!rest.startsWith('/')) throw new ConfigError(`DATABASE_URL: expected sqlite:///path/to/file.db, got '${url}'`)
+    if (!rest.startsWith('/')) throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db, got '${url}'`)
     const path = rest.slice(1)
     return { driver: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) }
   }
+  const postgres = /^postgres(?:ql)?(?:\+\w+)?:\/\/(.*)$/i.exec(url)
+  if (postgres) {
+    const connectionString = `postgresql://${postgres[1] ?? ''}`
+    if (!URL.canParse(connectionString)) throw new ConfigError(`${setting}: expected postgresql://user:password@host:5432/database`)
+    return { driver: 'postgres', connectionString }
+  }
   const scheme = /^([a-z][\w+.-]*):/i.exec(url)?.[1]
-  if (scheme?.toLowerCase().startsWith('sqlite')) throw new ConfigError('DATABASE_URL: expected sqlite:///path/to/file.db')
-  if (scheme) throw new ConfigError(`DATABASE_URL: the '${scheme}' database is not supported yet (use sqlite:///users.db)`)
-  // The URL itself is not echoed: it may carry a password.
-  throw new ConfigError('DATABASE_URL is not a database URL (expected e.g. sqlite:///users.db)')
+  if (scheme?.toLowerCase().startsWith('sqlite')) throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db`)
+  if (scheme) throw new ConfigError(`${setting}: the '${scheme}' database is not supported (use sqlite:///users.db or postgresql://...)`)
+  throw new ConfigError(`${setting} is not a database URL (expected e.g. sqlite:///users.db or postgresql://host/database)`)
 }
 
-export async function openStore(databaseUrl: string, cwd?: string): Promise<Store> {
-  const location = parseDatabaseUrl(databaseUrl, cwd)
+export interface OpenStoreOptions {
+  /** Where relative SQLite paths start; defaults to process.cwd(). */
+  cwd?: string
+  /** PostgreSQL: connections kept at most (DATABASE_POOL_SIZE). */
+  poolSize?: number
+}
+
+/** Opens the database of `databaseUrl` and brings its schema up to date (idempotent). */
+export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const location = parseDatabaseUrl(databaseUrl, options.cwd)
+  if (location.driver === 'postgres') {
+    const { openPostgresStore } = await import('./postgres.js')
+    return openPostgresStore(location.connectionString, { poolSize: options.poolSize })
+  }
   const { openSqliteStore } = await import('./sqlite.js')
   return openSqliteStore(location.filename)
 }

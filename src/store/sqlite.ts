@@ -3,8 +3,8 @@
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
 import type { AuditEvent, NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, ThrottleState, UserRecord } from './index.js'
+import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import { usernameKey } from './username-key.js'
-import { migrations } from './migrations/index.js'
 
 interface UserRow {
   id: number
@@ -151,6 +151,7 @@ export function openSqliteStore(filename: string): Store {
     pruneThrottle: db.prepare<[number]>('DELETE FROM gatehouse_throttle WHERE rowid IN (SELECT rowid FROM gatehouse_throttle WHERE expires_at < ? LIMIT 100)'),
     keys: db.prepare<[number], KeyRow>('SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > ? ORDER BY created_at DESC, kid'),
     retireKeys: db.prepare<[number]>('UPDATE gatehouse_signing_keys SET retire_at = ? WHERE retire_at IS NULL'),
+    schemaVersion: db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations'),
     insertKey: db.prepare<[string, string, string, string, number]>(
       'INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -298,6 +299,9 @@ export function openSqliteStore(filename: string): Store {
     async ping() {
       statements.ping.get()
     },
+    async schemaVersion() {
+      return statements.schemaVersion.get()?.version ?? 0
+    },
     async close() {
       db.close()
     },
@@ -310,9 +314,8 @@ function migrate(db: Database.Database): void {
     db.exec(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`)
     const current = db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations').get()?.version ?? 0
-    const latest = migrations.at(-1)?.version ?? 0
-    if (current > latest) {
-      throw new ConfigError(`the database is at schema version ${current}, newer than this Gatehouse knows (${latest}); upgrade Gatehouse`)
+    if (current > LATEST_SCHEMA_VERSION) {
+      throw new ConfigError(`the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`)
     }
     const record = db.prepare<[number, string]>('INSERT INTO gatehouse_migrations (version, name) VALUES (?, ?)')
     for (const migration of migrations) {

@@ -3,10 +3,11 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { migrations } from '../../src/store/migrations/index.js'
+import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import { openSqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/index.js'
 import { tempDir } from '../helper.js'
+import { SQLALCHEMY_SQLITE_SCHEMA } from '../tutorial-db.js'
 import { storeContract } from './contract.js'
 
 function openTemp(filename = join(tempDir(), 'users.db')): Store {
@@ -16,21 +17,6 @@ function openTemp(filename = join(tempDir(), 'users.db')): Store {
 }
 
 storeContract('SQLite', async () => openTemp())
-
-/** The table as FastAPI + SQLAlchemy's tutorial model creates it. */
-const SQLALCHEMY_SCHEMA = `
-CREATE TABLE users (
-	id INTEGER NOT NULL,
-	username VARCHAR,
-	full_name VARCHAR,
-	email VARCHAR,
-	hashed_password VARCHAR,
-	disabled BOOLEAN,
-	PRIMARY KEY (id)
-);
-CREATE INDEX ix_users_id ON users (id);
-CREATE UNIQUE INDEX ix_users_email ON users (email);
-CREATE UNIQUE INDEX ix_users_username ON users (username);`
 
 describe('SQLite store', () => {
   it('uses WAL mode and a busy timeout', () => {
@@ -44,7 +30,7 @@ describe('SQLite store', () => {
   it('opens a users.db written by SQLAlchemy, keeping its columns and rows, NULL flags included', async () => {
     const filename = join(tempDir(), 'users.db')
     const legacy = new Database(filename)
-    legacy.exec(SQLALCHEMY_SCHEMA)
+    legacy.exec(SQLALCHEMY_SQLITE_SCHEMA)
     legacy.prepare('INSERT INTO users (username, hashed_password, disabled) VALUES (?, ?, NULL)').run('johndoe', '$2b$12$hash')
     legacy.close()
 
@@ -78,7 +64,7 @@ describe('SQLite store', () => {
   it('migrates once, also when opened again', async () => {
     const filename = join(tempDir(), 'users.db')
     void openTemp(filename).close()
-    openTemp(filename)
+    expect(await openTemp(filename).schemaVersion()).toBe(LATEST_SCHEMA_VERSION)
     const db = new Database(filename)
     expect(db.prepare('SELECT version FROM gatehouse_migrations').pluck().all()).toEqual(migrations.map((m) => m.version))
     db.close()
@@ -106,7 +92,7 @@ describe('SQLite store', () => {
   it('backfills username keys, and keeps a legacy database with look-alike usernames usable', () => {
     const filename = join(tempDir(), 'users.db')
     const legacy = new Database(filename)
-    legacy.exec(SQLALCHEMY_SCHEMA)
+    legacy.exec(SQLALCHEMY_SQLITE_SCHEMA)
     legacy.prepare('INSERT INTO users (username, hashed_password) VALUES (?, ?)').run('Bob', 'h')
     legacy.prepare('INSERT INTO users (username, hashed_password) VALUES (?, ?)').run('bob', 'h')
     legacy.close()

@@ -21,4 +21,23 @@ export const usersTable: Migration = {
     })
     if (!usernameIndexed) db.exec('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
   },
+  async postgres(client) {
+    // The column types SQLAlchemy gives the tutorial's model (String is VARCHAR), so either program
+    // may have created the table.
+    await client.query(`CREATE TABLE IF NOT EXISTS users (
+      id SERIAL PRIMARY KEY,
+      username VARCHAR UNIQUE,
+      full_name VARCHAR,
+      email VARCHAR UNIQUE,
+      hashed_password VARCHAR,
+      disabled BOOLEAN DEFAULT false
+    )`)
+    // A unique index on username alone, whatever its name (users_username_key, SQLAlchemy's
+    // ix_users_username); partial and expression indexes do not count.
+    const { rows } = await client.query<{ indexed: boolean }>(`SELECT EXISTS (
+      SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = 'users'::regclass AND i.indisunique AND i.indnkeyatts = 1
+        AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = 'username') AS indexed`)
+    if (!rows[0]?.indexed) await client.query('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
+  },
 }

@@ -17,4 +17,16 @@ export const throttleCounters: Migration = {
       );
       CREATE INDEX gatehouse_throttle_expiry ON gatehouse_throttle (expires_at);`)
   },
+  async postgres(client) {
+    await client.query(`
+      CREATE TABLE gatehouse_throttle (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        window_start BIGINT NOT NULL,
+        blocked_until BIGINT NOT NULL,
+        strikes INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX gatehouse_throttle_expiry ON gatehouse_throttle (expires_at);`)
+  },
 }

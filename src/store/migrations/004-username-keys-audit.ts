@@ -33,4 +33,29 @@ export const usernameKeysAudit: Migration = {
       CREATE TRIGGER gatehouse_audit_append_only_delete BEFORE DELETE ON gatehouse_audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`)
   },
+  async postgres(client) {
+    await client.query('ALTER TABLE users ADD COLUMN username_key TEXT')
+    const { rows } = await client.query<{ id: number; username: string | null }>('SELECT id, username FROM users')
+    for (const row of rows) {
+      if (row.username !== null) await client.query('UPDATE users SET username_key = $1 WHERE id = $2', [usernameKey(row.username), row.id])
+    }
+    const duplicates = await client.query('SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1')
+    await client.query(`CREATE ${duplicates.rowCount ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`)
+    await client.query(`
+      CREATE TABLE gatehouse_audit (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        username TEXT,
+        ip TEXT,
+        user_agent TEXT,
+        detail TEXT
+      );
+      CREATE INDEX gatehouse_audit_at ON gatehouse_audit (at);
+      CREATE FUNCTION gatehouse_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+      CREATE TRIGGER gatehouse_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON gatehouse_audit
+        FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_audit_append_only();`)
+  },
 }

@@ -1,16 +1,24 @@
 // Schema versions, applied in order by each driver inside one transaction. A version is never
-// edited once released: changes come as a new version. Version 1 adopts the FastAPI tutorial's
-// `users` table as it is, so a `users.db` that app wrote opens unchanged.
+// edited once released: changes come as a new version, defined once per driver side by side. Version
+// 1 adopts the FastAPI tutorial's `users` table as it is, so a database that app wrote opens unchanged.
 import type { Database } from 'better-sqlite3'
+import type { ClientBase } from 'pg'
 import { usersTable } from './001-users-table.js'
 import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 
+/** What a PostgreSQL migration gets: a client inside the migrating transaction. */
+export type PostgresMigrationClient = Pick<ClientBase, 'query'>
+
 export interface Migration {
   version: number
   name: string
   sqlite(db: Database): void
+  postgres(client: PostgresMigrationClient): Promise<void>
 }
 
 export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys, throttleCounters, usernameKeysAudit]
+
+/** The schema version this Gatehouse writes; a database at a newer one is refused. */
+export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0

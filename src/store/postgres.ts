@@ -1,0 +1,468 @@
+// The scale-out store: PostgreSQL through one `pg` pool per process, so any number of instances can
+// share a database. What must be atomic across processes is one statement or one transaction holding
+// row locks; a database that cannot be reached surfaces as DatabaseUnavailable, never as a hang.
+import pg from 'pg'
+import { ConfigError, DatabaseUnavailable, DuplicateUser, GatehouseError } from '../errors.js'
+import type { AuditEvent, NewSession, NewUser, SessionRecord, Store, ThrottleState, UserRecord } from './index.js'
+import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
+import { usernameKey } from './username-key.js'
+
+export interface PostgresStoreOptions {
+  /** Connections kept at most (DATABASE_POOL_SIZE). */
+  poolSize?: number
+  /** How long a query may wait for a connection before failing with DatabaseUnavailable. */
+  connectionTimeoutMillis?: number
+}
+
+interface UserRow {
+  id: number
+  username: string
+  email: string | null
+  full_name: string | null
+  hashed_password: string | null
+  disabled: boolean | null
+  scopes: string | null
+}
+
+interface SessionRow {
+  session_id: string
+  session_user_id: number
+  session_scope: string
+  session_created_at: number
+  session_last_used_at: number
+  session_expires_at: number
+  session_revoked_at: number | null
+  session_user_agent: string | null
+  session_ip: string | null
+}
+
+interface RefreshTokenRow extends SessionRow {
+  token_hash: string
+  issued_at: number
+  spent_at: number | null
+}
+
+interface ThrottleRow {
+  count: number
+  window_start: number
+  blocked_until: number
+  strikes: number
+  expires_at: number
+}
+
+interface AuditRow {
+  id: number
+  at: number
+  type: string
+  outcome: string
+  username: string | null
+  ip: string | null
+  user_agent: string | null
+  detail: string | null
+}
+
+interface KeyRow {
+  kid: string
+  algorithm: string
+  private_key: string
+  public_jwk: string
+  created_at: number
+  retire_at: number | null
+}
+
+const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
+const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
+  s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
+  s.user_agent AS session_user_agent, s.ip AS session_ip`
+
+// BIGINT columns hold epoch milliseconds (and counts), far below 2^53: numbers, not pg's default strings.
+const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format): unknown => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)),
+}
+
+/** 'gate' in ASCII: the class of Gatehouse's advisory locks, apart from other applications' ones. */
+const ADVISORY_LOCK_CLASS = 0x67617465
+
+/**
+ * Transactions PostgreSQL aborted to break a deadlock (e.g. a refresh meeting the removal of its user,
+ * which lock a token and its session in opposite orders) or a serialization conflict: run again, a
+ * few times, as they hold nothing once rolled back.
+ */
+const RETRIED_SQLSTATES = new Set(['40P01', '40001'])
+const MAX_ATTEMPTS = 3
+
+type Query = Pick<pg.ClientBase, 'query'>
+
+export async function openPostgresStore(connectionString: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 10,
+    // Fail fast: a request waiting for an unreachable database answers 503 instead of hanging.
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3_000,
+    types: BIGINT_AS_NUMBER,
+    application_name: 'gatehouse',
+  })
+  // An idle connection the server dropped (restart, failover) is discarded by the pool and the next
+  // query opens a new one; without a listener the process would exit.
+  pool.on('error', () => undefined)
+
+  const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => {
+    try {
+      return await pool.query<R>(text, values)
+    } catch (error) {
+      throw toStoreError(error)
+    }
+  }
+  const changed = async (text: string, values: unknown[]): Promise<number> => (await query(text, values)).rowCount ?? 0
+  const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> => inTransaction(pool, work)
+
+  try {
+    await transaction(migrate)
+  } catch (error) {
+    await pool.end()
+    if (error instanceof ConfigError || error instanceof DatabaseUnavailable) throw error
+    throw new ConfigError(`DATABASE_URL: cannot use the PostgreSQL database: ${(error as Error).message}`)
+  }
+
+  return {
+    async findUserByUsername(username) {
+      const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username])
+      return rows[0] && toRecord(rows[0])
+    },
+    async findUserById(id) {
+      const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id])
+      return rows[0] && toRecord(rows[0])
+    },
+    async createUser(user: NewUser) {
+      try {
+        const { rows } = await query<UserRow>(
+          `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${USER_COLUMNS}`,
+          [
+            user.username, usernameKey(user.username), user.email ?? null, user.fullName ?? null, user.hashedPassword,
+            user.disabled ?? false, user.scopes ? user.scopes.join(' ') : null,
+          ],
+        )
+        return toRecord(rows[0]!)
+      } catch (error) {
+        throw toDuplicateUser(error) ?? error
+      }
+    },
+    async listUsers() {
+      return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(toRecord)
+    },
+    async searchUsers({ q, limit, offset }) {
+      const pattern = `%${(q ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+      const matches = 'username ILIKE $1 OR email ILIKE $1 OR full_name ILIKE $1'
+      const [page, count] = await Promise.all([
+        query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE ${matches} ORDER BY id LIMIT $2 OFFSET $3`, [pattern, limit, offset]),
+        query<{ total: number }>(`SELECT COUNT(*)::int AS total FROM users WHERE ${matches}`, [pattern]),
+      ])
+      return { users: page.rows.map(toRecord), total: count.rows[0]?.total ?? 0 }
+    },
+    async updateProfile(username, profile) {
+      try {
+        return (
+          (await changed(
+            // One CASE per field: its flag says whether it was given at all (null included).
+            `UPDATE users SET email = CASE WHEN $2 THEN $3 ELSE email END, full_name = CASE WHEN $4 THEN $5 ELSE full_name END WHERE username = $1`,
+            [username, profile.email !== undefined, profile.email ?? null, profile.fullName !== undefined, profile.fullName ?? null],
+          )) > 0
+        )
+      } catch (error) {
+        throw toDuplicateUser(error) ?? error
+      }
+    },
+    async appendAudit(event) {
+      await query('INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        event.at, event.type, event.outcome, event.username, event.ip, event.userAgent, event.detail,
+      ])
+    },
+    async listAudit({ limit, before }) {
+      const { rows } = await query<AuditRow>('SELECT * FROM gatehouse_audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [before ?? Number.MAX_SAFE_INTEGER, limit])
+      return rows.map(toAuditEvent)
+    },
+    async setPasswordHash(username, hashedPassword) {
+      return (await changed('UPDATE users SET hashed_password = $1 WHERE username = $2', [hashedPassword, username])) > 0
+    },
+    async replacePasswordHash(id, expectedHash, hashedPassword) {
+      return (await changed('UPDATE users SET hashed_password = $1 WHERE id = $2 AND hashed_password = $3', [hashedPassword, id, expectedHash])) > 0
+    },
+    async setDisabled(username, disabled) {
+      return (await changed('UPDATE users SET disabled = $1 WHERE username = $2', [disabled, username])) > 0
+    },
+    async removeUser(username) {
+      return (await changed('DELETE FROM users WHERE username = $1', [username])) > 0
+    },
+    async setScopes(username, scopes) {
+      return (await changed('UPDATE users SET scopes = $1 WHERE username = $2', [scopes === null ? null : scopes.join(' '), username])) > 0
+    },
+    async createSession(session: NewSession) {
+      await transaction(async (client) => {
+        await client.query(
+          `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+          [session.id, session.userId, session.scope.join(' '), session.createdAt, session.expiresAt, session.userAgent, session.ip],
+        )
+        await client.query('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)', [
+          session.refreshTokenHash, session.id, session.createdAt,
+        ])
+      })
+    },
+    async findUserAndSession(username, sessionId) {
+      const { rows } = await query<UserRow & Partial<SessionRow>>(
+        `SELECT u.id, u.username, u.email, u.full_name, u.hashed_password, u.disabled, u.scopes, ${SESSION_COLUMNS}
+         FROM users u LEFT JOIN gatehouse_sessions s ON s.id = $1 AND s.user_id = u.id WHERE u.username = $2`,
+        [sessionId, username],
+      )
+      const row = rows[0]
+      if (!row) return undefined
+      return { user: toRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSession(row as SessionRow) }
+    },
+    async findRefreshToken(tokenHash) {
+      const { rows } = await query<RefreshTokenRow>(
+        `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
+         FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = $1`,
+        [tokenHash],
+      )
+      const row = rows[0]
+      if (!row) return undefined
+      return { token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at }, session: toSession(row) }
+    },
+    async rotateRefreshToken(oldHash, newHash, now) {
+      return transaction(async (client) => {
+        // The row lock makes concurrent spenders of one token queue up; each re-checks `spent_at IS NULL`
+        // once the one before it commits, so exactly one of them, in any process, gets a row back.
+        const { rows } = await client.query<{ session_id: string }>(
+          `UPDATE gatehouse_refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL
+           AND session_id IN (SELECT id FROM gatehouse_sessions WHERE revoked_at IS NULL) RETURNING session_id`,
+          [oldHash, now],
+        )
+        const sessionId = rows[0]?.session_id
+        if (sessionId === undefined) return false
+        await client.query('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)', [newHash, sessionId, now])
+        await client.query('UPDATE gatehouse_sessions SET last_used_at = $1 WHERE id = $2', [now, sessionId])
+        return true
+      })
+    },
+    async listActiveSessions(userId, now) {
+      const { rows } = await query<SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM gatehouse_sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY s.created_at`,
+        [userId, now],
+      )
+      return rows.map(toSession)
+    },
+    async revokeSession(sessionId, now, userId) {
+      const revoked =
+        userId === undefined
+          ? await changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now, sessionId])
+          : await changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL', [now, sessionId, userId])
+      return revoked > 0
+    },
+    async revokeUserSessions(userId, now, exceptSessionId) {
+      return changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL', [
+        now, userId, exceptSessionId ?? null,
+      ])
+    },
+    async updateThrottle(key, update) {
+      return transaction(async (client) => {
+        const row = await lockThrottleRow(client, key)
+        const now = Date.now()
+        // The placeholder a first attempt inserts has expired at 0: it reads as no counter.
+        const current = row.expires_at > now ? toThrottleState(row) : undefined
+        const { state, result } = update(current)
+        if (state) {
+          await client.query(
+            'UPDATE gatehouse_throttle SET count = $2, window_start = $3, blocked_until = $4, strikes = $5, expires_at = $6 WHERE key = $1',
+            [key, state.count, state.windowStart, state.blockedUntil, state.strikes, state.expiresAt],
+          )
+        } else {
+          await client.query('DELETE FROM gatehouse_throttle WHERE key = $1', [key])
+        }
+        // Expired counters are forgotten a few at a time, on the way. Rows other transactions hold are
+        // skipped, never waited for: two updates pruning each other's rows could otherwise deadlock.
+        await client.query(
+          `DELETE FROM gatehouse_throttle WHERE key IN (
+             SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)`,
+          [now],
+        )
+        return result
+      })
+    },
+    async listSigningKeys(now) {
+      const { rows } = await query<KeyRow>(
+        'SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at DESC, kid',
+        [now],
+      )
+      return rows.map((row) => ({
+        kid: row.kid,
+        algorithm: row.algorithm,
+        privateKey: row.private_key,
+        publicJwk: row.public_jwk,
+        createdAt: row.created_at,
+        retireAt: row.retire_at,
+      }))
+    },
+    async addSigningKey(key, retireOthersAt) {
+      await transaction(async (client) => {
+        // Rotations from two processes take turns, so the later one also retires the earlier one's key.
+        // The mode blocks other writers of the table only, never its readers.
+        await client.query('LOCK TABLE gatehouse_signing_keys IN SHARE ROW EXCLUSIVE MODE')
+        await client.query('UPDATE gatehouse_signing_keys SET retire_at = $1 WHERE retire_at IS NULL', [retireOthersAt])
+        await client.query('INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          key.kid, key.algorithm, key.privateKey, key.publicJwk, key.createdAt,
+        ])
+      })
+    },
+    async ping() {
+      await query('SELECT 1')
+    },
+    poolStats() {
+      return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
+    },
+    async schemaVersion() {
+      const { rows } = await query<{ version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations')
+      return rows[0]?.version ?? 0
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}
+
+function toAuditEvent(row: AuditRow): AuditEvent {
+  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
+}
+
+async function migrate(client: Query): Promise<void> {
+  // Instances starting together migrate one at a time: the lock is per schema and ends with the
+  // transaction. It comes first, so even the CREATE TABLE IF NOT EXISTS below never races.
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [ADVISORY_LOCK_CLASS])
+  await client.query(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
+  const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations')
+  const current = rows[0]?.version ?? 0
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new ConfigError(`the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`)
+  }
+  for (const migration of migrations) {
+    if (migration.version <= current) continue
+    await migration.postgres(client)
+    await client.query('INSERT INTO gatehouse_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
+  }
+}
+
+/**
+ * Locks the counter's row for this transaction, creating it first when absent. SELECT ... FOR UPDATE
+ * cannot lock a row that does not exist yet (two first attempts would both start from zero), and
+ * INSERT ... ON CONFLICT DO NOTHING followed by it can find the row deleted in between (forgotten or
+ * pruned) under load. An upsert is guaranteed to insert or lock, in one statement; its no-op update
+ * returns the row as it was.
+ */
+async function lockThrottleRow(client: Query, key: string): Promise<ThrottleRow> {
+  const { rows } = await client.query<ThrottleRow>(
+    `INSERT INTO gatehouse_throttle AS t (key, count, window_start, blocked_until, strikes, expires_at) VALUES ($1, 0, 0, 0, 0, 0)
+     ON CONFLICT (key) DO UPDATE SET key = t.key RETURNING t.count, t.window_start, t.blocked_until, t.strikes, t.expires_at`,
+    [key],
+  )
+  return rows[0]!
+}
+
+/** Runs `work` in a transaction on one pooled connection: committed, or rolled back and rethrown. */
+async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: pg.PoolClient
+    try {
+      client = await pool.connect()
+    } catch (error) {
+      throw toStoreError(error)
+    }
+    // A connection that breaks while checked out reports here, between queries; unheard, it would crash the process.
+    let broken: Error | undefined
+    const onError = (error: Error): void => {
+      broken = error
+    }
+    client.on('error', onError)
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      // A connection whose state is unknown is closed rather than handed to the next caller.
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError))
+      if (attempt < MAX_ATTEMPTS && error instanceof pg.DatabaseError && RETRIED_SQLSTATES.has(error.code ?? '')) continue
+      throw toStoreError(error)
+    } finally {
+      client.off('error', onError)
+      client.release(broken)
+    }
+  }
+}
+
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+/** Server shutting down (admin, crash), not accepting connections yet, or out of connection slots. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+/** pg and pg-pool report a lost or never-made connection with these plain errors. */
+const CONNECTION_MESSAGES = new Set([
+  'timeout exceeded when trying to connect',
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'Client has encountered a connection error and is not queryable',
+])
+
+/** Connection-level failures become DatabaseUnavailable (HTTP 503); anything else is left as it is. */
+export function toStoreError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof GatehouseError) return error
+  const code = (error as { code?: unknown }).code
+  const connectionLevel =
+    (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) ||
+    CONNECTION_MESSAGES.has(error.message)
+  if (!connectionLevel) return error
+  // Node reports a refused connection to several addresses (localhost: ::1 and 127.0.0.1) without a message.
+  return new DatabaseUnavailable(error.message || String(code), { cause: error })
+}
+
+function toRecord(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    fullName: row.full_name,
+    // A NULL hash (possible in the tutorial's schema) matches no password.
+    hashedPassword: row.hashed_password ?? '',
+    disabled: Boolean(row.disabled),
+    scopes: row.scopes === null ? null : splitScopes(row.scopes),
+  }
+}
+
+function toSession(row: SessionRow): SessionRecord {
+  return {
+    id: row.session_id,
+    userId: row.session_user_id,
+    scope: splitScopes(row.session_scope),
+    createdAt: row.session_created_at,
+    lastUsedAt: row.session_last_used_at,
+    expiresAt: row.session_expires_at,
+    revokedAt: row.session_revoked_at,
+    userAgent: row.session_user_agent,
+    ip: row.session_ip,
+  }
+}
+
+function toThrottleState(row: ThrottleRow): ThrottleState {
+  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
+}
+
+function splitScopes(text: string): string[] {
+  return text.split(' ').filter((scope) => scope !== '')
+}
+
+/** A unique violation names its column in `detail` ("Key (email)=...") and its index in `constraint`. */
+function toDuplicateUser(error: unknown): DuplicateUser | undefined {
+  if (!(error instanceof pg.DatabaseError) || error.code !== '23505') return undefined
+  const column = /^Key \((\w+)\)=/.exec(error.detail ?? '')?.[1]
+  if (column === 'email' || column === 'username') return new DuplicateUser(column)
+  if (/email/i.test(error.constraint ?? '')) return new DuplicateUser('email')
+  if (/username/i.test(error.constraint ?? '')) return new DuplicateUser('username')
+  return undefined
+}
