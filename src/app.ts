@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { registerAuthentication } from './http/auth.js'
+import { registerCors } from './http/cors.js'
 import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
@@ -114,6 +115,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const accounts = createAccounts({ store, hasher, scopes, passwordMinLength: config.passwordMinLength })
 
   registerErrorHandling(app)
+  // Before every route, so that preflights and error answers carry the CORS headers too.
+  await registerCors(app, config.corsOrigins)
   registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))
   await registerDocs(app, VERSION, scopes.known)
   await app.register(healthRoutes(() => store.ping()))
