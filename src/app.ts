@@ -9,6 +9,7 @@ import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
+import { loginPageRoutes } from './http/routes/login-page.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
@@ -129,5 +130,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }
   await app.register(sessionRoutes(sessions))
   await app.register(userRoutes(accounts))
+  await app.register(loginPageRoutes)
   return app
 }
