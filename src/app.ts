@@ -5,11 +5,13 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { AccessLog } from './http/access-log.js'
 import { registerAuthentication } from './http/auth.js'
+import { registerCors } from './http/cors.js'
 import { registerDocs } from './http/docs.js'
 import { registerErrorHandling } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
+import { loginPageRoutes } from './http/routes/login-page.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
@@ -119,6 +121,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const accounts = createAccounts({ store, hasher, scopes, passwordMinLength: config.passwordMinLength })
 
   registerErrorHandling(app)
+  // Before every route, so that preflights and error answers carry the CORS headers too.
+  await registerCors(app, config.corsOrigins)
   registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))
   await registerDocs(app, VERSION, scopes.known)
   await app.register(healthRoutes(() => store.ping()))
@@ -132,5 +136,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(sessionRoutes(sessions, events))
   await app.register(userRoutes({ accounts, events, registrationOpen: config.registrationOpen }))
   await app.register(adminRoutes({ accounts, audit: store, events }))
+  await app.register(loginPageRoutes)
   return app
 }

@@ -53,6 +53,8 @@ export interface Config {
   throttle: ThrottlePolicy
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
   trustProxy: string[]
+  /** Origins of browser frontends allowed to call the API (CORS_ORIGINS); empty: no CORS headers at all. */
+  corsOrigins: string[]
   /** Redis for throttling counters shared by instances (REDIS_URL); without it they live in the database. */
   redisUrl: string | undefined
   /** What logins do while Redis is unreachable (REDIS_FAILURE_MODE). */
@@ -178,6 +180,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       maxBlockMs: readInteger(vars, 'THROTTLE_MAX_BLOCK_SECONDS', 3_600, 1, 7 * 86_400) * 1000,
     },
     trustProxy: parseTrustedProxies(vars.TRUST_PROXY ?? ''),
+    corsOrigins: parseCorsOrigins(vars.CORS_ORIGINS ?? ''),
     redisUrl: readRedisUrl(vars.REDIS_URL),
     redisFailureMode: readChoice(vars, 'REDIS_FAILURE_MODE', ['closed', 'open'] as const),
     metrics: readChoice(vars, 'METRICS', ['false', 'true'] as const) === 'true',
@@ -211,6 +214,26 @@ function parseTrustedProxies(text: string): string[] {
     const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits)
     if (version === 0 || !validBits || rest.length > 0) {
       throw new ConfigError(`TRUST_PROXY: '${entry}' is not an IP address or CIDR (e.g. 10.0.0.0/8, ::1)`)
+    }
+  }
+  return entries
+}
+
+/**
+ * Exact origins, as browsers send them in `Origin`: lower case, no path, no default port. `*` is
+ * refused: it would let every website read what a visitor's browser gets from Gatehouse (login
+ * answers included), even a Gatehouse on an intranet or localhost that the website cannot reach.
+ */
+function parseCorsOrigins(text: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean)
+  for (const entry of entries) {
+    if (entry === '*') throw new ConfigError("CORS_ORIGINS: '*' is not allowed; list the frontends' origins (e.g. https://app.example.com)")
+    const shape = /^[a-z][a-z0-9+.-]*:\/\/([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/.test(entry)
+    // For http(s) the URL parser knows the canonical form, e.g. that https://host:443 is sent as https://host.
+    const canonical = /^https?:/.test(entry) && URL.canParse(entry) ? new URL(entry).origin : entry
+    if (!shape || canonical !== entry) {
+      const hint = canonical !== entry ? `; write it as '${canonical}'` : ''
+      throw new ConfigError(`CORS_ORIGINS: '${entry}' is not an origin (scheme://host[:port], lower case, no path, e.g. https://app.example.com)${hint}`)
     }
   }
   return entries

@@ -1,0 +1,157 @@
+// Gatehouse's login page: signs in with the OAuth2 password flow, shows the profile, keeps the access
+// token fresh and signs out. Plain ES module, no framework, no build step: the reference for frontends.
+//
+// Where the tokens live, the decision worth copying:
+// - The access token only in a variable: nothing persists it, and a reload loses it.
+// - The refresh token in sessionStorage: a reload in this tab keeps the session (the page refreshes on
+//   load), closing the tab ends it. Not localStorage: it outlives the tab and every tab shares it, so
+//   tabs would race on a single-use token (Gatehouse then ends the session as a suspected theft). Not a
+//   cookie: Gatehouse takes tokens in headers and forms only, and a cookie is sent where you did not ask.
+//   "Duplicate tab" copies sessionStorage, so that race can still happen: it signs both copies out.
+// Script on the page can still read sessionStorage; the defence is the server's Content-Security-Policy
+// (scripts from this origin only) and never putting API data into innerHTML.
+
+// Gatehouse's base URL. Same origin here; a frontend on another origin writes Gatehouse's URL
+// (e.g. 'https://auth.example.com/') and must be listed in Gatehouse's CORS_ORIGINS.
+const API = new URL('./', document.baseURI)
+const REFRESH_TOKEN_KEY = 'gatehouse.refresh_token'
+// Refresh when 80% of the access token's lifetime has passed: a 30-minute token at 24 minutes, a
+// 1-minute token at 48 seconds. Early enough for a slow network, late enough to refresh rarely.
+const REFRESH_AT = 0.8
+// setTimeout fires at once beyond this (about 24.8 days), which would refresh in a loop.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+let accessToken = null
+let refreshTimer
+// The refresh in flight, shared: a refresh token is single use, and two concurrent refreshes with it
+// look like reuse of a stolen token, which ends the session.
+let refreshing = null
+
+const element = (id) => document.getElementById(id)
+
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message)
+    this.status = status
+  }
+}
+
+/** Calls Gatehouse; resolves with the JSON answer, or rejects with an ApiError carrying its `detail`. */
+async function call(path, init = {}) {
+  const response = await fetch(new URL(path, API), init)
+  const json = response.headers.get('Content-Type')?.includes('json') ? await response.json() : null
+  if (response.ok) return json
+  let message = json?.detail ?? `${response.status} ${response.statusText}`
+  // 429 (too many failed logins) and 503 (busy) say how long to wait.
+  const wait = response.headers.get('Retry-After')
+  if (wait) message += ` (retry in ${wait} s)`
+  throw new ApiError(message, response.status)
+}
+
+/** POST as a form: /token and /revoke take application/x-www-form-urlencoded, never JSON. */
+const postForm = (path, fields) => call(path, { method: 'POST', body: new URLSearchParams(fields) })
+
+/** Keeps a /token answer: the access token in memory, the refresh token for this tab, and a timer. */
+function keep(tokens) {
+  accessToken = tokens.access_token
+  sessionStorage.setItem(REFRESH_TOKEN_KEY, tokens.refresh_token)
+  clearTimeout(refreshTimer)
+  const delay = Math.min(tokens.expires_in * REFRESH_AT * 1000, MAX_TIMER_MS)
+  refreshTimer = setTimeout(() => refresh().catch(sessionEnded), delay)
+}
+
+function forget() {
+  accessToken = null
+  sessionStorage.removeItem(REFRESH_TOKEN_KEY)
+  clearTimeout(refreshTimer)
+}
+
+/** Trades the refresh token for new tokens; concurrent callers share one request. */
+function refresh() {
+  refreshing ??= postForm('token', { grant_type: 'refresh_token', refresh_token: sessionStorage.getItem(REFRESH_TOKEN_KEY) ?? '' })
+    .then(keep)
+    .finally(() => (refreshing = null))
+  return refreshing
+}
+
+/** GET with the access token. After a 401 (it expired while the computer slept) refresh once and retry. */
+async function getWithToken(path) {
+  const get = () => call(path, { headers: { Authorization: `Bearer ${accessToken}` } })
+  try {
+    return await get()
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error
+    await refresh()
+    return get()
+  }
+}
+
+/** Shows one view: 'loading', 'sign-in' or 'profile', with an optional error for the live region. */
+function show(view, message = '') {
+  element('status').textContent = view === 'loading' ? 'Signing you in…' : ''
+  element('sign-in').hidden = view !== 'sign-in'
+  element('profile').hidden = view !== 'profile'
+  element('error').textContent = message
+}
+
+async function showProfile() {
+  const user = await getWithToken('users/me/')
+  // textContent, never innerHTML: a full name is user input and must not become markup.
+  element('profile-username').textContent = user.username
+  element('profile-email').textContent = user.email ?? '—'
+  element('profile-full-name').textContent = user.full_name ?? '—'
+  show('profile')
+  element('profile-heading').focus()
+}
+
+/**
+ * Any failed refresh ends the session here, a network error too: the request may have reached
+ * Gatehouse and spent the token, and presenting it again would count as reuse.
+ */
+function sessionEnded(error) {
+  forget()
+  show('sign-in', error instanceof ApiError ? `Please sign in again: ${error.message}` : 'Please sign in again.')
+}
+
+element('sign-in').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  const button = form.querySelector('button')
+  button.disabled = true
+  element('error').textContent = ''
+  try {
+    keep(await postForm('token', { grant_type: 'password', username: form.username.value, password: form.password.value }))
+    form.reset() // the password does not stay in the page
+    await showProfile()
+  } catch (error) {
+    forget()
+    show('sign-in', error instanceof ApiError ? error.message : 'Gatehouse cannot be reached; try again.')
+    form.password.focus()
+  } finally {
+    button.disabled = false
+  }
+})
+
+element('sign-out').addEventListener('click', async () => {
+  clearTimeout(refreshTimer)
+  await refreshing?.catch(() => {}) // else a refresh in flight would store a new token after we forget
+  const refreshToken = sessionStorage.getItem(REFRESH_TOKEN_KEY)
+  let message = ''
+  try {
+    // Revoking the refresh token ends its whole session on the server, access tokens included.
+    if (refreshToken) await postForm('revoke', { token: refreshToken, token_type_hint: 'refresh_token' })
+  } catch {
+    message = 'Signed out in this tab, but Gatehouse could not be told; the session ends when it expires.'
+  }
+  forget()
+  show('sign-in', message)
+  element('username').focus()
+})
+
+// A stored refresh token means this tab was signed in before a reload: refresh, then show the profile.
+if (sessionStorage.getItem(REFRESH_TOKEN_KEY)) {
+  show('loading')
+  refresh().then(showProfile).catch(sessionEnded)
+} else {
+  show('sign-in')
+}
