@@ -51,7 +51,7 @@ export async function runManyUsers(count: number, durationS: number): Promise<vo
       const databaseFile = join(dir, 'users.db')
       const fillS = await fillUsers(databaseFile, users, hashedPassword)
       const started = performance.now()
-      const gatehouse = await startGatehouse({ dir, databaseFile, secretKey, logFile: join(dir, 'gatehouse.log') })
+      const gatehouse = await startGatehouse({ dir, databaseUrl: `sqlite:///${databaseFile}`, secretKey, logFile: join(dir, 'gatehouse.log') })
       try {
         const startS = (performance.now() - started) / 1000
         const rssAfterStart = rssMb(gatehouse.pid)

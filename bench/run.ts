@@ -1,6 +1,7 @@
 // `npm run bench`: Gatehouse under load beside a bare node:http "floor" server, on this machine, in one
 // run of about two minutes (BENCH_DURATION=<seconds> sets the length of each scenario, default 10).
-// Prints aligned tables with the figures, ratios and targets. `-- --users N` runs bench/many-users.ts.
+// Prints aligned tables with the figures, ratios and targets. `-- --users N` runs bench/many-users.ts;
+// BENCH_DATABASE_URL=postgresql://... runs it against PostgreSQL instead of SQLite.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -17,6 +18,7 @@ import { peakRssMb, rssMb, sampleRss, type RssTrace } from './memory.js'
 import { formatNumber, formatRatio, formatStatuses, formatTable } from './report.js'
 import { ensureBuilt, startFloor, startGatehouse, type ServerProcess } from './server-process.js'
 import { BENCH_PASSWORD, createUsersFixture } from './users-fixture.js'
+import { benchDatabase } from './database.js'
 
 const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' }
 /** Connections of the login flood: more than the hashing queue holds (HASH_CONCURRENCY + HASH_QUEUE_MAX = 66 here). */
@@ -97,21 +99,24 @@ async function main(): Promise<void> {
   const otherLoad = watchOtherLoad()
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'))
   const servers: ServerProcess[] = []
+  const cleanups: Array<() => Promise<void>> = []
   try {
     say('creating users (one argon2id hash, one bcrypt-12 hash, shared)')
-    const databaseFile = join(dir, 'users.db')
+    const database = await benchDatabase(dir)
+    cleanups.push(() => database.drop())
+    const databaseUrl = database.url
     // Enough bcrypt users for every login of scenarios 2 and 3, at well over the rate two cores allow.
-    const fixture = await createUsersFixture(databaseFile, { argon2: 1_000, bcrypt: Math.max(500, Math.ceil(durationS * 40)) })
+    const fixture = await createUsersFixture(databaseUrl, { argon2: 1_000, bcrypt: Math.max(500, Math.ceil(durationS * 40)) })
 
     const secretKey = randomBytes(32).toString('hex')
     say('starting Gatehouse (dist/, LOG_LEVEL=info to a file) and the floor server')
-    const gatehouse = await startGatehouse({ dir, databaseFile, secretKey, logFile: join(dir, 'gatehouse.log') })
+    const gatehouse = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse.log') })
     servers.push(gatehouse)
     const floor = await startFloor(secretKey)
     servers.push(floor)
     const memory: Array<[string, RssTrace]> = []
 
-    print(`Gatehouse benchmark: ${availableParallelism()} cores, Node ${process.version}, ${process.platform} ${process.arch}; ${durationS} s per scenario`)
+    print(`Gatehouse benchmark: ${availableParallelism()} cores, Node ${process.version}, ${process.platform} ${process.arch}; ${database.label}; ${durationS} s per scenario`)
     print('Servers run in child processes; autocannon runs in the harness on the same machine (loopback).')
 
     // 1. /users/me/ throughput, Gatehouse against the floor.
@@ -127,12 +132,12 @@ async function main(): Promise<void> {
     const [gatehouseMe, meMemory] = await withMemory(gatehouse, () => usersMe(gatehouse, token))
     memory.push(['1. /users/me/, 64 connections', meMemory])
     say('1. /users/me/ on Gatehouse with WORKERS=2')
-    const clustered = await startGatehouse({ dir, databaseFile, secretKey, logFile: join(dir, 'gatehouse-workers.log'), workers: 2 })
+    const clustered = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-workers.log'), workers: 2 })
     servers.push(clustered)
     const clusteredMe = await usersMe(clustered, token)
     await clustered.stop()
     say('1. /users/me/ on Gatehouse with LOG_LEVEL=warn (what request logging costs)')
-    const quiet = await startGatehouse({ dir, databaseFile, secretKey, logFile: join(dir, 'gatehouse-quiet.log'), logLevel: 'warn' })
+    const quiet = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-quiet.log'), logLevel: 'warn' })
     servers.push(quiet)
     const quietMe = await usersMe(quiet, token)
     await quiet.stop()
@@ -286,6 +291,7 @@ async function main(): Promise<void> {
     )
   } finally {
     for (const server of servers.reverse()) await server.stop()
+    for (const cleanup of cleanups) await cleanup()
     rmSync(dir, { recursive: true, force: true })
   }
   const { otherCores, cores } = otherLoad.stop()

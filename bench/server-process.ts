@@ -25,7 +25,8 @@ export interface ServerProcess {
 
 export interface GatehouseProcessOptions {
   dir: string
-  databaseFile: string
+  /** DATABASE_URL of the server (SQLite file or PostgreSQL). */
+  databaseUrl: string
   secretKey: string
   /** Where the JSON log lines (stdout) go. */
   logFile: string
@@ -40,7 +41,7 @@ export async function startGatehouse(options: GatehouseProcessOptions): Promise<
     ...process.env,
     NODE_ENV: 'production',
     SECRET_KEY: options.secretKey,
-    DATABASE_URL: `sqlite:///${options.databaseFile}`,
+    DATABASE_URL: options.databaseUrl,
     HOST: '127.0.0.1',
     LOG_LEVEL: options.logLevel ?? 'info',
   }

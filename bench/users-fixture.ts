@@ -14,10 +14,10 @@ export interface UsersFixture {
   bcryptHash: string
 }
 
-export async function createUsersFixture(databaseFile: string, counts: { argon2: number; bcrypt: number }): Promise<UsersFixture> {
+export async function createUsersFixture(databaseUrl: string, counts: { argon2: number; bcrypt: number }): Promise<UsersFixture> {
   const argon2Hash = await createPasswordHasher({ concurrency: 1, maxQueued: 1 }).hash(BENCH_PASSWORD)
   const legacyHash = await bcryptHash(BENCH_PASSWORD, 12)
-  const store = await openStore(`sqlite:///${databaseFile}`)
+  const store = await openStore(databaseUrl)
   const fixture: UsersFixture = { argon2Users: [], bcryptUsers: [], bcryptHash: legacyHash }
   try {
     for (let index = 0; index < counts.argon2; index++) {
