@@ -106,9 +106,10 @@ export async function openPostgresStore(connectionString: string, options: Postg
   // query opens a new one; without a listener the process would exit.
   pool.on('error', () => undefined)
 
-  const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => {
+  /** With a `name`, PostgreSQL parses and plans the statement once per connection (the hot path's lookups). */
+  const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> => {
     try {
-      return await pool.query<R>(text, values)
+      return await pool.query<R>({ text, values, name })
     } catch (error) {
       throw toStoreError(error)
     }
@@ -126,7 +127,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
 
   return {
     async findUserByUsername(username) {
-      const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username])
+      const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username], 'gatehouse_user_by_name')
       return rows[0] && toRecord(rows[0])
     },
     async findUserById(id) {
@@ -213,6 +214,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
         `SELECT u.id, u.username, u.email, u.full_name, u.hashed_password, u.disabled, u.scopes, ${SESSION_COLUMNS}
          FROM users u LEFT JOIN gatehouse_sessions s ON s.id = $1 AND s.user_id = u.id WHERE u.username = $2`,
         [sessionId, username],
+        'gatehouse_user_and_session',
       )
       const row = rows[0]
       if (!row) return undefined
