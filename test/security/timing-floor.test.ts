@@ -22,7 +22,7 @@ describe('timing floor', () => {
     const floor = createTimingFloor(100)
     floor.observe(400)
     expect(floor.floorMs).toBe(500)
-    for (let i = 0; i < 30; i++) floor.observe(10)
+    for (let i = 0; i < 100; i++) floor.observe(10)
     expect(floor.floorMs).toBe(100)
   })
 
@@ -35,6 +35,6 @@ describe('timing floor', () => {
   it('takes a measured base with a margin', () => {
     const floor = createTimingFloor()
     floor.setBase(floorFor(200))
-    expect(floor.floorMs).toBe(250)
+    expect(floor.floorMs).toBe(300)
   })
 })
