@@ -3,8 +3,25 @@
 // row locks; a database that cannot be reached surfaces as DatabaseUnavailable, never as a hang.
 import pg from 'pg'
 import { ConfigError, DatabaseUnavailable, DuplicateUser, GatehouseError } from '../errors.js'
-import type { AuditEvent, NewSession, NewUser, SessionRecord, Store, ThrottleState, UserRecord } from './index.js'
+import type { NewSession, NewUser, Store } from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
+import {
+  containsPattern,
+  SESSION_COLUMNS,
+  toAuditEvent,
+  toRefreshToken,
+  toSessionRecord,
+  toSigningKey,
+  toThrottleState,
+  toUserRecord,
+  USER_COLUMNS,
+  type AuditRow,
+  type KeyRow,
+  type RefreshTokenRow,
+  type SessionRow,
+  type ThrottleRow,
+  type UserRow,
+} from './rows.js'
 import { usernameKey } from './username-key.js'
 
 export interface PostgresStoreOptions {
@@ -13,67 +30,6 @@ export interface PostgresStoreOptions {
   /** How long a query may wait for a connection before failing with DatabaseUnavailable. */
   connectionTimeoutMillis?: number
 }
-
-interface UserRow {
-  id: number
-  username: string
-  email: string | null
-  full_name: string | null
-  hashed_password: string | null
-  disabled: boolean | null
-  scopes: string | null
-}
-
-interface SessionRow {
-  session_id: string
-  session_user_id: number
-  session_scope: string
-  session_created_at: number
-  session_last_used_at: number
-  session_expires_at: number
-  session_revoked_at: number | null
-  session_user_agent: string | null
-  session_ip: string | null
-}
-
-interface RefreshTokenRow extends SessionRow {
-  token_hash: string
-  issued_at: number
-  spent_at: number | null
-}
-
-interface ThrottleRow {
-  count: number
-  window_start: number
-  blocked_until: number
-  strikes: number
-  expires_at: number
-}
-
-interface AuditRow {
-  id: number
-  at: number
-  type: string
-  outcome: string
-  username: string | null
-  ip: string | null
-  user_agent: string | null
-  detail: string | null
-}
-
-interface KeyRow {
-  kid: string
-  algorithm: string
-  private_key: string
-  public_jwk: string
-  created_at: number
-  retire_at: number | null
-}
-
-const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
-const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
-  s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
-  s.user_agent AS session_user_agent, s.ip AS session_ip`
 
 // BIGINT columns hold epoch milliseconds (and counts), far below 2^53: numbers, not pg's default strings.
 const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
@@ -128,11 +84,11 @@ export async function openPostgresStore(connectionString: string, options: Postg
   return {
     async findUserByUsername(username) {
       const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username], 'gatehouse_user_by_name')
-      return rows[0] && toRecord(rows[0])
+      return rows[0] && toUserRecord(rows[0])
     },
     async findUserById(id) {
       const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id])
-      return rows[0] && toRecord(rows[0])
+      return rows[0] && toUserRecord(rows[0])
     },
     async createUser(user: NewUser) {
       try {
@@ -144,22 +100,22 @@ export async function openPostgresStore(connectionString: string, options: Postg
             user.disabled ?? false, user.scopes ? user.scopes.join(' ') : null,
           ],
         )
-        return toRecord(rows[0]!)
+        return toUserRecord(rows[0]!)
       } catch (error) {
         throw toDuplicateUser(error) ?? error
       }
     },
     async listUsers() {
-      return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(toRecord)
+      return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(toUserRecord)
     },
     async searchUsers({ q, limit, offset }) {
-      const pattern = `%${(q ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+      const pattern = containsPattern(q)
       const matches = 'username ILIKE $1 OR email ILIKE $1 OR full_name ILIKE $1'
       const [page, count] = await Promise.all([
         query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE ${matches} ORDER BY id LIMIT $2 OFFSET $3`, [pattern, limit, offset]),
         query<{ total: number }>(`SELECT COUNT(*)::int AS total FROM users WHERE ${matches}`, [pattern]),
       ])
-      return { users: page.rows.map(toRecord), total: count.rows[0]?.total ?? 0 }
+      return { users: page.rows.map(toUserRecord), total: count.rows[0]?.total ?? 0 }
     },
     async updateProfile(username, profile) {
       try {
@@ -218,7 +174,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
       )
       const row = rows[0]
       if (!row) return undefined
-      return { user: toRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSession(row as SessionRow) }
+      return { user: toUserRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSessionRecord(row as SessionRow) }
     },
     async findRefreshToken(tokenHash) {
       const { rows } = await query<RefreshTokenRow>(
@@ -228,7 +184,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
       )
       const row = rows[0]
       if (!row) return undefined
-      return { token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at }, session: toSession(row) }
+      return toRefreshToken(row)
     },
     async rotateRefreshToken(oldHash, newHash, now) {
       return transaction(async (client) => {
@@ -251,7 +207,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
         `SELECT ${SESSION_COLUMNS} FROM gatehouse_sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY s.created_at`,
         [userId, now],
       )
-      return rows.map(toSession)
+      return rows.map(toSessionRecord)
     },
     async revokeSession(sessionId, now, userId) {
       const revoked =
@@ -295,14 +251,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
         'SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at DESC, kid',
         [now],
       )
-      return rows.map((row) => ({
-        kid: row.kid,
-        algorithm: row.algorithm,
-        privateKey: row.private_key,
-        publicJwk: row.public_jwk,
-        createdAt: row.created_at,
-        retireAt: row.retire_at,
-      }))
+      return rows.map(toSigningKey)
     },
     async addSigningKey(key, retireOthersAt) {
       await transaction(async (client) => {
@@ -329,10 +278,6 @@ export async function openPostgresStore(connectionString: string, options: Postg
       await pool.end()
     },
   }
-}
-
-function toAuditEvent(row: AuditRow): AuditEvent {
-  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
 }
 
 async function migrate(client: Query): Promise<void> {
@@ -422,41 +367,6 @@ export function toStoreError(error: unknown): unknown {
   if (!connectionLevel) return error
   // Node reports a refused connection to several addresses (localhost: ::1 and 127.0.0.1) without a message.
   return new DatabaseUnavailable(error.message || String(code), { cause: error })
-}
-
-function toRecord(row: UserRow): UserRecord {
-  return {
-    id: row.id,
-    username: row.username,
-    email: row.email,
-    fullName: row.full_name,
-    // A NULL hash (possible in the tutorial's schema) matches no password.
-    hashedPassword: row.hashed_password ?? '',
-    disabled: Boolean(row.disabled),
-    scopes: row.scopes === null ? null : splitScopes(row.scopes),
-  }
-}
-
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    id: row.session_id,
-    userId: row.session_user_id,
-    scope: splitScopes(row.session_scope),
-    createdAt: row.session_created_at,
-    lastUsedAt: row.session_last_used_at,
-    expiresAt: row.session_expires_at,
-    revokedAt: row.session_revoked_at,
-    userAgent: row.session_user_agent,
-    ip: row.session_ip,
-  }
-}
-
-function toThrottleState(row: ThrottleRow): ThrottleState {
-  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
-}
-
-function splitScopes(text: string): string[] {
-  return text.split(' ').filter((scope) => scope !== '')
 }
 
 /** A unique violation names its column in `detail` ("Key (email)=...") and its index in `constraint`. */

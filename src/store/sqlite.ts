@@ -2,73 +2,29 @@
 // for a writer, a busy timeout so several processes can share the file, and statements prepared once.
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
-import type { AuditEvent, NewSession, NewUser, SessionRecord, SigningKeyRecord, Store, ThrottleState, UserRecord } from './index.js'
+import type { NewSession, NewUser, SigningKeyRecord, Store, ThrottleState } from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
+import {
+  containsPattern,
+  SESSION_COLUMNS,
+  toAuditEvent,
+  toRefreshToken,
+  toSessionRecord,
+  toSigningKey,
+  toThrottleState,
+  toUserRecord,
+  USER_COLUMNS,
+  type AuditRow,
+  type KeyRow,
+  type RefreshTokenRow,
+  type SessionRow,
+  type ThrottleRow,
+  type UserRow,
+} from './rows.js'
 import { usernameKey } from './username-key.js'
 
-interface UserRow {
-  id: number
-  username: string
-  email: string | null
-  full_name: string | null
-  hashed_password: string | null
-  disabled: number | null
-  scopes: string | null
-}
-
-interface SessionRow {
-  session_id: string
-  session_user_id: number
-  session_scope: string
-  session_created_at: number
-  session_last_used_at: number
-  session_expires_at: number
-  session_revoked_at: number | null
-  session_user_agent: string | null
-  session_ip: string | null
-}
-
-interface RefreshTokenRow extends SessionRow {
-  token_hash: string
-  issued_at: number
-  spent_at: number | null
-}
-
-interface ThrottleRow {
-  key: string
-  count: number
-  window_start: number
-  blocked_until: number
-  strikes: number
-  expires_at: number
-}
-
-interface AuditRow {
-  id: number
-  at: number
-  type: string
-  outcome: string
-  username: string | null
-  ip: string | null
-  user_agent: string | null
-  detail: string | null
-}
-
-interface KeyRow {
-  kid: string
-  algorithm: string
-  private_key: string
-  public_jwk: string
-  created_at: number
-  retire_at: number | null
-}
-
-const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
 /** LIKE is case-insensitive for ASCII in SQLite; `\` escapes the wildcards of the search text. */
 const MATCHES_PATTERN = `(username LIKE @pattern ESCAPE '\\' OR email LIKE @pattern ESCAPE '\\' OR full_name LIKE @pattern ESCAPE '\\')`
-const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
-  s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
-  s.user_agent AS session_user_agent, s.ip AS session_ip`
 
 export function openSqliteStore(filename: string): Store {
   let db: Database.Database
@@ -202,11 +158,11 @@ export function openSqliteStore(filename: string): Store {
   return {
     async findUserByUsername(username) {
       const row = statements.byUsername.get(username)
-      return row && toRecord(row)
+      return row && toUserRecord(row)
     },
     async findUserById(id) {
       const row = statements.byId.get(id)
-      return row && toRecord(row)
+      return row && toUserRecord(row)
     },
     async createUser(user: NewUser) {
       try {
@@ -214,17 +170,17 @@ export function openSqliteStore(filename: string): Store {
         const row = statements.insert.get(
           user.username, usernameKey(user.username), user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0, scopes,
         )
-        return toRecord(row as UserRow)
+        return toUserRecord(row as UserRow)
       } catch (error) {
         throw toDuplicateUser(error) ?? error
       }
     },
     async listUsers() {
-      return statements.all.all().map(toRecord)
+      return statements.all.all().map(toUserRecord)
     },
     async searchUsers({ q, limit, offset }) {
-      const pattern = `%${(q ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
-      return { users: statements.search.all({ pattern, limit, offset }).map(toRecord), total: statements.count.get({ pattern })!.total }
+      const pattern = containsPattern(q)
+      return { users: statements.search.all({ pattern, limit, offset }).map(toUserRecord), total: statements.count.get({ pattern })!.total }
     },
     async updateProfile(username, profile) {
       try {
@@ -260,18 +216,18 @@ export function openSqliteStore(filename: string): Store {
     async findUserAndSession(username, sessionId) {
       const row = statements.userAndSession.get(sessionId, username)
       if (!row) return undefined
-      return { user: toRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSession(row as SessionRow) }
+      return { user: toUserRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSessionRecord(row as SessionRow) }
     },
     async findRefreshToken(tokenHash) {
       const row = statements.refreshToken.get(tokenHash)
       if (!row) return undefined
-      return { token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at }, session: toSession(row) }
+      return toRefreshToken(row)
     },
     async rotateRefreshToken(oldHash, newHash, now) {
       return rotate.immediate(oldHash, newHash, now)
     },
     async listActiveSessions(userId, now) {
-      return statements.activeSessions.all(userId, now).map(toSession)
+      return statements.activeSessions.all(userId, now).map(toSessionRecord)
     },
     async revokeSession(sessionId, now, userId) {
       const result = userId === undefined ? statements.revokeSession.run(now, sessionId) : statements.revokeOwnSession.run(now, sessionId, userId)
@@ -284,14 +240,7 @@ export function openSqliteStore(filename: string): Store {
       return updateThrottle.immediate(key, update) as ReturnType<typeof update>['result']
     },
     async listSigningKeys(now) {
-      return statements.keys.all(now).map((row) => ({
-        kid: row.kid,
-        algorithm: row.algorithm,
-        privateKey: row.private_key,
-        publicJwk: row.public_jwk,
-        createdAt: row.created_at,
-        retireAt: row.retire_at,
-      }))
+      return statements.keys.all(now).map(toSigningKey)
     },
     async addSigningKey(key, retireOthersAt) {
       addKey.immediate(key, retireOthersAt)
@@ -324,45 +273,6 @@ function migrate(db: Database.Database): void {
       record.run(migration.version, migration.name)
     }
   }).immediate()
-}
-
-function toRecord(row: UserRow): UserRecord {
-  return {
-    id: row.id,
-    username: row.username,
-    email: row.email,
-    fullName: row.full_name,
-    // A NULL hash (possible in the tutorial's schema) matches no password.
-    hashedPassword: row.hashed_password ?? '',
-    disabled: Boolean(row.disabled),
-    scopes: row.scopes === null ? null : splitScopes(row.scopes),
-  }
-}
-
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    id: row.session_id,
-    userId: row.session_user_id,
-    scope: splitScopes(row.session_scope),
-    createdAt: row.session_created_at,
-    lastUsedAt: row.session_last_used_at,
-    expiresAt: row.session_expires_at,
-    revokedAt: row.session_revoked_at,
-    userAgent: row.session_user_agent,
-    ip: row.session_ip,
-  }
-}
-
-function toAuditEvent(row: AuditRow): AuditEvent {
-  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
-}
-
-function toThrottleState(row: ThrottleRow): ThrottleState {
-  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
-}
-
-function splitScopes(text: string): string[] {
-  return text.split(' ').filter((scope) => scope !== '')
 }
 
 function toDuplicateUser(error: unknown): DuplicateUser | undefined {

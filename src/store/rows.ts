@@ -1,0 +1,122 @@
+// The rows both drivers read (same columns in SQLite and PostgreSQL) and their mapping to the
+// store's records, kept in one place so that the drivers differ only in how they talk to the database.
+import type { AuditEvent, SessionRecord, SigningKeyRecord, ThrottleState, UserRecord } from './index.js'
+
+export interface UserRow {
+  id: number
+  username: string
+  email: string | null
+  full_name: string | null
+  hashed_password: string | null
+  /** SQLite answers 0/1, PostgreSQL a boolean; either may be NULL in the tutorial's table. */
+  disabled: number | boolean | null
+  scopes: string | null
+}
+
+export interface SessionRow {
+  session_id: string
+  session_user_id: number
+  session_scope: string
+  session_created_at: number
+  session_last_used_at: number
+  session_expires_at: number
+  session_revoked_at: number | null
+  session_user_agent: string | null
+  session_ip: string | null
+}
+
+export interface RefreshTokenRow extends SessionRow {
+  token_hash: string
+  issued_at: number
+  spent_at: number | null
+}
+
+export interface ThrottleRow {
+  count: number
+  window_start: number
+  blocked_until: number
+  strikes: number
+  expires_at: number
+}
+
+export interface AuditRow {
+  id: number
+  at: number
+  type: string
+  outcome: string
+  username: string | null
+  ip: string | null
+  user_agent: string | null
+  detail: string | null
+}
+
+export interface KeyRow {
+  kid: string
+  algorithm: string
+  private_key: string
+  public_jwk: string
+  created_at: number
+  retire_at: number | null
+}
+
+export const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
+/** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
+export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
+  s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
+  s.user_agent AS session_user_agent, s.ip AS session_ip`
+
+export function toUserRecord(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    fullName: row.full_name,
+    // A NULL hash (possible in the tutorial's schema) matches no password.
+    hashedPassword: row.hashed_password ?? '',
+    disabled: Boolean(row.disabled),
+    scopes: row.scopes === null ? null : splitScopes(row.scopes),
+  }
+}
+
+export function toSessionRecord(row: SessionRow): SessionRecord {
+  return {
+    id: row.session_id,
+    userId: row.session_user_id,
+    scope: splitScopes(row.session_scope),
+    createdAt: row.session_created_at,
+    lastUsedAt: row.session_last_used_at,
+    expiresAt: row.session_expires_at,
+    revokedAt: row.session_revoked_at,
+    userAgent: row.session_user_agent,
+    ip: row.session_ip,
+  }
+}
+
+export function toRefreshToken(row: RefreshTokenRow) {
+  return {
+    token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at },
+    session: toSessionRecord(row),
+  }
+}
+
+export function toAuditEvent(row: AuditRow): AuditEvent {
+  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
+}
+
+export function toThrottleState(row: ThrottleRow): ThrottleState {
+  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
+}
+
+export function toSigningKey(row: KeyRow): SigningKeyRecord {
+  return { kid: row.kid, algorithm: row.algorithm, privateKey: row.private_key, publicJwk: row.public_jwk, createdAt: row.created_at, retireAt: row.retire_at }
+}
+
+/** Scopes are stored as one space-separated string, as in a token's `scope` claim. */
+export function splitScopes(text: string): string[] {
+  return text.split(' ').filter((scope) => scope !== '')
+}
+
+/** The `%text%` LIKE pattern for a user search, with the search text's own wildcards escaped by `\`. */
+export function containsPattern(text: string | undefined): string {
+  return `%${(text ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+}
