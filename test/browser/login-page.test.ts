@@ -1,31 +1,19 @@
 // The login page at / driven in a real headless Chromium against a real server: password sign-in,
 // the profile, a reload that keeps the session through the stored refresh token, sign-out that
 // revokes it, errors from the API, tabs that do not share sessions, and the refresh before expiry.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core'
+import { type Browser, type BrowserContext, type Page, type Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
 import { startServer, type RunningServer } from '../../src/server.js'
-import { createPasswordHasher } from '../../src/security/passwords.js'
-import { createAccounts } from '../../src/services/accounts.js'
-import { createScopeCatalog } from '../../src/services/scopes.js'
-import { openStore } from '../../src/store/index.js'
-import { TEST_SECRET } from '../helper.js'
+import { seedUser, TEST_SECRET } from '../helper.js'
+import { launchChromium, screenshotsDir, skipBrowserTests } from '../support/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const chromiumMissing = !existsSync(CHROMIUM)
 // CI must prove the page works, so there a missing browser fails the suite; locally it only skips.
-const inCi = process.env.CI === 'true'
-if (chromiumMissing && !inCi) {
-  console.warn(`Skipping the login page browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`)
-}
-
-// Without the background-networking flags Chromium phones home, which a closed network refuses.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url))
+const skip = skipBrowserTests('login page')
+const SCREENSHOTS = screenshotsDir()
 const ALICE = { username: 'alice', password: 'alice-password', email: 'alice@example.com', fullName: 'Alice Liddell' }
 // Another user for failed logins, so that throttling them never blocks alice.
 const BOB = { username: 'bob', password: 'bob-password' }
@@ -47,13 +35,12 @@ interface Opened {
 const isGrant = (grantType: string) => (request: Request) =>
   request.method() === 'POST' && new URL(request.url()).pathname === '/token' && new URLSearchParams(request.postData() ?? '').get('grant_type') === grantType
 
-describe.skipIf(chromiumMissing && !inCi)('the login page at / in headless Chromium', () => {
+describe.skipIf(skip)('the login page at / in headless Chromium', () => {
   let dir: string | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
 
   beforeAll(async () => {
-    if (chromiumMissing) throw new Error(`CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`)
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     // One-minute access tokens: the page refreshes them at 48 s, which the clock test reaches by fast-forwarding.
     const config = parseConfig({
@@ -65,14 +52,10 @@ describe.skipIf(chromiumMissing && !inCi)('the login page at / in headless Chrom
       ACCESS_TOKEN_EXPIRE_MINUTES: '1',
       THROTTLE_PAIR_LIMIT: '2',
     })
-    const store = await openStore(config.databaseUrl)
-    const accounts = createAccounts({ store, hasher: createPasswordHasher({ concurrency: 1, maxQueued: 4 }), scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 })
-    await accounts.add(ALICE)
-    await accounts.add(BOB)
-    await store.close()
+    await seedUser(config.databaseUrl, ALICE)
+    await seedUser(config.databaseUrl, BOB)
     server = await startServer(config)
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
-    mkdirSync(SCREENSHOTS, { recursive: true })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

@@ -1,44 +1,34 @@
 // The interactive docs driven in a real headless Chromium: Authorize logs in through POST /token,
 // "Try it out" calls GET /users/me/ with the token, a wrong password shows Swagger UI's auth error,
 // and the page never reaches beyond the server (Swagger UI is served locally, no CDN).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page, type Request } from 'playwright-core'
+import { type Browser, type Page, type Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
 import { startServer, type RunningServer } from '../../src/server.js'
 import { seedUser, TEST_SECRET } from '../helper.js'
+import { launchChromium, screenshotsDir, skipBrowserTests } from '../support/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const chromiumMissing = !existsSync(CHROMIUM)
-// CI must prove the docs work, so there a missing browser fails the suite; locally it only skips.
-const inCi = process.env.CI === 'true'
-if (chromiumMissing && !inCi) {
-  console.warn(`Skipping the Swagger UI browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`)
-}
-
-// Without the background-networking flags Chromium phones home, which a closed network refuses.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url))
+// CI must prove the page works, so there a missing browser fails the suite; locally it only skips.
+const skip = skipBrowserTests('Swagger UI')
+const SCREENSHOTS = screenshotsDir()
 const USERNAME = 'alice'
 const PASSWORD = 'alice-password'
 
-describe.skipIf(chromiumMissing && !inCi)('Swagger UI at /docs in headless Chromium', () => {
+describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
   let dir: string | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
 
   beforeAll(async () => {
-    if (chromiumMissing) throw new Error(`CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`)
     // One server and one browser for the file; each test gets its own context, so no login carries over.
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
     await seedUser(config.databaseUrl, { username: USERNAME, password: PASSWORD })
     server = await startServer(config)
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
-    mkdirSync(SCREENSHOTS, { recursive: true })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {
