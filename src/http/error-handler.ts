@@ -92,6 +92,20 @@ function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): Fas
   return reply.code(answer.status).type('application/json; charset=utf-8').send(body)
 }
 
+/**
+ * Fastify's `frameworkErrors` option: a URL the router cannot even read (a bad percent-escape, an
+ * overlong path parameter) never reaches the error handler, and Fastify's own answer has no `detail`
+ * and echoes the URL. This gives it the same shape as every other error.
+ */
+export function answerUnroutableRequest(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') void send(request, reply, { status: 414, detail: 'URI Too Long' })
+  else if (error.code === 'FST_ERR_BAD_URL') void send(request, reply, { status: 400, detail: 'Malformed URL' })
+  else {
+    request.log.error({ err: error }, 'unexpected error')
+    void send(request, reply, { status: 500, detail: 'Internal Server Error' })
+  }
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const answer = error instanceof GatehouseError ? answerFor(error) : answerForFramework(error)
