@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
-import { answerUnroutableRequest, registerErrorHandling } from './http/error-handler.js'
+import { answerClientError, answerUnroutableRequest, registerErrorHandling } from './http/error-handler.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { sessionRoutes } from './http/routes/sessions.js'
@@ -56,6 +56,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: answerUnroutableRequest,
+    clientErrorHandler: answerClientError,
     // request.ip is the socket's address unless the connection comes from a listed proxy.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
