@@ -31,3 +31,17 @@ export function describeWelch(label: string, result: WelchResult): string {
   const ms = (value: number) => `${value.toFixed(1)} ms`
   return `${label}: ${ms(result.meanA)} ± ${ms(result.sdA)} vs ${ms(result.meanB)} ± ${ms(result.sdB)}, t = ${result.t.toFixed(2)} (df ${result.df.toFixed(0)})`
 }
+
+/**
+ * The paired t statistic of per-round differences a[i] - b[i]: what drift in the machine's load does
+ * to both samples of a round cancels out, so its standard error measures only what Welch's cannot
+ * separate from drift.
+ */
+export function pairedT(a: readonly number[], b: readonly number[]): { t: number; se: number; meanDifference: number } {
+  if (a.length !== b.length || a.length < 2) throw new Error('pairedT() needs two samples of the same length, at least two')
+  const differences = a.map((value, index) => value - b[index]!)
+  const mean = differences.reduce((sum, d) => sum + d, 0) / differences.length
+  const sd = Math.sqrt(differences.reduce((sum, d) => sum + (d - mean) ** 2, 0) / (differences.length - 1))
+  const se = sd / Math.sqrt(differences.length)
+  return { t: se === 0 ? (mean === 0 ? 0 : Math.sign(mean) * Infinity) : mean / se, se, meanDifference: mean }
+}
