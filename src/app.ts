@@ -7,7 +7,7 @@ import { AccessLog } from './http/access-log.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerCors } from './http/cors.js'
 import { registerDocs } from './http/docs.js'
-import { registerErrorHandling } from './http/error-handler.js'
+import { answerClientError, answerUnroutableRequest, registerErrorHandling } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
@@ -61,6 +61,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     logController: new AccessLog(),
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: answerUnroutableRequest,
+    clientErrorHandler: answerClientError,
     // request.ip is the socket's address unless the connection comes from a listed proxy.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })

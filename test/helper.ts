@@ -54,7 +54,29 @@ export interface BuildOptions {
 }
 
 export async function build(options: BuildOptions = {}): Promise<TestApp> {
-  const dir = options.dir ?? tempDir()
+  const t = await open({ ...options, dir: options.dir ?? tempDir() })
+  onTestFinished(() => t.close())
+  return t
+}
+
+/**
+ * Like `build`, for an app shared by several tests (built in `beforeAll`): the caller closes it, which
+ * also removes its directory unless one was given.
+ */
+export async function buildShared(options: BuildOptions = {}): Promise<TestApp & { close(): Promise<void> }> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
+  const t = await open({ ...options, dir })
+  return {
+    ...t,
+    async close() {
+      await t.close()
+      if (!options.dir) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function open(options: BuildOptions & { dir: string }): Promise<TestApp & { close(): Promise<void> }> {
+  const { dir } = options
   const config = parseConfig({
     SECRET_KEY: TEST_SECRET,
     DATABASE_URL: options.databaseUrl ?? `sqlite:///${join(dir, 'users.db')}`,
@@ -65,10 +87,6 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
   const hasher = createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
   const logger = options.logs ? createLogger('debug', options.logs) : undefined
   const app = await buildApp({ config, store, hasher, logger })
-  onTestFinished(async () => {
-    await app.close()
-    await store.close()
-  })
   const accounts = createAccounts({ store, hasher, scopes: createScopeCatalog(config.extraScopes, config.defaultScopes), passwordMinLength: config.passwordMinLength })
   return {
     app,
@@ -76,6 +94,10 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
     config,
     hasher,
     dir,
+    async close() {
+      await app.close()
+      await store.close()
+    },
     async addUser(account) {
       await accounts.add({ password: 'correct horse battery', ...account })
     },

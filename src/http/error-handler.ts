@@ -2,7 +2,9 @@
 // Bodies keep FastAPI's `detail` (drop-in clients read it) and add RFC 6749 `error` fields where
 // the protocol defines them. A 5xx never carries internals; only unexpected errors and an
 // unreachable database are logged.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
   DatabaseUnavailable,
   DuplicateUser,
@@ -98,6 +100,38 @@ function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): Fas
   if (answer.retryAfter !== undefined) reply.header('Retry-After', String(answer.retryAfter))
   const body = error ? { detail: answer.detail, error, error_description: answer.detail } : { detail: answer.detail }
   return reply.code(answer.status).type('application/json; charset=utf-8').send(body)
+}
+
+/**
+ * Fastify's `frameworkErrors` option: a URL the router cannot even read (a bad percent-escape, an
+ * overlong path parameter) never reaches the error handler, and Fastify's own answer has no `detail`
+ * and echoes the URL. This gives it the same shape as every other error.
+ */
+export function answerUnroutableRequest(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') void send(request, reply, { status: 414, detail: 'URI Too Long' })
+  else if (error.code === 'FST_ERR_BAD_URL') void send(request, reply, { status: 400, detail: 'Malformed URL' })
+  else {
+    request.log.error({ err: error }, 'unexpected error')
+    void send(request, reply, { status: 500, detail: 'Internal Server Error' })
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: what Node's HTTP parser refuses (a control character in a
+ * header, a malformed request line, conflicting lengths, headers over the size limit) never becomes a
+ * request. Answer it in the same JSON shape as every other error, and close the connection.
+ */
+export function answerClientError(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const body = JSON.stringify({ detail: STATUS_CODES[status] })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

@@ -19,8 +19,16 @@ export function parseForm(body: string, contentType: string | undefined): Record
   return fields
 }
 
+const FORM_MEDIA_TYPE = /^[ \t]*application\/x-www-form-urlencoded[ \t]*(;|$)/i
+
 /** In this plugin scope, accept only form bodies; anything else is an invalid request, not a 415. */
 export function acceptOnlyForms(app: FastifyInstance): void {
+  // A content type Fastify cannot read at all (blank, garbage) would otherwise be its own 415, before
+  // any parser runs, without the RFC 6749 error code that clients of these endpoints look for.
+  app.addHook('preParsing', async (request) => {
+    const type = request.headers['content-type']
+    if (type !== undefined && !FORM_MEDIA_TYPE.test(type)) throw new InvalidRequest(`The body must be ${FORM_CONTENT_TYPE}`)
+  })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(FORM_CONTENT_TYPE, { parseAs: 'string' }, (request, body, done) => {
     try {

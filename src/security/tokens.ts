@@ -145,6 +145,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         throw new InvalidToken()
       }
       if (scope !== undefined && typeof scope !== 'string') throw new InvalidToken()
+      // This service issues tokens with iat = now and exp = iat + the lifetime: one issued in the future,
+      // or meant to live longer (exp 1e308), was not made under this policy, whatever signed it.
+      if (iat > Date.now() / 1000 + CLOCK_LEEWAY_SECONDS || exp - iat > ttlSeconds + CLOCK_LEEWAY_SECONDS) throw new InvalidToken()
       return { sub, sid, scope: scope ? scope.split(' ').filter(Boolean) : [], exp, iat, jti: typeof jti === 'string' ? jti : '' }
     },
   }

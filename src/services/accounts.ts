@@ -116,18 +116,21 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async setPassword(username, password) {
       const user = await existing(username)
       checkPassword(password, user)
-      await store.setPasswordHash(username, await hasher.hash(password))
+      const hashed = await hasher.hash(password)
+      // Sessions end before the new password takes effect: a crash between the two writes must not
+      // leave the new password beside sessions opened with the old one.
       await store.revokeUserSessions(user.id, Date.now())
+      await store.setPasswordHash(username, hashed)
     },
     async changePassword(userId, currentPassword, newPassword, keepSessionId) {
       const user = await store.findUserById(userId)
       if (!user) throw new UserNotFound(String(userId))
       if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) throw new IncorrectPassword()
       checkPassword(newPassword, user)
-      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, await hasher.hash(newPassword)))) {
-        throw new IncorrectPassword()
-      }
+      const hashed = await hasher.hash(newPassword)
+      // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
+      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed))) throw new IncorrectPassword()
     },
     async setDisabled(username, disabled) {
       await setDisabled(await existing(username), disabled)

@@ -183,4 +183,16 @@ describe('unknown routes', () => {
     expect(response.statusCode).toBe(404)
     expect(response.json()).toEqual({ detail: 'Not Found' })
   })
+
+  // Found by fuzzing: these never reached the error handler, and Fastify's own body had no detail.
+  it.each([
+    ['a bad percent-escape', '/users/me/sessions/%zz', 400, 'Malformed URL'],
+    ['a truncated UTF-8 escape', '/users/%E2%82', 400, 'Malformed URL'],
+    ['an overlong path parameter', `/users/me/sessions/${'x'.repeat(200)}`, 414, 'URI Too Long'],
+  ])('answer %s with a JSON detail that does not echo the URL', async (_name, url, status, detail) => {
+    const t = await build()
+    const response = await t.app.inject({ method: 'DELETE', url })
+    expect(response.statusCode).toBe(status)
+    expect(response.json()).toEqual({ detail })
+  })
 })
