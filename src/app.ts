@@ -16,7 +16,7 @@ import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
 import { createLogger } from './logger.js'
-import { createMetrics, type Metrics } from './metrics.js'
+import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
 import { createTimingFloor, floorFor } from './security/timing-floor.js'
 import { createTokenService } from './security/tokens.js'
@@ -29,7 +29,6 @@ import { createAuditTrail } from './services/security-events.js'
 import { createSessions } from './services/sessions.js'
 import { createKeyManager } from './services/signing-keys.js'
 import type { Store } from './store/index.js'
-import { openRedisThrottleStore } from './store/redis-throttle.js'
 import { VERSION } from './version.js'
 
 export interface BuildAppOptions {
@@ -93,7 +92,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   keyReload.unref()
   app.addHook('onClose', async () => clearInterval(keyReload))
 
-  const redis = config.redisUrl ? openRedisThrottleStore(config.redisUrl) : undefined
+  // Redis and prom-client are loaded only when configured: together they weigh 35 MB of memory.
+  const redis = config.redisUrl ? (await import('./store/redis-throttle.js')).openRedisThrottleStore(config.redisUrl) : undefined
   if (redis) app.addHook('onClose', () => redis.close())
   const throttle = createLoginThrottle({
     store: redis ?? store,
@@ -103,7 +103,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     log: logger,
   })
   const login = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
-  const metrics = config.metrics ? createMetrics({ hashQueueDepth: () => hasher.queueDepth, databasePool: store.poolStats?.bind(store) }) : undefined
+  const metrics = config.metrics
+    ? (await import('./metrics.js')).createMetrics({ hashQueueDepth: () => hasher.queueDepth, databasePool: store.poolStats?.bind(store) })
+    : undefined
   app.decorate('metrics', metrics)
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {

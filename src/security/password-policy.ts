@@ -2,13 +2,20 @@
 // characters (refused, never truncated), any printable Unicode including spaces, no composition
 // rules, and not one of the ~49,000 most common passwords (the list bundled with @zxcvbn-ts,
 // checked offline) nor the user's own username or email.
-import { dictionary } from '@zxcvbn-ts/language-common'
 import { InvalidInput } from '../errors.js'
 
 export const MAX_PASSWORD_LENGTH = 1_024
 
-/** Lower-cased once, on first use: "Password1" is as common as "password1". */
-let common: Set<string> | undefined
+/**
+ * Loaded and lower-cased on first use ("Password1" is as common as "password1"): the list takes about
+ * 15 MB, which a server that never sets a password does not need.
+ */
+let common: Promise<Set<string>> | undefined
+
+const loadCommonPasswords = async (): Promise<Set<string>> => {
+  const { dictionary } = await import('@zxcvbn-ts/language-common')
+  return new Set(dictionary['passwords-common'].map((entry) => entry.toLowerCase()))
+}
 
 export interface PasswordRules {
   minLength: number
@@ -17,8 +24,8 @@ export interface PasswordRules {
   email?: string | null
 }
 
-/** Throws InvalidInput with a message a person can act on. */
-export function checkNewPassword(password: string, rules: PasswordRules): void {
+/** Rejects with InvalidInput, with a message a person can act on. */
+export async function checkNewPassword(password: string, rules: PasswordRules): Promise<void> {
   // Length in characters as people count them (code points), after Unicode normalization.
   const length = [...password.normalize('NFC')].length
   if (length < rules.minLength) throw new InvalidInput(`The password must be at least ${rules.minLength} characters`)
@@ -28,6 +35,6 @@ export function checkNewPassword(password: string, rules: PasswordRules): void {
   if (lowered === rules.username.toLowerCase() || (rules.email && lowered === rules.email.toLowerCase())) {
     throw new InvalidInput('The password must not be the username or the email address')
   }
-  common ??= new Set(dictionary['passwords-common'].map((entry) => entry.toLowerCase()))
-  if (common.has(lowered)) throw new InvalidInput('This password is too common: it appears in lists of breached passwords')
+  common ??= loadCommonPasswords()
+  if ((await common).has(lowered)) throw new InvalidInput('This password is too common: it appears in lists of breached passwords')
 }

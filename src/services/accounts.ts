@@ -59,7 +59,7 @@ export interface AccountsDeps {
 
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { store, hasher, scopes, passwordMinLength } = deps
-  const checkPassword = (password: string, user: { username: string; email?: string | null }): void =>
+  const checkPassword = (password: string, user: { username: string; email?: string | null }): Promise<void> =>
     checkNewPassword(password, { minLength: passwordMinLength, username: user.username, email: user.email })
 
   const existing = async (username: string): Promise<UserRecord> => {
@@ -77,7 +77,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async add(account) {
       const username = validateUsername(account.username.normalize('NFKC'))
       const email = account.email ? validateEmail(account.email) : null
-      checkPassword(account.password, { username, email })
+      await checkPassword(account.password, { username, email })
       if (account.scopes) scopes.checkKnown(account.scopes)
       const user = await store.createUser({
         username,
@@ -115,7 +115,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
     async setPassword(username, password) {
       const user = await existing(username)
-      checkPassword(password, user)
+      await checkPassword(password, user)
       const hashed = await hasher.hash(password)
       // Sessions end before the new password takes effect: a crash between the two writes must not
       // leave the new password beside sessions opened with the old one.
@@ -126,7 +126,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await store.findUserById(userId)
       if (!user) throw new UserNotFound(String(userId))
       if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) throw new IncorrectPassword()
-      checkPassword(newPassword, user)
+      await checkPassword(newPassword, user)
       const hashed = await hasher.hash(newPassword)
       // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)

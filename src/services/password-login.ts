@@ -22,7 +22,7 @@ export interface PasswordLoginDeps {
 export type PasswordLogin = (username: string, password: string, ip: string) => Promise<UserRecord>
 
 export function createPasswordLogin({ store, hasher, floor, throttle, log }: PasswordLoginDeps): PasswordLogin {
-  const check = async (username: string, password: string): Promise<UserRecord> => {
+  const check = async (username: string, password: string, verified: (workMs: number) => void): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) {
       // Same work as a real check, so an unknown username costs and looks like a wrong password.
@@ -30,7 +30,7 @@ export function createPasswordLogin({ store, hasher, floor, throttle, log }: Pas
       throw new InvalidCredentials()
     }
     const { matches, workMs } = await hasher.verify(password, user.hashedPassword)
-    floor.observe(workMs)
+    verified(workMs)
     if (!matches) throw new InvalidCredentials()
     if (user.disabled) throw new InactiveUser()
     if (hasher.needsRehash(user.hashedPassword)) await upgradeHash(user, password)
@@ -53,8 +53,9 @@ export function createPasswordLogin({ store, hasher, floor, throttle, log }: Pas
     // Throttled attempts are refused at once, before anything about the user is read.
     const reservation = await throttle.reserve(username, ip)
     const started = performance.now()
+    let workMs: number | undefined
     try {
-      const user = await check(username, password)
+      const user = await check(username, password, (ms) => (workMs = ms))
       await reservation.succeeded()
       await floor.pad(started)
       return user
@@ -64,6 +65,9 @@ export function createPasswordLogin({ store, hasher, floor, throttle, log }: Pas
       if (error instanceof Overloaded) await reservation.cancelled()
       else await floor.pad(started)
       throw error
+    } finally {
+      // Only after padding: a real user's answer must wait for the same floor as an unknown user's.
+      if (workMs !== undefined) floor.observe(workMs)
     }
   }
 }
