@@ -23,14 +23,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
   const app = await buildApp({ config, store, logger })
   app.addHook('onClose', async () => store.close())
-  // While shutting down, answers close their keep-alive connection, so that closing the server waits
-  // for in-flight requests only, not for idle clients.
-  let closing = false
+  // While shutting down, connections close as soon as their answer is sent instead of idling on
+  // keep-alive, so that closing the server waits for in-flight requests only, not for idle clients.
   app.addHook('preClose', async () => {
-    closing = true
-  })
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close')
+    app.server.keepAliveTimeout = 1
+    app.server.closeIdleConnections()
   })
   if (app.metrics && config.metricsPort !== undefined) await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
   const url = await app.listen({ host: config.host, port: config.port })
