@@ -33,7 +33,8 @@ function superviseWorkers(config: Config): Promise<number> {
   const log = createLogger(config.logLevel)
   // Workers read the same configuration again. The key is handed over because it may have been
   // generated just now: every worker must sign and verify with the one the primary resolved.
-  const workerEnv = { SECRET_KEY: config.secretKey }
+  // HASH_CONCURRENCY is the machine's budget of hashing threads, shared out among the workers.
+  const workerEnv = { SECRET_KEY: config.secretKey, HASH_CONCURRENCY: String(Math.max(1, Math.floor(config.hashConcurrency / config.workers))) }
   const live = new Set<Worker>()
   const pendingRestarts = new Set<NodeJS.Timeout>()
   let stopping: NodeJS.Signals | undefined
