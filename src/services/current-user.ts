@@ -35,11 +35,11 @@ export function createCurrentUserResolver(deps: {
 
   return async (token) => {
     const claims = await verify(token)
-    const found = await store.findUserAndSession(claims.sub, claims.sid)
+    const found = await store.findTokenOwner(claims.sub, claims.sid)
     if (!found) throw new InvalidToken()
     const { user, session } = found
     if (user.disabled) throw new InactiveUser()
     if (!session || session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
-    return { user: toPublicUser(user), userId: user.id, sessionId: session.id, scopes: claims.scope }
+    return { user: toPublicUser(user), userId: user.id, sessionId: claims.sid, scopes: claims.scope }
   }
 }

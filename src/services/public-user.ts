@@ -9,7 +9,7 @@ export interface PublicUser {
   disabled: boolean
 }
 
-export function toPublicUser(user: UserRecord): PublicUser {
+export function toPublicUser(user: Pick<UserRecord, 'username' | 'email' | 'fullName' | 'disabled'>): PublicUser {
   return { username: user.username, email: user.email, full_name: user.fullName, disabled: user.disabled }
 }
 

@@ -38,6 +38,13 @@ export interface SessionRecord {
   ip: string | null
 }
 
+/** What a bearer token check needs to know about its user and session. */
+export interface TokenOwner {
+  user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled'>
+  /** The token's session, when it exists and belongs to this user. */
+  session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'> | undefined
+}
+
 export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt'> {
   /** The first refresh token of the session, hashed. */
   refreshTokenHash: string
@@ -98,8 +105,11 @@ export interface UserStore {
 export interface SessionStore {
   /** Stores a session with its first refresh token, atomically. */
   createSession(session: NewSession): Promise<void>
-  /** The hot path of every protected request: the token's user and its session, in one lookup. */
-  findUserAndSession(username: string, sessionId: string): Promise<{ user: UserRecord; session: SessionRecord | undefined } | undefined>
+  /**
+   * The hot path of every protected request: the token's user and the state of its session, in one
+   * indexed read of only the columns the check needs (no hash, no session details).
+   */
+  findTokenOwner(username: string, sessionId: string): Promise<TokenOwner | undefined>
   findRefreshToken(tokenHash: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord } | undefined>
   /**
    * Spends `oldHash` and issues `newHash` in its session, atomically: true for exactly one caller,

@@ -13,12 +13,15 @@ import {
   toSessionRecord,
   toSigningKey,
   toThrottleState,
+  toTokenOwner,
+  TOKEN_OWNER_COLUMNS,
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
   type KeyRow,
   type RefreshTokenRow,
   type SessionRow,
+  type TokenOwnerRow,
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
@@ -165,16 +168,13 @@ export async function openPostgresStore(connectionString: string, options: Postg
         ])
       })
     },
-    async findUserAndSession(username, sessionId) {
-      const { rows } = await query<UserRow & Partial<SessionRow>>(
-        `SELECT u.id, u.username, u.email, u.full_name, u.hashed_password, u.disabled, u.scopes, ${SESSION_COLUMNS}
-         FROM users u LEFT JOIN gatehouse_sessions s ON s.id = $1 AND s.user_id = u.id WHERE u.username = $2`,
+    async findTokenOwner(username, sessionId) {
+      const { rows } = await query<TokenOwnerRow>(
+        `SELECT ${TOKEN_OWNER_COLUMNS} FROM users u LEFT JOIN gatehouse_sessions s ON s.id = $1 AND s.user_id = u.id WHERE u.username = $2`,
         [sessionId, username],
-        'gatehouse_user_and_session',
+        'gatehouse_token_owner',
       )
-      const row = rows[0]
-      if (!row) return undefined
-      return { user: toUserRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSessionRecord(row as SessionRow) }
+      return rows[0] && toTokenOwner(rows[0])
     },
     async findRefreshToken(tokenHash) {
       const { rows } = await query<RefreshTokenRow>(

@@ -1,6 +1,6 @@
 // The rows both drivers read (same columns in SQLite and PostgreSQL) and their mapping to the
 // store's records, kept in one place so that the drivers differ only in how they talk to the database.
-import type { AuditEvent, SessionRecord, SigningKeyRecord, ThrottleState, UserRecord } from './index.js'
+import type { AuditEvent, SessionRecord, SigningKeyRecord, ThrottleState, TokenOwner, UserRecord } from './index.js'
 
 export interface UserRow {
   id: number
@@ -59,6 +59,22 @@ export interface KeyRow {
   retire_at: number | null
 }
 
+/** A row of the token-owner lookup (TOKEN_OWNER_COLUMNS). */
+export interface TokenOwnerRow {
+  id: number
+  username: string
+  email: string | null
+  full_name: string | null
+  disabled: number | boolean | null
+  /** NULL when the session does not exist or is another user's. */
+  session_id: string | null
+  revoked_at: number | null
+  expires_at: number | null
+}
+
+/** The columns of the token-owner lookup: the user joined with the token's session, when it is theirs. */
+export const TOKEN_OWNER_COLUMNS = 'u.id, u.username, u.email, u.full_name, u.disabled, s.id AS session_id, s.revoked_at, s.expires_at'
+
 export const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
@@ -75,6 +91,13 @@ export function toUserRecord(row: UserRow): UserRecord {
     hashedPassword: row.hashed_password ?? '',
     disabled: Boolean(row.disabled),
     scopes: row.scopes === null ? null : splitScopes(row.scopes),
+  }
+}
+
+export function toTokenOwner(row: TokenOwnerRow): TokenOwner {
+  return {
+    user: { id: row.id, username: row.username, email: row.email, fullName: row.full_name, disabled: Boolean(row.disabled) },
+    session: row.session_id === null || row.expires_at === null ? undefined : { revokedAt: row.revoked_at, expiresAt: row.expires_at },
   }
 }
 

@@ -12,12 +12,15 @@ import {
   toSessionRecord,
   toSigningKey,
   toThrottleState,
+  toTokenOwner,
+  TOKEN_OWNER_COLUMNS,
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
   type KeyRow,
   type RefreshTokenRow,
   type SessionRow,
+  type TokenOwnerRow,
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
@@ -73,9 +76,8 @@ export function openSqliteStore(filename: string): Store {
       `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)'),
-    userAndSession: db.prepare<[string, string], UserRow & Partial<SessionRow>>(
-      `SELECT u.id, u.username, u.email, u.full_name, u.hashed_password, u.disabled, u.scopes, ${SESSION_COLUMNS}
-       FROM users u LEFT JOIN gatehouse_sessions s ON s.id = ? AND s.user_id = u.id WHERE u.username = ?`,
+    tokenOwner: db.prepare<[string, string], TokenOwnerRow>(
+      `SELECT ${TOKEN_OWNER_COLUMNS} FROM users u LEFT JOIN gatehouse_sessions s ON s.id = ? AND s.user_id = u.id WHERE u.username = ?`,
     ),
     refreshToken: db.prepare<[string], RefreshTokenRow>(
       `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
@@ -213,10 +215,9 @@ export function openSqliteStore(filename: string): Store {
     async createSession(session) {
       createSession.immediate(session)
     },
-    async findUserAndSession(username, sessionId) {
-      const row = statements.userAndSession.get(sessionId, username)
-      if (!row) return undefined
-      return { user: toUserRecord(row), session: row.session_id === null || row.session_id === undefined ? undefined : toSessionRecord(row as SessionRow) }
+    async findTokenOwner(username, sessionId) {
+      const row = statements.tokenOwner.get(sessionId, username)
+      return row && toTokenOwner(row)
     },
     async findRefreshToken(tokenHash) {
       const row = statements.refreshToken.get(tokenHash)

@@ -9,7 +9,7 @@ describe('an unreachable database', () => {
     await t.addUser({ username: 'alice', password: 'alice-password' })
     const token = await t.login('alice', 'alice-password')
     const failure = new DatabaseUnavailable('connect ECONNREFUSED 10.0.0.5:5432')
-    vi.spyOn(t.store, 'findUserAndSession').mockRejectedValue(failure)
+    vi.spyOn(t.store, 'findTokenOwner').mockRejectedValue(failure)
     vi.spyOn(t.store, 'updateThrottle').mockRejectedValue(failure)
     for (const response of [
       await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${token}` } }),

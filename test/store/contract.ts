@@ -110,13 +110,19 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
       const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
       await store.createSession(newSession(alice.id, 's1', 'r1'))
-      const found = await store.findUserAndSession('alice', 's1')
-      expect(found?.user.username).toBe('alice')
-      expect(found?.session).toMatchObject({ id: 's1', userId: alice.id, scope: ['me', 'items'], revokedAt: null, userAgent: 'agent', ip: '127.0.0.1' })
-      // A session id of another user does not match.
-      expect((await store.findUserAndSession('bob', 's1'))?.session).toBeUndefined()
-      expect((await store.findUserAndSession('bob', 's1'))?.user.id).toBe(bob.id)
-      expect(await store.findUserAndSession('ghost', 's1')).toBeUndefined()
+      const found = await store.findTokenOwner('alice', 's1')
+      expect(found).toEqual({
+        user: { id: alice.id, username: 'alice', email: null, fullName: null, disabled: false },
+        session: { revokedAt: null, expiresAt: expect.any(Number) as unknown },
+      })
+      expect((await store.findRefreshToken('r1'))?.session).toMatchObject({ id: 's1', userId: alice.id, scope: ['me', 'items'], userAgent: 'agent', ip: '127.0.0.1' })
+      // A session id of another user, or none, does not match.
+      expect((await store.findTokenOwner('bob', 's1'))?.session).toBeUndefined()
+      expect((await store.findTokenOwner('bob', 's1'))?.user.id).toBe(bob.id)
+      expect((await store.findTokenOwner('alice', 'nope'))?.session).toBeUndefined()
+      expect(await store.findTokenOwner('ghost', 's1')).toBeUndefined()
+      await store.revokeSession('s1', 1234)
+      expect((await store.findTokenOwner('alice', 's1'))?.session?.revokedAt).toBe(1234)
     })
 
     it('rotates a refresh token exactly once, even when asked concurrently', async () => {

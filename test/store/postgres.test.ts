@@ -96,7 +96,8 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       const user = await store.createUser({ username: 'alice', hashedPassword: 'h' })
       const createdAt = 4_102_444_800_123 // 2100-01-01
       await store.createSession({ id: 's', userId: user.id, scope: ['me'], createdAt, expiresAt: createdAt + 1, userAgent: null, ip: null, refreshTokenHash: 'r' })
-      expect((await store.findUserAndSession('alice', 's'))?.session).toMatchObject({ createdAt, lastUsedAt: createdAt, expiresAt: createdAt + 1 })
+      expect((await store.findRefreshToken('r'))?.session).toMatchObject({ createdAt, lastUsedAt: createdAt, expiresAt: createdAt + 1 })
+      expect((await store.findTokenOwner('alice', 's'))?.session).toEqual({ revokedAt: null, expiresAt: createdAt + 1 })
     })
 
     it('rotates a refresh token exactly once across separate pools (processes)', async () => {
