@@ -8,8 +8,8 @@ import { main } from '../src/cli.js'
 import { LATEST_SCHEMA_VERSION } from '../src/store/migrations/index.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
 import { captureLogs, tempDir } from './helper.js'
-import { freshSchema, skipPostgres } from './postgres.js'
-import { TUTORIAL_HASH, writeTutorialDb } from './tutorial-db.js'
+import { freshSchema, skipPostgres } from './support/postgres.js'
+import { TUTORIAL_HASH, writeTutorialDb } from './support/tutorial-db.js'
 
 interface Run {
   code: number

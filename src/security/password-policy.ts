@@ -4,7 +4,7 @@
 // checked offline) nor the user's own username or email.
 import { InvalidInput } from '../errors.js'
 
-export const MAX_PASSWORD_LENGTH = 1_024
+const MAX_PASSWORD_LENGTH = 1_024
 
 /**
  * Loaded and lower-cased on first use ("Password1" is as common as "password1"): the list takes about

@@ -64,7 +64,7 @@ function newRefreshToken(): { token: string; hash: string } {
   return { token, hash: hashRefreshToken(token) }
 }
 
-export function hashRefreshToken(token: string): string {
+function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
 }
 

@@ -1,8 +1,8 @@
 // The HTTP contract on PostgreSQL: the same app, its store on a schema of its own.
 import { describe, expect, it } from 'vitest'
 import { build, captureLogs, tokenRequest, type TestApp } from '../helper.js'
-import { freshSchema, relay, skipPostgres } from '../postgres.js'
-import { TUTORIAL_HASH } from '../tutorial-db.js'
+import { freshSchema, relay, skipPostgres } from '../support/postgres.js'
+import { TUTORIAL_HASH } from '../support/tutorial-db.js'
 
 interface Tokens {
   access_token: string

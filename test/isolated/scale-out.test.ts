@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { seedUser } from '../helper.js'
-import { freshSchema, skipPostgres } from '../postgres.js'
+import { freshSchema, skipPostgres } from '../support/postgres.js'
 import { freePort, requireService } from '../support/services.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'gatehouse.js')

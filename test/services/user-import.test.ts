@@ -4,8 +4,8 @@ import { importUsers } from '../../src/services/user-import.js'
 import { readSourceUsers } from '../../src/store/import-source.js'
 import { openStore, type Store } from '../../src/store/index.js'
 import { build, tempDir, tokenRequest } from '../helper.js'
-import { freshSchema, skipPostgres } from '../postgres.js'
-import { TUTORIAL_HASH, writeTutorialDb } from '../tutorial-db.js'
+import { freshSchema, skipPostgres } from '../support/postgres.js'
+import { TUTORIAL_HASH, writeTutorialDb } from '../support/tutorial-db.js'
 
 async function opened(url: string): Promise<Store> {
   const store = await openStore(url)

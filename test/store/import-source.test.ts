@@ -7,8 +7,8 @@ import { InvalidInput } from '../../src/errors.js'
 import { readSourceUsers } from '../../src/store/import-source.js'
 import { openSqliteStore } from '../../src/store/sqlite.js'
 import { tempDir } from '../helper.js'
-import { freshSchema, skipPostgres, TEST_DATABASE_URL } from '../postgres.js'
-import { TUTORIAL_HASH, writeTutorialDb } from '../tutorial-db.js'
+import { freshSchema, skipPostgres, TEST_DATABASE_URL } from '../support/postgres.js'
+import { TUTORIAL_HASH, writeTutorialDb } from '../support/tutorial-db.js'
 
 const digest = (filename: string) => createHash('sha256').update(readFileSync(filename)).digest('hex')
 

@@ -5,7 +5,7 @@ import type { Store } from '../../src/store/index.js'
 import { openStore } from '../../src/store/index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import { openPostgresStore, toStoreError, type PostgresStoreOptions } from '../../src/store/postgres.js'
-import { freshSchema, relay, skipPostgres, TEST_DATABASE_URL, urlWithSchema } from '../postgres.js'
+import { freshSchema, relay, skipPostgres, TEST_DATABASE_URL, urlWithSchema } from '../support/postgres.js'
 import { storeContract } from './contract.js'
 
 async function openTemp(url: string, options: PostgresStoreOptions = { poolSize: 4 }): Promise<Store> {

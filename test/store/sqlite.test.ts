@@ -7,7 +7,7 @@ import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/in
 import { openSqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/index.js'
 import { tempDir } from '../helper.js'
-import { SQLALCHEMY_SQLITE_SCHEMA } from '../tutorial-db.js'
+import { SQLALCHEMY_SQLITE_SCHEMA } from '../support/tutorial-db.js'
 import { storeContract } from './contract.js'
 
 function openTemp(filename = join(tempDir(), 'users.db')): Store {
