@@ -11,7 +11,7 @@ export interface Principal {
   userId: number
   sessionId: string
   /** Scopes the token carries. */
-  scopes: string[]
+  scopes: readonly string[]
 }
 
 export type CurrentUserResolver = (token: string) => Promise<Principal>
@@ -38,8 +38,9 @@ export function createCurrentUserResolver(deps: {
     const found = await store.findTokenOwner(claims.sub, claims.sid)
     if (!found) throw new InvalidToken()
     const { user, session } = found
+    // The tutorial's answer for a disabled user; their sessions are not even looked at.
     if (user.disabled) throw new InactiveUser()
-    if (!session || session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
+    if (session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
     return { user: toPublicUser(user), userId: user.id, sessionId: claims.sid, scopes: claims.scope }
   }
 }

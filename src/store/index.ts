@@ -41,8 +41,7 @@ export interface SessionRecord {
 /** What a bearer token check needs to know about its user and session. */
 export interface TokenOwner {
   user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled'>
-  /** The token's session, when it exists and belongs to this user. */
-  session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'> | undefined
+  session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 
 export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt'> {
@@ -106,8 +105,9 @@ export interface SessionStore {
   /** Stores a session with its first refresh token, atomically. */
   createSession(session: NewSession): Promise<void>
   /**
-   * The hot path of every protected request: the token's user and the state of its session, in one
-   * indexed read of only the columns the check needs (no hash, no session details).
+   * The hot path of every protected request: the token's session (by primary key) and its user (by
+   * rowid), in one read of only the columns the check needs (no hash, no session details); undefined
+   * unless the session exists and its user has this username.
    */
   findTokenOwner(username: string, sessionId: string): Promise<TokenOwner | undefined>
   findRefreshToken(tokenHash: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord } | undefined>

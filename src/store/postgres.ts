@@ -14,7 +14,7 @@ import {
   toSigningKey,
   toThrottleState,
   toTokenOwner,
-  TOKEN_OWNER_COLUMNS,
+  tokenOwnerQuery,
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
@@ -169,11 +169,7 @@ export async function openPostgresStore(connectionString: string, options: Postg
       })
     },
     async findTokenOwner(username, sessionId) {
-      const { rows } = await query<TokenOwnerRow>(
-        `SELECT ${TOKEN_OWNER_COLUMNS} FROM users u LEFT JOIN gatehouse_sessions s ON s.id = $1 AND s.user_id = u.id WHERE u.username = $2`,
-        [sessionId, username],
-        'gatehouse_token_owner',
-      )
+      const { rows } = await query<TokenOwnerRow>(tokenOwnerQuery('$1', '$2'), [sessionId, username], 'gatehouse_token_owner')
       return rows[0] && toTokenOwner(rows[0])
     },
     async findRefreshToken(tokenHash) {

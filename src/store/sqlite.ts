@@ -13,7 +13,7 @@ import {
   toSigningKey,
   toThrottleState,
   toTokenOwner,
-  TOKEN_OWNER_COLUMNS,
+  tokenOwnerQuery,
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
@@ -76,9 +76,7 @@ export function openSqliteStore(filename: string): Store {
       `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)'),
-    tokenOwner: db.prepare<[string, string], TokenOwnerRow>(
-      `SELECT ${TOKEN_OWNER_COLUMNS} FROM users u LEFT JOIN gatehouse_sessions s ON s.id = ? AND s.user_id = u.id WHERE u.username = ?`,
-    ),
+    tokenOwner: db.prepare<[string, string], TokenOwnerRow>(tokenOwnerQuery('?', '?')),
     refreshToken: db.prepare<[string], RefreshTokenRow>(
       `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
        FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = ?`,
