@@ -35,6 +35,8 @@ export interface Verification {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>
+  /** A new hash for a login whose verification just passed: runs before waiting jobs, never refused. */
+  rehash(password: string): Promise<string>
   verify(password: string, storedHash: string): Promise<Verification>
   /** Spend the same work as verifying against a real current-policy hash, for users that do not exist. */
   verifyDummy(password: string): Promise<void>
@@ -54,13 +56,21 @@ export interface PasswordHasherOptions {
   maxQueued: number
 }
 
+/**
+ * argon2id jobs allowed at once: half the hashing slots, at least one. Each holds 19 MiB while it runs,
+ * and at about 20 ms (against bcrypt-12's 400 ms) half the slots still verify far more of them than
+ * the login timing floor lets through; two at once on 2 cores was a quarter of the process's peak memory.
+ */
+export const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(concurrency / 2))
+
 export function createPasswordHasher(options: PasswordHasherOptions): PasswordHasher {
   const policy = options.policy ?? OWASP_ARGON2ID
-  const queue = createWorkQueue({ concurrency: options.concurrency, maxQueued: options.maxQueued })
+  const { concurrency, maxQueued } = options
+  const queue = createWorkQueue({ concurrency, maxQueued, memoryHardConcurrency: memoryHardSlots(concurrency) })
   const argon2Options = { algorithm: ARGON2ID, ...policy }
   let dummyHash: Promise<string> | undefined
 
-  const hash = (password: string): Promise<string> => queue.run(() => argon2.hash(password, argon2Options))
+  const hash = (password: string): Promise<string> => queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true })
 
   const check = (password: string, storedHash: string): Promise<boolean> => {
     if (isBcrypt(storedHash)) {
@@ -72,11 +82,14 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   }
 
   const verify = (password: string, storedHash: string): Promise<Verification> =>
-    queue.run(async () => {
-      const started = performance.now()
-      const matches = await check(password, storedHash)
-      return { matches, workMs: performance.now() - started }
-    })
+    queue.run(
+      async () => {
+        const started = performance.now()
+        const matches = await check(password, storedHash)
+        return { matches, workMs: performance.now() - started }
+      },
+      { memoryHard: !isBcrypt(storedHash) },
+    )
 
   const getDummyHash = (): Promise<string> => {
     // A random password nobody knows, hashed once with the current policy.
@@ -88,6 +101,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
 
   return {
     hash,
+    rehash: (password) => queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true, next: true }),
     verify,
     needsRehash: (storedHash) => needsRehash(storedHash, policy),
     async verifyDummy(password) {

@@ -39,7 +39,7 @@ export function createPasswordLogin({ store, hasher, floor, throttle, log }: Pas
 
   const upgradeHash = async (user: UserRecord, password: string): Promise<void> => {
     try {
-      const upgraded = await hasher.hash(password)
+      const upgraded = await hasher.rehash(password)
       if (await store.replacePasswordHash(user.id, user.hashedPassword, upgraded)) {
         log.info({ username: user.username }, 'password hash upgraded to the current policy')
       }

@@ -100,6 +100,56 @@ describe('work queue', () => {
     expect(queue.depth).toBe(0)
   })
 
+  it('runs a `next` job before every waiting one, even when the queue is full', async () => {
+    const queue = createWorkQueue({ concurrency: 1, maxQueued: 2 })
+    const order: string[] = []
+    let release = (): void => {}
+    const blocker = queue.run(() => new Promise<void>((resolve) => (release = resolve)))
+    const job = (name: string) => async () => {
+      order.push(name)
+    }
+    const waiting = [queue.run(job('first waiting')), queue.run(job('second waiting'))]
+    await expect(queue.run(job('refused'))).rejects.toBeInstanceOf(Overloaded)
+    const next = queue.run(job('next'), { next: true })
+    expect(queue.depth).toBe(4)
+    release()
+    await Promise.all([blocker, next, ...waiting])
+    expect(order).toEqual(['next', 'first waiting', 'second waiting'])
+    expect(queue.depth).toBe(0)
+  })
+
+  it('runs memory-hard jobs within their own limit, letting cheaper ones past them to free cores', async () => {
+    const queue = createWorkQueue({ concurrency: 2, maxQueued: 8, memoryHardConcurrency: 1 })
+    const started: string[] = []
+    const releases = new Map<string, () => void>()
+    const job = (name: string, memoryHard: boolean) =>
+      queue.run(
+        () =>
+          new Promise<void>((resolve) => {
+            started.push(name)
+            releases.set(name, resolve)
+          }),
+        { memoryHard },
+      )
+    const tick = () => new Promise((resolve) => setImmediate(resolve))
+    const jobs = [job('argon2 a', true), job('argon2 b', true), job('bcrypt', false), job('argon2 c', true)]
+    await tick()
+    // One core for one memory-hard job; the other goes to the bcrypt job that waited behind argon2 b.
+    expect(started).toEqual(['argon2 a', 'bcrypt'])
+    releases.get('bcrypt')!()
+    await tick()
+    expect(started).toEqual(['argon2 a', 'bcrypt'])
+    releases.get('argon2 a')!()
+    await tick()
+    expect(started).toEqual(['argon2 a', 'bcrypt', 'argon2 b'])
+    releases.get('argon2 b')!()
+    await tick()
+    releases.get('argon2 c')!()
+    await Promise.all(jobs)
+    expect(started).toEqual(['argon2 a', 'bcrypt', 'argon2 b', 'argon2 c'])
+    expect(queue.depth).toBe(0)
+  })
+
   it('frees the slot of a job that failed', async () => {
     const queue = createWorkQueue({ concurrency: 1, maxQueued: 0 })
     await expect(queue.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
