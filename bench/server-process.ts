@@ -1,5 +1,5 @@
 // The servers under load, each in its own child process on a free loopback port, so the harness (and
-// autocannon) never share their memory or event loop: Gatehouse as `gatehouse serve` runs it from dist/,
+// autocannon) never share their memory or event loop: Gatehouse as `npm start` runs it (bin/gatehouse-server, dist/),
 // and the floor server. Stopping sends SIGTERM, as an operator would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { openSync, readdirSync, statSync } from 'node:fs'
@@ -45,8 +45,9 @@ export async function startGatehouse(options: GatehouseProcessOptions): Promise<
     HOST: '127.0.0.1',
     LOG_LEVEL: options.logLevel ?? 'info',
   }
-  const args = [join(ROOT, 'bin', 'gatehouse.js'), 'serve', '--port', String(port), '--workers', String(options.workers ?? 1)]
-  const child = spawn(process.execPath, args, { cwd: options.dir, env, stdio: ['ignore', openSync(options.logFile, 'a'), 'inherit'] })
+  const args = ['--port', String(port), '--workers', String(options.workers ?? 1)]
+  // The launcher `npm start` runs; it execs node, so the child's PID is the server's.
+  const child = spawn(join(ROOT, 'bin', 'gatehouse-server'), args, { cwd: options.dir, env, stdio: ['ignore', openSync(options.logFile, 'a'), 'inherit'] })
   return waitUntilServing(child, `http://127.0.0.1:${port}`, '/healthz')
 }
 

@@ -11,6 +11,8 @@ import { seedUser, tempDir } from './helper.js'
 import { freePort } from './support/services.js'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
+/** What `npm start` runs: `gatehouse serve` with tuned runtime settings. */
+const LAUNCHER = join(import.meta.dirname, '..', 'bin', 'gatehouse-server')
 
 interface LogLine {
   pid: number
@@ -52,10 +54,12 @@ interface Cluster {
   logs(): LogLine[]
 }
 
-function spawnServe(dir: string, workers: number, port: number): ChildProcess & { stdout: Readable } {
+function spawnServe(dir: string, workers: number, port: number, launcher = false): ChildProcess & { stdout: Readable } {
   // No SECRET_KEY: the primary must generate one and share it with every worker.
   const env = { ...process.env, SECRET_KEY: '', DATABASE_URL: 'sqlite:///users.db', LOG_LEVEL: 'info', LOGIN_MIN_DURATION_MS: '0' }
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--port', String(port)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const options = ['--workers', String(workers), '--port', String(port)]
+  const [command, args] = launcher ? [LAUNCHER, options] : [process.execPath, [BIN, 'serve', ...options]]
+  const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -67,9 +71,9 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null |
   return Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs))])
 }
 
-async function startCluster(dir: string, workers: number): Promise<Cluster> {
+async function startCluster(dir: string, workers: number, launcher = false): Promise<Cluster> {
   const port = await freePort()
-  const child = spawnServe(dir, workers, port)
+  const child = spawnServe(dir, workers, port, launcher)
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   const logs = (): LogLine[] =>
@@ -94,6 +98,19 @@ async function stop(cluster: Cluster): Promise<number | null | 'timeout'> {
   cluster.child.kill('SIGTERM')
   return exited
 }
+
+describe('bin/gatehouse-server (npm start)', () => {
+  it('becomes the server process itself, with the tuned runtime settings, and exits 0 on SIGTERM', async () => {
+    const dir = tempDir()
+    const cluster = await startCluster(dir, 1, true)
+    // exec: the launched PID is the one serving, so signals reach node directly.
+    expect(servingPids(cluster.logs())).toEqual(new Set([cluster.child.pid]))
+    const commandLine = readFileSync(`/proc/${cluster.child.pid}/cmdline`, 'utf8').split('\0')
+    expect(commandLine).toEqual(expect.arrayContaining(['--max-semi-space-size=8', '--heap-growing-percent=50', 'serve']))
+    expect(readFileSync(`/proc/${cluster.child.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=1048576')
+    expect(await stop(cluster)).toBe(0)
+  })
+})
 
 describe('gatehouse serve --workers', () => {
   it('serves from two worker processes that share one generated key, and exits 0 on SIGTERM', async () => {
