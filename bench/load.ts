@@ -27,6 +27,8 @@ export interface LoadResult {
   statusCounts: Record<string, number>
   /** Connection errors and timeouts. */
   errors: number
+  /** Every response's latency, sorted. */
+  latenciesMs: Float64Array
 }
 
 /** Responses of one status per second, e.g. successful logins. */
@@ -54,25 +56,45 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           reject(error)
           return
         }
-        const sorted = Float64Array.from(latencies).sort()
         const statusCounts: Record<string, number> = {}
         for (const [status, { count }] of Object.entries(result.statusCodeStats)) statusCounts[status] = count
-        resolve({
-          durationS: result.duration,
-          perSecond: sorted.length / result.duration,
-          responses: sorted.length,
-          p50Ms: percentile(sorted, 0.5),
-          p99Ms: percentile(sorted, 0.99),
-          minMs: sorted[0] ?? Number.NaN,
-          statusCounts,
-          errors: result.errors + result.timeouts,
-        })
+        resolve(summarize(result.duration, Float64Array.from(latencies).sort(), statusCounts, result.errors + result.timeouts))
       },
     )
     instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
       latencies.push(responseTimeMs)
     })
   })
+}
+
+/** Several runs against one server as if they were one: durations, responses and latencies pooled. */
+export function combineLoads(results: LoadResult[]): LoadResult {
+  const statusCounts: Record<string, number> = {}
+  for (const result of results) {
+    for (const [status, count] of Object.entries(result.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count
+  }
+  const latencies = new Float64Array(results.reduce((sum, result) => sum + result.latenciesMs.length, 0))
+  let offset = 0
+  for (const result of results) {
+    latencies.set(result.latenciesMs, offset)
+    offset += result.latenciesMs.length
+  }
+  const sum = (value: (result: LoadResult) => number): number => results.reduce((total, result) => total + value(result), 0)
+  return summarize(sum((result) => result.durationS), latencies.sort(), statusCounts, sum((result) => result.errors))
+}
+
+function summarize(durationS: number, sorted: Float64Array, statusCounts: Record<string, number>, errors: number): LoadResult {
+  return {
+    durationS,
+    perSecond: sorted.length / durationS,
+    responses: sorted.length,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    minMs: sorted[0] ?? Number.NaN,
+    statusCounts,
+    errors,
+    latenciesMs: sorted,
+  }
 }
 
 function percentile(sorted: Float64Array, fraction: number): number {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { verify as bcryptVerify } from '@node-rs/bcrypt'
 import type autocannon from 'autocannon'
 import { signHs256 } from './hs256.js'
-import { ratePerSecond, runLoad, type LoadResult } from './load.js'
+import { combineLoads, ratePerSecond, runLoad, type LoadResult } from './load.js'
 import { watchOtherLoad } from './machine-load.js'
 import { runManyUsers } from './many-users.js'
 import { peakRssMb, rssMb, sampleRss, type RssTrace } from './memory.js'
@@ -21,6 +21,8 @@ import { BENCH_PASSWORD, createUsersFixture } from './users-fixture.js'
 import { benchDatabase } from './database.js'
 
 const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' }
+/** Length of one turn of a server in scenario 1. */
+const ME_SLICE_S = 2
 /** Connections of the login flood: more than the hashing queue holds (HASH_CONCURRENCY + HASH_QUEUE_MAX = 66 here). */
 const FLOOD_CONNECTIONS = 256
 /** Growth from the first half of the flood to the second still called flat (GC alone moves RSS this much). */
@@ -119,31 +121,34 @@ async function main(): Promise<void> {
     print(`Gatehouse benchmark: ${availableParallelism()} cores, Node ${process.version}, ${process.platform} ${process.arch}; ${database.label}; ${durationS} s per scenario`)
     print('Servers run in child processes; autocannon runs in the harness on the same machine (loopback).')
 
-    // 1. /users/me/ throughput, Gatehouse against the floor.
+    // 1. /users/me/ throughput against the floor. The servers take turns in short slices, so that a machine
+    // that speeds up or slows down during the run (a shared VM does) weighs on all of them alike.
     const token = await logIn(gatehouse.url, fixture.argon2Users[0]!)
     const floorToken = signHs256({ sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 }, secretKey)
-    const usersMe = async (server: ServerProcess, bearer: string, connections = 64): Promise<LoadResult> => {
-      const options = { url: `${server.url}/users/me/`, headers: { authorization: `Bearer ${bearer}` }, connections }
-      await runLoad({ ...options, durationS: warmupS })
-      return runLoad({ ...options, durationS })
-    }
-    say('1. /users/me/ on the floor, then on Gatehouse (64 connections)')
-    const floorMe = await usersMe(floor, floorToken)
-    const [gatehouseMe, meMemory] = await withMemory(gatehouse, () => usersMe(gatehouse, token))
-    memory.push(['1. /users/me/, 64 connections', meMemory])
-    say('1. /users/me/ on Gatehouse with WORKERS=2')
+    say('1. starting Gatehouse with WORKERS=2, and with LOG_LEVEL=warn (what request logging costs)')
     const clustered = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-workers.log'), workers: 2 })
     servers.push(clustered)
-    const clusteredMe = await usersMe(clustered, token)
-    await clustered.stop()
-    say('1. /users/me/ on Gatehouse with LOG_LEVEL=warn (what request logging costs)')
     const quiet = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-quiet.log'), logLevel: 'warn' })
     servers.push(quiet)
-    const quietMe = await usersMe(quiet, token)
+    const contenders: Array<[ServerProcess, string]> = [[floor, floorToken], [gatehouse, token], [quiet, token], [clustered, token]]
+    const usersMe = (server: ServerProcess, bearer: string, seconds: number): Promise<LoadResult> =>
+      runLoad({ url: `${server.url}/users/me/`, headers: { authorization: `Bearer ${bearer}` }, connections: 64, durationS: seconds })
+    const rounds = Math.max(1, Math.round(durationS / ME_SLICE_S))
+    say(`1. /users/me/ on the floor and on three Gatehouse set-ups in turn, ${rounds} rounds (64 connections)`)
+    for (const [server, bearer] of contenders) await usersMe(server, bearer, warmupS)
+    const slices = contenders.map((): LoadResult[] => [])
+    const [, meMemory] = await withMemory(gatehouse, async () => {
+      for (let round = 0; round < rounds; round++) {
+        for (const [index, [server, bearer]] of contenders.entries()) slices[index]!.push(await usersMe(server, bearer, durationS / rounds))
+      }
+    })
+    const [floorMe, gatehouseMe, quietMe, clusteredMe] = slices.map(combineLoads) as [LoadResult, LoadResult, LoadResult, LoadResult]
+    memory.push(['1. /users/me/, 64 connections', meMemory])
+    await clustered.stop()
     await quiet.stop()
 
     print()
-    print(`1. GET /users/me/, 64 connections, ${durationS} s (after a ${warmupS} s warm-up)`)
+    print(`1. GET /users/me/, 64 connections, ${durationS} s per server in ${rounds} turns (after a ${warmupS} s warm-up each)`)
     const meRow = (name: string, result: LoadResult): string[] =>
       [name, formatNumber(result.perSecond), ms(result.p50Ms), ms(result.p99Ms), formatRatio(result.perSecond / floorMe.perSecond)]
     print(

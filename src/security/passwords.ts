@@ -61,7 +61,7 @@ export interface PasswordHasherOptions {
  * and at about 20 ms (against bcrypt-12's 400 ms) half the slots still verify far more of them than
  * the login timing floor lets through; two at once on 2 cores was a quarter of the process's peak memory.
  */
-export const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(concurrency / 2))
+const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(concurrency / 2))
 
 export function createPasswordHasher(options: PasswordHasherOptions): PasswordHasher {
   const policy = options.policy ?? OWASP_ARGON2ID
