@@ -1,5 +1,6 @@
 // `gatehouse serve --workers N` as a real process tree: workers share the port and the key, a crashed
-// worker is replaced, and SIGTERM stops everything with exit code 0. Uses the build in dist/ (pretest).
+// worker is replaced, and SIGTERM stops everything with exit code 0; and bin/gatehouse-server, which
+// execs the same command with its runtime settings. Uses the build in dist/ (pretest).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
