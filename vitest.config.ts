@@ -8,8 +8,22 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/timing/**', 'test/isolated/**'] } },
-      { extends: true, test: { name: 'isolated', include: ['test/timing/**/*.test.ts', 'test/isolated/**/*.test.ts'], fileParallelism: false } },
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/timing/**', 'test/isolated/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'isolated',
+          include: ['test/timing/**/*.test.ts', 'test/isolated/**/*.test.ts'],
+          fileParallelism: false,
+        },
+      },
     ],
   },
 })

@@ -13,7 +13,8 @@ export interface BenchDatabase {
 
 export async function benchDatabase(dir: string): Promise<BenchDatabase> {
   const postgres = process.env.BENCH_DATABASE_URL
-  if (!postgres) return { url: `sqlite:///${join(dir, 'users.db')}`, label: 'SQLite', drop: async () => {} }
+  if (!postgres)
+    return { url: `sqlite:///${join(dir, 'users.db')}`, label: 'SQLite', drop: async () => {} }
   const schema = `gh_bench_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: postgres })
   await admin.connect()

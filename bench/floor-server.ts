@@ -6,7 +6,12 @@ import { verifyHs256 } from './hs256.js'
 
 const secret = process.env.FLOOR_SECRET ?? ''
 const port = Number(process.env.FLOOR_PORT)
-const USER = JSON.stringify({ username: 'bench-user', email: null, full_name: null, disabled: false })
+const USER = JSON.stringify({
+  username: 'bench-user',
+  email: null,
+  full_name: null,
+  disabled: false,
+})
 const DENIED = JSON.stringify({ detail: 'Could not validate credentials' })
 
 createServer((request, response) => {

@@ -18,8 +18,15 @@ export function verifyHs256(token: string, secret: string): string | undefined {
   // Constant-time, and only on equal lengths, as timingSafeEqual requires.
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
   try {
-    const claims = JSON.parse(Buffer.from(token.slice(firstDot + 1, lastDot), 'base64url').toString()) as { sub?: unknown; exp?: unknown }
-    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) return undefined
+    const claims = JSON.parse(
+      Buffer.from(token.slice(firstDot + 1, lastDot), 'base64url').toString(),
+    ) as { sub?: unknown; exp?: unknown }
+    if (
+      typeof claims.sub !== 'string' ||
+      typeof claims.exp !== 'number' ||
+      claims.exp * 1000 <= Date.now()
+    )
+      return undefined
     return claims.sub
   } catch {
     return undefined

@@ -32,7 +32,8 @@ export interface LoadResult {
 }
 
 /** Responses of one status per second, e.g. successful logins. */
-export const ratePerSecond = (result: LoadResult, status: number): number => (result.statusCounts[String(status)] ?? 0) / result.durationS
+export const ratePerSecond = (result: LoadResult, status: number): number =>
+  (result.statusCounts[String(status)] ?? 0) / result.durationS
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = []
@@ -57,13 +58,24 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           return
         }
         const statusCounts: Record<string, number> = {}
-        for (const [status, { count }] of Object.entries(result.statusCodeStats)) statusCounts[status] = count
-        resolve(summarize(result.duration, Float64Array.from(latencies).sort(), statusCounts, result.errors + result.timeouts))
+        for (const [status, { count }] of Object.entries(result.statusCodeStats))
+          statusCounts[status] = count
+        resolve(
+          summarize(
+            result.duration,
+            Float64Array.from(latencies).sort(),
+            statusCounts,
+            result.errors + result.timeouts,
+          ),
+        )
       },
     )
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-      latencies.push(responseTimeMs)
-    })
+    instance.on(
+      'response',
+      (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
+        latencies.push(responseTimeMs)
+      },
+    )
   })
 }
 
@@ -71,19 +83,33 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 export function combineLoads(results: LoadResult[]): LoadResult {
   const statusCounts: Record<string, number> = {}
   for (const result of results) {
-    for (const [status, count] of Object.entries(result.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count
+    for (const [status, count] of Object.entries(result.statusCounts))
+      statusCounts[status] = (statusCounts[status] ?? 0) + count
   }
-  const latencies = new Float64Array(results.reduce((sum, result) => sum + result.latenciesMs.length, 0))
+  const latencies = new Float64Array(
+    results.reduce((sum, result) => sum + result.latenciesMs.length, 0),
+  )
   let offset = 0
   for (const result of results) {
     latencies.set(result.latenciesMs, offset)
     offset += result.latenciesMs.length
   }
-  const sum = (value: (result: LoadResult) => number): number => results.reduce((total, result) => total + value(result), 0)
-  return summarize(sum((result) => result.durationS), latencies.sort(), statusCounts, sum((result) => result.errors))
+  const sum = (value: (result: LoadResult) => number): number =>
+    results.reduce((total, result) => total + value(result), 0)
+  return summarize(
+    sum((result) => result.durationS),
+    latencies.sort(),
+    statusCounts,
+    sum((result) => result.errors),
+  )
 }
 
-function summarize(durationS: number, sorted: Float64Array, statusCounts: Record<string, number>, errors: number): LoadResult {
+function summarize(
+  durationS: number,
+  sorted: Float64Array,
+  statusCounts: Record<string, number>,
+  errors: number,
+): LoadResult {
   return {
     durationS,
     perSecond: sorted.length / durationS,

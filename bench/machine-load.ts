@@ -10,7 +10,11 @@ const TICKS_PER_SECOND = 100
 
 /** User, nice, system and steal ticks of all CPUs. Interrupt time is left out: loopback traffic is counted there, not in a process. */
 function machineBusyTicks(): number {
-  const [, user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number)
+  const [, user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!
+    .trim()
+    .split(/\s+/)
+    .map(Number)
   return [user, nice, system, steal].reduce<number>((sum, ticks) => sum + (ticks ?? 0), 0)
 }
 
@@ -18,7 +22,10 @@ function machineBusyTicks(): number {
 function ownTicks(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8')
   // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number)
   // utime, stime, cutime, cstime are fields 14-17 of the whole line, 12-15 after the name.
   return (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0)
 }

@@ -18,12 +18,18 @@ import { BENCH_PASSWORD } from './users-fixture.js'
 const BASELINE_USERS = 1_000
 
 /** Creates the schema through the store (its migrations), then bulk-inserts outside it, which the store has no call for. */
-async function fillUsers(databaseFile: string, count: number, hashedPassword: string): Promise<number> {
+async function fillUsers(
+  databaseFile: string,
+  count: number,
+  hashedPassword: string,
+): Promise<number> {
   await (await openStore(`sqlite:///${databaseFile}`)).close()
   const started = performance.now()
   const db = new Database(databaseFile)
   try {
-    const insert = db.prepare<[string, string]>('INSERT INTO users (username, hashed_password, disabled) VALUES (?, ?, 0)')
+    const insert = db.prepare<[string, string]>(
+      'INSERT INTO users (username, hashed_password, disabled) VALUES (?, ?, 0)',
+    )
     db.transaction(() => {
       for (let index = 0; index < count; index++) insert.run(`user-${index}`, hashedPassword)
     })()
@@ -35,13 +41,19 @@ async function fillUsers(databaseFile: string, count: number, hashedPassword: st
 
 /** The database and its write-ahead log, where recent rows live until a checkpoint. */
 function databaseMb(databaseFile: string): number {
-  const bytes = [databaseFile, `${databaseFile}-wal`].reduce((sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0), 0)
+  const bytes = [databaseFile, `${databaseFile}-wal`].reduce(
+    (sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0),
+    0,
+  )
   return bytes / 1024 / 1024
 }
 
 export async function runManyUsers(count: number, durationS: number): Promise<void> {
-  if (!Number.isInteger(count) || count < 1) throw new Error('--users wants a whole number of users, e.g. --users 1000000')
-  const hashedPassword = await createPasswordHasher({ concurrency: 1, maxQueued: 1 }).hash(BENCH_PASSWORD)
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error('--users wants a whole number of users, e.g. --users 1000000')
+  const hashedPassword = await createPasswordHasher({ concurrency: 1, maxQueued: 1 }).hash(
+    BENCH_PASSWORD,
+  )
   const secretKey = randomBytes(32).toString('hex')
   const rows: string[][] = []
   for (const users of [BASELINE_USERS, count]) {
@@ -51,13 +63,28 @@ export async function runManyUsers(count: number, durationS: number): Promise<vo
       const databaseFile = join(dir, 'users.db')
       const fillS = await fillUsers(databaseFile, users, hashedPassword)
       const started = performance.now()
-      const gatehouse = await startGatehouse({ dir, databaseUrl: `sqlite:///${databaseFile}`, secretKey, logFile: join(dir, 'gatehouse.log') })
+      const gatehouse = await startGatehouse({
+        dir,
+        databaseUrl: `sqlite:///${databaseFile}`,
+        secretKey,
+        logFile: join(dir, 'gatehouse.log'),
+      })
       try {
         const startS = (performance.now() - started) / 1000
         const rssAfterStart = rssMb(gatehouse.pid)
-        const login = await fetch(`${gatehouse.url}/token`, { method: 'POST', body: new URLSearchParams({ username: `user-${Math.floor(users / 2)}`, password: BENCH_PASSWORD }) })
+        const login = await fetch(`${gatehouse.url}/token`, {
+          method: 'POST',
+          body: new URLSearchParams({
+            username: `user-${Math.floor(users / 2)}`,
+            password: BENCH_PASSWORD,
+          }),
+        })
         const { access_token } = (await login.json()) as { access_token: string }
-        const options = { url: `${gatehouse.url}/users/me/`, headers: { authorization: `Bearer ${access_token}` }, connections: 64 }
+        const options = {
+          url: `${gatehouse.url}/users/me/`,
+          headers: { authorization: `Bearer ${access_token}` },
+          connections: 64,
+        }
         await runLoad({ ...options, durationS: Math.min(2, durationS / 5) })
         const sampler = sampleRss(gatehouse.pid)
         const me = await runLoad({ ...options, durationS })
@@ -79,7 +106,9 @@ export async function runManyUsers(count: number, durationS: number): Promise<vo
       rmSync(dir, { recursive: true, force: true })
     }
   }
-  process.stdout.write(`Users table size: start-up (until /healthz answers, timing-floor calibration included), memory and GET /users/me/ (64 connections, ${durationS} s)\n`)
+  process.stdout.write(
+    `Users table size: start-up (until /healthz answers, timing-floor calibration included), memory and GET /users/me/ (64 connections, ${durationS} s)\n`,
+  )
   process.stdout.write(
     `${formatTable(['users', 'fill s', 'file MB', 'start-up s', 'RSS at start MB', '/users/me/ req/s', 'p99 ms', 'peak RSS MB'], rows)}\n`,
   )

@@ -32,7 +32,12 @@ export function sampleRss(pid: number, intervalMs = 200): { stop(): RssTrace } {
     stop() {
       clearInterval(timer)
       samples.push(rssMb(pid))
-      return { firstMb: samples[0]!, maxMb: Math.max(...samples), lastMb: samples[samples.length - 1]!, samplesMb: samples }
+      return {
+        firstMb: samples[0]!,
+        maxMb: Math.max(...samples),
+        lastMb: samples[samples.length - 1]!,
+        samplesMb: samples,
+      }
     },
   }
 }

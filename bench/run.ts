@@ -39,7 +39,8 @@ function readDuration(): number {
   const raw = process.env.BENCH_DURATION
   if (raw === undefined || raw === '') return 10
   const seconds = Number(raw)
-  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600) throw new Error(`BENCH_DURATION must be seconds from 1 to 600; got '${raw}'`)
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600)
+    throw new Error(`BENCH_DURATION must be seconds from 1 to 600; got '${raw}'`)
   return seconds
 }
 
@@ -47,20 +48,32 @@ const say = (line: string): boolean => process.stderr.write(`bench: ${line}\n`)
 const print = (text = ''): boolean => process.stdout.write(`${text}\n`)
 
 /** A POST /token as the next user of the list each time (shared by all connections). */
-function loginsAs(usernames: string[]): { setupRequest: (request: autocannon.RawRequest) => autocannon.RawRequest; next: () => number } {
+function loginsAs(usernames: string[]): {
+  setupRequest: (request: autocannon.RawRequest) => autocannon.RawRequest
+  next: () => number
+} {
   let next = 0
   return {
     next: () => next,
     setupRequest(request) {
       const username = usernames[next++ % usernames.length]!
-      return { ...request, method: 'POST', headers: FORM_HEADERS, body: new URLSearchParams({ username, password: BENCH_PASSWORD }).toString() }
+      return {
+        ...request,
+        method: 'POST',
+        headers: FORM_HEADERS,
+        body: new URLSearchParams({ username, password: BENCH_PASSWORD }).toString(),
+      }
     },
   }
 }
 
 async function logIn(url: string, username: string): Promise<string> {
-  const response = await fetch(`${url}/token`, { method: 'POST', body: new URLSearchParams({ username, password: BENCH_PASSWORD }) })
-  if (response.status !== 200) throw new Error(`login of ${username} failed with ${response.status}`)
+  const response = await fetch(`${url}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ username, password: BENCH_PASSWORD }),
+  })
+  if (response.status !== 200)
+    throw new Error(`login of ${username} failed with ${response.status}`)
   return ((await response.json()) as { access_token: string }).access_token
 }
 
@@ -69,7 +82,8 @@ async function measureBcryptVerifyRate(hash: string, seconds: number): Promise<n
   const started = performance.now()
   let verified = 0
   while (performance.now() - started < seconds * 1000) {
-    if (!(await bcryptVerify(BENCH_PASSWORD, hash))) throw new Error('the bench bcrypt hash does not verify')
+    if (!(await bcryptVerify(BENCH_PASSWORD, hash)))
+      throw new Error('the bench bcrypt hash does not verify')
     verified++
   }
   return verified / ((performance.now() - started) / 1000)
@@ -108,49 +122,103 @@ async function main(): Promise<void> {
     cleanups.push(() => database.drop())
     const databaseUrl = database.url
     // Enough bcrypt users for every login of scenarios 2 and 3, at well over the rate two cores allow.
-    const fixture = await createUsersFixture(databaseUrl, { argon2: 1_000, bcrypt: Math.max(500, Math.ceil(durationS * 40)) })
+    const fixture = await createUsersFixture(databaseUrl, {
+      argon2: 1_000,
+      bcrypt: Math.max(500, Math.ceil(durationS * 40)),
+    })
 
     const secretKey = randomBytes(32).toString('hex')
     say('starting Gatehouse (dist/, LOG_LEVEL=info to a file) and the floor server')
-    const gatehouse = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse.log') })
+    const gatehouse = await startGatehouse({
+      dir,
+      databaseUrl,
+      secretKey,
+      logFile: join(dir, 'gatehouse.log'),
+    })
     servers.push(gatehouse)
     const floor = await startFloor(secretKey)
     servers.push(floor)
     const memory: Array<[string, RssTrace]> = []
 
-    print(`Gatehouse benchmark: ${availableParallelism()} cores, Node ${process.version}, ${process.platform} ${process.arch}; ${database.label}; ${durationS} s per scenario`)
-    print('Servers run in child processes; autocannon runs in the harness on the same machine (loopback).')
+    print(
+      `Gatehouse benchmark: ${availableParallelism()} cores, Node ${process.version}, ${process.platform} ${process.arch}; ${database.label}; ${durationS} s per scenario`,
+    )
+    print(
+      'Servers run in child processes; autocannon runs in the harness on the same machine (loopback).',
+    )
 
     // 1. /users/me/ throughput against the floor. The servers take turns in short slices, so that a machine
     // that speeds up or slows down during the run (a shared VM does) weighs on all of them alike.
     const token = await logIn(gatehouse.url, fixture.argon2Users[0]!)
-    const floorToken = signHs256({ sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 }, secretKey)
-    say('1. starting Gatehouse with WORKERS=2, and with LOG_LEVEL=warn (what request logging costs)')
-    const clustered = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-workers.log'), workers: 2 })
+    const floorToken = signHs256(
+      { sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 },
+      secretKey,
+    )
+    say(
+      '1. starting Gatehouse with WORKERS=2, and with LOG_LEVEL=warn (what request logging costs)',
+    )
+    const clustered = await startGatehouse({
+      dir,
+      databaseUrl,
+      secretKey,
+      logFile: join(dir, 'gatehouse-workers.log'),
+      workers: 2,
+    })
     servers.push(clustered)
-    const quiet = await startGatehouse({ dir, databaseUrl, secretKey, logFile: join(dir, 'gatehouse-quiet.log'), logLevel: 'warn' })
+    const quiet = await startGatehouse({
+      dir,
+      databaseUrl,
+      secretKey,
+      logFile: join(dir, 'gatehouse-quiet.log'),
+      logLevel: 'warn',
+    })
     servers.push(quiet)
-    const contenders: Array<[ServerProcess, string]> = [[floor, floorToken], [gatehouse, token], [quiet, token], [clustered, token]]
+    const contenders: Array<[ServerProcess, string]> = [
+      [floor, floorToken],
+      [gatehouse, token],
+      [quiet, token],
+      [clustered, token],
+    ]
     const usersMe = (server: ServerProcess, bearer: string, seconds: number): Promise<LoadResult> =>
-      runLoad({ url: `${server.url}/users/me/`, headers: { authorization: `Bearer ${bearer}` }, connections: 64, durationS: seconds })
+      runLoad({
+        url: `${server.url}/users/me/`,
+        headers: { authorization: `Bearer ${bearer}` },
+        connections: 64,
+        durationS: seconds,
+      })
     const rounds = Math.max(1, Math.round(durationS / ME_SLICE_S))
-    say(`1. /users/me/ on the floor and on three Gatehouse set-ups in turn, ${rounds} rounds (64 connections)`)
+    say(
+      `1. /users/me/ on the floor and on three Gatehouse set-ups in turn, ${rounds} rounds (64 connections)`,
+    )
     for (const [server, bearer] of contenders) await usersMe(server, bearer, warmupS)
     const slices = contenders.map((): LoadResult[] => [])
     const [, meMemory] = await withMemory(gatehouse, async () => {
       for (let round = 0; round < rounds; round++) {
-        for (const [index, [server, bearer]] of contenders.entries()) slices[index]!.push(await usersMe(server, bearer, durationS / rounds))
+        for (const [index, [server, bearer]] of contenders.entries())
+          slices[index]!.push(await usersMe(server, bearer, durationS / rounds))
       }
     })
-    const [floorMe, gatehouseMe, quietMe, clusteredMe] = slices.map(combineLoads) as [LoadResult, LoadResult, LoadResult, LoadResult]
+    const [floorMe, gatehouseMe, quietMe, clusteredMe] = slices.map(combineLoads) as [
+      LoadResult,
+      LoadResult,
+      LoadResult,
+      LoadResult,
+    ]
     memory.push(['1. /users/me/, 64 connections', meMemory])
     await clustered.stop()
     await quiet.stop()
 
     print()
-    print(`1. GET /users/me/, 64 connections, ${durationS} s per server in ${rounds} turns (after a ${warmupS} s warm-up each)`)
-    const meRow = (name: string, result: LoadResult): string[] =>
-      [name, formatNumber(result.perSecond), ms(result.p50Ms), ms(result.p99Ms), formatRatio(result.perSecond / floorMe.perSecond)]
+    print(
+      `1. GET /users/me/, 64 connections, ${durationS} s per server in ${rounds} turns (after a ${warmupS} s warm-up each)`,
+    )
+    const meRow = (name: string, result: LoadResult): string[] => [
+      name,
+      formatNumber(result.perSecond),
+      ms(result.p50Ms),
+      ms(result.p99Ms),
+      formatRatio(result.perSecond / floorMe.perSecond),
+    ]
     print(
       formatTable(
         ['server', 'req/s', 'p50 ms', 'p99 ms', 'vs floor'],
@@ -165,65 +233,129 @@ async function main(): Promise<void> {
 
     // 2. Logins with correct passwords, against what one core verifies (measured now, while Gatehouse idles).
     say('2. one core’s bcrypt-12 verify rate, in the harness')
-    const oneCoreVerifyRate = await measureBcryptVerifyRate(fixture.bcryptHash, Math.min(3, durationS))
+    const oneCoreVerifyRate = await measureBcryptVerifyRate(
+      fixture.bcryptHash,
+      Math.min(3, durationS),
+    )
     const bcryptLogins = loginsAs(fixture.bcryptUsers)
     say('2. /token as bcrypt-12 users, then argon2id users (8 connections)')
     const [bcryptResult, bcryptMemory] = await withMemory(gatehouse, () =>
-      runLoad({ url: `${gatehouse.url}/token`, connections: 8, durationS, setupRequest: bcryptLogins.setupRequest }),
+      runLoad({
+        url: `${gatehouse.url}/token`,
+        connections: 8,
+        durationS,
+        setupRequest: bcryptLogins.setupRequest,
+      }),
     )
     memory.push(['2. /token, bcrypt-12 users', bcryptMemory])
     // Let the logins still in flight finish before the next measurement.
     await sleep(2_000)
     const [argon2Result, argon2Memory] = await withMemory(gatehouse, () =>
-      runLoad({ url: `${gatehouse.url}/token`, connections: 8, durationS, setupRequest: loginsAs(fixture.argon2Users).setupRequest }),
+      runLoad({
+        url: `${gatehouse.url}/token`,
+        connections: 8,
+        durationS,
+        setupRequest: loginsAs(fixture.argon2Users).setupRequest,
+      }),
     )
     memory.push(['2. /token, argon2id users', argon2Memory])
     await sleep(1_000)
     const bcryptLoginRate = ratePerSecond(bcryptResult, 200)
 
     print()
-    print(`2. POST /token with correct passwords, 8 connections, ${durationS} s, a different user on every request`)
-    const loginRow = (name: string, result: LoadResult): string[] =>
-      [name, formatNumber(ratePerSecond(result, 200)), ms(result.p50Ms), ms(result.p99Ms), ms(result.minMs), formatStatuses(result.statusCounts)]
+    print(
+      `2. POST /token with correct passwords, 8 connections, ${durationS} s, a different user on every request`,
+    )
+    const loginRow = (name: string, result: LoadResult): string[] => [
+      name,
+      formatNumber(ratePerSecond(result, 200)),
+      ms(result.p50Ms),
+      ms(result.p99Ms),
+      ms(result.minMs),
+      formatStatuses(result.statusCounts),
+    ]
     print(
       formatTable(
         ['stored hash', 'logins/s', 'p50 ms', 'p99 ms', 'fastest ms', 'statuses'],
-        [loginRow('bcrypt-12 (upgraded to argon2id on login)', bcryptResult), loginRow('argon2id (OWASP m=19456, t=2, p=1)', argon2Result)],
+        [
+          loginRow('bcrypt-12 (upgraded to argon2id on login)', bcryptResult),
+          loginRow('argon2id (OWASP m=19456, t=2, p=1)', argon2Result),
+        ],
       ),
     )
-    print(`One core's bcrypt-12 verify rate (sequential verifies, ${Math.min(3, durationS)} s): ${formatNumber(oneCoreVerifyRate)}/s.`)
-    print(`bcrypt-12 logins/s / one core's verify rate: ${formatRatio(bcryptLoginRate / oneCoreVerifyRate)}.`)
-    print(`Every login answer is padded to the timing floor (LOGIN_MIN_DURATION_MS=auto); the fastest argon2id login took ${ms(argon2Result.minMs)} ms.`)
-    if (bcryptLogins.next() > fixture.bcryptUsers.length) print('Warning: the bcrypt users ran out; some logins were of already upgraded users.')
+    print(
+      `One core's bcrypt-12 verify rate (sequential verifies, ${Math.min(3, durationS)} s): ${formatNumber(oneCoreVerifyRate)}/s.`,
+    )
+    print(
+      `bcrypt-12 logins/s / one core's verify rate: ${formatRatio(bcryptLoginRate / oneCoreVerifyRate)}.`,
+    )
+    print(
+      `Every login answer is padded to the timing floor (LOGIN_MIN_DURATION_MS=auto); the fastest argon2id login took ${ms(argon2Result.minMs)} ms.`,
+    )
+    if (bcryptLogins.next() > fixture.bcryptUsers.length)
+      print('Warning: the bcrypt users ran out; some logins were of already upgraded users.')
 
     // 3. /users/me/ latency at a moderate fixed rate, idle and under login load.
     const rate = Math.max(100, Math.round(gatehouseMe.perSecond * 0.25))
     const meAtRate = (): Promise<LoadResult> =>
-      runLoad({ url: `${gatehouse.url}/users/me/`, headers: { authorization: `Bearer ${token}` }, connections: 8, durationS, overallRate: rate })
-    const underLogins = async (setupRequest: (request: autocannon.RawRequest) => autocannon.RawRequest): Promise<[LoadResult, LoadResult]> => {
-      const logins = runLoad({ url: `${gatehouse.url}/token`, connections: 4, durationS: durationS + 2, setupRequest })
+      runLoad({
+        url: `${gatehouse.url}/users/me/`,
+        headers: { authorization: `Bearer ${token}` },
+        connections: 8,
+        durationS,
+        overallRate: rate,
+      })
+    const underLogins = async (
+      setupRequest: (request: autocannon.RawRequest) => autocannon.RawRequest,
+    ): Promise<[LoadResult, LoadResult]> => {
+      const logins = runLoad({
+        url: `${gatehouse.url}/token`,
+        connections: 4,
+        durationS: durationS + 2,
+        setupRequest,
+      })
       await sleep(1_000)
       const me = await meAtRate()
       return [me, await logins]
     }
-    say(`3. /users/me/ at ${rate} req/s: idle, under argon2id logins, under bcrypt-12 logins (4 connections)`)
+    say(
+      `3. /users/me/ at ${rate} req/s: idle, under argon2id logins, under bcrypt-12 logins (4 connections)`,
+    )
     const idle = await meAtRate()
-    const [[meUnderArgon2, argon2Load], underArgon2Memory] = await withMemory(gatehouse, () => underLogins(loginsAs(fixture.argon2Users).setupRequest))
+    const [[meUnderArgon2, argon2Load], underArgon2Memory] = await withMemory(gatehouse, () =>
+      underLogins(loginsAs(fixture.argon2Users).setupRequest),
+    )
     memory.push(['3. /users/me/ under argon2id logins', underArgon2Memory])
     await sleep(1_000)
-    const [[meUnderBcrypt, bcryptLoad], underBcryptMemory] = await withMemory(gatehouse, () => underLogins(bcryptLogins.setupRequest))
+    const [[meUnderBcrypt, bcryptLoad], underBcryptMemory] = await withMemory(gatehouse, () =>
+      underLogins(bcryptLogins.setupRequest),
+    )
     memory.push(['3. /users/me/ under bcrypt-12 logins', underBcryptMemory])
     await sleep(2_000)
 
     print()
-    print(`3. GET /users/me/ at ${formatNumber(rate)} req/s (a quarter of scenario 1), 8 connections, ${durationS} s`)
+    print(
+      `3. GET /users/me/ at ${formatNumber(rate)} req/s (a quarter of scenario 1), 8 connections, ${durationS} s`,
+    )
     print(
       formatTable(
         ['while', 'p50 ms', 'p99 ms', 'p99 vs idle', 'logins/s alongside'],
         [
           ['idle', ms(idle.p50Ms), ms(idle.p99Ms), formatRatio(1), '0'],
-          ['4 connections log in, argon2id users', ms(meUnderArgon2.p50Ms), ms(meUnderArgon2.p99Ms), formatRatio(meUnderArgon2.p99Ms / idle.p99Ms), formatNumber(ratePerSecond(argon2Load, 200))],
-          ['4 connections log in, bcrypt-12 users', ms(meUnderBcrypt.p50Ms), ms(meUnderBcrypt.p99Ms), formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms), formatNumber(ratePerSecond(bcryptLoad, 200))],
+          [
+            '4 connections log in, argon2id users',
+            ms(meUnderArgon2.p50Ms),
+            ms(meUnderArgon2.p99Ms),
+            formatRatio(meUnderArgon2.p99Ms / idle.p99Ms),
+            formatNumber(ratePerSecond(argon2Load, 200)),
+          ],
+          [
+            '4 connections log in, bcrypt-12 users',
+            ms(meUnderBcrypt.p50Ms),
+            ms(meUnderBcrypt.p99Ms),
+            formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms),
+            formatNumber(ratePerSecond(bcryptLoad, 200)),
+          ],
         ],
       ),
     )
@@ -237,7 +369,12 @@ async function main(): Promise<void> {
         url: `${gatehouse.url}/token`,
         connections: FLOOD_CONNECTIONS,
         durationS: floodS,
-        setupRequest: (request) => ({ ...request, method: 'POST', headers: FORM_HEADERS, body: `username=nobody-${unknown++}&password=wrong-password` }),
+        setupRequest: (request) => ({
+          ...request,
+          method: 'POST',
+          headers: FORM_HEADERS,
+          body: `username=nobody-${unknown++}&password=wrong-password`,
+        }),
       }),
     )
     // Let the queue drain, then see what the flood left behind.
@@ -251,11 +388,21 @@ async function main(): Promise<void> {
     const flat = secondHalfMb - firstHalfMb < FLAT_MEMORY_MB
 
     print()
-    print(`4. POST /token for unknown users, ${FLOOD_CONNECTIONS} connections, ${floodS} s (queue: HASH_CONCURRENCY=${availableParallelism()}, HASH_QUEUE_MAX=64)`)
+    print(
+      `4. POST /token for unknown users, ${FLOOD_CONNECTIONS} connections, ${floodS} s (queue: HASH_CONCURRENCY=${availableParallelism()}, HASH_QUEUE_MAX=64)`,
+    )
     print(
       formatTable(
         ['answers/s', '401/s', 'p50 ms', 'p99 ms', 'statuses'],
-        [[formatNumber(flood.perSecond), formatNumber(ratePerSecond(flood, 401)), ms(flood.p50Ms), ms(flood.p99Ms), formatStatuses(flood.statusCounts) + (flood.errors ? `, errors: ${flood.errors}` : '')]],
+        [
+          [
+            formatNumber(flood.perSecond),
+            formatNumber(ratePerSecond(flood, 401)),
+            ms(flood.p50Ms),
+            ms(flood.p99Ms),
+            formatStatuses(flood.statusCounts) + (flood.errors ? `, errors: ${flood.errors}` : ''),
+          ],
+        ],
       ),
     )
     print(
@@ -286,11 +433,36 @@ async function main(): Promise<void> {
       formatTable(
         ['target', 'measured', 'wanted', 'result'],
         [
-          ['/users/me/ req/s, Gatehouse / floor', formatRatio(gatehouseMe.perSecond / floorMe.perSecond, 3), `>= ${TARGETS.meVersusFloor}x`, verdict(gatehouseMe.perSecond / floorMe.perSecond >= TARGETS.meVersusFloor)],
-          ['/users/me/ p99 under argon2id logins / idle', formatRatio(meUnderArgon2.p99Ms / idle.p99Ms, 3), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderArgon2.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
-          ['/users/me/ p99 under bcrypt-12 logins / idle', formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms, 3), `<= ${TARGETS.p99UnderLoginsVersusIdle}x`, verdict(meUnderBcrypt.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle)],
-          ['bcrypt-12 logins/s / one core’s verify rate', formatRatio(bcryptLoginRate / oneCoreVerifyRate, 3), `>= ${TARGETS.bcryptLoginsVersusOneCore}x`, verdict(bcryptLoginRate / oneCoreVerifyRate >= TARGETS.bcryptLoginsVersusOneCore)],
-          ['peak RSS of the Gatehouse process', `${formatNumber(gatehousePeak)} MB`, `< ${TARGETS.peakRssMb} MB`, verdict(gatehousePeak < TARGETS.peakRssMb)],
+          [
+            '/users/me/ req/s, Gatehouse / floor',
+            formatRatio(gatehouseMe.perSecond / floorMe.perSecond, 3),
+            `>= ${TARGETS.meVersusFloor}x`,
+            verdict(gatehouseMe.perSecond / floorMe.perSecond >= TARGETS.meVersusFloor),
+          ],
+          [
+            '/users/me/ p99 under argon2id logins / idle',
+            formatRatio(meUnderArgon2.p99Ms / idle.p99Ms, 3),
+            `<= ${TARGETS.p99UnderLoginsVersusIdle}x`,
+            verdict(meUnderArgon2.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle),
+          ],
+          [
+            '/users/me/ p99 under bcrypt-12 logins / idle',
+            formatRatio(meUnderBcrypt.p99Ms / idle.p99Ms, 3),
+            `<= ${TARGETS.p99UnderLoginsVersusIdle}x`,
+            verdict(meUnderBcrypt.p99Ms / idle.p99Ms <= TARGETS.p99UnderLoginsVersusIdle),
+          ],
+          [
+            'bcrypt-12 logins/s / one core’s verify rate',
+            formatRatio(bcryptLoginRate / oneCoreVerifyRate, 3),
+            `>= ${TARGETS.bcryptLoginsVersusOneCore}x`,
+            verdict(bcryptLoginRate / oneCoreVerifyRate >= TARGETS.bcryptLoginsVersusOneCore),
+          ],
+          [
+            'peak RSS of the Gatehouse process',
+            `${formatNumber(gatehousePeak)} MB`,
+            `< ${TARGETS.peakRssMb} MB`,
+            verdict(gatehousePeak < TARGETS.peakRssMb),
+          ],
         ],
       ),
     )
@@ -301,7 +473,9 @@ async function main(): Promise<void> {
   }
   const { otherCores, cores } = otherLoad.stop()
   print()
-  print(`Other processes kept ${formatNumber(otherCores)} of the ${cores} cores busy during the run${otherCores > 0.2 ? ': the figures above are disturbed by them' : ''}.`)
+  print(
+    `Other processes kept ${formatNumber(otherCores)} of the ${cores} cores busy during the run${otherCores > 0.2 ? ': the figures above are disturbed by them' : ''}.`,
+  )
 }
 
 await main()

@@ -11,7 +11,9 @@ const ROOT = join(import.meta.dirname, '..')
 /** Builds dist/ when it is missing or older than a source file: the bench measures the compiled server. */
 export function ensureBuilt(): void {
   const built = statSync(join(ROOT, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0
-  const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'))
+  const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter(
+    (file) => file.endsWith('.ts'),
+  )
   if (sources.every((file) => statSync(join(ROOT, 'src', file)).mtimeMs <= built)) return
   const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
   if (build.status !== 0) throw new Error('npm run build failed')
@@ -47,14 +49,22 @@ export async function startGatehouse(options: GatehouseProcessOptions): Promise<
   }
   const args = ['--port', String(port), '--workers', String(options.workers ?? 1)]
   // The launcher `npm start` runs; it execs node, so the child's PID is the server's.
-  const child = spawn(join(ROOT, 'bin', 'gatehouse-server'), args, { cwd: options.dir, env, stdio: ['ignore', openSync(options.logFile, 'a'), 'inherit'] })
+  const child = spawn(join(ROOT, 'bin', 'gatehouse-server'), args, {
+    cwd: options.dir,
+    env,
+    stdio: ['ignore', openSync(options.logFile, 'a'), 'inherit'],
+  })
   return waitUntilServing(child, `http://127.0.0.1:${port}`, '/healthz')
 }
 
 export async function startFloor(secret: string): Promise<ServerProcess> {
   const port = await freePort()
   const env = { ...process.env, FLOOR_SECRET: secret, FLOOR_PORT: String(port) }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts')], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts')],
+    { env, stdio: ['ignore', 'inherit', 'inherit'] },
+  )
   return waitUntilServing(child, `http://127.0.0.1:${port}`, '/users/me/')
 }
 
@@ -72,7 +82,11 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL')
 })
 
-async function waitUntilServing(child: ChildProcess, url: string, probePath: string): Promise<ServerProcess> {
+async function waitUntilServing(
+  child: ChildProcess,
+  url: string,
+  probePath: string,
+): Promise<ServerProcess> {
   let exited = false
   running.add(child)
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -90,7 +104,13 @@ async function waitUntilServing(child: ChildProcess, url: string, probePath: str
   const deadline = Date.now() + 30_000
   for (;;) {
     // Any HTTP answer (even a 401) means the server listens.
-    if (await fetch(url + probePath).then(() => true, () => false)) break
+    if (
+      await fetch(url + probePath).then(
+        () => true,
+        () => false,
+      )
+    )
+      break
     if (exited || Date.now() > deadline) {
       await stop()
       throw new Error(`the server at ${url} did not start`)

@@ -14,8 +14,13 @@ export interface UsersFixture {
   bcryptHash: string
 }
 
-export async function createUsersFixture(databaseUrl: string, counts: { argon2: number; bcrypt: number }): Promise<UsersFixture> {
-  const argon2Hash = await createPasswordHasher({ concurrency: 1, maxQueued: 1 }).hash(BENCH_PASSWORD)
+export async function createUsersFixture(
+  databaseUrl: string,
+  counts: { argon2: number; bcrypt: number },
+): Promise<UsersFixture> {
+  const argon2Hash = await createPasswordHasher({ concurrency: 1, maxQueued: 1 }).hash(
+    BENCH_PASSWORD,
+  )
   const legacyHash = await bcryptHash(BENCH_PASSWORD, 12)
   const store = await openStore(databaseUrl)
   const fixture: UsersFixture = { argon2Users: [], bcryptUsers: [], bcryptHash: legacyHash }
@@ -27,7 +32,12 @@ export async function createUsersFixture(databaseUrl: string, counts: { argon2: 
     }
     for (let index = 0; index < counts.bcrypt; index++) {
       const username = `bcrypt-${index}`
-      await store.createUser({ username, email: `${username}@example.com`, fullName: 'Imported User', hashedPassword: legacyHash })
+      await store.createUser({
+        username,
+        email: `${username}@example.com`,
+        fullName: 'Imported User',
+        hashedPassword: legacyHash,
+      })
       fixture.bcryptUsers.push(username)
     }
   } finally {

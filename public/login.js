@@ -68,7 +68,10 @@ function forget() {
 
 /** Trades the refresh token for new tokens; concurrent callers share one request. */
 function refresh() {
-  refreshing ??= postForm('token', { grant_type: 'refresh_token', refresh_token: sessionStorage.getItem(REFRESH_TOKEN_KEY) ?? '' })
+  refreshing ??= postForm('token', {
+    grant_type: 'refresh_token',
+    refresh_token: sessionStorage.getItem(REFRESH_TOKEN_KEY) ?? '',
+  })
     .then(keep)
     .finally(() => (refreshing = null))
   return refreshing
@@ -110,7 +113,10 @@ async function showProfile() {
  */
 function sessionEnded(error) {
   forget()
-  show('sign-in', error instanceof ApiError ? `Please sign in again: ${error.message}` : 'Please sign in again.')
+  show(
+    'sign-in',
+    error instanceof ApiError ? `Please sign in again: ${error.message}` : 'Please sign in again.',
+  )
 }
 
 element('sign-in').addEventListener('submit', async (event) => {
@@ -120,12 +126,21 @@ element('sign-in').addEventListener('submit', async (event) => {
   button.disabled = true
   element('error').textContent = ''
   try {
-    keep(await postForm('token', { grant_type: 'password', username: form.username.value, password: form.password.value }))
+    keep(
+      await postForm('token', {
+        grant_type: 'password',
+        username: form.username.value,
+        password: form.password.value,
+      }),
+    )
     form.reset() // the password does not stay in the page
     await showProfile()
   } catch (error) {
     forget()
-    show('sign-in', error instanceof ApiError ? error.message : 'Gatehouse cannot be reached; try again.')
+    show(
+      'sign-in',
+      error instanceof ApiError ? error.message : 'Gatehouse cannot be reached; try again.',
+    )
     form.password.focus()
   } finally {
     button.disabled = false
@@ -139,9 +154,11 @@ element('sign-out').addEventListener('click', async () => {
   let message = ''
   try {
     // Revoking the refresh token ends its whole session on the server, access tokens included.
-    if (refreshToken) await postForm('revoke', { token: refreshToken, token_type_hint: 'refresh_token' })
+    if (refreshToken)
+      await postForm('revoke', { token: refreshToken, token_type_hint: 'refresh_token' })
   } catch {
-    message = 'Signed out in this tab, but Gatehouse could not be told; the session ends when it expires.'
+    message =
+      'Signed out in this tab, but Gatehouse could not be told; the session ends when it expires.'
   }
   forget()
   show('sign-in', message)

@@ -7,7 +7,11 @@ import { AccessLog } from './http/access-log.js'
 import { registerAuthentication } from './http/auth.js'
 import { registerCors } from './http/cors.js'
 import { registerDocs } from './http/docs.js'
-import { answerClientError, answerUnroutableRequest, registerErrorHandling } from './http/error-handler.js'
+import {
+  answerClientError,
+  answerUnroutableRequest,
+  registerErrorHandling,
+} from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
@@ -66,8 +70,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
 
-  const hasher = options.hasher ?? createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
-  const floor = createTimingFloor(config.loginMinDurationMs === 'auto' ? 0 : config.loginMinDurationMs)
+  const hasher =
+    options.hasher ??
+    createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+  const floor = createTimingFloor(
+    config.loginMinDurationMs === 'auto' ? 0 : config.loginMinDurationMs,
+  )
   if (config.loginMinDurationMs === 'auto') {
     // Measured on this machine before the first request: the slowest hash a login may have to verify.
     app.addHook('onReady', async () => floor.setBase(floorFor(await hasher.measureSlowestVerify())))
@@ -82,18 +90,31 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     store,
     accessTokenTtlSeconds,
   })
-  const tokens = createTokenService({ keys: keys.current(), issuer: config.issuer, audience: config.audience, ttlSeconds: accessTokenTtlSeconds })
+  const tokens = createTokenService({
+    keys: keys.current(),
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: accessTokenTtlSeconds,
+  })
   const reloadKeys = async (): Promise<boolean> => {
     const changed = await keys.reload()
     if (changed) tokens.setKeys(keys.current())
     return changed
   }
-  const keyReload = setInterval(() => void reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'could not reload signing keys')), KEY_RELOAD_INTERVAL_MS)
+  const keyReload = setInterval(
+    () =>
+      void reloadKeys().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not reload signing keys'),
+      ),
+    KEY_RELOAD_INTERVAL_MS,
+  )
   keyReload.unref()
   app.addHook('onClose', async () => clearInterval(keyReload))
 
   // Redis and prom-client are loaded only when configured: together they weigh 35 MB of memory.
-  const redis = config.redisUrl ? (await import('./store/redis-throttle.js')).openRedisThrottleStore(config.redisUrl) : undefined
+  const redis = config.redisUrl
+    ? (await import('./store/redis-throttle.js')).openRedisThrottleStore(config.redisUrl)
+    : undefined
   if (redis) app.addHook('onClose', () => redis.close())
   const throttle = createLoginThrottle({
     store: redis ?? store,
@@ -104,12 +125,20 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   })
   const login = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
   const metrics = config.metrics
-    ? (await import('./metrics.js')).createMetrics({ hashQueueDepth: () => hasher.queueDepth, databasePool: store.poolStats?.bind(store) })
+    ? (await import('./metrics.js')).createMetrics({
+        hashQueueDepth: () => hasher.queueDepth,
+        databasePool: store.poolStats?.bind(store),
+      })
     : undefined
   app.decorate('metrics', metrics)
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
-      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+      metrics.observeRequest(
+        request.routeOptions.url ?? 'unmatched',
+        request.method,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      )
     })
   }
 
@@ -122,7 +151,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const accounts = createAccounts({ store, hasher, scopes, passwordMinLength: config.passwordMinLength })
+  const accounts = createAccounts({
+    store,
+    hasher,
+    scopes,
+    passwordMinLength: config.passwordMinLength,
+  })
 
   registerErrorHandling(app)
   // Before every route, so that preflights and error answers carry the CORS headers too.
@@ -130,7 +164,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   registerAuthentication(app, createCurrentUserResolver({ tokens, store, reloadKeys }))
   await registerDocs(app, VERSION, scopes.known)
   await app.register(healthRoutes(() => store.ping()))
-  await app.register(discoveryRoutes({ issuer: config.issuer, keys, scopes: Object.keys(scopes.known) }))
+  await app.register(
+    discoveryRoutes({ issuer: config.issuer, keys, scopes: Object.keys(scopes.known) }),
+  )
   await app.register(tokenRoutes({ login, sessions, events }))
   if (metrics && config.metricsPort === undefined) {
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>

@@ -26,7 +26,13 @@ export interface CliIo {
   cwd: string
 }
 
-const defaultIo = (): CliIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })
+const defaultIo = (): CliIo => ({
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+})
 
 /** Runs the command line `argv` (as in process.argv) and resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -39,14 +45,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       cwd: io.cwd,
       persistGeneratedSecret,
       onSecretGenerated: (file) => {
-        if (file) io.stderr.write(`gatehouse: no SECRET_KEY was set; generated a random one and saved it to ${file}\n`)
+        if (file)
+          io.stderr.write(
+            `gatehouse: no SECRET_KEY was set; generated a random one and saved it to ${file}\n`,
+          )
       },
     })
   const hasherFor = (config: Config): PasswordHasher =>
     createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
   const withStore = async (run: (store: Store, config: Config) => Promise<void>): Promise<void> => {
     const config = configFor()
-    const store = await openStore(config.databaseUrl, { cwd: io.cwd, poolSize: config.databasePoolSize })
+    const store = await openStore(config.databaseUrl, {
+      cwd: io.cwd,
+      poolSize: config.databasePoolSize,
+    })
     try {
       await run(store, config)
     } finally {
@@ -60,7 +72,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       scopes: createScopeCatalog(config.extraScopes, config.defaultScopes),
       passwordMinLength: config.passwordMinLength,
     })
-  const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> => withStore((store, config) => run(accountsFor(store, config)))
+  const withAccounts = (run: (accounts: Accounts) => Promise<void>): Promise<void> =>
+    withStore((store, config) => run(accountsFor(store, config)))
   const readPassword = async (fromStdin: boolean | undefined, confirm: boolean): Promise<string> =>
     fromStdin ? readPasswordFromStdin(io.stdin) : promptPassword(io, confirm)
 
@@ -68,7 +81,10 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .description('OAuth2 password-flow authentication service')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
     .showHelpAfterError()
 
   program
@@ -86,7 +102,9 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
   program
     .command('migrate')
-    .description('bring the database schema up to date (the server also does on start) and print its version')
+    .description(
+      'bring the database schema up to date (the server also does on start) and print its version',
+    )
     .action(async () => {
       await withStore(async (store) => {
         print(`The database schema is at version ${await store.schemaVersion()}.`)
@@ -102,15 +120,35 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--disabled', 'create the account disabled')
     .option('--admin', 'also grant the admin scope (the admin API); there are no default accounts')
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (username: string, options: { email?: string; fullName?: string; disabled?: boolean; admin?: boolean; passwordStdin?: boolean }) => {
-      const password = await readPassword(options.passwordStdin, true)
-      await withStore(async (store, config) => {
-        const accounts = accountsFor(store, config)
-        const scopes = options.admin ? [...config.defaultScopes, ADMIN_SCOPE] : undefined
-        const user = await accounts.add({ username, password, email: options.email, fullName: options.fullName, disabled: options.disabled, scopes })
-        print(`Created user '${user.username}'${options.admin ? ' with the admin scope' : ''}${user.disabled ? ' (disabled)' : ''}.`)
-      })
-    })
+    .action(
+      async (
+        username: string,
+        options: {
+          email?: string
+          fullName?: string
+          disabled?: boolean
+          admin?: boolean
+          passwordStdin?: boolean
+        },
+      ) => {
+        const password = await readPassword(options.passwordStdin, true)
+        await withStore(async (store, config) => {
+          const accounts = accountsFor(store, config)
+          const scopes = options.admin ? [...config.defaultScopes, ADMIN_SCOPE] : undefined
+          const user = await accounts.add({
+            username,
+            password,
+            email: options.email,
+            fullName: options.fullName,
+            disabled: options.disabled,
+            scopes,
+          })
+          print(
+            `Created user '${user.username}'${options.admin ? ' with the admin scope' : ''}${user.disabled ? ' (disabled)' : ''}.`,
+          )
+        })
+      },
+    )
   users
     .command('list')
     .description('list users')
@@ -151,19 +189,35 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
   users
     .command('import')
-    .description('copy users and their password hashes from another database; existing usernames are skipped')
-    .requiredOption('--from <url>', 'the source database, e.g. sqlite:///users.db or postgresql://... (read-only, never migrated)')
+    .description(
+      'copy users and their password hashes from another database; existing usernames are skipped',
+    )
+    .requiredOption(
+      '--from <url>',
+      'the source database, e.g. sqlite:///users.db or postgresql://... (read-only, never migrated)',
+    )
     .option('--dry-run', 'report what would be imported, write no user')
     .action(async (options: { from: string; dryRun?: boolean }) => {
       const source = await readSourceUsers(options.from, io.cwd)
       await withStore(async (store) => {
         const bar = io.stderr.isTTY
-          ? new cliProgress.SingleBar({ stream: io.stderr, format: 'Importing users [{bar}] {value}/{total}', clearOnComplete: true, hideCursor: true })
+          ? new cliProgress.SingleBar({
+              stream: io.stderr,
+              format: 'Importing users [{bar}] {value}/{total}',
+              clearOnComplete: true,
+              hideCursor: true,
+            })
           : undefined
         bar?.start(source.length, 0)
-        const report = await importUsers(source, store, { dryRun: options.dryRun, onProgress: (done) => bar?.update(done) }).finally(() => bar?.stop())
+        const report = await importUsers(source, store, {
+          dryRun: options.dryRun,
+          onProgress: (done) => bar?.update(done),
+        }).finally(() => bar?.stop())
         // After the bar, which would otherwise overwrite them.
-        for (const conflict of report.conflicts) io.stderr.write(`gatehouse: not imported '${conflict.username ?? ''}': ${conflict.reason}\n`)
+        for (const conflict of report.conflicts)
+          io.stderr.write(
+            `gatehouse: not imported '${conflict.username ?? ''}': ${conflict.reason}\n`,
+          )
         const summary = `imported ${report.imported}, skipped ${report.skippedExisting} existing, ${report.conflicts.length} conflicts`
         print(options.dryRun ? `${summary} (dry run: nothing was written)` : summary)
       })
@@ -175,16 +229,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--default', 'go back to the default scopes (DEFAULT_SCOPES)')
     .action(async (username: string, granted: string[], options: { default?: boolean }) => {
       await withAccounts(async (accounts) => {
-        if (options.default && granted.length > 0) throw new InvalidInput('give scopes or --default, not both')
-        const effective =
-          options.default ? await accounts.setScopes(username, null)
-          : granted.length > 0 ? await accounts.setScopes(username, granted)
-          : await accounts.scopesOf(username)
+        if (options.default && granted.length > 0)
+          throw new InvalidInput('give scopes or --default, not both')
+        const effective = options.default
+          ? await accounts.setScopes(username, null)
+          : granted.length > 0
+            ? await accounts.setScopes(username, granted)
+            : await accounts.scopesOf(username)
         print(`${username}: ${effective.join(' ') || '(no scopes)'}`)
       })
     })
 
-  const keys = program.command('keys').description('manage the signing keys of RS256, ES256 and EdDSA tokens')
+  const keys = program
+    .command('keys')
+    .description('manage the signing keys of RS256, ES256 and EdDSA tokens')
   keys
     .command('rotate')
     .description('add a new signing key; older keys keep verifying until their tokens have expired')
@@ -198,7 +256,9 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
           accessTokenTtlSeconds: config.accessTokenExpireMinutes * 60,
         })
         const kid = await manager.rotate()
-        print(`New signing key ${kid}. Running servers switch to it within a minute; older keys retire when their tokens expire.`)
+        print(
+          `New signing key ${kid}. Running servers switch to it within a minute; older keys retire when their tokens expire.`,
+        )
       })
     })
 
@@ -211,14 +271,17 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('-f, --follow', 'keep printing events as they are written (Ctrl+C to stop)')
     .action(async (options: { lines: string; follow?: boolean }) => {
       const count = Number(options.lines)
-      if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new InvalidInput('--lines must be a whole number from 1 to 10000')
+      if (!Number.isInteger(count) || count < 1 || count > 10_000)
+        throw new InvalidInput('--lines must be a whole number from 1 to 10000')
       await withStore(async (store) => {
         const newest = await store.listAudit({ limit: count })
         for (const event of newest.reverse()) print(formatAuditEvent(event))
         let lastId = newest.at(-1)?.id ?? 0
         while (options.follow) {
           await new Promise((resolve) => setTimeout(resolve, 1_000))
-          const fresh = (await store.listAudit({ limit: 1_000 })).filter((event) => event.id > lastId).reverse()
+          const fresh = (await store.listAudit({ limit: 1_000 }))
+            .filter((event) => event.id > lastId)
+            .reverse()
           for (const event of fresh) print(formatAuditEvent(event))
           lastId = fresh.at(-1)?.id ?? lastId
         }
@@ -240,16 +303,25 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return exitCode
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode
-    io.stderr.write(`gatehouse: ${error instanceof GatehouseError ? error.message : String(error)}\n`)
+    io.stderr.write(
+      `gatehouse: ${error instanceof GatehouseError ? error.message : String(error)}\n`,
+    )
     return 1
   }
 }
 
-function loadOverrides(config: Config, options: { host?: string; port?: string; workers?: string }): Config {
+function loadOverrides(
+  config: Config,
+  options: { host?: string; port?: string; workers?: string },
+): Config {
   const port = options.port === undefined ? config.port : Number(options.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidInput(`--port must be a port number; got '${options.port}'`)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new InvalidInput(`--port must be a port number; got '${options.port}'`)
   const workers = options.workers === undefined ? config.workers : Number(options.workers)
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidInput(`--workers must be a whole number from 1 to 64; got '${options.workers}'`)
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new InvalidInput(
+      `--workers must be a whole number from 1 to 64; got '${options.workers}'`,
+    )
   return { ...config, host: options.host ?? config.host, port, workers }
 }
 
@@ -257,25 +329,54 @@ async function readPasswordFromStdin(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer))
   // One trailing newline is the end of the line, not part of the password.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '')
 }
 
 async function promptPassword(io: CliIo, confirm: boolean): Promise<string> {
-  if (!io.stdin.isTTY) throw new InvalidInput('no terminal to ask for the password on: use --password-stdin')
-  const ask = (prompt: string): Promise<string> => read({ prompt, silent: true, replace: '', input: io.stdin, output: io.stderr })
+  if (!io.stdin.isTTY)
+    throw new InvalidInput('no terminal to ask for the password on: use --password-stdin')
+  const ask = (prompt: string): Promise<string> =>
+    read({ prompt, silent: true, replace: '', input: io.stdin, output: io.stderr })
   const password = await ask('Password: ')
-  if (confirm && (await ask('Repeat password: ')) !== password) throw new InvalidInput('the passwords do not match')
+  if (confirm && (await ask('Repeat password: ')) !== password)
+    throw new InvalidInput('the passwords do not match')
   return password
 }
 
 function formatAuditEvent(event: AuditEvent): string {
   const who = event.username === null ? '-' : JSON.stringify(event.username)
-  return [new Date(event.at).toISOString(), event.type, event.outcome, who, event.ip ?? '-', event.detail ?? ''].join('  ').trimEnd()
+  return [
+    new Date(event.at).toISOString(),
+    event.type,
+    event.outcome,
+    who,
+    event.ip ?? '-',
+    event.detail ?? '',
+  ]
+    .join('  ')
+    .trimEnd()
 }
 
 function formatUsers(users: PublicUser[]): string {
   if (users.length === 0) return 'No users yet. Add one with: gatehouse users add <username>'
-  const rows = [['USERNAME', 'EMAIL', 'FULL NAME', 'STATUS'], ...users.map((u) => [u.username, u.email ?? '', u.full_name ?? '', u.disabled ? 'disabled' : 'active'])]
+  const rows = [
+    ['USERNAME', 'EMAIL', 'FULL NAME', 'STATUS'],
+    ...users.map((u) => [
+      u.username,
+      u.email ?? '',
+      u.full_name ?? '',
+      u.disabled ? 'disabled' : 'active',
+    ]),
+  ]
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }

@@ -34,7 +34,10 @@ function superviseWorkers(config: Config): Promise<number> {
   // Workers read the same configuration again. The key is handed over because it may have been
   // generated just now: every worker must sign and verify with the one the primary resolved.
   // HASH_CONCURRENCY is the machine's budget of hashing threads, shared out among the workers.
-  const workerEnv = { SECRET_KEY: config.secretKey, HASH_CONCURRENCY: String(Math.max(1, Math.floor(config.hashConcurrency / config.workers))) }
+  const workerEnv = {
+    SECRET_KEY: config.secretKey,
+    HASH_CONCURRENCY: String(Math.max(1, Math.floor(config.hashConcurrency / config.workers))),
+  }
   const live = new Set<Worker>()
   const pendingRestarts = new Set<NodeJS.Timeout>()
   let stopping: NodeJS.Signals | undefined
@@ -83,9 +86,14 @@ function superviseWorkers(config: Config): Promise<number> {
           return
         }
         if (Date.now() - forkedAt > STABLE_AFTER_MS) crashesInARow = 0
-        const delayMs = RESTART_BACKOFF_MS[Math.min(crashesInARow, RESTART_BACKOFF_MS.length - 1)] ?? RESTART_BACKOFF_MS[0]
+        const delayMs =
+          RESTART_BACKOFF_MS[Math.min(crashesInARow, RESTART_BACKOFF_MS.length - 1)] ??
+          RESTART_BACKOFF_MS[0]
         crashesInARow++
-        log.warn({ worker: pid, code, signal, delayMs }, 'worker exited unexpectedly; restarting it')
+        log.warn(
+          { worker: pid, code, signal, delayMs },
+          'worker exited unexpectedly; restarting it',
+        )
         const restart = setTimeout(() => {
           pendingRestarts.delete(restart)
           fork()

@@ -121,7 +121,10 @@ export class Overloaded extends GatehouseError {
 export class DatabaseUnavailable extends GatehouseError {
   readonly code = 'database_unavailable'
   /** `reason` is the driver's own words (e.g. "connect ECONNREFUSED 127.0.0.1:5432"), for operators only. */
-  constructor(readonly reason: string, options?: ErrorOptions) {
+  constructor(
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
     super(`The database is unavailable (${reason})`, options)
   }
 }
@@ -131,7 +134,11 @@ export class DuplicateUser extends GatehouseError {
   readonly code = 'duplicate_user'
   /** Without a field the message does not say which one is taken (for self-service registration). */
   constructor(readonly field?: 'username' | 'email') {
-    super(field ? `A user with this ${field} already exists` : 'This username or email is not available')
+    super(
+      field
+        ? `A user with this ${field} already exists`
+        : 'This username or email is not available',
+    )
   }
 }
 

@@ -36,7 +36,11 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     {
       level,
       serializers: {
-        req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?', 1)[0], remoteAddress: request.ip }),
+        req: (request: FastifyRequest) => ({
+          method: request.method,
+          path: request.url.split('?', 1)[0],
+          remoteAddress: request.ip,
+        }),
         res: (reply: FastifyReply) => ({ statusCode: reply.statusCode }),
       },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

@@ -27,8 +27,17 @@ export function createMetrics(sources: MetricSources): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   })
-  const logins = new Counter({ name: 'gatehouse_logins_total', help: 'Password logins by outcome', labelNames: ['outcome'] as const, registers: [registry] })
-  const reuse = new Counter({ name: 'gatehouse_refresh_reuse_detected_total', help: 'Spent refresh tokens presented again (sessions ended)', registers: [registry] })
+  const logins = new Counter({
+    name: 'gatehouse_logins_total',
+    help: 'Password logins by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  const reuse = new Counter({
+    name: 'gatehouse_refresh_reuse_detected_total',
+    help: 'Spent refresh tokens presented again (sessions ended)',
+    registers: [registry],
+  })
   new Gauge({
     name: 'gatehouse_hash_queue_depth',
     help: 'Password hashing jobs running or waiting',
@@ -54,7 +63,8 @@ export function createMetrics(sources: MetricSources): Metrics {
   }
   return {
     registry,
-    observeRequest: (route, method, status, seconds) => requests.observe({ route, method, status: String(status) }, seconds),
+    observeRequest: (route, method, status, seconds) =>
+      requests.observe({ route, method, status: String(status) }, seconds),
     record(event) {
       if (event.type === 'login') logins.inc({ outcome: event.outcome })
       else if (event.type === 'refresh_reuse') reuse.inc()

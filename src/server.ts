@@ -29,14 +29,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
     app.server.keepAliveTimeout = 1
     app.server.closeIdleConnections()
   })
-  if (app.metrics && config.metricsPort !== undefined) await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
+  if (app.metrics && config.metricsPort !== undefined)
+    await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
   const url = await app.listen({ host: config.host, port: config.port })
   logger.info(`Gatehouse is serving on ${url} (interactive docs at ${url}/docs)`)
   return { app, url, close: () => app.close() }
 }
 
 /** Metrics on their own port (METRICS_PORT), e.g. reachable only from the monitoring network. */
-async function serveMetrics(app: FastifyInstance, registry: Registry, host: string, port: number): Promise<void> {
+async function serveMetrics(
+  app: FastifyInstance,
+  registry: Registry,
+  host: string,
+  port: number,
+): Promise<void> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not Found"}')

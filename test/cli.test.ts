@@ -17,11 +17,26 @@ interface Run {
   stderr: string
 }
 
-async function gatehouse(dir: string, args: string[], stdin: Readable & { isTTY?: boolean } = Readable.from([]), extraEnv: Record<string, string> = {}): Promise<Run> {
+async function gatehouse(
+  dir: string,
+  args: string[],
+  stdin: Readable & { isTTY?: boolean } = Readable.from([]),
+  extraEnv: Record<string, string> = {},
+): Promise<Run> {
   const out = captureLogs()
   const err = captureLogs()
-  const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef', ...extraEnv }
-  const code = await main(['node', 'gatehouse', ...args], { stdin, stdout: out.stream, stderr: err.stream, env, cwd: dir })
+  const env = {
+    DATABASE_URL: 'sqlite:///users.db',
+    SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
+    ...extraEnv,
+  }
+  const code = await main(['node', 'gatehouse', ...args], {
+    stdin,
+    stdout: out.stream,
+    stderr: err.stream,
+    env,
+    cwd: dir,
+  })
   return { code, stdout: out.text(), stderr: err.text() }
 }
 
@@ -39,7 +54,20 @@ async function storedUser(dir: string, username: string) {
 describe('gatehouse users', () => {
   it('adds a user from --password-stdin, hashing with argon2id, and lists it', async () => {
     const dir = tempDir()
-    const added = await gatehouse(dir, ['users', 'add', 'alice', '--email', 'alice@example.com', '--full-name', 'Alice L', '--password-stdin'], stdinOf('pw with spaces\n'))
+    const added = await gatehouse(
+      dir,
+      [
+        'users',
+        'add',
+        'alice',
+        '--email',
+        'alice@example.com',
+        '--full-name',
+        'Alice L',
+        '--password-stdin',
+      ],
+      stdinOf('pw with spaces\n'),
+    )
     expect(added).toMatchObject({ code: 0, stderr: '' })
     expect(added.stdout).toContain("Created user 'alice'")
     const user = await storedUser(dir, 'alice')
@@ -51,7 +79,9 @@ describe('gatehouse users', () => {
     expect(listed.stdout).toMatch(/alice\s+alice@example\.com\s+Alice L\s+active/)
     expect(listed.stdout).not.toContain('argon2')
     const json = JSON.parse((await gatehouse(dir, ['users', 'list', '--json'])).stdout) as unknown
-    expect(json).toEqual([{ username: 'alice', email: 'alice@example.com', full_name: 'Alice L', disabled: false }])
+    expect(json).toEqual([
+      { username: 'alice', email: 'alice@example.com', full_name: 'Alice L', disabled: false },
+    ])
   })
 
   it('prompts twice without echo when no --password-stdin is given on a terminal', async () => {
@@ -81,7 +111,15 @@ describe('gatehouse users', () => {
     expect((await gatehouse(dir, ['users', 'enable', 'alice'])).code).toBe(0)
     expect((await storedUser(dir, 'alice'))?.disabled).toBe(false)
     const before = (await storedUser(dir, 'alice'))?.hashedPassword
-    expect((await gatehouse(dir, ['users', 'passwd', 'alice', '--password-stdin'], stdinOf('second-password\n'))).code).toBe(0)
+    expect(
+      (
+        await gatehouse(
+          dir,
+          ['users', 'passwd', 'alice', '--password-stdin'],
+          stdinOf('second-password\n'),
+        )
+      ).code,
+    ).toBe(0)
     expect((await storedUser(dir, 'alice'))?.hashedPassword).not.toBe(before)
     expect((await gatehouse(dir, ['users', 'remove', 'alice'])).code).toBe(0)
     expect(await storedUser(dir, 'alice')).toBeUndefined()
@@ -95,10 +133,18 @@ describe('gatehouse users', () => {
     [['users', 'add', 'alice-smith', '--password-stdin'], 'ALICE-SMITH', /not be the username/],
     [['users', 'add', 'alice', '--password-stdin'], 'x'.repeat(1025), /at most 1024/],
     [['users', 'add', 'has space', '--password-stdin'], 'a fine passphrase', /spaces/],
-    [['users', 'add', 'x', '--email', 'not-an-email', '--password-stdin'], 'a fine passphrase', /not an email/],
+    [
+      ['users', 'add', 'x', '--email', 'not-an-email', '--password-stdin'],
+      'a fine passphrase',
+      /not an email/,
+    ],
     [['users', 'disable', 'ghost'], '', /No user named 'ghost'/],
     [['users', 'remove', 'ghost'], '', /No user named 'ghost'/],
-    [['users', 'passwd', 'ghost', '--password-stdin'], 'a fine passphrase', /No user named 'ghost'/],
+    [
+      ['users', 'passwd', 'ghost', '--password-stdin'],
+      'a fine passphrase',
+      /No user named 'ghost'/,
+    ],
   ])('fails with a clear message and non-zero exit for %j', async (args, stdin, message) => {
     const result = await gatehouse(tempDir(), args, stdinOf(stdin))
     expect(result.code).not.toBe(0)
@@ -108,11 +154,23 @@ describe('gatehouse users', () => {
 
   it('refuses a duplicate username and a duplicate email', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--email', 'a@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
-    const sameName = await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
+    await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--email', 'a@example.com', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
+    const sameName = await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
     expect(sameName.code).toBe(1)
     expect(sameName.stderr).toContain('username already exists')
-    const sameEmail = await gatehouse(dir, ['users', 'add', 'bob', '--email', 'a@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
+    const sameEmail = await gatehouse(
+      dir,
+      ['users', 'add', 'bob', '--email', 'a@example.com', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
     expect(sameEmail.code).toBe(1)
     expect(sameEmail.stderr).toContain('email already exists')
   })
@@ -132,7 +190,11 @@ describe('gatehouse users', () => {
     const out = captureLogs()
     const err = captureLogs()
     const code = await main(['node', 'gatehouse', 'users', 'list'], {
-      stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, cwd: tempDir(), env: { DATABASE_URL: 'mysql://u:p@h/db' },
+      stdin: Readable.from([]),
+      stdout: out.stream,
+      stderr: err.stream,
+      cwd: tempDir(),
+      env: { DATABASE_URL: 'mysql://u:p@h/db' },
     })
     expect(code).toBe(1)
     expect(err.text()).toMatch(/^gatehouse: DATABASE_URL: the 'mysql' database is not supported/)
@@ -142,29 +204,45 @@ describe('gatehouse users', () => {
 describe('gatehouse users scopes', () => {
   it('shows, grants and resets the scopes of a user', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
+    await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
     expect((await gatehouse(dir, ['users', 'scopes', 'alice'])).stdout).toBe('alice: me items\n')
     const granted = await gatehouse(dir, ['users', 'scopes', 'alice', 'items'])
     expect(granted).toMatchObject({ code: 0, stdout: 'alice: items\n' })
     expect((await storedUser(dir, 'alice'))?.scopes).toEqual(['items'])
-    expect((await gatehouse(dir, ['users', 'scopes', 'alice', '--default'])).stdout).toBe('alice: me items\n')
+    expect((await gatehouse(dir, ['users', 'scopes', 'alice', '--default'])).stdout).toBe(
+      'alice: me items\n',
+    )
     expect((await storedUser(dir, 'alice'))?.scopes).toBeNull()
   })
 
   it('refuses unknown scopes and unknown users', async () => {
     const dir = tempDir()
-    await gatehouse(dir, ['users', 'add', 'alice', '--password-stdin'], stdinOf('a fine passphrase'))
+    await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
     const unknown = await gatehouse(dir, ['users', 'scopes', 'alice', 'me', 'root'])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("Unknown scope 'root'")
-    expect((await gatehouse(dir, ['users', 'scopes', 'ghost', 'me'])).stderr).toContain("No user named 'ghost'")
+    expect((await gatehouse(dir, ['users', 'scopes', 'ghost', 'me'])).stderr).toContain(
+      "No user named 'ghost'",
+    )
   })
 })
 
 describe('gatehouse users add --admin', () => {
   it('creates the first admin, with the default scopes plus admin', async () => {
     const dir = tempDir()
-    const added = await gatehouse(dir, ['users', 'add', 'root', '--admin', '--password-stdin'], stdinOf('root-passphrase'))
+    const added = await gatehouse(
+      dir,
+      ['users', 'add', 'root', '--admin', '--password-stdin'],
+      stdinOf('root-passphrase'),
+    )
     expect(added.stdout).toContain('with the admin scope')
     expect((await storedUser(dir, 'root'))?.scopes).toEqual(['me', 'items', 'admin'])
   })
@@ -175,7 +253,15 @@ describe('gatehouse audit tail', () => {
     const dir = tempDir()
     const store = openSqliteStore(join(dir, 'users.db'))
     for (let i = 0; i < 3; i++) {
-      await store.appendAudit({ at: Date.UTC(2026, 0, 1, 0, 0, i), type: 'login', outcome: 'success', username: `user${i}`, ip: '10.0.0.1', userAgent: null, detail: null })
+      await store.appendAudit({
+        at: Date.UTC(2026, 0, 1, 0, 0, i),
+        type: 'login',
+        outcome: 'success',
+        username: `user${i}`,
+        ip: '10.0.0.1',
+        userAgent: null,
+        detail: null,
+      })
     }
     await store.close()
     const result = await gatehouse(dir, ['audit', 'tail', '-n', '2'])
@@ -192,18 +278,27 @@ describe('gatehouse migrate', () => {
   it('brings the schema up to date and prints its version, also when it already is', async () => {
     const dir = tempDir()
     for (let run = 0; run < 2; run++) {
-      expect(await gatehouse(dir, ['migrate'])).toEqual({ code: 0, stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`, stderr: '' })
+      expect(await gatehouse(dir, ['migrate'])).toEqual({
+        code: 0,
+        stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`,
+        stderr: '',
+      })
     }
   })
 
   it.skipIf(skipPostgres)('migrates a PostgreSQL database', async () => {
     const { url } = await freshSchema()
     const result = await gatehouse(tempDir(), ['migrate'], undefined, { DATABASE_URL: url })
-    expect(result).toMatchObject({ code: 0, stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n` })
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`,
+    })
   })
 
   it('says the database is unavailable, without the password', async () => {
-    const result = await gatehouse(tempDir(), ['migrate'], undefined, { DATABASE_URL: 'postgresql://app:hunter2@127.0.0.1:1/auth' })
+    const result = await gatehouse(tempDir(), ['migrate'], undefined, {
+      DATABASE_URL: 'postgresql://app:hunter2@127.0.0.1:1/auth',
+    })
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/^gatehouse: The database is unavailable \(.*ECONNREFUSED.*\)\n$/)
     expect(result.stderr).not.toContain('hunter2')
@@ -215,27 +310,49 @@ describe('gatehouse users import', () => {
     const dir = tempDir()
     writeTutorialDb(dir)
     const first = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
-    expect(first).toEqual({ code: 0, stdout: 'imported 3, skipped 0 existing, 0 conflicts\n', stderr: '' })
+    expect(first).toEqual({
+      code: 0,
+      stdout: 'imported 3, skipped 0 existing, 0 conflicts\n',
+      stderr: '',
+    })
     expect((await storedUser(dir, 'johndoe'))?.hashedPassword).toBe(TUTORIAL_HASH)
     const second = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
-    expect(second).toEqual({ code: 0, stdout: 'imported 0, skipped 3 existing, 0 conflicts\n', stderr: '' })
+    expect(second).toEqual({
+      code: 0,
+      stdout: 'imported 0, skipped 3 existing, 0 conflicts\n',
+      stderr: '',
+    })
   })
 
   it('reports email conflicts on stderr and goes on', async () => {
     const dir = tempDir()
     writeTutorialDb(dir)
-    await gatehouse(dir, ['users', 'add', 'johnny', '--email', 'johndoe@example.com', '--password-stdin'], stdinOf('a fine passphrase'))
+    await gatehouse(
+      dir,
+      ['users', 'add', 'johnny', '--email', 'johndoe@example.com', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
     const result = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'])
     expect(result.code).toBe(0)
     expect(result.stdout).toBe('imported 2, skipped 0 existing, 1 conflicts\n')
-    expect(result.stderr).toBe("gatehouse: not imported 'johndoe': the email johndoe@example.com belongs to another user\n")
+    expect(result.stderr).toBe(
+      "gatehouse: not imported 'johndoe': the email johndoe@example.com belongs to another user\n",
+    )
   })
 
   it('writes nothing in a dry run', async () => {
     const dir = tempDir()
     writeTutorialDb(dir)
-    const result = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db', '--dry-run'])
-    expect(result.stdout).toBe('imported 3, skipped 0 existing, 0 conflicts (dry run: nothing was written)\n')
+    const result = await gatehouse(dir, [
+      'users',
+      'import',
+      '--from',
+      'sqlite:///fastapi.db',
+      '--dry-run',
+    ])
+    expect(result.stdout).toBe(
+      'imported 3, skipped 0 existing, 0 conflicts (dry run: nothing was written)\n',
+    )
     expect(await storedUser(dir, 'johndoe')).toBeUndefined()
   })
 
@@ -244,10 +361,19 @@ describe('gatehouse users import', () => {
     writeTutorialDb(dir)
     const err = captureLogs()
     const terminal = Object.assign(err.stream, { isTTY: true, columns: 80 })
-    const code = await main(['node', 'gatehouse', 'users', 'import', '--from', 'sqlite:///fastapi.db'], {
-      stdin: Readable.from([]), stdout: captureLogs().stream, stderr: terminal, cwd: dir,
-      env: { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef' },
-    })
+    const code = await main(
+      ['node', 'gatehouse', 'users', 'import', '--from', 'sqlite:///fastapi.db'],
+      {
+        stdin: Readable.from([]),
+        stdout: captureLogs().stream,
+        stderr: terminal,
+        cwd: dir,
+        env: {
+          DATABASE_URL: 'sqlite:///users.db',
+          SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
+        },
+      },
+    )
     expect(code).toBe(0)
     expect(err.text()).toContain('Importing users [')
   })
@@ -259,7 +385,9 @@ describe('gatehouse users import', () => {
     expect(missingOption.stderr).toContain("required option '--from <url>'")
     const missingFile = await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///nowhere.db'])
     expect(missingFile.code).toBe(1)
-    expect(missingFile.stderr).toMatch(/^gatehouse: --from: cannot open the SQLite database at .*nowhere\.db/)
+    expect(missingFile.stderr).toMatch(
+      /^gatehouse: --from: cannot open the SQLite database at .*nowhere\.db/,
+    )
   })
 
   it.skipIf(skipPostgres)('imports into a PostgreSQL DATABASE_URL', async () => {
@@ -267,9 +395,17 @@ describe('gatehouse users import', () => {
     writeTutorialDb(dir)
     const { url } = await freshSchema()
     const env = { DATABASE_URL: url }
-    expect((await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env)).stdout).toBe('imported 3, skipped 0 existing, 0 conflicts\n')
-    expect((await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env)).stdout).toBe('imported 0, skipped 3 existing, 0 conflicts\n')
-    expect((await gatehouse(dir, ['users', 'list'], undefined, env)).stdout).toMatch(/johndoe\s+johndoe@example\.com\s+John Doe\s+active/)
+    expect(
+      (await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env))
+        .stdout,
+    ).toBe('imported 3, skipped 0 existing, 0 conflicts\n')
+    expect(
+      (await gatehouse(dir, ['users', 'import', '--from', 'sqlite:///fastapi.db'], undefined, env))
+        .stdout,
+    ).toBe('imported 0, skipped 3 existing, 0 conflicts\n')
+    expect((await gatehouse(dir, ['users', 'list'], undefined, env)).stdout).toMatch(
+      /johndoe\s+johndoe@example\.com\s+John Doe\s+active/,
+    )
   })
 })
 
@@ -278,8 +414,19 @@ describe('gatehouse keys rotate', () => {
     const dir = tempDir()
     const out = captureLogs()
     const err = captureLogs()
-    const env = { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef', ALGORITHM: 'ES256' }
-    const run = async () => main(['node', 'gatehouse', 'keys', 'rotate'], { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env, cwd: dir })
+    const env = {
+      DATABASE_URL: 'sqlite:///users.db',
+      SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
+      ALGORITHM: 'ES256',
+    }
+    const run = async () =>
+      main(['node', 'gatehouse', 'keys', 'rotate'], {
+        stdin: Readable.from([]),
+        stdout: out.stream,
+        stderr: err.stream,
+        env,
+        cwd: dir,
+      })
     expect(await run()).toBe(0)
     expect(await run()).toBe(0)
     const store = openSqliteStore(join(dir, 'users.db'))
@@ -299,7 +446,11 @@ describe('gatehouse keys rotate', () => {
 
 describe('gatehouse hash-password', () => {
   it('prints an argon2id hash of the password', async () => {
-    const result = await gatehouse(tempDir(), ['hash-password', '--password-stdin'], stdinOf('hunter2\n'))
+    const result = await gatehouse(
+      tempDir(),
+      ['hash-password', '--password-stdin'],
+      stdinOf('hunter2\n'),
+    )
     expect(result.code).toBe(0)
     expect(result.stdout.trim()).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
     expect(result.stdout).not.toContain('hunter2')
@@ -312,12 +463,18 @@ describe('the installed command', () => {
     const bin = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
     const run = promisify(execFile)
     const env = { ...process.env, DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: '' }
-    const child = run(process.execPath, [bin, 'users', 'add', 'carol', '--password-stdin'], { cwd: dir, env })
+    const child = run(process.execPath, [bin, 'users', 'add', 'carol', '--password-stdin'], {
+      cwd: dir,
+      env,
+    })
     child.child.stdin?.end('carol-password\n')
     expect((await child).stdout).toContain("Created user 'carol'")
     const listed = await run(process.execPath, [bin, 'users', 'list'], { cwd: dir, env })
     expect(listed.stdout).toContain('carol')
-    const failed = await run(process.execPath, [bin, 'users', 'remove', 'nobody'], { cwd: dir, env }).catch((error: { code: number; stderr: string }) => error)
+    const failed = await run(process.execPath, [bin, 'users', 'remove', 'nobody'], {
+      cwd: dir,
+      env,
+    }).catch((error: { code: number; stderr: string }) => error)
     expect(failed).toMatchObject({ code: 1, stderr: "gatehouse: No user named 'nobody'\n" })
     expect(() => readFileSync(join(dir, '.env'))).toThrow()
   })

@@ -27,19 +27,31 @@ interface Answer {
 }
 
 /** One request on a fresh connection, so the primary can hand each to another worker. */
-function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+function send(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+      )
     })
     req.on('error', reject)
     req.end(body)
   })
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await Promise.resolve(probe()).catch(() => undefined)
@@ -55,11 +67,24 @@ interface Cluster {
   logs(): LogLine[]
 }
 
-function spawnServe(dir: string, workers: number, port: number, launcher = false): ChildProcess & { stdout: Readable } {
+function spawnServe(
+  dir: string,
+  workers: number,
+  port: number,
+  launcher = false,
+): ChildProcess & { stdout: Readable } {
   // No SECRET_KEY: the primary must generate one and share it with every worker.
-  const env = { ...process.env, SECRET_KEY: '', DATABASE_URL: 'sqlite:///users.db', LOG_LEVEL: 'info', LOGIN_MIN_DURATION_MS: '0' }
+  const env = {
+    ...process.env,
+    SECRET_KEY: '',
+    DATABASE_URL: 'sqlite:///users.db',
+    LOG_LEVEL: 'info',
+    LOGIN_MIN_DURATION_MS: '0',
+  }
   const options = ['--workers', String(workers), '--port', String(port)]
-  const [command, args] = launcher ? [LAUNCHER, options] : [process.execPath, [BIN, 'serve', ...options]]
+  const [command, args] = launcher
+    ? [LAUNCHER, options]
+    : [process.execPath, [BIN, 'serve', ...options]]
   const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -69,7 +94,10 @@ function spawnServe(dir: string, workers: number, port: number, launcher = false
 
 function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null | 'timeout'> {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs))])
+  return Promise.race([
+    exited,
+    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs)),
+  ])
 }
 
 async function startCluster(dir: string, workers: number, launcher = false): Promise<Cluster> {
@@ -82,13 +110,20 @@ async function startCluster(dir: string, workers: number, launcher = false): Pro
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine)
-  await until('the cluster to answer /healthz', async () => ((await send(port, 'GET', '/healthz')).status === 200 ? true : undefined))
+  await until('the cluster to answer /healthz', async () =>
+    (await send(port, 'GET', '/healthz')).status === 200 ? true : undefined,
+  )
   // Round robin only reaches workers that listen already; the first answer proves one of them.
-  await until('every worker to listen', () => (servingPids(logs()).size === workers ? true : undefined))
+  await until('every worker to listen', () =>
+    servingPids(logs()).size === workers ? true : undefined,
+  )
   return { child, port, logs }
 }
 
-const servingPids = (logs: LogLine[]): Set<number> => new Set(logs.filter((line) => line.msg?.startsWith('Gatehouse is serving')).map((line) => line.pid))
+const servingPids = (logs: LogLine[]): Set<number> =>
+  new Set(
+    logs.filter((line) => line.msg?.startsWith('Gatehouse is serving')).map((line) => line.pid),
+  )
 
 async function addUser(dir: string, username: string, password: string): Promise<void> {
   await seedUser('sqlite:///users.db', { username, password }, dir)
@@ -107,8 +142,12 @@ describe('bin/gatehouse-server (npm start)', () => {
     // exec: the launched PID is the one serving, so signals reach node directly.
     expect(servingPids(cluster.logs())).toEqual(new Set([cluster.child.pid]))
     const commandLine = readFileSync(`/proc/${cluster.child.pid}/cmdline`, 'utf8').split('\0')
-    expect(commandLine).toEqual(expect.arrayContaining(['--max-semi-space-size=8', '--heap-growing-percent=50', 'serve']))
-    expect(readFileSync(`/proc/${cluster.child.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=1048576')
+    expect(commandLine).toEqual(
+      expect.arrayContaining(['--max-semi-space-size=8', '--heap-growing-percent=50', 'serve']),
+    )
+    expect(readFileSync(`/proc/${cluster.child.pid}/environ`, 'utf8').split('\0')).toContain(
+      'MALLOC_MMAP_THRESHOLD_=1048576',
+    )
     expect(await stop(cluster)).toBe(0)
   })
 })
@@ -119,16 +158,31 @@ describe('gatehouse serve --workers', () => {
     await addUser(dir, 'alice', 'alice-password')
     const cluster = await startCluster(dir, 2)
 
-    const login = await send(cluster.port, 'POST', '/token', { 'content-type': 'application/x-www-form-urlencoded' }, 'username=alice&password=alice-password')
+    const login = await send(
+      cluster.port,
+      'POST',
+      '/token',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'username=alice&password=alice-password',
+    )
     expect(login.status).toBe(200)
     const { access_token } = JSON.parse(login.body) as { access_token: string }
     // A token signed by one worker must be accepted by the other: both use the primary's key.
-    const answers = await Promise.all(Array.from({ length: 20 }, () => send(cluster.port, 'GET', '/users/me/', { authorization: `Bearer ${access_token}` })))
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        send(cluster.port, 'GET', '/users/me/', { authorization: `Bearer ${access_token}` }),
+      ),
+    )
     expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200))
     expect(JSON.parse(answers[0]!.body)).toMatchObject({ username: 'alice' })
 
     const answeringPids = await until('the request logs', () => {
-      const pids = new Set(cluster.logs().filter((line) => line.req?.path === '/users/me/').map((line) => line.pid))
+      const pids = new Set(
+        cluster
+          .logs()
+          .filter((line) => line.req?.path === '/users/me/')
+          .map((line) => line.pid),
+      )
       return pids.size === 2 ? pids : undefined
     })
     expect(answeringPids.has(cluster.child.pid!)).toBe(false)
@@ -142,8 +196,12 @@ describe('gatehouse serve --workers', () => {
     const [first] = servingPids(cluster.logs())
     process.kill(first!, 'SIGKILL')
 
-    await until('a replacement worker', () => (servingPids(cluster.logs()).size === 3 ? true : undefined))
-    expect(cluster.logs().some((line) => line.msg === 'worker exited unexpectedly; restarting it')).toBe(true)
+    await until('a replacement worker', () =>
+      servingPids(cluster.logs()).size === 3 ? true : undefined,
+    )
+    expect(
+      cluster.logs().some((line) => line.msg === 'worker exited unexpectedly; restarting it'),
+    ).toBe(true)
     expect((await send(cluster.port, 'GET', '/healthz')).status).toBe(200)
     expect(await stop(cluster)).toBe(0)
   })

@@ -27,7 +27,10 @@ describe('configuration', () => {
 
   it('reads .env in the working directory, with the environment winning', () => {
     const dir = tempDir()
-    writeFileSync(join(dir, '.env'), `SECRET_KEY="${STRONG}"\nACCESS_TOKEN_EXPIRE_MINUTES=5\nPORT=9000\n# comment\n`)
+    writeFileSync(
+      join(dir, '.env'),
+      `SECRET_KEY="${STRONG}"\nACCESS_TOKEN_EXPIRE_MINUTES=5\nPORT=9000\n# comment\n`,
+    )
     const config = loadConfig({ cwd: dir, env: { PORT: '9100' } })
     expect(config.secretKey).toBe(STRONG)
     expect(config.accessTokenExpireMinutes).toBe(5)
@@ -38,12 +41,22 @@ describe('configuration', () => {
     const dir = tempDir()
     writeFileSync(join(dir, '.env'), 'PORT=9000')
     const told: Array<string | undefined> = []
-    const first = loadConfig({ cwd: dir, env: {}, persistGeneratedSecret: true, onSecretGenerated: (file) => told.push(file) })
+    const first = loadConfig({
+      cwd: dir,
+      env: {},
+      persistGeneratedSecret: true,
+      onSecretGenerated: (file) => told.push(file),
+    })
     expect(first.secretKey).toMatch(/^[0-9a-f]{64}$/)
     expect(told).toEqual([join(dir, '.env')])
     expect(statSync(join(dir, '.env')).mode & 0o777).toBe(0o600)
     expect(readFileSync(join(dir, '.env'), 'utf8')).toContain('PORT=9000\n')
-    const second = loadConfig({ cwd: dir, env: {}, persistGeneratedSecret: true, onSecretGenerated: (file) => told.push(file) })
+    const second = loadConfig({
+      cwd: dir,
+      env: {},
+      persistGeneratedSecret: true,
+      onSecretGenerated: (file) => told.push(file),
+    })
     expect(second.secretKey).toBe(first.secretKey)
     expect(second.port).toBe(9000)
     expect(told).toHaveLength(1)
@@ -58,7 +71,13 @@ describe('configuration', () => {
   it.each([
     [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
     [{ NODE_ENV: 'production', SECRET_KEY: 'short' }, /at least 32 bytes/],
-    [{ NODE_ENV: 'production', SECRET_KEY: '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7' }, /published example/],
+    [
+      {
+        NODE_ENV: 'production',
+        SECRET_KEY: '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7',
+      },
+      /published example/,
+    ],
     [{ SECRET_KEY: STRONG, ALGORITHM: 'none' }, /ALGORITHM must be one of/],
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: '0' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: 'soon' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
@@ -81,30 +100,59 @@ describe('configuration', () => {
 
 describe('DATABASE_URL', () => {
   it('reads SQLAlchemy-style SQLite URLs', () => {
-    expect(parseDatabaseUrl('sqlite:///users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/srv/app/users.db' })
-    expect(parseDatabaseUrl('sqlite:///data/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/srv/app/data/users.db' })
-    expect(parseDatabaseUrl('sqlite:////var/lib/users.db', '/srv/app')).toEqual({ driver: 'sqlite', filename: '/var/lib/users.db' })
-    expect(parseDatabaseUrl('sqlite://', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
-    expect(parseDatabaseUrl('sqlite:///:memory:', '/srv/app')).toEqual({ driver: 'sqlite', filename: ':memory:' })
+    expect(parseDatabaseUrl('sqlite:///users.db', '/srv/app')).toEqual({
+      driver: 'sqlite',
+      filename: '/srv/app/users.db',
+    })
+    expect(parseDatabaseUrl('sqlite:///data/users.db', '/srv/app')).toEqual({
+      driver: 'sqlite',
+      filename: '/srv/app/data/users.db',
+    })
+    expect(parseDatabaseUrl('sqlite:////var/lib/users.db', '/srv/app')).toEqual({
+      driver: 'sqlite',
+      filename: '/var/lib/users.db',
+    })
+    expect(parseDatabaseUrl('sqlite://', '/srv/app')).toEqual({
+      driver: 'sqlite',
+      filename: ':memory:',
+    })
+    expect(parseDatabaseUrl('sqlite:///:memory:', '/srv/app')).toEqual({
+      driver: 'sqlite',
+      filename: ':memory:',
+    })
   })
 
   it('reads PostgreSQL URLs, SQLAlchemy driver forms included', () => {
     const postgres = (connectionString: string) => ({ driver: 'postgres', connectionString })
-    expect(parseDatabaseUrl('postgresql://app:pw@db:5432/users')).toEqual(postgres('postgresql://app:pw@db:5432/users'))
-    expect(parseDatabaseUrl('postgres://app@db/users?sslmode=require')).toEqual(postgres('postgresql://app@db/users?sslmode=require'))
-    expect(parseDatabaseUrl('postgresql+psycopg2://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
-    expect(parseDatabaseUrl('postgresql+asyncpg://app:pw@db/users')).toEqual(postgres('postgresql://app:pw@db/users'))
+    expect(parseDatabaseUrl('postgresql://app:pw@db:5432/users')).toEqual(
+      postgres('postgresql://app:pw@db:5432/users'),
+    )
+    expect(parseDatabaseUrl('postgres://app@db/users?sslmode=require')).toEqual(
+      postgres('postgresql://app@db/users?sslmode=require'),
+    )
+    expect(parseDatabaseUrl('postgresql+psycopg2://app:pw@db/users')).toEqual(
+      postgres('postgresql://app:pw@db/users'),
+    )
+    expect(parseDatabaseUrl('postgresql+asyncpg://app:pw@db/users')).toEqual(
+      postgres('postgresql://app:pw@db/users'),
+    )
     expect(parseDatabaseUrl('POSTGRESQL://db/users')).toEqual(postgres('postgresql://db/users'))
   })
 
   it('refuses a malformed PostgreSQL URL without echoing its password', () => {
-    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).toThrow(/DATABASE_URL: expected postgresql:\/\//)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).toThrow(
+      /DATABASE_URL: expected postgresql:\/\//,
+    )
     expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users')).not.toThrow(/hunter2/)
-    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users', '/', '--from')).toThrow(/^--from: /)
+    expect(() => parseDatabaseUrl('postgresql://app:hunter2@db:port/users', '/', '--from')).toThrow(
+      /^--from: /,
+    )
   })
 
   it('refuses unsupported or malformed URLs without echoing credentials', () => {
-    expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).toThrow(/'mysql' database is not supported/)
+    expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).toThrow(
+      /'mysql' database is not supported/,
+    )
     expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).not.toThrow(/hunter2/)
     expect(() => parseDatabaseUrl('users.db')).toThrow(ConfigError)
     expect(() => parseDatabaseUrl('sqlite:users.db')).toThrow(ConfigError)

@@ -51,14 +51,19 @@ async function startServer(dir: string, port: number): Promise<ChildProcess> {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   onTestFinished(() => void child.kill('SIGKILL'))
   for (const started = Date.now(); Date.now() - started < 20_000; await sleep(50)) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}: ${stderr}`)
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false)
+    if (child.exitCode !== null)
+      throw new Error(`the server exited with ${child.exitCode}: ${stderr}`)
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    )
     if (ok) return child
   }
   throw new Error(`the server did not answer within 20 s: ${stderr}`)
 }
 
-const hashOf = (refreshToken: string) => createHash('sha256').update(refreshToken).digest('base64url')
+const hashOf = (refreshToken: string) =>
+  createHash('sha256').update(refreshToken).digest('base64url')
 
 /** A session as its client knows it: the latest refresh and access tokens it was acknowledged. */
 interface Held {
@@ -74,7 +79,11 @@ interface Client {
   password: string
   sessions: Held[]
   /** The request under way when the server died: its outcome is unknown. */
-  inFlight?: { kind: 'login' | 'refresh' | 'password' | 'logout'; session?: Held; newPassword?: string }
+  inFlight?: {
+    kind: 'login' | 'refresh' | 'password' | 'logout'
+    session?: Held
+    newPassword?: string
+  }
   acks: number
 }
 
@@ -86,25 +95,47 @@ async function runClient(base: string, client: Client, stop: { killed: boolean }
     fetch(`${base}${path}`, {
       method: 'POST',
       body: init.body,
-      headers: { 'content-type': init.type, ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+      headers: {
+        'content-type': init.type,
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
     })
   const expectStatus = (response: Response, status: number) => {
-    if (response.status !== status) throw new UnexpectedAnswer(`${client.username}: ${client.inFlight?.kind} answered ${response.status}`)
+    if (response.status !== status)
+      throw new UnexpectedAnswer(
+        `${client.username}: ${client.inFlight?.kind} answered ${response.status}`,
+      )
   }
   try {
     for (let round = 0; !stop.killed; round++) {
       client.inFlight = { kind: 'login' }
-      const login = await post('/token', { body: new URLSearchParams({ username: client.username, password: client.password }).toString(), type: 'application/x-www-form-urlencoded' })
+      const login = await post('/token', {
+        body: new URLSearchParams({
+          username: client.username,
+          password: client.password,
+        }).toString(),
+        type: 'application/x-www-form-urlencoded',
+      })
       expectStatus(login, 200)
       const tokens = (await login.json()) as { access_token: string; refresh_token: string }
-      const held: Held = { refresh: tokens.refresh_token, access: tokens.access_token, ended: false }
+      const held: Held = {
+        refresh: tokens.refresh_token,
+        access: tokens.access_token,
+        ended: false,
+      }
       client.sessions.push(held)
       client.inFlight = undefined
       client.acks += 1
 
       for (let i = 0; i < 3; i++) {
         client.inFlight = { kind: 'refresh', session: held }
-        const refreshed = await post('/token', { body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held.refresh }).toString(), type: 'application/x-www-form-urlencoded' })
+        const refreshed = await post('/token', {
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: held.refresh,
+          }).toString(),
+          type: 'application/x-www-form-urlencoded',
+        })
         expectStatus(refreshed, 200)
         const next = (await refreshed.json()) as { access_token: string; refresh_token: string }
         ;[held.refresh, held.access] = [next.refresh_token, next.access_token]
@@ -115,7 +146,11 @@ async function runClient(base: string, client: Client, stop: { killed: boolean }
       if (round % 2 === 0) {
         const newPassword = `${client.username}-password-${round}-${Date.now()}`
         client.inFlight = { kind: 'password', session: held, newPassword }
-        const changed = await post('/users/me/password', { body: JSON.stringify({ current_password: client.password, new_password: newPassword }), type: 'application/json', token: held.access })
+        const changed = await post('/users/me/password', {
+          body: JSON.stringify({ current_password: client.password, new_password: newPassword }),
+          type: 'application/json',
+          token: held.access,
+        })
         expectStatus(changed, 204)
         client.password = newPassword
         for (const other of client.sessions) if (other !== held) other.ended = true
@@ -125,7 +160,10 @@ async function runClient(base: string, client: Client, stop: { killed: boolean }
 
       if (round % 3 === 1) {
         client.inFlight = { kind: 'logout', session: held }
-        expectStatus(await post('/logout', { body: '{}', type: 'application/json', token: held.access }), 204)
+        expectStatus(
+          await post('/logout', { body: '{}', type: 'application/json', token: held.access }),
+          204,
+        )
         held.ended = true
         client.inFlight = undefined
         client.acks += 1
@@ -158,10 +196,15 @@ function checkDatabase(file: string, clients: Client[]): void {
       if (family.revoked_at === null) expect(family.unspent, `session ${family.id}`).toBe(1)
     }
 
-    const tokenRow = db.prepare<[string], { session_id: string; spent_at: number | null; revoked_at: number | null }>(
+    const tokenRow = db.prepare<
+      [string],
+      { session_id: string; spent_at: number | null; revoked_at: number | null }
+    >(
       'SELECT t.session_id, t.spent_at, s.revoked_at FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = ?',
     )
-    const unspentIn = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM gatehouse_refresh_tokens WHERE session_id = ? AND spent_at IS NULL')
+    const unspentIn = db.prepare<[string], { n: number }>(
+      'SELECT COUNT(*) AS n FROM gatehouse_refresh_tokens WHERE session_id = ? AND spent_at IS NULL',
+    )
     for (const client of clients) {
       const { inFlight } = client
       for (const held of client.sessions) {
@@ -170,17 +213,26 @@ function checkDatabase(file: string, clients: Client[]): void {
         expect(row, `${client.username}: an acknowledged refresh token is missing`).toBeDefined()
         if (held.ended) {
           // Every acknowledged logout and password change is there.
-          expect(row!.revoked_at, `${client.username}: an acknowledged end of session was lost`).not.toBeNull()
+          expect(
+            row!.revoked_at,
+            `${client.username}: an acknowledged end of session was lost`,
+          ).not.toBeNull()
           continue
         }
         const rotatedWhileDying = inFlight?.kind === 'refresh' && inFlight.session === held
-        const endedWhileDying = (inFlight?.kind === 'logout' && inFlight.session === held) || (inFlight?.kind === 'password' && inFlight.session !== held)
+        const endedWhileDying =
+          (inFlight?.kind === 'logout' && inFlight.session === held) ||
+          (inFlight?.kind === 'password' && inFlight.session !== held)
         if (row!.spent_at !== null) {
           // Spent: only by the rotation whose answer the crash swallowed, which left its successor.
-          expect(rotatedWhileDying, `${client.username}: a refresh token was spent without a rotation in flight`).toBe(true)
+          expect(
+            rotatedWhileDying,
+            `${client.username}: a refresh token was spent without a rotation in flight`,
+          ).toBe(true)
           if (row!.revoked_at === null) expect(unspentIn.get(row!.session_id)!.n).toBe(1)
         }
-        if (row!.revoked_at !== null) expect(endedWhileDying, `${client.username}: a live session was revoked`).toBe(true)
+        if (row!.revoked_at !== null)
+          expect(endedWhileDying, `${client.username}: a live session was revoked`).toBe(true)
       }
     }
   } finally {
@@ -190,34 +242,60 @@ function checkDatabase(file: string, clients: Client[]): void {
 
 /** Over HTTP on the restarted server: live sessions refresh, and the acknowledged password (or the one in flight) logs in. */
 async function checkOverHttp(base: string, clients: Client[]): Promise<void> {
-  const form = (fields: Record<string, string>) => ({ method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  const form = (fields: Record<string, string>) => ({
+    method: 'POST',
+    body: new URLSearchParams(fields),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
   for (const client of clients) {
     const { inFlight } = client
     for (const held of client.sessions) {
-      const touchedWhileDying = inFlight?.session === held || (inFlight?.kind === 'password' && inFlight.session !== held)
+      const touchedWhileDying =
+        inFlight?.session === held || (inFlight?.kind === 'password' && inFlight.session !== held)
       if (held.ended || touchedWhileDying) continue
-      const refreshed = await fetch(`${base}/token`, form({ grant_type: 'refresh_token', refresh_token: held.refresh }))
-      expect(refreshed.status, `${client.username}: an acknowledged refresh token no longer works`).toBe(200)
+      const refreshed = await fetch(
+        `${base}/token`,
+        form({ grant_type: 'refresh_token', refresh_token: held.refresh }),
+      )
+      expect(
+        refreshed.status,
+        `${client.username}: an acknowledged refresh token no longer works`,
+      ).toBe(200)
     }
-    const acknowledged = await fetch(`${base}/token`, form({ username: client.username, password: client.password }))
+    const acknowledged = await fetch(
+      `${base}/token`,
+      form({ username: client.username, password: client.password }),
+    )
     if (inFlight?.kind === 'password') {
-      const pending = await fetch(`${base}/token`, form({ username: client.username, password: inFlight.newPassword! }))
+      const pending = await fetch(
+        `${base}/token`,
+        form({ username: client.username, password: inFlight.newPassword! }),
+      )
       // Exactly one of them: the change either committed or it did not.
       expect([acknowledged.status, pending.status].sort()).toEqual([200, 401])
       if (pending.status === 200) client.password = inFlight.newPassword!
     } else {
-      expect(acknowledged.status, `${client.username}: the acknowledged password does not log in`).toBe(200)
+      expect(
+        acknowledged.status,
+        `${client.username}: the acknowledged password does not log in`,
+      ).toBe(200)
     }
   }
 }
 
 describe('crash safety', () => {
   it('keeps every acknowledged write and no half-rotated refresh family across SIGKILL in the middle of a burst', async () => {
-    if (!existsSync(resolve(import.meta.dirname, '..', 'dist', 'cli.js'))) throw new Error('dist/ is missing: run npm run build (npm test does)')
+    if (!existsSync(resolve(import.meta.dirname, '..', 'dist', 'cli.js')))
+      throw new Error('dist/ is missing: run npm run build (npm test does)')
     const dir = tempDir()
     const file = join(dir, 'users.db')
     const store = await openStore(`sqlite:///${file}`)
-    const accounts = createAccounts({ store, hasher: createPasswordHasher({ concurrency: 2, maxQueued: 16 }), scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 })
+    const accounts = createAccounts({
+      store,
+      hasher: createPasswordHasher({ concurrency: 2, maxQueued: 16 }),
+      scopes: createScopeCatalog({}, ['me', 'items']),
+      passwordMinLength: 8,
+    })
     const passwords = new Map<string, string>()
     for (let i = 0; i < WORKERS; i++) {
       passwords.set(`client-${i}`, `initial-password-${i}`)
@@ -229,7 +307,12 @@ describe('crash safety', () => {
     const base = `http://127.0.0.1:${port}`
     let server = await startServer(dir, port)
     for (let cycle = 0; cycle < 2; cycle++) {
-      const clients: Client[] = [...passwords].map(([username, password]) => ({ username, password, sessions: [], acks: 0 }))
+      const clients: Client[] = [...passwords].map(([username, password]) => ({
+        username,
+        password,
+        sessions: [],
+        acks: 0,
+      }))
       const stop = { killed: false }
       const running = clients.map((client) => runClient(base, client, stop))
       // Kill once the burst is well under way, at a moment that varies with the machine's speed.
@@ -238,10 +321,14 @@ describe('crash safety', () => {
       server.kill('SIGKILL')
       await Promise.all(running)
       const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
-        server.exitCode !== null || server.signalCode !== null ? done([server.exitCode, server.signalCode]) : server.once('exit', (code, sig) => done([code, sig])),
+        server.exitCode !== null || server.signalCode !== null
+          ? done([server.exitCode, server.signalCode])
+          : server.once('exit', (code, sig) => done([code, sig])),
       )
       expect(signal).toBe('SIGKILL')
-      console.log(`cycle ${cycle}: ${clients.reduce((sum, client) => sum + client.acks, 0)} writes acknowledged, in flight at the kill: ${clients.map((client) => client.inFlight?.kind ?? 'none').join(', ')}`)
+      console.log(
+        `cycle ${cycle}: ${clients.reduce((sum, client) => sum + client.acks, 0)} writes acknowledged, in flight at the kill: ${clients.map((client) => client.inFlight?.kind ?? 'none').join(', ')}`,
+      )
 
       server = await startServer(dir, port)
       checkDatabase(file, clients)
@@ -260,26 +347,52 @@ describe('crash safety', () => {
       const current = await t.login('alice', 'alice-password')
       // The process dies at the change's second write: nothing after it happens.
       let writes = 0
-      const crashAtSecondWrite = <A extends unknown[], R>(write: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
-        writes += 1
-        return writes === 2 ? Promise.reject(new Error('simulated crash')) : write(...args)
-      }
+      const crashAtSecondWrite =
+        <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+        (...args: A): Promise<R> => {
+          writes += 1
+          return writes === 2 ? Promise.reject(new Error('simulated crash')) : write(...args)
+        }
       t.store.replacePasswordHash = crashAtSecondWrite(t.store.replacePasswordHash.bind(t.store))
       t.store.setPasswordHash = crashAtSecondWrite(t.store.setPasswordHash.bind(t.store))
       t.store.revokeUserSessions = crashAtSecondWrite(t.store.revokeUserSessions.bind(t.store))
 
       if (path.startsWith('the API')) {
-        const response = await t.app.inject({ method: 'POST', url: '/users/me/password', headers: { authorization: `Bearer ${current}` }, payload: { current_password: 'alice-password', new_password: 'brand-new-password' } })
+        const response = await t.app.inject({
+          method: 'POST',
+          url: '/users/me/password',
+          headers: { authorization: `Bearer ${current}` },
+          payload: { current_password: 'alice-password', new_password: 'brand-new-password' },
+        })
         expect(response.statusCode).toBe(500)
       } else {
-        const accounts = createAccounts({ store: t.store, hasher: t.hasher, scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 })
-        await expect(accounts.setPassword('alice', 'brand-new-password')).rejects.toThrow('simulated crash')
+        const accounts = createAccounts({
+          store: t.store,
+          hasher: t.hasher,
+          scopes: createScopeCatalog({}, ['me', 'items']),
+          passwordMinLength: 8,
+        })
+        await expect(accounts.setPassword('alice', 'brand-new-password')).rejects.toThrow(
+          'simulated crash',
+        )
       }
       expect(writes).toBe(2)
 
-      const newPasswordWorks = (await t.app.inject(tokenRequest({ username: 'alice', password: 'brand-new-password' }))).statusCode === 200
-      const oldSessionLives = (await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${other}` } })).statusCode === 200
-      expect({ newPasswordWorks, oldSessionLives }).not.toEqual({ newPasswordWorks: true, oldSessionLives: true })
+      const newPasswordWorks =
+        (await t.app.inject(tokenRequest({ username: 'alice', password: 'brand-new-password' })))
+          .statusCode === 200
+      const oldSessionLives =
+        (
+          await t.app.inject({
+            method: 'GET',
+            url: '/users/me/',
+            headers: { authorization: `Bearer ${other}` },
+          })
+        ).statusCode === 200
+      expect({ newPasswordWorks, oldSessionLives }).not.toEqual({
+        newPasswordWorks: true,
+        oldSessionLives: true,
+      })
     },
   )
 })

@@ -63,7 +63,9 @@ export async function build(options: BuildOptions = {}): Promise<TestApp> {
  * Like `build`, for an app shared by several tests (built in `beforeAll`): the caller closes it, which
  * also removes its directory unless one was given.
  */
-export async function buildShared(options: BuildOptions = {}): Promise<TestApp & { close(): Promise<void> }> {
+export async function buildShared(
+  options: BuildOptions = {},
+): Promise<TestApp & { close(): Promise<void> }> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   const t = await open({ ...options, dir })
   return {
@@ -75,7 +77,9 @@ export async function buildShared(options: BuildOptions = {}): Promise<TestApp &
   }
 }
 
-async function open(options: BuildOptions & { dir: string }): Promise<TestApp & { close(): Promise<void> }> {
+async function open(
+  options: BuildOptions & { dir: string },
+): Promise<TestApp & { close(): Promise<void> }> {
   const { dir } = options
   const config = parseConfig({
     SECRET_KEY: TEST_SECRET,
@@ -84,10 +88,18 @@ async function open(options: BuildOptions & { dir: string }): Promise<TestApp & 
     ...options.env,
   })
   const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
-  const hasher = createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+  const hasher = createPasswordHasher({
+    concurrency: config.hashConcurrency,
+    maxQueued: config.hashQueueMax,
+  })
   const logger = options.logs ? createLogger('debug', options.logs) : undefined
   const app = await buildApp({ config, store, hasher, logger })
-  const accounts = createAccounts({ store, hasher, scopes: createScopeCatalog(config.extraScopes, config.defaultScopes), passwordMinLength: config.passwordMinLength })
+  const accounts = createAccounts({
+    store,
+    hasher,
+    scopes: createScopeCatalog(config.extraScopes, config.defaultScopes),
+    passwordMinLength: config.passwordMinLength,
+  })
   return {
     app,
     store,
@@ -103,25 +115,43 @@ async function open(options: BuildOptions & { dir: string }): Promise<TestApp & 
     },
     async login(username, password) {
       const response = await app.inject(tokenRequest({ username, password }))
-      if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`)
+      if (response.statusCode !== 200)
+        throw new Error(`login failed: ${response.statusCode} ${response.body}`)
       return response.json<{ access_token: string }>().access_token
     },
   }
 }
 
 /** Adds a user to the database at `databaseUrl` (e.g. before starting a server process on it). */
-export async function seedUser(databaseUrl: string, account: NewAccount, cwd?: string): Promise<void> {
+export async function seedUser(
+  databaseUrl: string,
+  account: NewAccount,
+  cwd?: string,
+): Promise<void> {
   const store = await openStore(databaseUrl, { cwd })
   try {
     const hasher = createPasswordHasher({ concurrency: 1, maxQueued: 4 })
-    await createAccounts({ store, hasher, scopes: createScopeCatalog({}, ['me', 'items']), passwordMinLength: 8 }).add(account)
+    await createAccounts({
+      store,
+      hasher,
+      scopes: createScopeCatalog({}, ['me', 'items']),
+      passwordMinLength: 8,
+    }).add(account)
   } finally {
     await store.close()
   }
 }
 
 /** An `inject` request for POST /token with these form fields. */
-export function tokenRequest(fields: Record<string, string> | string, contentType = 'application/x-www-form-urlencoded') {
+export function tokenRequest(
+  fields: Record<string, string> | string,
+  contentType = 'application/x-www-form-urlencoded',
+) {
   const payload = typeof fields === 'string' ? fields : new URLSearchParams(fields).toString()
-  return { method: 'POST' as const, url: '/token', headers: { 'content-type': contentType }, payload }
+  return {
+    method: 'POST' as const,
+    url: '/token',
+    headers: { 'content-type': contentType },
+    payload,
+  }
 }

@@ -8,7 +8,13 @@ import { seedUser, TEST_SECRET, tempDir } from './helper.js'
 describe('the server over a socket', () => {
   it('logs in over HTTP and serves /users/me/ to the bearer, and stops cleanly', async () => {
     const dir = tempDir()
-    const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
+    const config = parseConfig({
+      SECRET_KEY: TEST_SECRET,
+      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      LOGIN_MIN_DURATION_MS: '0',
+    })
     await seedUser(config.databaseUrl, { username: 'alice', password: 'alice-password' })
 
     const server = await startServer(config)
@@ -21,7 +27,9 @@ describe('the server over a socket', () => {
     expect(tokenResponse.headers.get('cache-control')).toBe('no-store')
     const { access_token } = (await tokenResponse.json()) as { access_token: string }
 
-    const me = await fetch(`${server.url}/users/me/`, { headers: { Authorization: `Bearer ${access_token}` } })
+    const me = await fetch(`${server.url}/users/me/`, {
+      headers: { Authorization: `Bearer ${access_token}` },
+    })
     expect(me.status).toBe(200)
     expect(await me.json()).toMatchObject({ username: 'alice' })
 

@@ -49,7 +49,8 @@ export function registerAuthentication(app: FastifyInstance, resolve: CurrentUse
   const requireScopes = (...required: string[]): AuthenticateHook => {
     const hook: AuthenticateHook = async (request) => {
       const { user, ...auth } = await resolve(readBearerToken(request.headers.authorization))
-      if (!required.every((scope) => auth.scopes.includes(scope))) throw new InsufficientScope(required)
+      if (!required.every((scope) => auth.scopes.includes(scope)))
+        throw new InsufficientScope(required)
       request.user = user
       request.auth = auth
     }
@@ -60,9 +61,20 @@ export function registerAuthentication(app: FastifyInstance, resolve: CurrentUse
   app.decorate('requireScopes', requireScopes)
 
   app.addHook('onRoute', (route: RouteOptions) => {
-    const protectedBy = [route.onRequest, route.preValidation, route.preHandler].flat().find((hook) => hooks.has(hook))
+    const protectedBy = [route.onRequest, route.preValidation, route.preHandler]
+      .flat()
+      .find((hook) => hooks.has(hook))
     if (!protectedBy) return
-    const response = { 401: ErrorSchema, 400: ErrorSchema, 403: ErrorSchema, ...(route.schema?.response as object | undefined) }
-    route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [...hooks.get(protectedBy)!] }], response }
+    const response = {
+      401: ErrorSchema,
+      400: ErrorSchema,
+      403: ErrorSchema,
+      ...(route.schema?.response as object | undefined),
+    }
+    route.schema = {
+      ...route.schema,
+      security: [{ [SECURITY_SCHEME]: [...hooks.get(protectedBy)!] }],
+      response,
+    }
   })
 }

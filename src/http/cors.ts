@@ -7,7 +7,10 @@ import type { FastifyInstance } from 'fastify'
 /** Preflight answers change only with a redeploy: an hour spares a round trip per call (Chromium caps it at two). */
 const PREFLIGHT_MAX_AGE_SECONDS = 3_600
 
-export async function registerCors(app: FastifyInstance, origins: readonly string[]): Promise<void> {
+export async function registerCors(
+  app: FastifyInstance,
+  origins: readonly string[],
+): Promise<void> {
   if (origins.length === 0) return
   await app.register(cors, {
     origin: [...origins],

@@ -5,14 +5,25 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { SECURITY_SCHEME } from './auth.js'
 
-export async function registerDocs(app: FastifyInstance, version: string, scopes: Readonly<Record<string, string>>): Promise<void> {
+export async function registerDocs(
+  app: FastifyInstance,
+  version: string,
+  scopes: Readonly<Record<string, string>>,
+): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Gatehouse', version, description: 'OAuth2 password-flow authentication with bearer JWTs.' },
+      info: {
+        title: 'Gatehouse',
+        version,
+        description: 'OAuth2 password-flow authentication with bearer JWTs.',
+      },
       components: {
         securitySchemes: {
-          [SECURITY_SCHEME]: { type: 'oauth2', flows: { password: { tokenUrl: 'token', scopes: { ...scopes } } } },
+          [SECURITY_SCHEME]: {
+            type: 'oauth2',
+            flows: { password: { tokenUrl: 'token', scopes: { ...scopes } } },
+          },
         },
       },
     },

@@ -13,7 +13,8 @@ export function parseForm(body: string, contentType: string | undefined): Record
   }
   const fields: Record<string, string> = Object.create(null) as Record<string, string>
   for (const [name, value] of new URLSearchParams(body)) {
-    if (name in fields) throw new InvalidRequest(`Parameter '${name.slice(0, 40)}' must not be repeated`)
+    if (name in fields)
+      throw new InvalidRequest(`Parameter '${name.slice(0, 40)}' must not be repeated`)
     fields[name] = value
   }
   return fields
@@ -27,7 +28,8 @@ export function acceptOnlyForms(app: FastifyInstance): void {
   // any parser runs, without the RFC 6749 error code that clients of these endpoints look for.
   app.addHook('preParsing', async (request) => {
     const type = request.headers['content-type']
-    if (type !== undefined && !FORM_MEDIA_TYPE.test(type)) throw new InvalidRequest(`The body must be ${FORM_CONTENT_TYPE}`)
+    if (type !== undefined && !FORM_MEDIA_TYPE.test(type))
+      throw new InvalidRequest(`The body must be ${FORM_CONTENT_TYPE}`)
   })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(FORM_CONTENT_TYPE, { parseAs: 'string' }, (request, body, done) => {

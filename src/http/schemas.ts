@@ -18,11 +18,22 @@ export const PublicUserSchema = Type.Object(
  */
 export const TokenFormSchema = Type.Object(
   {
-    grant_type: Type.Optional(Type.String({ maxLength: 64, description: "'password' (the default) or 'refresh_token'" })),
+    grant_type: Type.Optional(
+      Type.String({ maxLength: 64, description: "'password' (the default) or 'refresh_token'" }),
+    ),
     username: Type.Optional(Type.String({ maxLength: 256, description: 'password grant' })),
-    password: Type.Optional(Type.String({ maxLength: 4_096, format: 'password', description: 'password grant' })),
-    refresh_token: Type.Optional(Type.String({ maxLength: 512, description: 'refresh_token grant' })),
-    scope: Type.Optional(Type.String({ maxLength: 1_024, description: 'Space-separated scopes; default: all granted' })),
+    password: Type.Optional(
+      Type.String({ maxLength: 4_096, format: 'password', description: 'password grant' }),
+    ),
+    refresh_token: Type.Optional(
+      Type.String({ maxLength: 512, description: 'refresh_token grant' }),
+    ),
+    scope: Type.Optional(
+      Type.String({
+        maxLength: 1_024,
+        description: 'Space-separated scopes; default: all granted',
+      }),
+    ),
     client_id: Type.Optional(Type.String({ maxLength: 256 })),
     client_secret: Type.Optional(Type.String({ maxLength: 256, format: 'password' })),
   },
@@ -34,7 +45,9 @@ export type TokenForm = Static<typeof TokenFormSchema>
 export const RevokeFormSchema = Type.Object(
   {
     token: Type.Optional(Type.String({ maxLength: 8_192 })),
-    token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: "'refresh_token' or 'access_token'" })),
+    token_type_hint: Type.Optional(
+      Type.String({ maxLength: 64, description: "'refresh_token' or 'access_token'" }),
+    ),
   },
   { additionalProperties: true },
 )
@@ -44,8 +57,12 @@ export const TokenResponseSchema = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-  refresh_token: Type.String({ description: 'Single use: exchange it at /token with grant_type=refresh_token' }),
-  scope: Type.Optional(Type.String({ description: 'Granted scopes, when they differ from the requested ones' })),
+  refresh_token: Type.String({
+    description: 'Single use: exchange it at /token with grant_type=refresh_token',
+  }),
+  scope: Type.Optional(
+    Type.String({ description: 'Granted scopes, when they differ from the requested ones' }),
+  ),
 })
 
 /** Every error body: FastAPI's `detail`, plus RFC 6749 `error` fields where the protocol defines them. */
@@ -61,7 +78,10 @@ export const SessionSchema = Type.Object({
   id: Type.String(),
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.String({ format: 'date-time', description: 'Last login or refresh' }),
-  expires_at: Type.String({ format: 'date-time', description: 'When it ends unless refreshed (idle timeout or absolute lifetime)' }),
+  expires_at: Type.String({
+    format: 'date-time',
+    description: 'When it ends unless refreshed (idle timeout or absolute lifetime)',
+  }),
   user_agent: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
   scope: Type.String(),
@@ -73,7 +93,8 @@ export const PasswordChangeSchema = Type.Object({
   new_password: Type.String({ minLength: 1, maxLength: 4_096, format: 'password' }),
 })
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()])
 const Username = Type.String({ minLength: 1, maxLength: 150 })
 const Password = Type.String({ minLength: 1, maxLength: 4_096, format: 'password' })
 const Email = Type.String({ maxLength: 254, format: 'email' })
@@ -82,7 +103,12 @@ const ScopeList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { max
 
 /** POST /users (self-service registration). */
 export const RegistrationSchema = Type.Object(
-  { username: Username, password: Password, email: Type.Optional(Nullable(Email)), full_name: Type.Optional(Nullable(FullName)) },
+  {
+    username: Username,
+    password: Password,
+    email: Type.Optional(Nullable(Email)),
+    full_name: Type.Optional(Nullable(FullName)),
+  },
   { additionalProperties: false },
 )
 
@@ -123,10 +149,18 @@ export const AdminPatchUserSchema = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 )
 
-export const NewPasswordSchema = Type.Object({ password: Password }, { additionalProperties: false })
+export const NewPasswordSchema = Type.Object(
+  { password: Password },
+  { additionalProperties: false },
+)
 
 export const UserPageQuerySchema = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 256, description: 'Case-insensitive text in username, email or full name' })),
+  q: Type.Optional(
+    Type.String({
+      maxLength: 256,
+      description: 'Case-insensitive text in username, email or full name',
+    }),
+  ),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
 })
@@ -144,7 +178,12 @@ export const AuditEventSchema = Type.Object({
 
 export const AuditPageQuerySchema = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Page back from this event id (the previous page’s last id)' })),
+  before: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description: 'Page back from this event id (the previous page’s last id)',
+    }),
+  ),
 })
 
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') })

@@ -28,13 +28,20 @@ export interface PasswordRules {
 export async function checkNewPassword(password: string, rules: PasswordRules): Promise<void> {
   // Length in characters as people count them (code points), after Unicode normalization.
   const length = [...password.normalize('NFC')].length
-  if (length < rules.minLength) throw new InvalidInput(`The password must be at least ${rules.minLength} characters`)
-  if (length > MAX_PASSWORD_LENGTH) throw new InvalidInput(`The password must be at most ${MAX_PASSWORD_LENGTH} characters`)
-  if (/\p{Cc}/u.test(password)) throw new InvalidInput('The password must not contain control characters')
+  if (length < rules.minLength)
+    throw new InvalidInput(`The password must be at least ${rules.minLength} characters`)
+  if (length > MAX_PASSWORD_LENGTH)
+    throw new InvalidInput(`The password must be at most ${MAX_PASSWORD_LENGTH} characters`)
+  if (/\p{Cc}/u.test(password))
+    throw new InvalidInput('The password must not contain control characters')
   const lowered = password.toLowerCase()
-  if (lowered === rules.username.toLowerCase() || (rules.email && lowered === rules.email.toLowerCase())) {
+  if (
+    lowered === rules.username.toLowerCase() ||
+    (rules.email && lowered === rules.email.toLowerCase())
+  ) {
     throw new InvalidInput('The password must not be the username or the email address')
   }
   common ??= loadCommonPasswords()
-  if ((await common).has(lowered)) throw new InvalidInput('This password is too common: it appears in lists of breached passwords')
+  if ((await common).has(lowered))
+    throw new InvalidInput('This password is too common: it appears in lists of breached passwords')
 }

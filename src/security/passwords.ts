@@ -66,18 +66,27 @@ const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(
 export function createPasswordHasher(options: PasswordHasherOptions): PasswordHasher {
   const policy = options.policy ?? OWASP_ARGON2ID
   const { concurrency, maxQueued } = options
-  const queue = createWorkQueue({ concurrency, maxQueued, memoryHardConcurrency: memoryHardSlots(concurrency) })
+  const queue = createWorkQueue({
+    concurrency,
+    maxQueued,
+    memoryHardConcurrency: memoryHardSlots(concurrency),
+  })
   const argon2Options = { algorithm: ARGON2ID, ...policy }
   let dummyHash: Promise<string> | undefined
 
-  const hash = (password: string): Promise<string> => queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true })
+  const hash = (password: string): Promise<string> =>
+    queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true })
 
   const check = (password: string, storedHash: string): Promise<boolean> => {
     if (isBcrypt(storedHash)) {
       // bcrypt would accept any password sharing the first 72 bytes: do the work (same timing), refuse the match.
-      return bcrypt.verify(password, storedHash).then((matches) => matches && Buffer.byteLength(password) <= BCRYPT_MAX_BYTES, () => false)
+      return bcrypt.verify(password, storedHash).then(
+        (matches) => matches && Buffer.byteLength(password) <= BCRYPT_MAX_BYTES,
+        () => false,
+      )
     }
-    if (storedHash.startsWith('$argon2')) return argon2.verify(storedHash, password).catch(() => false)
+    if (storedHash.startsWith('$argon2'))
+      return argon2.verify(storedHash, password).catch(() => false)
     return Promise.resolve(false)
   }
 
@@ -97,21 +106,26 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     return dummyHash
   }
 
-  const timeVerify = async (storedHash: string): Promise<number> => (await verify('calibration-password', storedHash)).workMs
+  const timeVerify = async (storedHash: string): Promise<number> =>
+    (await verify('calibration-password', storedHash)).workMs
 
   return {
     hash,
-    rehash: (password) => queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true, next: true }),
+    rehash: (password) =>
+      queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true, next: true }),
     verify,
     needsRehash: (storedHash) => needsRehash(storedHash, policy),
     async verifyDummy(password) {
       await verify(password, await getDummyHash())
     },
     async measureSlowestVerify() {
-      const legacy = await queue.run(() => bcrypt.hash(randomBytes(16).toString('base64url'), LEGACY_BCRYPT_COST))
+      const legacy = await queue.run(() =>
+        bcrypt.hash(randomBytes(16).toString('base64url'), LEGACY_BCRYPT_COST),
+      )
       const current = await getDummyHash()
       const samples: number[] = []
-      for (let round = 0; round < 2; round++) samples.push(await timeVerify(legacy), await timeVerify(current))
+      for (let round = 0; round < 2; round++)
+        samples.push(await timeVerify(legacy), await timeVerify(current))
       return Math.max(...samples)
     },
     get queueDepth() {
@@ -128,7 +142,11 @@ export function needsRehash(storedHash: string, policy: Argon2Policy): boolean {
   if (!storedHash.startsWith('$argon2id$')) return true
   try {
     const used = argon2.parseOptions(storedHash)
-    return used.memoryCost < policy.memoryCost || used.timeCost < policy.timeCost || used.parallelism < policy.parallelism
+    return (
+      used.memoryCost < policy.memoryCost ||
+      used.timeCost < policy.timeCost ||
+      used.parallelism < policy.parallelism
+    )
   } catch {
     return true
   }

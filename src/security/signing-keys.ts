@@ -1,6 +1,13 @@
 // Asymmetric signing keys: generation (RS256: RSA 2048, ES256: P-256, EdDSA: Ed25519), loading a PEM
 // file, and the public JWK each publishes, identified by its RFC 7638 thumbprint as `kid`.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import { ConfigError } from '../errors.js'
 import type { AsymmetricAlgorithm } from './tokens.js'
 
@@ -35,14 +42,20 @@ export function signingKeyFromPem(pem: string, algorithm: AsymmetricAlgorithm): 
   }
   const expected = { RS256: 'rsa', ES256: 'ec', EdDSA: 'ed25519' }[algorithm]
   if (key.asymmetricKeyType !== expected) {
-    throw new ConfigError(`SIGNING_KEY_FILE: ALGORITHM=${algorithm} needs a ${expected} key, not ${key.asymmetricKeyType ?? 'this key'}`)
+    throw new ConfigError(
+      `SIGNING_KEY_FILE: ALGORITHM=${algorithm} needs a ${expected} key, not ${key.asymmetricKeyType ?? 'this key'}`,
+    )
   }
-  if (algorithm === 'ES256' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new ConfigError('SIGNING_KEY_FILE: ES256 needs a P-256 key')
+  if (algorithm === 'ES256' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new ConfigError('SIGNING_KEY_FILE: ES256 needs a P-256 key')
   return describeKey(key, algorithm)
 }
 
 /** Rebuilds the material of a stored private key. */
-export function signingKeyFromStored(privateKeyPem: string, algorithm: AsymmetricAlgorithm): SigningKeyMaterial {
+export function signingKeyFromStored(
+  privateKeyPem: string,
+  algorithm: AsymmetricAlgorithm,
+): SigningKeyMaterial {
   return describeKey(createPrivateKey(privateKeyPem), algorithm)
 }
 
@@ -61,8 +74,14 @@ function describeKey(privateKey: KeyObject, algorithm: AsymmetricAlgorithm): Sig
 
 /** RFC 7638: SHA-256 over the required members in lexicographic order. */
 function thumbprint(jwk: JsonWebKey): string {
-  const members: Record<string, string[]> = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] }
+  const members: Record<string, string[]> = {
+    RSA: ['e', 'kty', 'n'],
+    EC: ['crv', 'kty', 'x', 'y'],
+    OKP: ['crv', 'kty', 'x'],
+  }
   const required = members[jwk.kty ?? ''] ?? []
-  const canonical = JSON.stringify(Object.fromEntries(required.map((name) => [name, jwk[name as keyof JsonWebKey]])))
+  const canonical = JSON.stringify(
+    Object.fromEntries(required.map((name) => [name, jwk[name as keyof JsonWebKey]])),
+  )
   return createHash('sha256').update(canonical).digest('base64url')
 }

@@ -43,7 +43,11 @@ export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
     },
     async pad(startedAt) {
       // Timers may fire a little early against performance.now(): wait again until the floor is really reached.
-      for (let remaining = startedAt + floorMs - performance.now(); remaining > 0; remaining = startedAt + floorMs - performance.now()) {
+      for (
+        let remaining = startedAt + floorMs - performance.now();
+        remaining > 0;
+        remaining = startedAt + floorMs - performance.now()
+      ) {
         await sleep(Math.ceil(remaining))
       }
     },

@@ -69,11 +69,16 @@ export interface TokenServiceOptions {
 /** A token naming a `kid` this service does not (yet) know: the caller may reload keys and retry. */
 export class UnknownSigningKey extends InvalidToken {}
 
-type Verify = (token: string) => { header: Record<string, unknown>; payload: Record<string, unknown> }
+type Verify = (token: string) => {
+  header: Record<string, unknown>
+  payload: Record<string, unknown>
+}
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { issuer, audience, ttlSeconds, cacheSize = 10_000 } = options
-  const decodeHeader = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown> }
+  const decodeHeader = createDecoder({ complete: true }) as (token: string) => {
+    header: Record<string, unknown>
+  }
   let sign: (payload: Record<string, unknown>) => string
   let verifiers: Map<string | undefined, Verify>
   /** With a single key without `kid` (the HMAC secret) there is nothing to look up: skip decoding twice. */
@@ -139,29 +144,53 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     try {
       ;({ header, payload: claims } = verify(token))
     } catch (error) {
-      if (error instanceof TokenError && error.code === TokenError.codes.expired) throw new TokenExpired()
+      if (error instanceof TokenError && error.code === TokenError.codes.expired)
+        throw new TokenExpired()
       throw new InvalidToken({ cause: error })
     }
     // RFC 9068 §4: an access token says so, which keeps other JWTs (ID tokens, ...) from passing as one.
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
-    if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`) throw new InvalidToken()
+    if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`)
+      throw new InvalidToken()
     const { sub, sid, scope, exp, iat, jti } = claims
-    if (typeof sub !== 'string' || sub === '' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') {
+    if (
+      typeof sub !== 'string' ||
+      sub === '' ||
+      typeof sid !== 'string' ||
+      typeof exp !== 'number' ||
+      typeof iat !== 'number'
+    ) {
       throw new InvalidToken()
     }
     if (scope !== undefined && typeof scope !== 'string') throw new InvalidToken()
     // This service issues tokens with iat = now and exp = iat + the lifetime: one issued in the future,
     // or meant to live longer (exp 1e308), was not made under this policy, whatever signed it.
-    if (iat > Date.now() / 1000 + CLOCK_LEEWAY_SECONDS || exp - iat > ttlSeconds + CLOCK_LEEWAY_SECONDS) throw new InvalidToken()
+    if (
+      iat > Date.now() / 1000 + CLOCK_LEEWAY_SECONDS ||
+      exp - iat > ttlSeconds + CLOCK_LEEWAY_SECONDS
+    )
+      throw new InvalidToken()
     // Frozen: the same claims answer every request that sends this token.
     const scopes = Object.freeze(scope ? scope.split(' ').filter(Boolean) : [])
-    return Object.freeze({ sub, sid, scope: scopes, exp, iat, jti: typeof jti === 'string' ? jti : '' })
+    return Object.freeze({
+      sub,
+      sid,
+      scope: scopes,
+      exp,
+      iat,
+      jti: typeof jti === 'string' ? jti : '',
+    })
   }
 
   return {
     setKeys,
     issue(subject, sessionId, scope) {
-      const token = sign({ sub: subject, sid: sessionId, scope: scope.join(' '), jti: randomBytes(16).toString('base64url') })
+      const token = sign({
+        sub: subject,
+        sid: sessionId,
+        scope: scope.join(' '),
+        jti: randomBytes(16).toString('base64url'),
+      })
       return { token, expiresIn: ttlSeconds }
     },
     verify(token) {

@@ -39,7 +39,8 @@ export function createWorkQueue(options: WorkQueueOptions): WorkQueue {
   let running = 0
   let runningMemoryHard = 0
 
-  const fits = (memoryHard: boolean): boolean => running < concurrency && (!memoryHard || runningMemoryHard < memoryHardConcurrency)
+  const fits = (memoryHard: boolean): boolean =>
+    running < concurrency && (!memoryHard || runningMemoryHard < memoryHardConcurrency)
   const claim = (memoryHard: boolean): void => {
     running++
     if (memoryHard) runningMemoryHard++
@@ -62,13 +63,18 @@ export function createWorkQueue(options: WorkQueueOptions): WorkQueue {
     get depth() {
       return running + waiting.length
     },
-    async run<T>(job: () => Promise<T>, { memoryHard = false, next = false }: JobOptions = {}): Promise<T> {
+    async run<T>(
+      job: () => Promise<T>,
+      { memoryHard = false, next = false }: JobOptions = {},
+    ): Promise<T> {
       // Waiters that fit are always started at once, so a job that fits now jumps no one.
       if (fits(memoryHard)) claim(memoryHard)
       else if (!next && waiting.length >= maxQueued) throw new Overloaded()
       else {
         // The slot is claimed for the waiter when it is started, so the counts stay correct.
-        await new Promise<void>((start) => (next ? waiting.unshift({ memoryHard, start }) : waiting.push({ memoryHard, start })))
+        await new Promise<void>((start) =>
+          next ? waiting.unshift({ memoryHard, start }) : waiting.push({ memoryHard, start }),
+        )
       }
       try {
         return await job()

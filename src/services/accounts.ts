@@ -30,7 +30,11 @@ export interface Accounts {
   add(account: NewAccount): Promise<PublicUser>
   list(): Promise<PublicUser[]>
   get(username: string): Promise<AdminUser>
-  search(search: { q?: string; limit: number; offset: number }): Promise<{ users: AdminUser[]; total: number }>
+  search(search: {
+    q?: string
+    limit: number
+    offset: number
+  }): Promise<{ users: AdminUser[]; total: number }>
   /** Changes profile fields, scopes and the disabled flag (disabling ends every session). */
   update(username: string, change: ProfileChange): Promise<AdminUser>
   /** Ends every session of the user. */
@@ -38,7 +42,12 @@ export interface Accounts {
   /** Sets a new password and ends every session of the user. */
   setPassword(username: string, password: string): Promise<void>
   /** The user's own change: needs the current password; ends every other session. */
-  changePassword(userId: number, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void>
+  changePassword(
+    userId: number,
+    currentPassword: string,
+    newPassword: string,
+    keepSessionId: string,
+  ): Promise<void>
   /** Disabling also ends every session. */
   setDisabled(username: string, disabled: boolean): Promise<void>
   remove(username: string): Promise<void>
@@ -59,15 +68,25 @@ export interface AccountsDeps {
 
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { store, hasher, scopes, passwordMinLength } = deps
-  const checkPassword = (password: string, user: { username: string; email?: string | null }): Promise<void> =>
-    checkNewPassword(password, { minLength: passwordMinLength, username: user.username, email: user.email })
+  const checkPassword = (
+    password: string,
+    user: { username: string; email?: string | null },
+  ): Promise<void> =>
+    checkNewPassword(password, {
+      minLength: passwordMinLength,
+      username: user.username,
+      email: user.email,
+    })
 
   const existing = async (username: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) throw new UserNotFound(username)
     return user
   }
-  const adminView = (user: UserRecord): AdminUser => ({ ...toPublicUser(user), scopes: scopes.granted(user) })
+  const adminView = (user: UserRecord): AdminUser => ({
+    ...toPublicUser(user),
+    scopes: scopes.granted(user),
+  })
   const setDisabled = async (user: UserRecord, disabled: boolean): Promise<void> => {
     await store.setDisabled(user.username, disabled)
     if (disabled) await store.revokeUserSessions(user.id, Date.now())
@@ -103,10 +122,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await existing(username)
       if (change.scopes) scopes.checkKnown(change.scopes)
       // Absent: unchanged; null or empty: cleared.
-      const email = change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
+      const email =
+        change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
       const fullName = change.fullName === undefined ? undefined : change.fullName || null
-      if (email !== undefined || fullName !== undefined) await store.updateProfile(username, { email, fullName })
-      if (change.scopes !== undefined) await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
+      if (email !== undefined || fullName !== undefined)
+        await store.updateProfile(username, { email, fullName })
+      if (change.scopes !== undefined)
+        await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
       if (change.disabled !== undefined) await setDisabled(user, change.disabled)
       return adminView(await existing(username))
     },
@@ -125,12 +147,14 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async changePassword(userId, currentPassword, newPassword, keepSessionId) {
       const user = await store.findUserById(userId)
       if (!user) throw new UserNotFound(String(userId))
-      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) throw new IncorrectPassword()
+      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches)
+        throw new IncorrectPassword()
       await checkPassword(newPassword, user)
       const hashed = await hasher.hash(newPassword)
       // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
-      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed))) throw new IncorrectPassword()
+      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed)))
+        throw new IncorrectPassword()
     },
     async setDisabled(username, disabled) {
       await setDisabled(await existing(username), disabled)
@@ -141,7 +165,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
     async setScopes(username, granted) {
       if (granted !== null) scopes.checkKnown(granted)
-      if (!(await store.setScopes(username, granted && [...new Set(granted)]))) throw new UserNotFound(username)
+      if (!(await store.setScopes(username, granted && [...new Set(granted)])))
+        throw new UserNotFound(username)
       return scopes.granted(await existing(username))
     },
     async scopesOf(username) {
@@ -152,12 +177,15 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
 function validateUsername(username: string): string {
   if (username.length === 0) throw new InvalidInput('The username must not be empty')
-  if (username.length > MAX_USERNAME_LENGTH) throw new InvalidInput(`The username must be at most ${MAX_USERNAME_LENGTH} characters`)
-  if (/[\s\p{C}]/u.test(username)) throw new InvalidInput('The username must not contain spaces or control characters')
+  if (username.length > MAX_USERNAME_LENGTH)
+    throw new InvalidInput(`The username must be at most ${MAX_USERNAME_LENGTH} characters`)
+  if (/[\s\p{C}]/u.test(username))
+    throw new InvalidInput('The username must not contain spaces or control characters')
   return username
 }
 
 function validateEmail(email: string): string {
-  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new InvalidInput(`'${email}' is not an email address`)
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
+    throw new InvalidInput(`'${email}' is not an email address`)
   return email
 }

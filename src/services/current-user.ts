@@ -41,6 +41,11 @@ export function createCurrentUserResolver(deps: {
     // The tutorial's answer for a disabled user; their sessions are not even looked at.
     if (user.disabled) throw new InactiveUser()
     if (session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
-    return { user: toPublicUser(user), userId: user.id, sessionId: claims.sid, scopes: claims.scope }
+    return {
+      user: toPublicUser(user),
+      userId: user.id,
+      sessionId: claims.sid,
+      scopes: claims.scope,
+    }
   }
 }

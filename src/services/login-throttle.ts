@@ -56,7 +56,8 @@ const NO_RESERVATION: Reservation = { succeeded: async () => {}, cancelled: asyn
 export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
   const { store, policy, secret, failureMode, log } = options
   // Keys are MACs: a password typed into the username field is not stored readable.
-  const key = (...parts: string[]): string => createHmac('sha256', secret).update(parts.join('\0')).digest('base64url')
+  const key = (...parts: string[]): string =>
+    createHmac('sha256', secret).update(parts.join('\0')).digest('base64url')
 
   const take = (name: string, limit: number): Promise<number> =>
     store.updateThrottle(name, (state) => {
@@ -65,41 +66,56 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     })
 
   const giveBack = (name: string): Promise<void> =>
-    store.updateThrottle(name, (state) => ({ state: state && state.count > 0 ? { ...state, count: state.count - 1 } : (state ?? null), result: undefined }))
+    store.updateThrottle(name, (state) => ({
+      state: state && state.count > 0 ? { ...state, count: state.count - 1 } : (state ?? null),
+      result: undefined,
+    }))
 
   const reserve = async (username: string, ip: string): Promise<Reservation> => {
-      const pairKey = key('pair', username, ip)
-      const userKey = key('user', username)
-      const ipKey = key('ip', ip)
-      const knownKey = key('known', username, ip)
-      const known = await store.updateThrottle(knownKey, (state) => ({ state: state ?? null, result: state !== undefined }))
+    const pairKey = key('pair', username, ip)
+    const userKey = key('user', username)
+    const ipKey = key('ip', ip)
+    const knownKey = key('known', username, ip)
+    const known = await store.updateThrottle(knownKey, (state) => ({
+      state: state ?? null,
+      result: state !== undefined,
+    }))
 
-      const counters: Array<[string, number]> = [[ipKey, policy.ipLimit], [pairKey, policy.pairLimit]]
-      if (!known) counters.push([userKey, policy.userLimit])
-      const taken: string[] = []
-      const waits: number[] = []
-      for (const [name, limit] of counters) {
-        const wait = await take(name, limit)
-        if (wait > 0) waits.push(wait)
-        else taken.push(name)
-      }
-      if (waits.length > 0) throw new Throttled(Math.ceil(Math.max(...waits) / 1000))
+    const counters: Array<[string, number]> = [
+      [ipKey, policy.ipLimit],
+      [pairKey, policy.pairLimit],
+    ]
+    if (!known) counters.push([userKey, policy.userLimit])
+    const taken: string[] = []
+    const waits: number[] = []
+    for (const [name, limit] of counters) {
+      const wait = await take(name, limit)
+      if (wait > 0) waits.push(wait)
+      else taken.push(name)
+    }
+    if (waits.length > 0) throw new Throttled(Math.ceil(Math.max(...waits) / 1000))
 
-      const shared = taken.filter((name) => name !== pairKey)
-      return {
-        async succeeded() {
-          const at = Date.now()
-          await store.updateThrottle(pairKey, () => ({ state: null, result: undefined }))
-          await store.updateThrottle(knownKey, () => ({
-            state: { count: 0, windowStart: at, blockedUntil: 0, strikes: 0, expiresAt: at + KNOWN_PAIR_MS },
-            result: undefined,
-          }))
-          for (const name of shared) await giveBack(name)
-        },
-        async cancelled() {
-          for (const name of taken) await giveBack(name)
-        },
-      }
+    const shared = taken.filter((name) => name !== pairKey)
+    return {
+      async succeeded() {
+        const at = Date.now()
+        await store.updateThrottle(pairKey, () => ({ state: null, result: undefined }))
+        await store.updateThrottle(knownKey, () => ({
+          state: {
+            count: 0,
+            windowStart: at,
+            blockedUntil: 0,
+            strikes: 0,
+            expiresAt: at + KNOWN_PAIR_MS,
+          },
+          result: undefined,
+        }))
+        for (const name of shared) await giveBack(name)
+      },
+      async cancelled() {
+        for (const name of taken) await giveBack(name)
+      },
+    }
   }
 
   return {
@@ -108,7 +124,10 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
         return await reserve(username, ip)
       } catch (error) {
         if (!(error instanceof ThrottleUnavailable) || failureMode === 'closed') throw error
-        log.warn({ err: error }, 'login throttling is unavailable; letting the attempt through (REDIS_FAILURE_MODE=open)')
+        log.warn(
+          { err: error },
+          'login throttling is unavailable; letting the attempt through (REDIS_FAILURE_MODE=open)',
+        )
         return NO_RESERVATION
       }
     },
@@ -125,18 +144,30 @@ export function countAttempt(
   limit: number,
   policy: Pick<ThrottlePolicy, 'windowMs' | 'baseBlockMs' | 'maxBlockMs'>,
 ): { next: ThrottleState; refusedForMs: number } {
-  if (state && state.blockedUntil > now) return { next: state, refusedForMs: state.blockedUntil - now }
+  if (state && state.blockedUntil > now)
+    return { next: state, refusedForMs: state.blockedUntil - now }
   const fresh = !state || now - state.windowStart >= policy.windowMs
-  const current = fresh ? { count: 0, windowStart: now, blockedUntil: 0, strikes: 0, expiresAt: 0 } : state
+  const current = fresh
+    ? { count: 0, windowStart: now, blockedUntil: 0, strikes: 0, expiresAt: 0 }
+    : state
   const count = current.count + 1
   if (count <= limit) {
-    return { next: { ...current, count, expiresAt: current.windowStart + policy.windowMs }, refusedForMs: 0 }
+    return {
+      next: { ...current, count, expiresAt: current.windowStart + policy.windowMs },
+      refusedForMs: 0,
+    }
   }
   const blockMs = Math.min(policy.baseBlockMs * 2 ** current.strikes, policy.maxBlockMs)
   const blockedUntil = now + blockMs
   return {
     // After the wait one more attempt is allowed, and the window restarts then: only a quiet window forgets.
-    next: { count: limit - 1, windowStart: blockedUntil, blockedUntil, strikes: current.strikes + 1, expiresAt: blockedUntil + policy.windowMs },
+    next: {
+      count: limit - 1,
+      windowStart: blockedUntil,
+      blockedUntil,
+      strikes: current.strikes + 1,
+      expiresAt: blockedUntil + policy.windowMs,
+    },
     refusedForMs: blockMs,
   }
 }

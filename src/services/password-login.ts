@@ -21,8 +21,18 @@ export interface PasswordLoginDeps {
 /** Checks a username and password sent from client address `ip`. */
 export type PasswordLogin = (username: string, password: string, ip: string) => Promise<UserRecord>
 
-export function createPasswordLogin({ store, hasher, floor, throttle, log }: PasswordLoginDeps): PasswordLogin {
-  const check = async (username: string, password: string, verified: (workMs: number) => void): Promise<UserRecord> => {
+export function createPasswordLogin({
+  store,
+  hasher,
+  floor,
+  throttle,
+  log,
+}: PasswordLoginDeps): PasswordLogin {
+  const check = async (
+    username: string,
+    password: string,
+    verified: (workMs: number) => void,
+  ): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) {
       // Same work as a real check, so an unknown username costs and looks like a wrong password.

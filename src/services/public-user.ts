@@ -9,8 +9,15 @@ export interface PublicUser {
   disabled: boolean
 }
 
-export function toPublicUser(user: Pick<UserRecord, 'username' | 'email' | 'fullName' | 'disabled'>): PublicUser {
-  return { username: user.username, email: user.email, full_name: user.fullName, disabled: user.disabled }
+export function toPublicUser(
+  user: Pick<UserRecord, 'username' | 'email' | 'fullName' | 'disabled'>,
+): PublicUser {
+  return {
+    username: user.username,
+    email: user.email,
+    full_name: user.fullName,
+    disabled: user.disabled,
+  }
 }
 
 /** What the admin API shows of a user: the public fields and the granted scopes. */

@@ -26,13 +26,20 @@ export interface ScopeCatalog {
   checkKnown(names: readonly string[]): void
 }
 
-export function createScopeCatalog(extra: Readonly<Record<string, string>>, defaults: readonly string[]): ScopeCatalog {
+export function createScopeCatalog(
+  extra: Readonly<Record<string, string>>,
+  defaults: readonly string[],
+): ScopeCatalog {
   const known: Record<string, string> = { ...BUILT_IN_SCOPES, ...extra }
   for (const name of Object.keys(known)) {
-    if (!SCOPE_TOKEN.test(name)) throw new ConfigError(`SCOPES: '${name}' is not a valid scope name`)
+    if (!SCOPE_TOKEN.test(name))
+      throw new ConfigError(`SCOPES: '${name}' is not a valid scope name`)
   }
   const unknownDefault = defaults.find((name) => !Object.hasOwn(known, name))
-  if (unknownDefault) throw new ConfigError(`DEFAULT_SCOPES: '${unknownDefault}' is not a known scope (known: ${Object.keys(known).join(', ')})`)
+  if (unknownDefault)
+    throw new ConfigError(
+      `DEFAULT_SCOPES: '${unknownDefault}' is not a known scope (known: ${Object.keys(known).join(', ')})`,
+    )
 
   const checkKnown = (names: readonly string[]): void => {
     const unknown = names.find((name) => !Object.hasOwn(known, name))

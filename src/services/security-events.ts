@@ -28,7 +28,11 @@ export interface SecurityEvent {
 export type SecurityEvents = (event: SecurityEvent) => Promise<void>
 
 /** Audit events go to the store; a failure to record one is logged, never fails the request. */
-export function createAuditTrail(store: AuditStore, log: Pick<Logger, 'error'>, also?: (event: SecurityEvent) => void): SecurityEvents {
+export function createAuditTrail(
+  store: AuditStore,
+  log: Pick<Logger, 'error'>,
+  also?: (event: SecurityEvent) => void,
+): SecurityEvents {
   return async (event) => {
     also?.(event)
     try {
@@ -42,7 +46,10 @@ export function createAuditTrail(store: AuditStore, log: Pick<Logger, 'error'>, 
         detail: event.detail ?? null,
       })
     } catch (error) {
-      log.error({ err: error, type: event.type, outcome: event.outcome }, 'could not write the audit log')
+      log.error(
+        { err: error, type: event.type, outcome: event.outcome },
+        'could not write the audit log',
+      )
     }
   }
 }

@@ -36,9 +36,17 @@ export interface SessionView {
 
 export interface Sessions {
   /** Opens a session for a user who just proved their password. */
-  start(user: UserRecord, requestedScope: string | undefined, client: ClientInfo): Promise<TokenResponse>
+  start(
+    user: UserRecord,
+    requestedScope: string | undefined,
+    client: ClientInfo,
+  ): Promise<TokenResponse>
   /** The refresh_token grant: rotates the refresh token and issues a new access token. */
-  refresh(refreshToken: string, requestedScope: string | undefined, client: ClientInfo): Promise<TokenResponse>
+  refresh(
+    refreshToken: string,
+    requestedScope: string | undefined,
+    client: ClientInfo,
+  ): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
   end(userId: number, sessionId: string): Promise<void>
@@ -72,9 +80,20 @@ export function createSessions(options: SessionsOptions): Sessions {
   const { store, tokens, scopes } = options
   const idleMs = options.refreshTokenIdleDays * DAY_MS
 
-  const respond = (user: UserRecord, sessionId: string, granted: string[], requested: string | undefined, refreshToken: string): TokenResponse => {
+  const respond = (
+    user: UserRecord,
+    sessionId: string,
+    granted: string[],
+    requested: string | undefined,
+    refreshToken: string,
+  ): TokenResponse => {
     const access = tokens.issue(user.username, sessionId, granted)
-    const response: TokenResponse = { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refreshToken }
+    const response: TokenResponse = {
+      access_token: access.token,
+      token_type: 'bearer',
+      expires_in: access.expiresIn,
+      refresh_token: refreshToken,
+    }
     const scope = granted.join(' ')
     if (requested === undefined || normalize(requested) !== scope) response.scope = scope
     return response
@@ -82,7 +101,13 @@ export function createSessions(options: SessionsOptions): Sessions {
 
   const reportReuse = async (session: SessionRecord, client: ClientInfo): Promise<void> => {
     const username = (await store.findUserById(session.userId))?.username ?? null
-    await options.events({ type: 'refresh_reuse', outcome: 'session_revoked', username, ...client, detail: `session ${session.id}` })
+    await options.events({
+      type: 'refresh_reuse',
+      outcome: 'session_revoked',
+      username,
+      ...client,
+      detail: `session ${session.id}`,
+    })
   }
 
   const isLive = (session: SessionRecord, at: number): boolean =>
@@ -133,7 +158,12 @@ export function createSessions(options: SessionsOptions): Sessions {
         await reportReuse(session, client)
         throw new InvalidRefreshToken()
       }
-      await options.events({ type: 'token_refresh', outcome: 'success', username: user.username, ...client })
+      await options.events({
+        type: 'token_refresh',
+        outcome: 'success',
+        username: user.username,
+        ...client,
+      })
       return respond(user, session.id, granted, requestedScope, next.token)
     },
 
@@ -156,10 +186,12 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
 
     async end(userId, sessionId) {
-      if (!(await store.revokeSession(sessionId, Date.now(), userId))) throw new NotFound('No such active session')
+      if (!(await store.revokeSession(sessionId, Date.now(), userId)))
+        throw new NotFound('No such active session')
     },
 
-    endAll: (userId, exceptSessionId) => store.revokeUserSessions(userId, Date.now(), exceptSessionId),
+    endAll: (userId, exceptSessionId) =>
+      store.revokeUserSessions(userId, Date.now(), exceptSessionId),
 
     async list(userId, currentSessionId) {
       const at = Date.now()
@@ -169,7 +201,9 @@ export function createSessions(options: SessionsOptions): Sessions {
           id: session.id,
           created_at: new Date(session.createdAt).toISOString(),
           last_used_at: new Date(session.lastUsedAt).toISOString(),
-          expires_at: new Date(Math.min(session.expiresAt, session.lastUsedAt + idleMs)).toISOString(),
+          expires_at: new Date(
+            Math.min(session.expiresAt, session.lastUsedAt + idleMs),
+          ).toISOString(),
           user_agent: session.userAgent,
           ip: session.ip,
           scope: session.scope.join(' '),

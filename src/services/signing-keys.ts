@@ -4,8 +4,19 @@
 // have expired (`gatehouse keys rotate`).
 import type { JsonWebKey } from 'node:crypto'
 import { InvalidInput } from '../errors.js'
-import { generateSigningKey, signingKeyFromPem, signingKeyFromStored, type SigningKeyMaterial } from '../security/signing-keys.js'
-import { CLOCK_LEEWAY_SECONDS, HMAC_ALGORITHMS, type AsymmetricAlgorithm, type SigningAlgorithm, type TokenKeys } from '../security/tokens.js'
+import {
+  generateSigningKey,
+  signingKeyFromPem,
+  signingKeyFromStored,
+  type SigningKeyMaterial,
+} from '../security/signing-keys.js'
+import {
+  CLOCK_LEEWAY_SECONDS,
+  HMAC_ALGORITHMS,
+  type AsymmetricAlgorithm,
+  type SigningAlgorithm,
+  type TokenKeys,
+} from '../security/tokens.js'
 import type { KeyStore } from '../store/index.js'
 
 export interface KeyManager {
@@ -36,7 +47,10 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       current: () => ({ signing: secret, verifying: [secret] }),
       jwks: () => ({ keys: [] }),
       reload: async () => false,
-      rotate: () => Promise.reject(new InvalidInput(`${algorithm} signs with SECRET_KEY: rotate it by changing SECRET_KEY`)),
+      rotate: () =>
+        Promise.reject(
+          new InvalidInput(`${algorithm} signs with SECRET_KEY: rotate it by changing SECRET_KEY`),
+        ),
     }
   }
   const asymmetric = algorithm as AsymmetricAlgorithm
@@ -46,14 +60,21 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       current: () => toTokenKeys([key]),
       jwks: () => ({ keys: [key.publicJwk] }),
       reload: async () => false,
-      rotate: () => Promise.reject(new InvalidInput('the signing key comes from SIGNING_KEY_FILE: rotate it by replacing the file')),
+      rotate: () =>
+        Promise.reject(
+          new InvalidInput(
+            'the signing key comes from SIGNING_KEY_FILE: rotate it by replacing the file',
+          ),
+        ),
     }
   }
 
   let keys: SigningKeyMaterial[] = []
   let reloadedAt = 0
   const load = async (): Promise<boolean> => {
-    const stored = (await store.listSigningKeys(Date.now())).filter((key) => key.algorithm === algorithm)
+    const stored = (await store.listSigningKeys(Date.now())).filter(
+      (key) => key.algorithm === algorithm,
+    )
     const fresh = stored.map((key) => signingKeyFromStored(key.privateKey, asymmetric))
     const changed = fresh.map((key) => key.kid).join() !== keys.map((key) => key.kid).join()
     keys = fresh
@@ -64,7 +85,17 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     const createdAt = Date.now()
     // Keys signing until now stay valid for verification until their last tokens expire.
     const retireOthersAt = createdAt + (options.accessTokenTtlSeconds + CLOCK_LEEWAY_SECONDS) * 1000
-    await store.addSigningKey({ kid: key.kid, algorithm, privateKey: key.privateKey, publicJwk: JSON.stringify(key.publicJwk), createdAt, retireAt: null }, retireOthersAt)
+    await store.addSigningKey(
+      {
+        kid: key.kid,
+        algorithm,
+        privateKey: key.privateKey,
+        publicJwk: JSON.stringify(key.publicJwk),
+        createdAt,
+        retireAt: null,
+      },
+      retireOthersAt,
+    )
     await load()
     return key.kid
   }

@@ -24,7 +24,11 @@ export interface ImportOptions {
   onProgress?: (done: number) => void
 }
 
-export async function importUsers(source: readonly SourceUser[], target: UserStore, options: ImportOptions = {}): Promise<ImportReport> {
+export async function importUsers(
+  source: readonly SourceUser[],
+  target: UserStore,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   const existing = await target.listUsers()
   // Updated as users are imported, so that a dry run finds the same conflicts as a real one.
   const usernames = new Set(existing.map((user) => user.username))
@@ -40,12 +44,15 @@ export async function importUsers(source: readonly SourceUser[], target: UserSto
   }
   return report
 
-  async function importOne(user: SourceUser): Promise<'imported' | 'existing' | { conflict: string }> {
+  async function importOne(
+    user: SourceUser,
+  ): Promise<'imported' | 'existing' | { conflict: string }> {
     if (!user.username) return { conflict: 'the source row has no username' }
     // An empty email means none: two of them must not collide on the unique index.
     const email = user.email || null
     if (usernames.has(user.username)) return 'existing'
-    if (email !== null && emails.has(email)) return { conflict: `the email ${email} belongs to another user` }
+    if (email !== null && emails.has(email))
+      return { conflict: `the email ${email} belongs to another user` }
     if (!options.dryRun) {
       try {
         await target.createUser({

@@ -85,7 +85,10 @@ export interface UserStore {
   /** A page of users in creation order, and how many match in all. */
   searchUsers(search: UserSearch): Promise<{ users: UserRecord[]; total: number }>
   /** Changes the given profile fields; false when there is no such user. Throws DuplicateUser for a taken email. */
-  updateProfile(username: string, profile: { email?: string | null; fullName?: string | null }): Promise<boolean>
+  updateProfile(
+    username: string,
+    profile: { email?: string | null; fullName?: string | null },
+  ): Promise<boolean>
   /** Replaces the hash; returns false when there is no such user. */
   setPasswordHash(username: string, hashedPassword: string): Promise<boolean>
   /**
@@ -110,7 +113,9 @@ export interface SessionStore {
    * unless the session exists and its user has this username.
    */
   findTokenOwner(username: string, sessionId: string): Promise<TokenOwner | undefined>
-  findRefreshToken(tokenHash: string): Promise<{ token: RefreshTokenRecord; session: SessionRecord } | undefined>
+  findRefreshToken(
+    tokenHash: string,
+  ): Promise<{ token: RefreshTokenRecord; session: SessionRecord } | undefined>
   /**
    * Spends `oldHash` and issues `newHash` in its session, atomically: true for exactly one caller,
    * false when the old token was already spent or its session revoked.
@@ -166,7 +171,10 @@ export interface ThrottleStore {
    * Reads the counter `key`, lets `update` decide its next state (null: forget it) and a result, and
    * stores the state, atomically across processes. Returns the result.
    */
-  updateThrottle<T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }): Promise<T>
+  updateThrottle<T>(
+    key: string,
+    update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
+  ): Promise<T>
 }
 
 export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore {
@@ -179,7 +187,8 @@ export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore,
   close(): Promise<void>
 }
 
-export type DatabaseLocation = { driver: 'sqlite'; filename: string } | { driver: 'postgres'; connectionString: string }
+export type DatabaseLocation =
+  { driver: 'sqlite'; filename: string } | { driver: 'postgres'; connectionString: string }
 
 /**
  * Reads the SQLAlchemy-style URLs a FastAPI app's `.env` carries: `sqlite:///relative.db`,
@@ -188,25 +197,37 @@ export type DatabaseLocation = { driver: 'sqlite'; filename: string } | { driver
  * whose driver part means nothing here). `setting` names the URL's origin in messages, which never
  * echo the URL itself: it may carry a password.
  */
-export function parseDatabaseUrl(url: string, cwd = process.cwd(), setting = 'DATABASE_URL'): DatabaseLocation {
+export function parseDatabaseUrl(
+  url: string,
+  cwd = process.cwd(),
+  setting = 'DATABASE_URL',
+): DatabaseLocation {
   const sqlite = /^sqlite(?:\+\w+)?:\/\/(.*)$/i.exec(url)
   if (sqlite) {
     const rest = sqlite[1] ?? ''
     if (rest === '' || rest === '/:memory:') return { driver: 'sqlite', filename: ':memory:' }
-    if (!rest.startsWith('/')) throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db, got '${url}'`)
+    if (!rest.startsWith('/'))
+      throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db, got '${url}'`)
     const path = rest.slice(1)
     return { driver: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) }
   }
   const postgres = /^postgres(?:ql)?(?:\+\w+)?:\/\/(.*)$/i.exec(url)
   if (postgres) {
     const connectionString = `postgresql://${postgres[1] ?? ''}`
-    if (!URL.canParse(connectionString)) throw new ConfigError(`${setting}: expected postgresql://user:password@host:5432/database`)
+    if (!URL.canParse(connectionString))
+      throw new ConfigError(`${setting}: expected postgresql://user:password@host:5432/database`)
     return { driver: 'postgres', connectionString }
   }
   const scheme = /^([a-z][\w+.-]*):/i.exec(url)?.[1]
-  if (scheme?.toLowerCase().startsWith('sqlite')) throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db`)
-  if (scheme) throw new ConfigError(`${setting}: the '${scheme}' database is not supported (use sqlite:///users.db or postgresql://...)`)
-  throw new ConfigError(`${setting} is not a database URL (expected e.g. sqlite:///users.db or postgresql://host/database)`)
+  if (scheme?.toLowerCase().startsWith('sqlite'))
+    throw new ConfigError(`${setting}: expected sqlite:///path/to/file.db`)
+  if (scheme)
+    throw new ConfigError(
+      `${setting}: the '${scheme}' database is not supported (use sqlite:///users.db or postgresql://...)`,
+    )
+  throw new ConfigError(
+    `${setting} is not a database URL (expected e.g. sqlite:///users.db or postgresql://host/database)`,
+  )
 }
 
 export interface OpenStoreOptions {
@@ -217,7 +238,10 @@ export interface OpenStoreOptions {
 }
 
 /** Opens the database of `databaseUrl` and brings its schema up to date (idempotent). */
-export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(
+  databaseUrl: string,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   const location = parseDatabaseUrl(databaseUrl, options.cwd)
   if (location.driver === 'postgres') {
     const { openPostgresStore } = await import('./postgres.js')

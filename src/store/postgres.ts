@@ -36,7 +36,8 @@ export interface PostgresStoreOptions {
 
 // BIGINT columns hold epoch milliseconds (and counts), far below 2^53: numbers, not pg's default strings.
 const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
-  getTypeParser: (oid, format): unknown => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)),
+  getTypeParser: (oid, format): unknown =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format),
 }
 
 /** 'gate' in ASCII: the class of Gatehouse's advisory locks, apart from other applications' ones. */
@@ -52,7 +53,10 @@ const MAX_ATTEMPTS = 3
 
 type Query = Pick<pg.ClientBase, 'query'>
 
-export async function openPostgresStore(connectionString: string, options: PostgresStoreOptions = {}): Promise<Store> {
+export async function openPostgresStore(
+  connectionString: string,
+  options: PostgresStoreOptions = {},
+): Promise<Store> {
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 10,
@@ -66,27 +70,39 @@ export async function openPostgresStore(connectionString: string, options: Postg
   pool.on('error', () => undefined)
 
   /** With a `name`, PostgreSQL parses and plans the statement once per connection (the hot path's lookups). */
-  const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> => {
+  const query = async <R extends pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+    name?: string,
+  ): Promise<pg.QueryResult<R>> => {
     try {
       return await pool.query<R>({ text, values, name })
     } catch (error) {
       throw toStoreError(error)
     }
   }
-  const changed = async (text: string, values: unknown[]): Promise<number> => (await query(text, values)).rowCount ?? 0
-  const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> => inTransaction(pool, work)
+  const changed = async (text: string, values: unknown[]): Promise<number> =>
+    (await query(text, values)).rowCount ?? 0
+  const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> =>
+    inTransaction(pool, work)
 
   try {
     await transaction(migrate)
   } catch (error) {
     await pool.end()
     if (error instanceof ConfigError || error instanceof DatabaseUnavailable) throw error
-    throw new ConfigError(`DATABASE_URL: cannot use the PostgreSQL database: ${(error as Error).message}`)
+    throw new ConfigError(
+      `DATABASE_URL: cannot use the PostgreSQL database: ${(error as Error).message}`,
+    )
   }
 
   return {
     async findUserByUsername(username) {
-      const { rows } = await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username], 'gatehouse_user_by_name')
+      const { rows } = await query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`,
+        [username],
+        'gatehouse_user_by_name',
+      )
       return rows[0] && toUserRecord(rows[0])
     },
     async findUserById(id) {
@@ -99,8 +115,13 @@ export async function openPostgresStore(connectionString: string, options: Postg
           `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${USER_COLUMNS}`,
           [
-            user.username, usernameKey(user.username), user.email ?? null, user.fullName ?? null, user.hashedPassword,
-            user.disabled ?? false, user.scopes ? user.scopes.join(' ') : null,
+            user.username,
+            usernameKey(user.username),
+            user.email ?? null,
+            user.fullName ?? null,
+            user.hashedPassword,
+            user.disabled ?? false,
+            user.scopes ? user.scopes.join(' ') : null,
           ],
         )
         return toUserRecord(rows[0]!)
@@ -109,14 +130,21 @@ export async function openPostgresStore(connectionString: string, options: Postg
       }
     },
     async listUsers() {
-      return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(toUserRecord)
+      return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(
+        toUserRecord,
+      )
     },
     async searchUsers({ q, limit, offset }) {
       const pattern = containsPattern(q)
       const matches = 'username ILIKE $1 OR email ILIKE $1 OR full_name ILIKE $1'
       const [page, count] = await Promise.all([
-        query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE ${matches} ORDER BY id LIMIT $2 OFFSET $3`, [pattern, limit, offset]),
-        query<{ total: number }>(`SELECT COUNT(*)::int AS total FROM users WHERE ${matches}`, [pattern]),
+        query<UserRow>(
+          `SELECT ${USER_COLUMNS} FROM users WHERE ${matches} ORDER BY id LIMIT $2 OFFSET $3`,
+          [pattern, limit, offset],
+        ),
+        query<{ total: number }>(`SELECT COUNT(*)::int AS total FROM users WHERE ${matches}`, [
+          pattern,
+        ]),
       ])
       return { users: page.rows.map(toUserRecord), total: count.rows[0]?.total ?? 0 }
     },
@@ -126,7 +154,13 @@ export async function openPostgresStore(connectionString: string, options: Postg
           (await changed(
             // One CASE per field: its flag says whether it was given at all (null included).
             `UPDATE users SET email = CASE WHEN $2 THEN $3 ELSE email END, full_name = CASE WHEN $4 THEN $5 ELSE full_name END WHERE username = $1`,
-            [username, profile.email !== undefined, profile.email ?? null, profile.fullName !== undefined, profile.fullName ?? null],
+            [
+              username,
+              profile.email !== undefined,
+              profile.email ?? null,
+              profile.fullName !== undefined,
+              profile.fullName ?? null,
+            ],
           )) > 0
         )
       } catch (error) {
@@ -134,42 +168,87 @@ export async function openPostgresStore(connectionString: string, options: Postg
       }
     },
     async appendAudit(event) {
-      await query('INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        event.at, event.type, event.outcome, event.username, event.ip, event.userAgent, event.detail,
-      ])
+      await query(
+        'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [
+          event.at,
+          event.type,
+          event.outcome,
+          event.username,
+          event.ip,
+          event.userAgent,
+          event.detail,
+        ],
+      )
     },
     async listAudit({ limit, before }) {
-      const { rows } = await query<AuditRow>('SELECT * FROM gatehouse_audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [before ?? Number.MAX_SAFE_INTEGER, limit])
+      const { rows } = await query<AuditRow>(
+        'SELECT * FROM gatehouse_audit WHERE id < $1 ORDER BY id DESC LIMIT $2',
+        [before ?? Number.MAX_SAFE_INTEGER, limit],
+      )
       return rows.map(toAuditEvent)
     },
     async setPasswordHash(username, hashedPassword) {
-      return (await changed('UPDATE users SET hashed_password = $1 WHERE username = $2', [hashedPassword, username])) > 0
+      return (
+        (await changed('UPDATE users SET hashed_password = $1 WHERE username = $2', [
+          hashedPassword,
+          username,
+        ])) > 0
+      )
     },
     async replacePasswordHash(id, expectedHash, hashedPassword) {
-      return (await changed('UPDATE users SET hashed_password = $1 WHERE id = $2 AND hashed_password = $3', [hashedPassword, id, expectedHash])) > 0
+      return (
+        (await changed(
+          'UPDATE users SET hashed_password = $1 WHERE id = $2 AND hashed_password = $3',
+          [hashedPassword, id, expectedHash],
+        )) > 0
+      )
     },
     async setDisabled(username, disabled) {
-      return (await changed('UPDATE users SET disabled = $1 WHERE username = $2', [disabled, username])) > 0
+      return (
+        (await changed('UPDATE users SET disabled = $1 WHERE username = $2', [
+          disabled,
+          username,
+        ])) > 0
+      )
     },
     async removeUser(username) {
       return (await changed('DELETE FROM users WHERE username = $1', [username])) > 0
     },
     async setScopes(username, scopes) {
-      return (await changed('UPDATE users SET scopes = $1 WHERE username = $2', [scopes === null ? null : scopes.join(' '), username])) > 0
+      return (
+        (await changed('UPDATE users SET scopes = $1 WHERE username = $2', [
+          scopes === null ? null : scopes.join(' '),
+          username,
+        ])) > 0
+      )
     },
     async createSession(session: NewSession) {
       await transaction(async (client) => {
         await client.query(
           `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
-          [session.id, session.userId, session.scope.join(' '), session.createdAt, session.expiresAt, session.userAgent, session.ip],
+          [
+            session.id,
+            session.userId,
+            session.scope.join(' '),
+            session.createdAt,
+            session.expiresAt,
+            session.userAgent,
+            session.ip,
+          ],
         )
-        await client.query('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)', [
-          session.refreshTokenHash, session.id, session.createdAt,
-        ])
+        await client.query(
+          'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)',
+          [session.refreshTokenHash, session.id, session.createdAt],
+        )
       })
     },
     async findTokenOwner(username, sessionId) {
-      const { rows } = await query<TokenOwnerRow>(tokenOwnerQuery('$1', '$2'), [sessionId, username], 'gatehouse_token_owner')
+      const { rows } = await query<TokenOwnerRow>(
+        tokenOwnerQuery('$1', '$2'),
+        [sessionId, username],
+        'gatehouse_token_owner',
+      )
       return rows[0] && toTokenOwner(rows[0])
     },
     async findRefreshToken(tokenHash) {
@@ -193,8 +272,14 @@ export async function openPostgresStore(connectionString: string, options: Postg
         )
         const sessionId = rows[0]?.session_id
         if (sessionId === undefined) return false
-        await client.query('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)', [newHash, sessionId, now])
-        await client.query('UPDATE gatehouse_sessions SET last_used_at = $1 WHERE id = $2', [now, sessionId])
+        await client.query(
+          'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)',
+          [newHash, sessionId, now],
+        )
+        await client.query('UPDATE gatehouse_sessions SET last_used_at = $1 WHERE id = $2', [
+          now,
+          sessionId,
+        ])
         return true
       })
     },
@@ -208,14 +293,21 @@ export async function openPostgresStore(connectionString: string, options: Postg
     async revokeSession(sessionId, now, userId) {
       const revoked =
         userId === undefined
-          ? await changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now, sessionId])
-          : await changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL', [now, sessionId, userId])
+          ? await changed(
+              'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
+              [now, sessionId],
+            )
+          : await changed(
+              'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL',
+              [now, sessionId, userId],
+            )
       return revoked > 0
     },
     async revokeUserSessions(userId, now, exceptSessionId) {
-      return changed('UPDATE gatehouse_sessions SET revoked_at = $1 WHERE user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL', [
-        now, userId, exceptSessionId ?? null,
-      ])
+      return changed(
+        'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL',
+        [now, userId, exceptSessionId ?? null],
+      )
     },
     async updateThrottle(key, update) {
       return transaction(async (client) => {
@@ -227,7 +319,14 @@ export async function openPostgresStore(connectionString: string, options: Postg
         if (state) {
           await client.query(
             'UPDATE gatehouse_throttle SET count = $2, window_start = $3, blocked_until = $4, strikes = $5, expires_at = $6 WHERE key = $1',
-            [key, state.count, state.windowStart, state.blockedUntil, state.strikes, state.expiresAt],
+            [
+              key,
+              state.count,
+              state.windowStart,
+              state.blockedUntil,
+              state.strikes,
+              state.expiresAt,
+            ],
           )
         } else {
           await client.query('DELETE FROM gatehouse_throttle WHERE key = $1', [key])
@@ -254,10 +353,14 @@ export async function openPostgresStore(connectionString: string, options: Postg
         // Rotations from two processes take turns, so the later one also retires the earlier one's key.
         // The mode blocks other writers of the table only, never its readers.
         await client.query('LOCK TABLE gatehouse_signing_keys IN SHARE ROW EXCLUSIVE MODE')
-        await client.query('UPDATE gatehouse_signing_keys SET retire_at = $1 WHERE retire_at IS NULL', [retireOthersAt])
-        await client.query('INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)', [
-          key.kid, key.algorithm, key.privateKey, key.publicJwk, key.createdAt,
-        ])
+        await client.query(
+          'UPDATE gatehouse_signing_keys SET retire_at = $1 WHERE retire_at IS NULL',
+          [retireOthersAt],
+        )
+        await client.query(
+          'INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)',
+          [key.kid, key.algorithm, key.privateKey, key.publicJwk, key.createdAt],
+        )
       })
     },
     async ping() {
@@ -267,7 +370,9 @@ export async function openPostgresStore(connectionString: string, options: Postg
       return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
     },
     async schemaVersion() {
-      const { rows } = await query<{ version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations')
+      const { rows } = await query<{ version: number | null }>(
+        'SELECT MAX(version) AS version FROM gatehouse_migrations',
+      )
       return rows[0]?.version ?? 0
     },
     async close() {
@@ -279,18 +384,27 @@ export async function openPostgresStore(connectionString: string, options: Postg
 async function migrate(client: Query): Promise<void> {
   // Instances starting together migrate one at a time: the lock is per schema and ends with the
   // transaction. It comes first, so even the CREATE TABLE IF NOT EXISTS below never races.
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [ADVISORY_LOCK_CLASS])
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [
+    ADVISORY_LOCK_CLASS,
+  ])
   await client.query(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
-  const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations')
+  const { rows } = await client.query<{ version: number | null }>(
+    'SELECT MAX(version) AS version FROM gatehouse_migrations',
+  )
   const current = rows[0]?.version ?? 0
   if (current > LATEST_SCHEMA_VERSION) {
-    throw new ConfigError(`the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`)
+    throw new ConfigError(
+      `the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`,
+    )
   }
   for (const migration of migrations) {
     if (migration.version <= current) continue
     await migration.postgres(client)
-    await client.query('INSERT INTO gatehouse_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
+    await client.query('INSERT INTO gatehouse_migrations (version, name) VALUES ($1, $2)', [
+      migration.version,
+      migration.name,
+    ])
   }
 }
 
@@ -333,7 +447,12 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<
     } catch (error) {
       // A connection whose state is unknown is closed rather than handed to the next caller.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError))
-      if (attempt < MAX_ATTEMPTS && error instanceof pg.DatabaseError && RETRIED_SQLSTATES.has(error.code ?? '')) continue
+      if (
+        attempt < MAX_ATTEMPTS &&
+        error instanceof pg.DatabaseError &&
+        RETRIED_SQLSTATES.has(error.code ?? '')
+      )
+        continue
       throw toStoreError(error)
     } finally {
       client.off('error', onError)
@@ -342,7 +461,16 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<
   }
 }
 
-const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
 /** Server shutting down (admin, crash), not accepting connections yet, or out of connection slots. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
 /** pg and pg-pool report a lost or never-made connection with these plain errors. */
@@ -358,7 +486,8 @@ export function toStoreError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof GatehouseError) return error
   const code = (error as { code?: unknown }).code
   const connectionLevel =
-    (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) ||
+    (typeof code === 'string' &&
+      (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) ||
     CONNECTION_MESSAGES.has(error.message)
   if (!connectionLevel) return error
   // Node reports a refused connection to several addresses (localhost: ::1 and 127.0.0.1) without a message.

@@ -28,7 +28,10 @@ export function openRedisThrottleStore(url: string): RedisThrottleStore {
   redis.on('error', () => {})
   let turn: Promise<unknown> = Promise.resolve()
 
-  const attempt = async <T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }) => {
+  const attempt = async <T>(
+    key: string,
+    update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
+  ) => {
     for (let tries = 0; tries < MAX_ATTEMPTS; tries++) {
       await redis.watch(key)
       const raw = await redis.get(key)
@@ -36,7 +39,8 @@ export function openRedisThrottleStore(url: string): RedisThrottleStore {
       const parsed = raw === null ? undefined : (JSON.parse(raw) as ThrottleState)
       const { state, result } = update(parsed && parsed.expiresAt > now ? parsed : undefined)
       const transaction = redis.multi()
-      if (state) transaction.set(key, JSON.stringify(state), 'PX', Math.max(1, state.expiresAt - now))
+      if (state)
+        transaction.set(key, JSON.stringify(state), 'PX', Math.max(1, state.expiresAt - now))
       else transaction.del(key)
       // EXEC answers null when the watched key changed meanwhile: read again and redo.
       if ((await transaction.exec()) !== null) return result
@@ -53,7 +57,9 @@ export function openRedisThrottleStore(url: string): RedisThrottleStore {
       } catch (error) {
         if (error instanceof ThrottleUnavailable) throw error
         await redis.unwatch().catch(() => undefined)
-        throw new ThrottleUnavailable(`Redis is unreachable: ${(error as Error).message}`, { cause: error })
+        throw new ThrottleUnavailable(`Redis is unreachable: ${(error as Error).message}`, {
+          cause: error,
+        })
       }
     },
     async close() {

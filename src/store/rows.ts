@@ -1,6 +1,13 @@
 // The rows both drivers read (same columns in SQLite and PostgreSQL) and their mapping to the
 // store's records, kept in one place so that the drivers differ only in how they talk to the database.
-import type { AuditEvent, SessionRecord, SigningKeyRecord, ThrottleState, TokenOwner, UserRecord } from './index.js'
+import type {
+  AuditEvent,
+  SessionRecord,
+  SigningKeyRecord,
+  ThrottleState,
+  TokenOwner,
+  UserRecord,
+} from './index.js'
 
 export interface UserRow {
   id: number
@@ -100,7 +107,13 @@ export function toUserRecord(row: UserRow): UserRecord {
 
 export function toTokenOwner(row: TokenOwnerRow): TokenOwner {
   return {
-    user: { id: row.id, username: row.username, email: row.email, fullName: row.full_name, disabled: Boolean(row.disabled) },
+    user: {
+      id: row.id,
+      username: row.username,
+      email: row.email,
+      fullName: row.full_name,
+      disabled: Boolean(row.disabled),
+    },
     session: { revokedAt: row.revoked_at, expiresAt: row.expires_at },
   }
 }
@@ -121,21 +134,48 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
 
 export function toRefreshToken(row: RefreshTokenRow) {
   return {
-    token: { tokenHash: row.token_hash, sessionId: row.session_id, issuedAt: row.issued_at, spentAt: row.spent_at },
+    token: {
+      tokenHash: row.token_hash,
+      sessionId: row.session_id,
+      issuedAt: row.issued_at,
+      spentAt: row.spent_at,
+    },
     session: toSessionRecord(row),
   }
 }
 
 export function toAuditEvent(row: AuditRow): AuditEvent {
-  return { id: row.id, at: row.at, type: row.type, outcome: row.outcome, username: row.username, ip: row.ip, userAgent: row.user_agent, detail: row.detail }
+  return {
+    id: row.id,
+    at: row.at,
+    type: row.type,
+    outcome: row.outcome,
+    username: row.username,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    detail: row.detail,
+  }
 }
 
 export function toThrottleState(row: ThrottleRow): ThrottleState {
-  return { count: row.count, windowStart: row.window_start, blockedUntil: row.blocked_until, strikes: row.strikes, expiresAt: row.expires_at }
+  return {
+    count: row.count,
+    windowStart: row.window_start,
+    blockedUntil: row.blocked_until,
+    strikes: row.strikes,
+    expiresAt: row.expires_at,
+  }
 }
 
 export function toSigningKey(row: KeyRow): SigningKeyRecord {
-  return { kid: row.kid, algorithm: row.algorithm, privateKey: row.private_key, publicJwk: row.public_jwk, createdAt: row.created_at, retireAt: row.retire_at }
+  return {
+    kid: row.kid,
+    algorithm: row.algorithm,
+    privateKey: row.private_key,
+    publicJwk: row.public_jwk,
+    createdAt: row.created_at,
+    retireAt: row.retire_at,
+  }
 }
 
 /** Scopes are stored as one space-separated string, as in a token's `scope` claim. */

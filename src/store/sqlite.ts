@@ -34,7 +34,9 @@ export function openSqliteStore(filename: string): Store {
   try {
     db = new Database(filename)
   } catch (error) {
-    throw new ConfigError(`DATABASE_URL: cannot open the SQLite database at ${filename}: ${(error as Error).message}`)
+    throw new ConfigError(
+      `DATABASE_URL: cannot open the SQLite database at ${filename}: ${(error as Error).message}`,
+    )
   }
   try {
     db.pragma('journal_mode = WAL')
@@ -46,36 +48,61 @@ export function openSqliteStore(filename: string): Store {
   } catch (error) {
     db.close()
     if (error instanceof ConfigError) throw error
-    throw new ConfigError(`DATABASE_URL: ${filename} is not a usable SQLite database: ${(error as Error).message}`)
+    throw new ConfigError(
+      `DATABASE_URL: ${filename} is not a usable SQLite database: ${(error as Error).message}`,
+    )
   }
 
   const statements = {
-    byUsername: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?`),
+    byUsername: db.prepare<[string], UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE username = ?`,
+    ),
     byId: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
-    insert: db.prepare<[string, string, string | null, string | null, string, number, string | null], UserRow>(
+    insert: db.prepare<
+      [string, string, string | null, string | null, string, number, string | null],
+      UserRow
+    >(
       `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
     ),
     search: db.prepare<[{ pattern: string; limit: number; offset: number }], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE ${MATCHES_PATTERN} ORDER BY id LIMIT @limit OFFSET @offset`,
     ),
-    count: db.prepare<[{ pattern: string }], { total: number }>(`SELECT COUNT(*) AS total FROM users WHERE ${MATCHES_PATTERN}`),
+    count: db.prepare<[{ pattern: string }], { total: number }>(
+      `SELECT COUNT(*) AS total FROM users WHERE ${MATCHES_PATTERN}`,
+    ),
     setEmail: db.prepare<[string | null, string]>('UPDATE users SET email = ? WHERE username = ?'),
-    setFullName: db.prepare<[string | null, string]>('UPDATE users SET full_name = ? WHERE username = ?'),
-    appendAudit: db.prepare<[number, string, string, string | null, string | null, string | null, string | null]>(
+    setFullName: db.prepare<[string | null, string]>(
+      'UPDATE users SET full_name = ? WHERE username = ?',
+    ),
+    appendAudit: db.prepare<
+      [number, string, string, string | null, string | null, string | null, string | null]
+    >(
       'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
-    auditPage: db.prepare<[number, number], AuditRow>('SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?'),
+    auditPage: db.prepare<[number, number], AuditRow>(
+      'SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?',
+    ),
     all: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`),
-    setHash: db.prepare<[string, string]>('UPDATE users SET hashed_password = ? WHERE username = ?'),
-    replaceHash: db.prepare<[string, number, string]>('UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?'),
+    setHash: db.prepare<[string, string]>(
+      'UPDATE users SET hashed_password = ? WHERE username = ?',
+    ),
+    replaceHash: db.prepare<[string, number, string]>(
+      'UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?',
+    ),
     setDisabled: db.prepare<[number, string]>('UPDATE users SET disabled = ? WHERE username = ?'),
     remove: db.prepare<[string]>('DELETE FROM users WHERE username = ?'),
-    setScopes: db.prepare<[string | null, string]>('UPDATE users SET scopes = ? WHERE username = ?'),
-    insertSession: db.prepare<[string, number, string, number, number, number, string | null, string | null]>(
+    setScopes: db.prepare<[string | null, string]>(
+      'UPDATE users SET scopes = ? WHERE username = ?',
+    ),
+    insertSession: db.prepare<
+      [string, number, string, number, number, number, string | null, string | null]
+    >(
       `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertToken: db.prepare<[string, string, number]>('INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)'),
+    insertToken: db.prepare<[string, string, number]>(
+      'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)',
+    ),
     tokenOwner: db.prepare<[string, string], TokenOwnerRow>(tokenOwnerQuery('?', '?')),
     refreshToken: db.prepare<[string], RefreshTokenRow>(
       `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
@@ -85,12 +112,18 @@ export function openSqliteStore(filename: string): Store {
       `UPDATE gatehouse_refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL
        AND session_id IN (SELECT id FROM gatehouse_sessions WHERE revoked_at IS NULL)`,
     ),
-    sessionOfToken: db.prepare<[string], { session_id: string }>('SELECT session_id FROM gatehouse_refresh_tokens WHERE token_hash = ?'),
-    touchSession: db.prepare<[number, string]>('UPDATE gatehouse_sessions SET last_used_at = ? WHERE id = ?'),
+    sessionOfToken: db.prepare<[string], { session_id: string }>(
+      'SELECT session_id FROM gatehouse_refresh_tokens WHERE token_hash = ?',
+    ),
+    touchSession: db.prepare<[number, string]>(
+      'UPDATE gatehouse_sessions SET last_used_at = ? WHERE id = ?',
+    ),
     activeSessions: db.prepare<[number, number], SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM gatehouse_sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? ORDER BY s.created_at`,
     ),
-    revokeSession: db.prepare<[number, string]>('UPDATE gatehouse_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeSession: db.prepare<[number, string]>(
+      'UPDATE gatehouse_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    ),
     revokeOwnSession: db.prepare<[number, string, number]>(
       'UPDATE gatehouse_sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL',
     ),
@@ -104,10 +137,18 @@ export function openSqliteStore(filename: string): Store {
          blocked_until = excluded.blocked_until, strikes = excluded.strikes, expires_at = excluded.expires_at`,
     ),
     forgetThrottle: db.prepare<[string]>('DELETE FROM gatehouse_throttle WHERE key = ?'),
-    pruneThrottle: db.prepare<[number]>('DELETE FROM gatehouse_throttle WHERE rowid IN (SELECT rowid FROM gatehouse_throttle WHERE expires_at < ? LIMIT 100)'),
-    keys: db.prepare<[number], KeyRow>('SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > ? ORDER BY created_at DESC, kid'),
-    retireKeys: db.prepare<[number]>('UPDATE gatehouse_signing_keys SET retire_at = ? WHERE retire_at IS NULL'),
-    schemaVersion: db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations'),
+    pruneThrottle: db.prepare<[number]>(
+      'DELETE FROM gatehouse_throttle WHERE rowid IN (SELECT rowid FROM gatehouse_throttle WHERE expires_at < ? LIMIT 100)',
+    ),
+    keys: db.prepare<[number], KeyRow>(
+      'SELECT * FROM gatehouse_signing_keys WHERE retire_at IS NULL OR retire_at > ? ORDER BY created_at DESC, kid',
+    ),
+    retireKeys: db.prepare<[number]>(
+      'UPDATE gatehouse_signing_keys SET retire_at = ? WHERE retire_at IS NULL',
+    ),
+    schemaVersion: db.prepare<[], { version: number | null }>(
+      'SELECT MAX(version) AS version FROM gatehouse_migrations',
+    ),
     insertKey: db.prepare<[string, string, string, string, number]>(
       'INSERT INTO gatehouse_signing_keys (kid, algorithm, private_key, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -115,7 +156,14 @@ export function openSqliteStore(filename: string): Store {
 
   const createSession = db.transaction((session: NewSession) => {
     statements.insertSession.run(
-      session.id, session.userId, session.scope.join(' '), session.createdAt, session.createdAt, session.expiresAt, session.userAgent, session.ip,
+      session.id,
+      session.userId,
+      session.scope.join(' '),
+      session.createdAt,
+      session.createdAt,
+      session.expiresAt,
+      session.userAgent,
+      session.ip,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   })
@@ -130,12 +178,23 @@ export function openSqliteStore(filename: string): Store {
   })
 
   const updateThrottle = db.transaction(
-    <T>(key: string, update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T }): T => {
+    <T>(
+      key: string,
+      update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
+    ): T => {
       const row = statements.throttle.get(key)
       const now = Date.now()
       const current = row && row.expires_at > now ? toThrottleState(row) : undefined
       const { state, result } = update(current)
-      if (state) statements.saveThrottle.run(key, state.count, state.windowStart, state.blockedUntil, state.strikes, state.expiresAt)
+      if (state)
+        statements.saveThrottle.run(
+          key,
+          state.count,
+          state.windowStart,
+          state.blockedUntil,
+          state.strikes,
+          state.expiresAt,
+        )
       else if (row) statements.forgetThrottle.run(key)
       // Expired counters are forgotten a few at a time, on the way.
       statements.pruneThrottle.run(now)
@@ -143,12 +202,14 @@ export function openSqliteStore(filename: string): Store {
     },
   )
 
-  const updateProfile = db.transaction((username: string, profile: { email?: string | null; fullName?: string | null }): boolean => {
-    if (!statements.byUsername.get(username)) return false
-    if (profile.email !== undefined) statements.setEmail.run(profile.email, username)
-    if (profile.fullName !== undefined) statements.setFullName.run(profile.fullName, username)
-    return true
-  })
+  const updateProfile = db.transaction(
+    (username: string, profile: { email?: string | null; fullName?: string | null }): boolean => {
+      if (!statements.byUsername.get(username)) return false
+      if (profile.email !== undefined) statements.setEmail.run(profile.email, username)
+      if (profile.fullName !== undefined) statements.setFullName.run(profile.fullName, username)
+      return true
+    },
+  )
 
   const addKey = db.transaction((key: SigningKeyRecord, retireOthersAt: number) => {
     statements.retireKeys.run(retireOthersAt)
@@ -168,7 +229,13 @@ export function openSqliteStore(filename: string): Store {
       try {
         const scopes = user.scopes ? user.scopes.join(' ') : null
         const row = statements.insert.get(
-          user.username, usernameKey(user.username), user.email ?? null, user.fullName ?? null, user.hashedPassword, user.disabled ? 1 : 0, scopes,
+          user.username,
+          usernameKey(user.username),
+          user.email ?? null,
+          user.fullName ?? null,
+          user.hashedPassword,
+          user.disabled ? 1 : 0,
+          scopes,
         )
         return toUserRecord(row as UserRow)
       } catch (error) {
@@ -180,7 +247,10 @@ export function openSqliteStore(filename: string): Store {
     },
     async searchUsers({ q, limit, offset }) {
       const pattern = containsPattern(q)
-      return { users: statements.search.all({ pattern, limit, offset }).map(toUserRecord), total: statements.count.get({ pattern })!.total }
+      return {
+        users: statements.search.all({ pattern, limit, offset }).map(toUserRecord),
+        total: statements.count.get({ pattern })!.total,
+      }
     },
     async updateProfile(username, profile) {
       try {
@@ -190,7 +260,15 @@ export function openSqliteStore(filename: string): Store {
       }
     },
     async appendAudit(event) {
-      statements.appendAudit.run(event.at, event.type, event.outcome, event.username, event.ip, event.userAgent, event.detail)
+      statements.appendAudit.run(
+        event.at,
+        event.type,
+        event.outcome,
+        event.username,
+        event.ip,
+        event.userAgent,
+        event.detail,
+      )
     },
     async listAudit({ limit, before }) {
       return statements.auditPage.all(before ?? Number.MAX_SAFE_INTEGER, limit).map(toAuditEvent)
@@ -208,7 +286,9 @@ export function openSqliteStore(filename: string): Store {
       return statements.remove.run(username).changes > 0
     },
     async setScopes(username, scopes) {
-      return statements.setScopes.run(scopes === null ? null : scopes.join(' '), username).changes > 0
+      return (
+        statements.setScopes.run(scopes === null ? null : scopes.join(' '), username).changes > 0
+      )
     },
     async createSession(session) {
       createSession.immediate(session)
@@ -229,7 +309,10 @@ export function openSqliteStore(filename: string): Store {
       return statements.activeSessions.all(userId, now).map(toSessionRecord)
     },
     async revokeSession(sessionId, now, userId) {
-      const result = userId === undefined ? statements.revokeSession.run(now, sessionId) : statements.revokeOwnSession.run(now, sessionId, userId)
+      const result =
+        userId === undefined
+          ? statements.revokeSession.run(now, sessionId)
+          : statements.revokeOwnSession.run(now, sessionId, userId)
       return result.changes > 0
     },
     async revokeUserSessions(userId, now, exceptSessionId) {
@@ -261,11 +344,20 @@ function migrate(db: Database.Database): void {
   db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`)
-    const current = db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM gatehouse_migrations').get()?.version ?? 0
+    const current =
+      db
+        .prepare<[], { version: number | null }>(
+          'SELECT MAX(version) AS version FROM gatehouse_migrations',
+        )
+        .get()?.version ?? 0
     if (current > LATEST_SCHEMA_VERSION) {
-      throw new ConfigError(`the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`)
+      throw new ConfigError(
+        `the database is at schema version ${current}, newer than this Gatehouse knows (${LATEST_SCHEMA_VERSION}); upgrade Gatehouse`,
+      )
     }
-    const record = db.prepare<[number, string]>('INSERT INTO gatehouse_migrations (version, name) VALUES (?, ?)')
+    const record = db.prepare<[number, string]>(
+      'INSERT INTO gatehouse_migrations (version, name) VALUES (?, ?)',
+    )
     for (const migration of migrations) {
       if (migration.version <= current) continue
       migration.sqlite(db)
@@ -275,7 +367,8 @@ function migrate(db: Database.Database): void {
 }
 
 function toDuplicateUser(error: unknown): DuplicateUser | undefined {
-  if (!(error instanceof Database.SqliteError) || !error.code.startsWith('SQLITE_CONSTRAINT')) return undefined
+  if (!(error instanceof Database.SqliteError) || !error.code.startsWith('SQLITE_CONSTRAINT'))
+    return undefined
   if (/\.email\b/.test(error.message)) return new DuplicateUser('email')
   if (/\.username(_key)?\b/.test(error.message)) return new DuplicateUser('username')
   return undefined

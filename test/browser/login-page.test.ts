@@ -14,7 +14,12 @@ import { launchChromium, screenshotsDir, skipBrowserTests } from '../support/bro
 // CI must prove the page works, so there a missing browser fails the suite; locally it only skips.
 const skip = skipBrowserTests('login page')
 const SCREENSHOTS = screenshotsDir()
-const ALICE = { username: 'alice', password: 'alice-password', email: 'alice@example.com', fullName: 'Alice Liddell' }
+const ALICE = {
+  username: 'alice',
+  password: 'alice-password',
+  email: 'alice@example.com',
+  fullName: 'Alice Liddell',
+}
 // Another user for failed logins, so that throttling them never blocks alice.
 const BOB = { username: 'bob', password: 'bob-password' }
 const REFRESH_TOKEN_KEY = 'gatehouse.refresh_token'
@@ -33,7 +38,9 @@ interface Opened {
 }
 
 const isGrant = (grantType: string) => (request: Request) =>
-  request.method() === 'POST' && new URL(request.url()).pathname === '/token' && new URLSearchParams(request.postData() ?? '').get('grant_type') === grantType
+  request.method() === 'POST' &&
+  new URL(request.url()).pathname === '/token' &&
+  new URLSearchParams(request.postData() ?? '').get('grant_type') === grantType
 
 describe.skipIf(skip)('the login page at / in headless Chromium', () => {
   let dir: string | undefined
@@ -65,9 +72,12 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
   })
 
   /** A page in a fresh browser context (nothing stored), recording requests and errors. */
-  async function openPage(options: { context?: BrowserContext; fakeClock?: boolean } = {}): Promise<Opened> {
+  async function openPage(
+    options: { context?: BrowserContext; fakeClock?: boolean } = {},
+  ): Promise<Opened> {
     if (!browser || !server) throw new Error('the browser and server did not start')
-    const context = options.context ?? (await browser.newContext({ viewport: { width: 800, height: 600 } }))
+    const context =
+      options.context ?? (await browser.newContext({ viewport: { width: 800, height: 600 } }))
     if (!options.context) onTestFinished(() => context.close())
     const page = await context.newPage()
     page.setDefaultTimeout(10_000)
@@ -77,7 +87,8 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     page.on('pageerror', (error) => problems.push(error.message))
     // Chromium also logs every 4xx answer as an error; those are expected here, anything else is not.
     page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text())
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        problems.push(message.text())
     })
     if (options.fakeClock) {
       // Paused: the page's timers fire only when the test moves the clock, never as real time passes.
@@ -103,10 +114,13 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     expect(await page.getByRole('form', { name: 'Sign in' }).count()).toBe(0)
   }
 
-  const storedRefreshToken = (page: Page) => page.evaluate((key) => sessionStorage.getItem(key), REFRESH_TOKEN_KEY)
+  const storedRefreshToken = (page: Page) =>
+    page.evaluate((key) => sessionStorage.getItem(key), REFRESH_TOKEN_KEY)
 
   function expectOwnOriginOnlyAndNoErrors({ requests, origin, problems }: Opened): void {
-    expect(requests.map((request) => request.url()).filter((url) => new URL(url).origin !== origin)).toEqual([])
+    expect(
+      requests.map((request) => request.url()).filter((url) => new URL(url).origin !== origin),
+    ).toEqual([])
     expect(problems).toEqual([])
   }
 
@@ -131,7 +145,9 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     const afterReload = requests.slice(seenBeforeReload)
     const refreshes = afterReload.filter(isGrant('refresh_token'))
     expect(refreshes).toHaveLength(1)
-    expect(new URLSearchParams(refreshes[0]?.postData() ?? '').get('refresh_token')).toBe(beforeReload)
+    expect(new URLSearchParams(refreshes[0]?.postData() ?? '').get('refresh_token')).toBe(
+      beforeReload,
+    )
     expect((await refreshes[0]?.response())?.status()).toBe(200)
     expect(afterReload.filter(isGrant('password'))).toEqual([])
     // Refresh tokens are single use: the page keeps the new one.
@@ -147,7 +163,10 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'login-page-signed-out.png') })
 
     // The session ended on the server, not only in the page.
-    const reuse = await fetch(`${server?.url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current ?? '' }) })
+    const reuse = await fetch(`${server?.url}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current ?? '' }),
+    })
     expect(reuse.status).toBe(400)
     expect(await reuse.json()).toMatchObject({ error: 'invalid_grant' })
 
@@ -174,7 +193,9 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     const throttled = page.waitForResponse((response) => response.status() === 429)
     await signIn(page, BOB.username, 'and-again-not-his')
     await throttled
-    await expect.poll(() => alert.innerText()).toMatch(/^Too many failed login attempts; try again later \(retry in \d+ s\)$/)
+    await expect
+      .poll(() => alert.innerText())
+      .toMatch(/^Too many failed login attempts; try again later \(retry in \d+ s\)$/)
     await page.screenshot({ path: join(SCREENSHOTS, 'login-page-throttled.png') })
     expectOwnOriginOnlyAndNoErrors(opened)
   })
@@ -185,12 +206,17 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     await signIn(page, ALICE.username, ALICE.password)
     await expectProfileOf(page, ALICE)
     // The session ends elsewhere (another device's "log out everywhere", an administrator ...).
-    const revoked = await fetch(`${server?.url}/revoke`, { method: 'POST', body: new URLSearchParams({ token: (await storedRefreshToken(page)) ?? '' }) })
+    const revoked = await fetch(`${server?.url}/revoke`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: (await storedRefreshToken(page)) ?? '' }),
+    })
     expect(revoked.status).toBe(200)
 
     await page.reload()
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
-    expect(await page.getByRole('alert').innerText()).toBe('Please sign in again: The refresh token is invalid, expired or revoked')
+    expect(await page.getByRole('alert').innerText()).toBe(
+      'Please sign in again: The refresh token is invalid, expired or revoked',
+    )
     expect(await storedRefreshToken(page)).toBeNull()
     await page.screenshot({ path: join(SCREENSHOTS, 'login-page-session-ended.png') })
     expectOwnOriginOnlyAndNoErrors(opened)

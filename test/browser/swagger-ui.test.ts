@@ -25,7 +25,13 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
   beforeAll(async () => {
     // One server and one browser for the file; each test gets its own context, so no login carries over.
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
-    const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', LOGIN_MIN_DURATION_MS: '0' })
+    const config = parseConfig({
+      SECRET_KEY: TEST_SECRET,
+      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      LOGIN_MIN_DURATION_MS: '0',
+    })
     await seedUser(config.databaseUrl, { username: USERNAME, password: PASSWORD })
     server = await startServer(config)
     browser = await launchChromium()
@@ -38,7 +44,9 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
   })
 
   /** The docs in a fresh browser context (no stored authorization), with every request URL recorded. */
-  async function openDocs(path = '/docs'): Promise<{ page: Page; origin: string; requested: string[] }> {
+  async function openDocs(
+    path = '/docs',
+  ): Promise<{ page: Page; origin: string; requested: string[] }> {
     if (!browser || !server) throw new Error('the browser and server did not start')
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     onTestFinished(() => context.close())
@@ -76,10 +84,14 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'swagger-authorized.png') })
     await dialog.getByRole('button', { name: 'Close', exact: true }).click()
 
-    const operation = page.locator('.opblock', { has: page.locator('.opblock-summary-path[data-path="/users/me/"]') })
+    const operation = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path[data-path="/users/me/"]'),
+    })
     await operation.locator('.opblock-summary').click()
     await operation.getByRole('button', { name: 'Try it out' }).click()
-    const executed = page.waitForRequest((request) => request.method() === 'GET' && request.resourceType() === 'fetch')
+    const executed = page.waitForRequest(
+      (request) => request.method() === 'GET' && request.resourceType() === 'fetch',
+    )
     await operation.getByRole('button', { name: 'Execute' }).click()
     const meRequest = await executed
     expect(meRequest.url()).toBe(`${origin}/users/me/`)
@@ -87,7 +99,9 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
 
     const shown = operation.locator('.live-responses-table .response')
     expect((await shown.locator('.response-col_status').innerText()).trim()).toBe('200')
-    const body = JSON.parse(await shown.locator('.response-col_description pre.microlight').first().innerText()) as unknown
+    const body = JSON.parse(
+      await shown.locator('.response-col_description pre.microlight').first().innerText(),
+    ) as unknown
     expect(body).toMatchObject({ username: USERNAME, disabled: false })
     await page.screenshot({ path: join(SCREENSHOTS, 'swagger-users-me.png'), fullPage: true })
 

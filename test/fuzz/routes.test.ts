@@ -5,10 +5,20 @@ import { METHODS } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { buildShared, type TestApp } from '../helper.js'
-import { createTally, expectWellFormed, fuzzParameters, fuzzTimeout, openStateReader } from '../support/fuzz.js'
+import {
+  createTally,
+  expectWellFormed,
+  fuzzParameters,
+  fuzzTimeout,
+  openStateReader,
+} from '../support/fuzz.js'
 import { anyBody, contentType, nastyString } from '../support/fuzz-inputs.js'
 
-const UNTHROTTLED = { THROTTLE_PAIR_LIMIT: '1000000', THROTTLE_USER_LIMIT: '1000000', THROTTLE_IP_LIMIT: '1000000' }
+const UNTHROTTLED = {
+  THROTTLE_PAIR_LIMIT: '1000000',
+  THROTTLE_USER_LIMIT: '1000000',
+  THROTTLE_IP_LIMIT: '1000000',
+}
 
 const KNOWN_PATHS = [
   '/',
@@ -46,26 +56,72 @@ const wellFormed = (text: string) => text.replace(/[\ud800-\udfff]/g, '')
 const pathEdit = fc.oneof(
   { weight: 6, arbitrary: fc.constant((path: string) => path) },
   nastyString.map((value) => (path: string) => `${path}/${encodeURIComponent(wellFormed(value))}`),
-  nastyString.filter((value) => !/[?#\s\ud800-\udfff]/.test(value)).map((value) => (path: string) => `${path}${value}`),
+  nastyString
+    .filter((value) => !/[?#\s\ud800-\udfff]/.test(value))
+    .map((value) => (path: string) => `${path}${value}`),
   fc.constant((path: string) => path.replaceAll('/', '//')),
   fc.constant((path: string) => path.toUpperCase()),
-  fc.constantFrom('/..', '/.', '/%2e%2e', '/%2F', ';x=1', '%00', '%', '%zz', '~', '.json', '/index.html').map((suffix) => (path: string) => path + suffix),
+  fc
+    .constantFrom(
+      '/..',
+      '/.',
+      '/%2e%2e',
+      '/%2F',
+      ';x=1',
+      '%00',
+      '%',
+      '%zz',
+      '~',
+      '.json',
+      '/index.html',
+    )
+    .map((suffix) => (path: string) => path + suffix),
 )
 
 const path = fc.oneof(
-  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_PATHS), pathEdit).map(([known, edit]) => edit(known)) },
-  { weight: 1, arbitrary: fc.array(nastyString.map((segment) => encodeURIComponent(wellFormed(segment))), { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...KNOWN_PATHS), pathEdit)
+      .map(([known, edit]) => edit(known)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(
+        nastyString.map((segment) => encodeURIComponent(wellFormed(segment))),
+        { minLength: 1, maxLength: 4 },
+      )
+      .map((segments) => `/${segments.join('/')}`),
+  },
 )
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.array(fc.tuple(nastyString, nastyString), { maxLength: 3 }).map((pairs) => `?${pairs.map(([name, value]) => `${encodeURIComponent(wellFormed(name))}=${encodeURIComponent(wellFormed(value))}`).join('&')}`),
-  fc.constantFrom('?', '?&', '?=', '?%', '?a=%zz', '?a[b]=1&a[c]=2', '?__proto__[x]=1', '?access_token=x'),
+  fc
+    .array(fc.tuple(nastyString, nastyString), { maxLength: 3 })
+    .map(
+      (pairs) =>
+        `?${pairs.map(([name, value]) => `${encodeURIComponent(wellFormed(name))}=${encodeURIComponent(wellFormed(value))}`).join('&')}`,
+    ),
+  fc.constantFrom(
+    '?',
+    '?&',
+    '?=',
+    '?%',
+    '?a=%zz',
+    '?a[b]=1&a[c]=2',
+    '?__proto__[x]=1',
+    '?access_token=x',
+  ),
 )
 
 const headers = fc.record(
   {
-    accept: fc.oneof(fc.constantFrom('*/*', 'text/html', 'application/json', 'application/xml', ''), nastyString),
+    accept: fc.oneof(
+      fc.constantFrom('*/*', 'text/html', 'application/json', 'application/xml', ''),
+      nastyString,
+    ),
     'accept-encoding': fc.constantFrom('gzip', 'br', 'deflate', 'identity;q=0', '*;q=0', 'x'),
     'accept-language': nastyString,
     'if-none-match': fc.constantFrom('*', '"x"', 'W/"x"'),
@@ -97,51 +153,70 @@ afterAll(async () => {
 })
 
 describe('fuzzing routes, methods and paths', () => {
-  it('answers any method on any path without a 5xx, with well-formed errors, and changes nothing without credentials', async () => {
-    const tally = createTally()
-    const request = fc.record({
-      method: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE') }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
-      url: fc.tuple(path, query).map(([p, q]) => p + q),
-      headers,
-      type: contentType,
-      body: fc.option(anyBody, { nil: undefined }),
-    })
-    await fc.assert(
-      fc.asyncProperty(request, async ({ method, url, headers: extra, type, body }) => {
-        const before = state.snapshot()
-        const allHeaders: Record<string, string> = { ...extra }
-        if (type !== undefined) allHeaders['content-type'] = type
-        const response = await t.app.inject({ method: method as 'GET', url, headers: allHeaders, ...(body === undefined ? {} : { payload: body }) })
-        tally.add(response.statusCode)
-        expectWellFormed(response, { method, url })
-        expect(state.snapshot(), `${method} ${url} -> ${response.statusCode}`).toBe(before)
-      }),
-      fuzzParameters(500),
-    )
-    // Inputs reached real handlers, not only the 404 handler.
-    expect(tally.count(200, 399), String(tally)).toBeGreaterThan(15)
-    expect(tally.count(400), String(tally)).toBeGreaterThan(15)
-    expect(tally.count(401), String(tally)).toBeGreaterThan(15)
-    expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
-  }, fuzzTimeout(500, 20))
+  it(
+    'answers any method on any path without a 5xx, with well-formed errors, and changes nothing without credentials',
+    async () => {
+      const tally = createTally()
+      const request = fc.record({
+        method: fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE') },
+          { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+        ),
+        url: fc.tuple(path, query).map(([p, q]) => p + q),
+        headers,
+        type: contentType,
+        body: fc.option(anyBody, { nil: undefined }),
+      })
+      await fc.assert(
+        fc.asyncProperty(request, async ({ method, url, headers: extra, type, body }) => {
+          const before = state.snapshot()
+          const allHeaders: Record<string, string> = { ...extra }
+          if (type !== undefined) allHeaders['content-type'] = type
+          const response = await t.app.inject({
+            method: method as 'GET',
+            url,
+            headers: allHeaders,
+            ...(body === undefined ? {} : { payload: body }),
+          })
+          tally.add(response.statusCode)
+          expectWellFormed(response, { method, url })
+          expect(state.snapshot(), `${method} ${url} -> ${response.statusCode}`).toBe(before)
+        }),
+        fuzzParameters(500),
+      )
+      // Inputs reached real handlers, not only the 404 handler.
+      expect(tally.count(200, 399), String(tally)).toBeGreaterThan(15)
+      expect(tally.count(400), String(tally)).toBeGreaterThan(15)
+      expect(tally.count(401), String(tally)).toBeGreaterThan(15)
+      expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
+    },
+    fuzzTimeout(500, 20),
+  )
 
-  it('serves the public routes to any query string and headers', async () => {
-    const publicRoute = fc.constantFrom(
-      ['/healthz', 'application/json'],
-      ['/readyz', 'application/json'],
-      ['/openapi.json', 'application/json'],
-      ['/.well-known/jwks.json', 'application/json'],
-      ['/.well-known/oauth-authorization-server', 'application/json'],
-      ['/docs', 'text/html'],
-    )
-    await fc.assert(
-      fc.asyncProperty(publicRoute, query, headers, async ([url, type], search, extra) => {
-        const response = await t.app.inject({ method: 'GET', url: url + search, headers: extra })
-        expectWellFormed(response, { method: 'GET', url })
-        expect(response.statusCode, `${url}${search} ${JSON.stringify(extra)} -> ${response.body.slice(0, 200)}`).toBe(200)
-        expect(response.headers['content-type']).toContain(type)
-      }),
-      fuzzParameters(150),
-    )
-  }, fuzzTimeout(150, 20))
+  it(
+    'serves the public routes to any query string and headers',
+    async () => {
+      const publicRoute = fc.constantFrom(
+        ['/healthz', 'application/json'],
+        ['/readyz', 'application/json'],
+        ['/openapi.json', 'application/json'],
+        ['/.well-known/jwks.json', 'application/json'],
+        ['/.well-known/oauth-authorization-server', 'application/json'],
+        ['/docs', 'text/html'],
+      )
+      await fc.assert(
+        fc.asyncProperty(publicRoute, query, headers, async ([url, type], search, extra) => {
+          const response = await t.app.inject({ method: 'GET', url: url + search, headers: extra })
+          expectWellFormed(response, { method: 'GET', url })
+          expect(
+            response.statusCode,
+            `${url}${search} ${JSON.stringify(extra)} -> ${response.body.slice(0, 200)}`,
+          ).toBe(200)
+          expect(response.headers['content-type']).toContain(type)
+        }),
+        fuzzParameters(150),
+      )
+    },
+    fuzzTimeout(150, 20),
+  )
 })

@@ -5,11 +5,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildShared, type TestApp } from '../helper.js'
-import { createTally, expectWellFormed, fuzzParameters, fuzzTimeout, openStateReader } from '../support/fuzz.js'
-import { anyBody, contentType, FORM, formBody, jwtShaped, mutations, nastyString, tokenFormPairs } from '../support/fuzz-inputs.js'
+import {
+  createTally,
+  expectWellFormed,
+  fuzzParameters,
+  fuzzTimeout,
+  openStateReader,
+} from '../support/fuzz.js'
+import {
+  anyBody,
+  contentType,
+  FORM,
+  formBody,
+  jwtShaped,
+  mutations,
+  nastyString,
+  tokenFormPairs,
+} from '../support/fuzz-inputs.js'
 
 // Throttling would turn most wrong passwords into 429s and hide what the password check does with them.
-const UNTHROTTLED = { THROTTLE_PAIR_LIMIT: '1000000', THROTTLE_USER_LIMIT: '1000000', THROTTLE_IP_LIMIT: '1000000' }
+const UNTHROTTLED = {
+  THROTTLE_PAIR_LIMIT: '1000000',
+  THROTTLE_USER_LIMIT: '1000000',
+  THROTTLE_IP_LIMIT: '1000000',
+}
 
 let t: TestApp & { close(): Promise<void> }
 let state: ReturnType<typeof openStateReader>
@@ -20,7 +39,10 @@ beforeAll(async () => {
   await t.addUser({ username: 'dora', password: 'dora-password', disabled: true })
   // A legacy hash, as a migrated FastAPI database holds (cost 4 keeps the fuzzing fast).
   const bcrypt = await import('@node-rs/bcrypt')
-  await t.store.createUser({ username: 'legacy', hashedPassword: await bcrypt.hash('legacy-password', 4) })
+  await t.store.createUser({
+    username: 'legacy',
+    hashedPassword: await bcrypt.hash('legacy-password', 4),
+  })
   state = openStateReader(t.dir)
 })
 
@@ -31,8 +53,16 @@ afterAll(async () => {
 
 type Post = { url: '/token' | '/revoke'; body: string; type: string | undefined }
 
-async function post({ url, body, type }: Post, tally?: ReturnType<typeof createTally>): Promise<LightMyRequestResponse> {
-  const response = await t.app.inject({ method: 'POST', url, payload: body, headers: type === undefined ? {} : { 'content-type': type } })
+async function post(
+  { url, body, type }: Post,
+  tally?: ReturnType<typeof createTally>,
+): Promise<LightMyRequestResponse> {
+  const response = await t.app.inject({
+    method: 'POST',
+    url,
+    payload: body,
+    headers: type === undefined ? {} : { 'content-type': type },
+  })
   tally?.add(response.statusCode)
   expectWellFormed(response, { method: 'POST', url })
   // RFC 6749 §5.1: no answer of the token endpoint may be cached, errors included.
@@ -41,7 +71,10 @@ async function post({ url, body, type }: Post, tally?: ReturnType<typeof createT
 }
 
 /** Sends a request that must change nothing (and, at /token, be refused). */
-async function expectNoEffect(request: Post, tally: ReturnType<typeof createTally>): Promise<LightMyRequestResponse> {
+async function expectNoEffect(
+  request: Post,
+  tally: ReturnType<typeof createTally>,
+): Promise<LightMyRequestResponse> {
   const before = state.snapshot()
   const response = await post(request, tally)
   const context = `${request.url} ${JSON.stringify(request.type)} ${JSON.stringify(request.body).slice(0, 300)} -> ${response.statusCode} ${response.body}`
@@ -50,127 +83,190 @@ async function expectNoEffect(request: Post, tally: ReturnType<typeof createTall
   return response
 }
 
-const loginBody = (password = 'alice-password') => new URLSearchParams({ username: 'alice', password }).toString()
+const loginBody = (password = 'alice-password') =>
+  new URLSearchParams({ username: 'alice', password }).toString()
 
 describe('fuzzing POST /token', () => {
-  it('refuses random bodies of any content type with documented RFC 6749 errors, no 5xx and no change', async () => {
-    const tally = createTally()
-    await fc.assert(
-      fc.asyncProperty(anyBody, contentType, async (body, type) => {
-        const response = await expectNoEffect({ url: '/token', body, type }, tally)
-        // The token endpoint's errors as the README lists them; anything malformed is invalid_request.
-        expect([400, 401, 413], response.body).toContain(response.statusCode)
-        if (response.statusCode === 400) {
-          expect(response.json<{ error: string }>().error).toMatch(/^(invalid_request|invalid_grant|invalid_scope|unsupported_grant_type)$/)
-        }
-      }),
-      fuzzParameters(300),
-    )
-    // Some inputs got through the parser to a password check: the fuzzing went deeper than the first gate.
-    expect(tally.count(401), String(tally)).toBeGreaterThan(0)
-  }, fuzzTimeout(300, 60))
+  it(
+    'refuses random bodies of any content type with documented RFC 6749 errors, no 5xx and no change',
+    async () => {
+      const tally = createTally()
+      await fc.assert(
+        fc.asyncProperty(anyBody, contentType, async (body, type) => {
+          const response = await expectNoEffect({ url: '/token', body, type }, tally)
+          // The token endpoint's errors as the README lists them; anything malformed is invalid_request.
+          expect([400, 401, 413], response.body).toContain(response.statusCode)
+          if (response.statusCode === 400) {
+            expect(response.json<{ error: string }>().error).toMatch(
+              /^(invalid_request|invalid_grant|invalid_scope|unsupported_grant_type)$/,
+            )
+          }
+        }),
+        fuzzParameters(300),
+      )
+      // Some inputs got through the parser to a password check: the fuzzing went deeper than the first gate.
+      expect(tally.count(401), String(tally)).toBeGreaterThan(0)
+    },
+    fuzzTimeout(300, 60),
+  )
 
-  it('refuses forms with hostile values in every field, for both grants, with no change', async () => {
-    const tally = createTally()
-    await fc.assert(
-      fc.asyncProperty(formBody(tokenFormPairs), fc.constantFrom(FORM, `${FORM}; charset=utf-8`, `${FORM};charset=UTF-8`), async (body, type) => {
-        await expectNoEffect({ url: '/token', body, type }, tally)
-      }),
-      fuzzParameters(250),
-    )
-    expect(tally.count(401), String(tally)).toBeGreaterThan(25)
-    expect(tally.count(400), String(tally)).toBeGreaterThan(25)
-  }, fuzzTimeout(250, 80))
+  it(
+    'refuses forms with hostile values in every field, for both grants, with no change',
+    async () => {
+      const tally = createTally()
+      await fc.assert(
+        fc.asyncProperty(
+          formBody(tokenFormPairs),
+          fc.constantFrom(FORM, `${FORM}; charset=utf-8`, `${FORM};charset=UTF-8`),
+          async (body, type) => {
+            await expectNoEffect({ url: '/token', body, type }, tally)
+          },
+        ),
+        fuzzParameters(250),
+      )
+      expect(tally.count(401), String(tally)).toBeGreaterThan(25)
+      expect(tally.count(400), String(tally)).toBeGreaterThan(25)
+    },
+    fuzzTimeout(250, 80),
+  )
 
-  it('logs in with a mutated login body only when the mutation kept its username and password', async () => {
-    const tally = createTally()
-    const valid = new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'me' }).toString()
-    await fc.assert(
-      fc.asyncProperty(mutations, async (mutate) => {
-        const body = mutate(valid)
-        const before = state.snapshot()
-        const response = await post({ url: '/token', body, type: FORM }, tally)
-        if (response.statusCode === 200) {
-          // Still a correct login after the edit (e.g. a parameter appended): it must be alice's own.
-          const fields = new URLSearchParams(body)
-          expect(fields.get('username'), body).toBe('alice')
-          expect(fields.get('password'), body).toBe('alice-password')
-        } else {
-          expect(state.snapshot(), `${body} -> ${response.body}`).toBe(before)
-        }
-      }),
-      fuzzParameters(120),
-    )
-    expect(tally.count(400) + tally.count(401), String(tally)).toBeGreaterThan(40)
-  }, fuzzTimeout(120, 80))
+  it(
+    'logs in with a mutated login body only when the mutation kept its username and password',
+    async () => {
+      const tally = createTally()
+      const valid = new URLSearchParams({
+        grant_type: 'password',
+        username: 'alice',
+        password: 'alice-password',
+        scope: 'me',
+      }).toString()
+      await fc.assert(
+        fc.asyncProperty(mutations, async (mutate) => {
+          const body = mutate(valid)
+          const before = state.snapshot()
+          const response = await post({ url: '/token', body, type: FORM }, tally)
+          if (response.statusCode === 200) {
+            // Still a correct login after the edit (e.g. a parameter appended): it must be alice's own.
+            const fields = new URLSearchParams(body)
+            expect(fields.get('username'), body).toBe('alice')
+            expect(fields.get('password'), body).toBe('alice-password')
+          } else {
+            expect(state.snapshot(), `${body} -> ${response.body}`).toBe(before)
+          }
+        }),
+        fuzzParameters(120),
+      )
+      expect(tally.count(400) + tally.count(401), String(tally)).toBeGreaterThan(40)
+    },
+    fuzzTimeout(120, 80),
+  )
 
-  it('rotates a refresh token only for a request that still carries it, and changes nothing otherwise', async () => {
-    const tally = createTally()
-    const refreshBody = (token: string) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }).toString()
-    let refreshToken = (await post({ url: '/token', body: loginBody(), type: FORM })).json<{ refresh_token: string }>().refresh_token
-    await fc.assert(
-      fc.asyncProperty(mutations, async (mutate) => {
-        const body = mutate(refreshBody(refreshToken))
-        const before = state.snapshot()
-        const response = await post({ url: '/token', body, type: FORM }, tally)
-        if (response.statusCode === 200) {
-          expect(new URLSearchParams(body).get('refresh_token'), body).toBe(refreshToken)
-          refreshToken = response.json<{ refresh_token: string }>().refresh_token
-        } else {
-          expect(state.snapshot(), `${body} -> ${response.body}`).toBe(before)
-        }
-      }),
-      fuzzParameters(200),
-    )
-    // The session survived every refused mutation: its latest token still works.
-    const last = await post({ url: '/token', body: refreshBody(refreshToken), type: FORM })
-    expect(last.statusCode, `${last.body} after ${String(tally)}`).toBe(200)
-    expect(tally.count(400), String(tally)).toBeGreaterThan(40)
-  }, fuzzTimeout(200, 30))
+  it(
+    'rotates a refresh token only for a request that still carries it, and changes nothing otherwise',
+    async () => {
+      const tally = createTally()
+      const refreshBody = (token: string) =>
+        new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }).toString()
+      let refreshToken = (await post({ url: '/token', body: loginBody(), type: FORM })).json<{
+        refresh_token: string
+      }>().refresh_token
+      await fc.assert(
+        fc.asyncProperty(mutations, async (mutate) => {
+          const body = mutate(refreshBody(refreshToken))
+          const before = state.snapshot()
+          const response = await post({ url: '/token', body, type: FORM }, tally)
+          if (response.statusCode === 200) {
+            expect(new URLSearchParams(body).get('refresh_token'), body).toBe(refreshToken)
+            refreshToken = response.json<{ refresh_token: string }>().refresh_token
+          } else {
+            expect(state.snapshot(), `${body} -> ${response.body}`).toBe(before)
+          }
+        }),
+        fuzzParameters(200),
+      )
+      // The session survived every refused mutation: its latest token still works.
+      const last = await post({ url: '/token', body: refreshBody(refreshToken), type: FORM })
+      expect(last.statusCode, `${last.body} after ${String(tally)}`).toBe(200)
+      expect(tally.count(400), String(tally)).toBeGreaterThan(40)
+    },
+    fuzzTimeout(200, 30),
+  )
 
-  it('answers 413 to a form body over BODY_LIMIT, whatever it holds', async () => {
-    const tally = createTally()
-    const url = fc.constantFrom('/token' as const, '/revoke' as const)
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 * t.config.bodyLimit }), url, nastyString, async (extra, path, filler) => {
-        const unit = filler === '' ? 'x' : filler
-        const body = `username=alice&password=${unit.repeat(Math.ceil((t.config.bodyLimit + extra) / unit.length))}`
-        const response = await expectNoEffect({ url: path, body, type: FORM }, tally)
-        expect(response.statusCode).toBe(413)
-        expect(response.json()).toEqual({ detail: 'Request body is too large' })
-      }),
-      fuzzParameters(40),
-    )
-  }, fuzzTimeout(40, 100))
+  it(
+    'answers 413 to a form body over BODY_LIMIT, whatever it holds',
+    async () => {
+      const tally = createTally()
+      const url = fc.constantFrom('/token' as const, '/revoke' as const)
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 3 * t.config.bodyLimit }),
+          url,
+          nastyString,
+          async (extra, path, filler) => {
+            const unit = filler === '' ? 'x' : filler
+            const body = `username=alice&password=${unit.repeat(Math.ceil((t.config.bodyLimit + extra) / unit.length))}`
+            const response = await expectNoEffect({ url: path, body, type: FORM }, tally)
+            expect(response.statusCode).toBe(413)
+            expect(response.json()).toEqual({ detail: 'Request body is too large' })
+          },
+        ),
+        fuzzParameters(40),
+      )
+    },
+    fuzzTimeout(40, 100),
+  )
 })
 
 describe('fuzzing POST /revoke', () => {
-  it('answers 200 or a well-formed 4xx to any body and revokes nothing it was not given', async () => {
-    const tally = createTally()
-    // A live session that junk must not end.
-    const login = await post({ url: '/token', body: loginBody(), type: FORM })
-    const { access_token: accessToken, refresh_token: refreshToken } = login.json<{ access_token: string; refresh_token: string }>()
-    // Near misses: the real tokens with one character of their signed part changed.
-    const nearMiss = fc.tuple(fc.constantFrom(accessToken, refreshToken), fc.nat(), fc.constantFrom('A', 'B', '_', '-', '.')).map(([token, at, char]) => {
-      const signedPart = token.includes('.') ? token.lastIndexOf('.') : token.length
-      const index = at % signedPart
-      return token.slice(0, index) + (token[index] === char ? '0' : char) + token.slice(index + 1)
-    })
-    const token = fc.oneof(jwtShaped, nastyString, nearMiss)
-    const body = fc.oneof(
-      token.map((value) => new URLSearchParams({ token: value }).toString()),
-      fc.tuple(token, nastyString).map(([value, hint]) => new URLSearchParams({ token: value, token_type_hint: hint }).toString()),
-      anyBody,
-    )
-    await fc.assert(
-      fc.asyncProperty(body, contentType, async (payload, type) => {
-        const response = await expectNoEffect({ url: '/revoke', body: payload, type }, tally)
-        expect([200, 400, 413], response.body).toContain(response.statusCode)
-      }),
-      fuzzParameters(300),
-    )
-    expect(tally.count(200), String(tally)).toBeGreaterThan(30)
-    const still = await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${accessToken}` } })
-    expect(still.statusCode).toBe(200)
-  }, fuzzTimeout(300, 30))
+  it(
+    'answers 200 or a well-formed 4xx to any body and revokes nothing it was not given',
+    async () => {
+      const tally = createTally()
+      // A live session that junk must not end.
+      const login = await post({ url: '/token', body: loginBody(), type: FORM })
+      const { access_token: accessToken, refresh_token: refreshToken } = login.json<{
+        access_token: string
+        refresh_token: string
+      }>()
+      // Near misses: the real tokens with one character of their signed part changed.
+      const nearMiss = fc
+        .tuple(
+          fc.constantFrom(accessToken, refreshToken),
+          fc.nat(),
+          fc.constantFrom('A', 'B', '_', '-', '.'),
+        )
+        .map(([token, at, char]) => {
+          const signedPart = token.includes('.') ? token.lastIndexOf('.') : token.length
+          const index = at % signedPart
+          return (
+            token.slice(0, index) + (token[index] === char ? '0' : char) + token.slice(index + 1)
+          )
+        })
+      const token = fc.oneof(jwtShaped, nastyString, nearMiss)
+      const body = fc.oneof(
+        token.map((value) => new URLSearchParams({ token: value }).toString()),
+        fc
+          .tuple(token, nastyString)
+          .map(([value, hint]) =>
+            new URLSearchParams({ token: value, token_type_hint: hint }).toString(),
+          ),
+        anyBody,
+      )
+      await fc.assert(
+        fc.asyncProperty(body, contentType, async (payload, type) => {
+          const response = await expectNoEffect({ url: '/revoke', body: payload, type }, tally)
+          expect([200, 400, 413], response.body).toContain(response.statusCode)
+        }),
+        fuzzParameters(300),
+      )
+      expect(tally.count(200), String(tally)).toBeGreaterThan(30)
+      const still = await t.app.inject({
+        method: 'GET',
+        url: '/users/me/',
+        headers: { authorization: `Bearer ${accessToken}` },
+      })
+      expect(still.statusCode).toBe(200)
+    },
+    fuzzTimeout(300, 30),
+  )
 })

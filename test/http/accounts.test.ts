@@ -6,13 +6,18 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 async function withAdmin(env: Record<string, string> = {}): Promise<{ t: TestApp; admin: string }> {
   const t = await build({ env })
-  await t.addUser({ username: 'root', password: 'root-passphrase', scopes: ['me', 'items', 'admin'] })
+  await t.addUser({
+    username: 'root',
+    password: 'root-passphrase',
+    scopes: ['me', 'items', 'admin'],
+  })
   await t.addUser({ username: 'alice', password: 'alice-password', email: 'alice@example.com' })
   return { t, admin: await t.login('root', 'root-passphrase') }
 }
 
 describe('POST /users (registration)', () => {
-  const register = (t: TestApp, body: object) => t.app.inject({ method: 'POST', url: '/users', payload: body })
+  const register = (t: TestApp, body: object) =>
+    t.app.inject({ method: 'POST', url: '/users', payload: body })
 
   it('is closed by default', async () => {
     const t = await build()
@@ -24,10 +29,23 @@ describe('POST /users (registration)', () => {
 
   it('creates an account with REGISTRATION=open, answering 201 with the public user', async () => {
     const t = await build({ env: { REGISTRATION: 'open' } })
-    const response = await register(t, { username: 'bob', password: 'bob-passphrase', email: 'bob@example.com', full_name: 'Bob' })
+    const response = await register(t, {
+      username: 'bob',
+      password: 'bob-passphrase',
+      email: 'bob@example.com',
+      full_name: 'Bob',
+    })
     expect(response.statusCode).toBe(201)
-    expect(response.json()).toEqual({ username: 'bob', email: 'bob@example.com', full_name: 'Bob', disabled: false })
-    expect((await t.app.inject(tokenRequest({ username: 'bob', password: 'bob-passphrase' }))).statusCode).toBe(200)
+    expect(response.json()).toEqual({
+      username: 'bob',
+      email: 'bob@example.com',
+      full_name: 'Bob',
+      disabled: false,
+    })
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'bob', password: 'bob-passphrase' })))
+        .statusCode,
+    ).toBe(200)
   })
 
   it('refuses look-alike and duplicate accounts with one 409 that does not say which field is taken', async () => {
@@ -46,7 +64,13 @@ describe('POST /users (registration)', () => {
 
   it('ignores fields it does not know, so nobody can grant themselves scopes', async () => {
     const t = await build({ env: { REGISTRATION: 'open' } })
-    const response = await register(t, { username: 'eve', password: 'eve-passphrase', scopes: ['admin'], disabled: false, admin: true })
+    const response = await register(t, {
+      username: 'eve',
+      password: 'eve-passphrase',
+      scopes: ['admin'],
+      disabled: false,
+      admin: true,
+    })
     expect(response.statusCode).toBe(201)
     expect((await t.store.findUserByUsername('eve'))?.scopes).toBeNull()
   })
@@ -55,14 +79,25 @@ describe('POST /users (registration)', () => {
     const t = await build({ env: { REGISTRATION: 'open' } })
     const response = await register(t, { username: 'ｄａｎ', password: 'dan-passphrase' })
     expect(response.json()).toMatchObject({ username: 'dan' })
-    expect((await t.app.inject(tokenRequest({ username: 'dan', password: 'dan-passphrase' }))).statusCode).toBe(200)
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'dan', password: 'dan-passphrase' })))
+        .statusCode,
+    ).toBe(200)
   })
 
   it.each([
     ['a short password', { username: 'bob', password: 'short' }, /at least 8/],
     ['a common password', { username: 'bob', password: 'iloveyou' }, /too common/],
-    ['the username as password', { username: 'bobby-tables', password: 'Bobby-Tables' }, /username/],
-    ['a password over 1024 characters', { username: 'bob', password: 'x'.repeat(1025) }, /at most 1024/],
+    [
+      'the username as password',
+      { username: 'bobby-tables', password: 'Bobby-Tables' },
+      /username/,
+    ],
+    [
+      'a password over 1024 characters',
+      { username: 'bob', password: 'x'.repeat(1025) },
+      /at most 1024/,
+    ],
     ['a bad email', { username: 'bob', password: 'bob-passphrase', email: 'nope' }, /email/],
   ])('refuses %s with 400 and a message', async (_name, body, message) => {
     const t = await build({ env: { REGISTRATION: 'open' } })
@@ -77,96 +112,259 @@ describe('the admin API', () => {
     const { t } = await withAdmin()
     expect((await t.app.inject({ method: 'GET', url: '/admin/users' })).statusCode).toBe(401)
     const alice = await t.login('alice', 'alice-password')
-    const denied = await t.app.inject({ method: 'GET', url: '/admin/users', headers: bearer(alice) })
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: '/admin/users',
+      headers: bearer(alice),
+    })
     expect(denied.statusCode).toBe(403)
-    expect(denied.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="admin"')
+    expect(denied.headers['www-authenticate']).toBe(
+      'Bearer error="insufficient_scope", scope="admin"',
+    )
   })
 
   it('lists and searches users a page at a time, never with hashes', async () => {
     const { t, admin } = await withAdmin()
-    const all = await t.app.inject({ method: 'GET', url: '/admin/users?limit=1', headers: bearer(admin) })
-    expect(all.json()).toMatchObject({ total: 2, limit: 1, offset: 0, users: [{ username: 'root', scopes: ['me', 'items', 'admin'] }] })
-    const found = await t.app.inject({ method: 'GET', url: '/admin/users?q=ALICE@', headers: bearer(admin) })
-    expect(found.json()).toMatchObject({ total: 1, users: [{ username: 'alice', email: 'alice@example.com', scopes: ['me', 'items'] }] })
+    const all = await t.app.inject({
+      method: 'GET',
+      url: '/admin/users?limit=1',
+      headers: bearer(admin),
+    })
+    expect(all.json()).toMatchObject({
+      total: 2,
+      limit: 1,
+      offset: 0,
+      users: [{ username: 'root', scopes: ['me', 'items', 'admin'] }],
+    })
+    const found = await t.app.inject({
+      method: 'GET',
+      url: '/admin/users?q=ALICE@',
+      headers: bearer(admin),
+    })
+    expect(found.json()).toMatchObject({
+      total: 1,
+      users: [{ username: 'alice', email: 'alice@example.com', scopes: ['me', 'items'] }],
+    })
     expect(found.body).not.toContain('argon2')
-    expect((await t.app.inject({ method: 'GET', url: '/admin/users?limit=0', headers: bearer(admin) })).statusCode).toBe(400)
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/admin/users?limit=0', headers: bearer(admin) }))
+        .statusCode,
+    ).toBe(400)
   })
 
   it('creates, reads, changes and deletes users', async () => {
     const { t, admin } = await withAdmin()
     const created = await t.app.inject({
-      method: 'POST', url: '/admin/users', headers: bearer(admin),
-      payload: { username: 'carol', password: 'carol-passphrase', email: 'carol@example.com', scopes: ['items'] },
+      method: 'POST',
+      url: '/admin/users',
+      headers: bearer(admin),
+      payload: {
+        username: 'carol',
+        password: 'carol-passphrase',
+        email: 'carol@example.com',
+        scopes: ['items'],
+      },
     })
     expect(created.statusCode).toBe(201)
-    expect(created.json()).toEqual({ username: 'carol', email: 'carol@example.com', full_name: null, disabled: false, scopes: ['items'] })
-    const duplicate = await t.app.inject({ method: 'POST', url: '/admin/users', headers: bearer(admin), payload: { username: 'carol', password: 'carol-passphrase' } })
+    expect(created.json()).toEqual({
+      username: 'carol',
+      email: 'carol@example.com',
+      full_name: null,
+      disabled: false,
+      scopes: ['items'],
+    })
+    const duplicate = await t.app.inject({
+      method: 'POST',
+      url: '/admin/users',
+      headers: bearer(admin),
+      payload: { username: 'carol', password: 'carol-passphrase' },
+    })
     expect(duplicate.statusCode).toBe(409)
 
-    const patched = await t.app.inject({ method: 'PATCH', url: '/admin/users/carol', headers: bearer(admin), payload: { full_name: 'Carol C', scopes: null } })
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: '/admin/users/carol',
+      headers: bearer(admin),
+      payload: { full_name: 'Carol C', scopes: null },
+    })
     expect(patched.json()).toMatchObject({ full_name: 'Carol C', scopes: ['me', 'items'] })
-    expect((await t.app.inject({ method: 'PATCH', url: '/admin/users/carol', headers: bearer(admin), payload: { scopes: ['root'] } })).statusCode).toBe(400)
-    expect((await t.app.inject({ method: 'PATCH', url: '/admin/users/carol', headers: bearer(admin), payload: {} })).statusCode).toBe(400)
-    expect((await t.app.inject({ method: 'GET', url: '/admin/users/carol', headers: bearer(admin) })).json()).toMatchObject({ full_name: 'Carol C' })
+    expect(
+      (
+        await t.app.inject({
+          method: 'PATCH',
+          url: '/admin/users/carol',
+          headers: bearer(admin),
+          payload: { scopes: ['root'] },
+        })
+      ).statusCode,
+    ).toBe(400)
+    expect(
+      (
+        await t.app.inject({
+          method: 'PATCH',
+          url: '/admin/users/carol',
+          headers: bearer(admin),
+          payload: {},
+        })
+      ).statusCode,
+    ).toBe(400)
+    expect(
+      (
+        await t.app.inject({ method: 'GET', url: '/admin/users/carol', headers: bearer(admin) })
+      ).json(),
+    ).toMatchObject({ full_name: 'Carol C' })
 
-    expect((await t.app.inject({ method: 'DELETE', url: '/admin/users/carol', headers: bearer(admin) })).statusCode).toBe(204)
-    expect((await t.app.inject({ method: 'GET', url: '/admin/users/carol', headers: bearer(admin) })).statusCode).toBe(404)
-    expect((await t.app.inject({ method: 'DELETE', url: '/admin/users/carol', headers: bearer(admin) })).statusCode).toBe(404)
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: '/admin/users/carol', headers: bearer(admin) }))
+        .statusCode,
+    ).toBe(204)
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/admin/users/carol', headers: bearer(admin) }))
+        .statusCode,
+    ).toBe(404)
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: '/admin/users/carol', headers: bearer(admin) }))
+        .statusCode,
+    ).toBe(404)
   })
 
   it('disabling a user, resetting a password or revoking sessions ends the user’s tokens', async () => {
     const { t, admin } = await withAdmin()
-    const me = (token: string) => t.app.inject({ method: 'GET', url: '/users/me/', headers: bearer(token) })
+    const me = (token: string) =>
+      t.app.inject({ method: 'GET', url: '/users/me/', headers: bearer(token) })
 
     let alice = await t.login('alice', 'alice-password')
-    expect((await t.app.inject({ method: 'POST', url: '/admin/users/alice/sessions/revoke-all', headers: bearer(admin) })).statusCode).toBe(204)
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/admin/users/alice/sessions/revoke-all',
+          headers: bearer(admin),
+        })
+      ).statusCode,
+    ).toBe(204)
     expect((await me(alice)).statusCode).toBe(401)
 
     alice = await t.login('alice', 'alice-password')
-    const reset = await t.app.inject({ method: 'POST', url: '/admin/users/alice/password', headers: bearer(admin), payload: { password: 'a-new-passphrase' } })
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: '/admin/users/alice/password',
+      headers: bearer(admin),
+      payload: { password: 'a-new-passphrase' },
+    })
     expect(reset.statusCode).toBe(204)
     expect((await me(alice)).statusCode).toBe(401)
-    const weak = await t.app.inject({ method: 'POST', url: '/admin/users/alice/password', headers: bearer(admin), payload: { password: 'password' } })
+    const weak = await t.app.inject({
+      method: 'POST',
+      url: '/admin/users/alice/password',
+      headers: bearer(admin),
+      payload: { password: 'password' },
+    })
     expect(weak.statusCode).toBe(400)
 
     alice = await t.login('alice', 'a-new-passphrase')
-    await t.app.inject({ method: 'PATCH', url: '/admin/users/alice', headers: bearer(admin), payload: { disabled: true } })
+    await t.app.inject({
+      method: 'PATCH',
+      url: '/admin/users/alice',
+      headers: bearer(admin),
+      payload: { disabled: true },
+    })
     expect((await me(alice)).statusCode).toBe(400)
-    expect((await t.app.inject(tokenRequest({ username: 'alice', password: 'a-new-passphrase' }))).statusCode).toBe(400)
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'alice', password: 'a-new-passphrase' })))
+        .statusCode,
+    ).toBe(400)
   })
 })
 
 describe('the audit log', () => {
   it('records logins, failures, refreshes, reuse, logouts, password changes and admin actions, never a secret', async () => {
     const { t, admin } = await withAdmin()
-    await t.app.inject({ ...tokenRequest({ username: 'alice', password: 'wrong-password' }), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'audit-test/1' } })
-    const tokens = (await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).json<{ access_token: string; refresh_token: string }>()
-    const next = (await t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))).json<{ access_token: string }>()
-    await t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
+    await t.app.inject({
+      ...tokenRequest({ username: 'alice', password: 'wrong-password' }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'user-agent': 'audit-test/1',
+      },
+    })
+    const tokens = (
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    ).json<{ access_token: string; refresh_token: string }>()
+    const next = (
+      await t.app.inject(
+        tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+      )
+    ).json<{ access_token: string }>()
+    await t.app.inject(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+    )
     const again = await t.login('alice', 'alice-password')
-    await t.app.inject({ method: 'POST', url: '/users/me/password', headers: bearer(again), payload: { current_password: 'alice-password', new_password: 'brand-new-passphrase' } })
+    await t.app.inject({
+      method: 'POST',
+      url: '/users/me/password',
+      headers: bearer(again),
+      payload: { current_password: 'alice-password', new_password: 'brand-new-passphrase' },
+    })
     await t.app.inject({ method: 'POST', url: '/logout', headers: bearer(again) })
-    await t.app.inject({ method: 'PATCH', url: '/admin/users/alice', headers: bearer(admin), payload: { full_name: 'Alice' } })
+    await t.app.inject({
+      method: 'PATCH',
+      url: '/admin/users/alice',
+      headers: bearer(admin),
+      payload: { full_name: 'Alice' },
+    })
 
-    const response = await t.app.inject({ method: 'GET', url: '/admin/audit?limit=100', headers: bearer(admin) })
+    const response = await t.app.inject({
+      method: 'GET',
+      url: '/admin/audit?limit=100',
+      headers: bearer(admin),
+    })
     expect(response.statusCode).toBe(200)
-    const events = response.json<{ events: Array<{ id: number; type: string; outcome: string; username: string; user_agent: string | null; at: string }> }>().events
+    const events = response.json<{
+      events: Array<{
+        id: number
+        type: string
+        outcome: string
+        username: string
+        user_agent: string | null
+        at: string
+      }>
+    }>().events
     const seen = events.map((event) => `${event.type}:${event.outcome}:${event.username}`)
-    expect(seen).toEqual(expect.arrayContaining([
-      'login:bad_credentials:alice',
-      'login:success:alice',
-      'token_refresh:success:alice',
-      'refresh_reuse:session_revoked:alice',
-      'password_change:success:alice',
-      'logout:success:alice',
-      'admin:update_user:root',
-    ]))
-    expect(events.map((event) => event.id)).toEqual([...events.map((event) => event.id)].sort((a, b) => b - a))
-    expect(events.find((event) => event.outcome === 'bad_credentials')?.user_agent).toBe('audit-test/1')
-    for (const secret of ['alice-password', 'wrong-password', 'brand-new-passphrase', tokens.refresh_token, tokens.access_token, next.access_token, '$argon2']) {
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'login:bad_credentials:alice',
+        'login:success:alice',
+        'token_refresh:success:alice',
+        'refresh_reuse:session_revoked:alice',
+        'password_change:success:alice',
+        'logout:success:alice',
+        'admin:update_user:root',
+      ]),
+    )
+    expect(events.map((event) => event.id)).toEqual(
+      [...events.map((event) => event.id)].sort((a, b) => b - a),
+    )
+    expect(events.find((event) => event.outcome === 'bad_credentials')?.user_agent).toBe(
+      'audit-test/1',
+    )
+    for (const secret of [
+      'alice-password',
+      'wrong-password',
+      'brand-new-passphrase',
+      tokens.refresh_token,
+      tokens.access_token,
+      next.access_token,
+      '$argon2',
+    ]) {
       expect(response.body).not.toContain(secret)
     }
-    const older = await t.app.inject({ method: 'GET', url: `/admin/audit?limit=2&before=${events[1]!.id}`, headers: bearer(admin) })
-    expect(older.json<{ events: Array<{ id: number }> }>().events.map((event) => event.id)).toEqual([events[2]!.id, events[3]!.id])
+    const older = await t.app.inject({
+      method: 'GET',
+      url: `/admin/audit?limit=2&before=${events[1]!.id}`,
+      headers: bearer(admin),
+    })
+    expect(older.json<{ events: Array<{ id: number }> }>().events.map((event) => event.id)).toEqual(
+      [events[2]!.id, events[3]!.id],
+    )
   })
 })

@@ -11,7 +11,11 @@ function preflight(url: string, method: string, origin: string, headers = 'autho
   return {
     method: 'OPTIONS' as const,
     url,
-    headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': headers },
+    headers: {
+      origin,
+      'access-control-request-method': method,
+      'access-control-request-headers': headers,
+    },
   }
 }
 
@@ -48,7 +52,11 @@ describe('CORS', () => {
     expect(login.headers['access-control-allow-origin']).toBe(APP)
 
     // Error answers too: a frontend must see why a call failed.
-    const refused = await t.app.inject({ method: 'GET', url: '/users/me/', headers: { origin: APP } })
+    const refused = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { origin: APP },
+    })
     expect(refused.statusCode).toBe(401)
     expect(refused.headers['access-control-allow-origin']).toBe(APP)
     expect(refused.headers['access-control-expose-headers']).toBe('WWW-Authenticate, Retry-After')
@@ -59,7 +67,11 @@ describe('CORS', () => {
     const evil = 'https://evil.example.com'
     const response = await t.app.inject(preflight('/token', 'POST', evil))
     expect(response.headers).not.toHaveProperty('access-control-allow-origin')
-    const answer = await t.app.inject({ method: 'GET', url: '/users/me/', headers: { origin: evil } })
+    const answer = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { origin: evil },
+    })
     expect(answer.headers).not.toHaveProperty('access-control-allow-origin')
     // Listed origins are compared exactly: no prefix or suffix matching.
     const lookalike = await t.app.inject(preflight('/token', 'POST', `${APP}.evil.example.com`))
@@ -74,7 +86,9 @@ describe('CORS', () => {
       await t.app.inject({ method: 'GET', url: '/healthz', headers: { origin: APP } }),
     ]
     for (const response of responses) {
-      expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([])
+      expect(
+        Object.keys(response.headers).filter((name) => name.startsWith('access-control-')),
+      ).toEqual([])
     }
   })
 
@@ -87,7 +101,8 @@ describe('CORS', () => {
     ['app.example.com', /not an origin/],
     [`${APP},null`, /'null' is not an origin/],
   ])('refuses CORS_ORIGINS=%s at start with a message naming the setting', (value, message) => {
-    const start = () => loadConfig({ cwd: tempDir(), env: { SECRET_KEY: TEST_SECRET, CORS_ORIGINS: value } })
+    const start = () =>
+      loadConfig({ cwd: tempDir(), env: { SECRET_KEY: TEST_SECRET, CORS_ORIGINS: value } })
     expect(start).toThrow(ConfigError)
     expect(start).toThrow(/^CORS_ORIGINS: /)
     expect(start).toThrow(message)
@@ -95,7 +110,14 @@ describe('CORS', () => {
 
   it('accepts origins with ports, IPv6 hosts and app schemes', () => {
     const origins = 'http://localhost:5173, http://[::1]:8080, capacitor://localhost'
-    const config = loadConfig({ cwd: tempDir(), env: { SECRET_KEY: TEST_SECRET, CORS_ORIGINS: origins } })
-    expect(config.corsOrigins).toEqual(['http://localhost:5173', 'http://[::1]:8080', 'capacitor://localhost'])
+    const config = loadConfig({
+      cwd: tempDir(),
+      env: { SECRET_KEY: TEST_SECRET, CORS_ORIGINS: origins },
+    })
+    expect(config.corsOrigins).toEqual([
+      'http://localhost:5173',
+      'http://[::1]:8080',
+      'capacitor://localhost',
+    ])
   })
 })

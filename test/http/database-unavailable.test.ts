@@ -12,7 +12,11 @@ describe('an unreachable database', () => {
     vi.spyOn(t.store, 'findTokenOwner').mockRejectedValue(failure)
     vi.spyOn(t.store, 'updateThrottle').mockRejectedValue(failure)
     for (const response of [
-      await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${token}` } }),
+      await t.app.inject({
+        method: 'GET',
+        url: '/users/me/',
+        headers: { authorization: `Bearer ${token}` },
+      }),
       await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' })),
     ]) {
       expect(response.statusCode).toBe(503)

@@ -3,8 +3,13 @@ import { build } from '../helper.js'
 
 interface OpenApi {
   openapi: string
-  components: { securitySchemes: Record<string, { type: string; flows: { password: { tokenUrl: string } } }> }
-  paths: Record<string, Record<string, { security?: unknown[]; requestBody?: { content: Record<string, unknown> } }>>
+  components: {
+    securitySchemes: Record<string, { type: string; flows: { password: { tokenUrl: string } } }>
+  }
+  paths: Record<
+    string,
+    Record<string, { security?: unknown[]; requestBody?: { content: Record<string, unknown> } }>
+  >
 }
 
 describe('interactive docs', () => {
@@ -14,8 +19,13 @@ describe('interactive docs', () => {
     expect(response.statusCode).toBe(200)
     const doc = response.json<OpenApi>()
     expect(doc.openapi).toMatch(/^3\./)
-    expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({ type: 'oauth2', flows: { password: { tokenUrl: 'token' } } })
-    expect(doc.paths['/token']?.post?.requestBody?.content).toHaveProperty('application/x-www-form-urlencoded')
+    expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({
+      type: 'oauth2',
+      flows: { password: { tokenUrl: 'token' } },
+    })
+    expect(doc.paths['/token']?.post?.requestBody?.content).toHaveProperty(
+      'application/x-www-form-urlencoded',
+    )
     expect(doc.paths['/token']?.post?.security).toBeUndefined()
   })
 
@@ -23,7 +33,9 @@ describe('interactive docs', () => {
     const t = await build()
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApi>()
     expect(doc.paths['/users/me/']?.get?.security).toEqual([{ OAuth2PasswordBearer: ['me'] }])
-    expect(doc.paths['/users/me/items/']?.get?.security).toEqual([{ OAuth2PasswordBearer: ['items'] }])
+    expect(doc.paths['/users/me/items/']?.get?.security).toEqual([
+      { OAuth2PasswordBearer: ['items'] },
+    ])
     expect(doc.paths['/logout']?.post?.security).toEqual([{ OAuth2PasswordBearer: [] }])
     expect(doc.paths['/healthz']?.get?.security).toBeUndefined()
   })
@@ -37,7 +49,9 @@ describe('interactive docs', () => {
     const external = [...page.body.matchAll(/(?:src|href)="(https?:)?\/\//g)]
     expect(external).toEqual([])
     for (const asset of ['swagger-ui-bundle.js', 'swagger-ui.css', 'swagger-initializer.js']) {
-      expect((await t.app.inject({ method: 'GET', url: `/docs/static/${asset}` })).statusCode).toBe(200)
+      expect((await t.app.inject({ method: 'GET', url: `/docs/static/${asset}` })).statusCode).toBe(
+        200,
+      )
     }
   })
 

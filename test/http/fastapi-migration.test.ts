@@ -13,12 +13,12 @@ function writeTutorialDb(dir: string): string {
   const db = new Database(filename)
   db.exec(`CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT UNIQUE, full_name TEXT,
     email TEXT UNIQUE, hashed_password TEXT, disabled BOOLEAN DEFAULT 0)`)
-  db.prepare('INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)').run(
-    'johndoe', 'John Doe', 'johndoe@example.com', TUTORIAL_HASH, 0,
-  )
-  db.prepare('INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)').run(
-    'alice', 'Alice Wonderson', 'alice@example.com', TUTORIAL_HASH, 1,
-  )
+  db.prepare(
+    'INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)',
+  ).run('johndoe', 'John Doe', 'johndoe@example.com', TUTORIAL_HASH, 0)
+  db.prepare(
+    'INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)',
+  ).run('alice', 'Alice Wonderson', 'alice@example.com', TUTORIAL_HASH, 1)
   db.close()
   return filename
 }
@@ -33,9 +33,20 @@ describe('migrating from a FastAPI tutorial app', () => {
     const upgraded = (await t.store.findUserByUsername('johndoe'))?.hashedPassword
     expect(upgraded).toMatch(/^\$argon2id\$/)
     // The upgraded hash keeps working, and the FastAPI columns are untouched otherwise.
-    expect((await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode).toBe(200)
-    const me = await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${await t.login('johndoe', 'secret')}` } })
-    expect(me.json()).toEqual({ username: 'johndoe', email: 'johndoe@example.com', full_name: 'John Doe', disabled: false })
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode,
+    ).toBe(200)
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { authorization: `Bearer ${await t.login('johndoe', 'secret')}` },
+    })
+    expect(me.json()).toEqual({
+      username: 'johndoe',
+      email: 'johndoe@example.com',
+      full_name: 'John Doe',
+      disabled: false,
+    })
     const raw = new Database(filename, { readonly: true })
     expect(raw.prepare('SELECT COUNT(*) FROM users').pluck().get()).toBe(2)
     raw.close()
@@ -45,7 +56,9 @@ describe('migrating from a FastAPI tutorial app', () => {
     const dir = tempDir()
     writeTutorialDb(dir)
     const t = await build({ dir })
-    expect((await t.app.inject(tokenRequest({ username: 'johndoe', password: 'wrong' }))).statusCode).toBe(401)
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'johndoe', password: 'wrong' }))).statusCode,
+    ).toBe(401)
     expect((await t.store.findUserByUsername('johndoe'))?.hashedPassword).toBe(TUTORIAL_HASH)
     const disabled = await t.app.inject(tokenRequest({ username: 'alice', password: 'secret' }))
     expect(disabled.statusCode).toBe(400)
@@ -56,9 +69,16 @@ describe('migrating from a FastAPI tutorial app', () => {
   it("reads the tutorial's .env names", async () => {
     const dir = tempDir()
     writeTutorialDb(dir)
-    writeFileSync(join(dir, '.env'), 'SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\nALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\nDATABASE_URL=sqlite:///users.db\n')
+    writeFileSync(
+      join(dir, '.env'),
+      'SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\nALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\nDATABASE_URL=sqlite:///users.db\n',
+    )
     const { loadConfig } = await import('../../src/config.js')
     const config = loadConfig({ cwd: dir, env: {} })
-    expect(config).toMatchObject({ algorithm: 'HS256', accessTokenExpireMinutes: 30, databaseUrl: 'sqlite:///users.db' })
+    expect(config).toMatchObject({
+      algorithm: 'HS256',
+      accessTokenExpireMinutes: 30,
+      databaseUrl: 'sqlite:///users.db',
+    })
   })
 })

@@ -1,5 +1,12 @@
 // Asymmetric keys, rotation and discovery (RFC 8725, RFC 9068, RFC 7517, RFC 8414).
-import { createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type JsonWebKey } from 'node:crypto'
+import {
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type JsonWebKey,
+} from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -7,7 +14,11 @@ import { createKeyManager } from '../../src/services/signing-keys.js'
 import { build, tempDir, type TestApp } from '../helper.js'
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const part = (token: string, index: number) => JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString()) as Record<string, unknown>
+const part = (token: string, index: number) =>
+  JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >
 
 async function withAlice(env: Record<string, string>): Promise<TestApp> {
   const t = await build({ env })
@@ -15,8 +26,12 @@ async function withAlice(env: Record<string, string>): Promise<TestApp> {
   return t
 }
 
-const me = (t: TestApp, token: string) => t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${token}` } })
-const jwks = async (t: TestApp) => (await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<{ keys: Array<JsonWebKey & { kid: string }> }>().keys
+const me = (t: TestApp, token: string) =>
+  t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${token}` } })
+const jwks = async (t: TestApp) =>
+  (await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<{
+    keys: Array<JsonWebKey & { kid: string }>
+  }>().keys
 
 afterEach(() => {
   vi.useRealTimers()
@@ -35,10 +50,17 @@ describe.each(['RS256', 'ES256', 'EdDSA'])('ALGORITHM=%s', (algorithm) => {
     // Anyone can verify with the published key alone, as another service would.
     const publicKey = createPublicKey({ key: keys[0]!, format: 'jwk' })
     const [h, p, s] = token.split('.')
-    const options = algorithm === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey
+    const options =
+      algorithm === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey
     const digest = algorithm === 'EdDSA' ? null : 'sha256'
-    expect(cryptoVerify(digest, Buffer.from(`${h}.${p}`), options, Buffer.from(s!, 'base64url'))).toBe(true)
-    expect(part(token, 1)).toMatchObject({ iss: 'https://auth.example.com', aud: 'https://auth.example.com', sub: 'alice' })
+    expect(
+      cryptoVerify(digest, Buffer.from(`${h}.${p}`), options, Buffer.from(s!, 'base64url')),
+    ).toBe(true)
+    expect(part(token, 1)).toMatchObject({
+      iss: 'https://auth.example.com',
+      aud: 'https://auth.example.com',
+      sub: 'alice',
+    })
     expect((await me(t, token)).statusCode).toBe(200)
   })
 })
@@ -48,7 +70,9 @@ describe('asymmetric keys', () => {
     const t = await withAlice({ ALGORITHM: 'RS256' })
     const token = await t.login('alice', 'alice-password')
     const [key] = await jwks(t)
-    const pem = createPublicKey({ key: key!, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString()
+    const pem = createPublicKey({ key: key!, format: 'jwk' })
+      .export({ format: 'pem', type: 'spki' })
+      .toString()
     for (const secret of [pem, `  ${pem}`, pem.trim()]) {
       const input = `${b64({ alg: 'HS256', typ: 'at+jwt', kid: key!.kid })}.${token.split('.')[1]}`
       const forged = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
@@ -63,9 +87,16 @@ describe('asymmetric keys', () => {
     const token = await t.login('alice', 'alice-password')
     const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const attackerJwk = attacker.publicKey.export({ format: 'jwk' })
-    for (const extra of [{ jwk: attackerJwk }, { jku: 'https://evil.example/jwks.json', kid: 'evil' }, { x5u: 'https://evil.example/cert.pem' }]) {
+    for (const extra of [
+      { jwk: attackerJwk },
+      { jku: 'https://evil.example/jwks.json', kid: 'evil' },
+      { x5u: 'https://evil.example/cert.pem' },
+    ]) {
       const input = `${b64({ alg: 'ES256', typ: 'at+jwt', ...extra })}.${token.split('.')[1]}`
-      const signature = cryptoSign('sha256', Buffer.from(input), { key: attacker.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+      const signature = cryptoSign('sha256', Buffer.from(input), {
+        key: attacker.privateKey,
+        dsaEncoding: 'ieee-p1363',
+      }).toString('base64url')
       expect((await me(t, `${input}.${signature}`)).statusCode).toBe(401)
     }
   })
@@ -76,13 +107,22 @@ describe('asymmetric keys', () => {
     const oldKid = part(before, 0).kid
 
     // Rotated by another process (the CLI) on the same database.
-    const manager = await createKeyManager({ algorithm: 'EdDSA', secretKey: 'unused', signingKeyPem: undefined, store: t.store, accessTokenTtlSeconds: 600 })
+    const manager = await createKeyManager({
+      algorithm: 'EdDSA',
+      secretKey: 'unused',
+      signingKeyPem: undefined,
+      store: t.store,
+      accessTokenTtlSeconds: 600,
+    })
     const newKid = await manager.rotate()
     expect(newKid).not.toBe(oldKid)
 
     // Another instance on the same database signs with the new key; this one accepts its tokens at once
     // (the unknown kid makes it reload its keys) and keeps accepting the old key's tokens.
-    const other = await build({ dir: t.dir, env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' } })
+    const other = await build({
+      dir: t.dir,
+      env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' },
+    })
     const after = await other.login('alice', 'alice-password')
     expect(part(after, 0).kid).toBe(newKid)
     expect((await me(t, after)).statusCode).toBe(200)
@@ -94,7 +134,10 @@ describe('asymmetric keys', () => {
     // ... and once the old key's tokens have all expired, it is gone from the JWKS and from verification.
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(Date.now() + 11 * 60_000)
-    const fresh = await build({ dir: t.dir, env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' } })
+    const fresh = await build({
+      dir: t.dir,
+      env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' },
+    })
     expect((await jwks(fresh)).map((key) => key.kid)).toEqual([newKid])
     expect(part(await fresh.login('alice', 'alice-password'), 0).kid).toBe(newKid)
   })
@@ -115,15 +158,27 @@ describe('asymmetric keys', () => {
   it('refuse a SIGNING_KEY_FILE of the wrong kind', async () => {
     const dir = tempDir()
     const file = join(dir, 'ec.pem')
-    writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }))
-    await expect(build({ env: { ALGORITHM: 'RS256', SIGNING_KEY_FILE: file } })).rejects.toThrow(/needs a rsa key/)
+    writeFileSync(
+      file,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        format: 'pem',
+        type: 'pkcs8',
+      }),
+    )
+    await expect(build({ env: { ALGORITHM: 'RS256', SIGNING_KEY_FILE: file } })).rejects.toThrow(
+      /needs a rsa key/,
+    )
   })
 })
 
 describe('discovery', () => {
   it('publishes RFC 8414 metadata built from ISSUER, not from the Host header', async () => {
     const t = await build({ env: { ISSUER: 'https://auth.example.com' } })
-    const response = await t.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server', headers: { host: 'evil.example' } })
+    const response = await t.app.inject({
+      method: 'GET',
+      url: '/.well-known/oauth-authorization-server',
+      headers: { host: 'evil.example' },
+    })
     expect(response.statusCode).toBe(200)
     expect(response.json()).toMatchObject({
       issuer: 'https://auth.example.com',

@@ -12,10 +12,20 @@ describe('logs', () => {
     const token = await t.login('alice', password)
     await t.app.inject(tokenRequest({ username: 'alice', password: 'wrong-' + password }))
     await t.app.inject(tokenRequest({ username: 'ghost', password }))
-    await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${token}` } })
-    await t.app.inject({ method: 'GET', url: `/users/me/?access_token=${token}`, headers: { authorization: `Bearer ${token}x` } })
+    await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    await t.app.inject({
+      method: 'GET',
+      url: `/users/me/?access_token=${token}`,
+      headers: { authorization: `Bearer ${token}x` },
+    })
     await t.app.inject(tokenRequest(`username=alice&password=${password}&password=${password}`))
-    await t.app.inject(tokenRequest(JSON.stringify({ username: 'alice', password }), 'application/json'))
+    await t.app.inject(
+      tokenRequest(JSON.stringify({ username: 'alice', password }), 'application/json'),
+    )
 
     const text = logs.text()
     expect(text).toContain('"path":"/token"')

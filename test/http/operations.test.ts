@@ -29,12 +29,22 @@ describe('metrics', () => {
   it('count logins by outcome, reuse detections and request durations by route', async () => {
     const t = await build({ env: { METRICS: 'true', THROTTLE_PAIR_LIMIT: '1' } })
     await t.addUser({ username: 'alice', password: 'alice-password' })
-    const tokens = (await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).json<{ access_token: string; refresh_token: string }>()
+    const tokens = (
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    ).json<{ access_token: string; refresh_token: string }>()
     await t.app.inject(tokenRequest({ username: 'bob', password: 'wrong' }))
     await t.app.inject(tokenRequest({ username: 'bob', password: 'wrong' }))
-    await t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
-    await t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
-    await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${tokens.access_token}` } })
+    await t.app.inject(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+    )
+    await t.app.inject(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+    )
+    await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
 
     const response = await t.app.inject({ method: 'GET', url: '/metrics' })
     expect(response.statusCode).toBe(200)
@@ -45,7 +55,9 @@ describe('metrics', () => {
     expect(text).toContain('gatehouse_logins_total{outcome="throttled"} 1')
     expect(text).toContain('gatehouse_refresh_reuse_detected_total 1')
     expect(text).toMatch(/gatehouse_hash_queue_depth 0/)
-    expect(text).toMatch(/gatehouse_http_request_duration_seconds_count\{route="\/users\/me\/",method="GET",status="401"\} 1/)
+    expect(text).toMatch(
+      /gatehouse_http_request_duration_seconds_count\{route="\/users\/me\/",method="GET",status="401"\} 1/,
+    )
     expect(text).not.toContain(tokens.access_token)
   })
 })
@@ -53,7 +65,13 @@ describe('metrics', () => {
 describe('the server process', () => {
   async function start(env: Record<string, string>) {
     const dir = tempDir()
-    const config = parseConfig({ SECRET_KEY: TEST_SECRET, DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`, PORT: '0', LOG_LEVEL: 'silent', ...env })
+    const config = parseConfig({
+      SECRET_KEY: TEST_SECRET,
+      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      ...env,
+    })
     await seedUser(config.databaseUrl, { username: 'alice', password: 'alice-password' })
     const server = await startServer(config)
     onTestFinished(() => server.close())
@@ -63,7 +81,11 @@ describe('the server process', () => {
   it('serves metrics on METRICS_PORT and not on the main port', async () => {
     const port = await freePort()
 
-    const server = await start({ METRICS: 'true', METRICS_PORT: String(port), LOGIN_MIN_DURATION_MS: '0' })
+    const server = await start({
+      METRICS: 'true',
+      METRICS_PORT: String(port),
+      LOGIN_MIN_DURATION_MS: '0',
+    })
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
     expect(metrics.status).toBe(200)
     expect(await metrics.text()).toContain('gatehouse_hash_queue_depth')
@@ -72,7 +94,10 @@ describe('the server process', () => {
 
   it('finishes in-flight requests when it shuts down, then refuses new ones', async () => {
     const server = await start({ LOGIN_MIN_DURATION_MS: '400' })
-    const inFlight = fetch(`${server.url}/token`, { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'alice-password' }) })
+    const inFlight = fetch(`${server.url}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'alice', password: 'alice-password' }),
+    })
     await new Promise((resolve) => setTimeout(resolve, 100))
     const closing = server.close()
     const response = await inFlight

@@ -9,18 +9,31 @@ interface Tokens {
   refresh_token: string
 }
 
-const me = (t: TestApp, accessToken: string) => t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${accessToken}` } })
-const refresh = (t: TestApp, refreshToken: string) => t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }))
+const me = (t: TestApp, accessToken: string) =>
+  t.app.inject({
+    method: 'GET',
+    url: '/users/me/',
+    headers: { authorization: `Bearer ${accessToken}` },
+  })
+const refresh = (t: TestApp, refreshToken: string) =>
+  t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }))
 
 describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
   it('logs in, answers /users/me/ and rotates refresh tokens with reuse detection', async () => {
     const t = await build({ databaseUrl: (await freshSchema()).url })
     await t.addUser({ username: 'alice', password: 'alice-password', email: 'alice@example.com' })
-    const login = await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    const login = await t.app.inject(
+      tokenRequest({ username: 'alice', password: 'alice-password' }),
+    )
     expect(login.statusCode).toBe(200)
     const tokens = login.json<Tokens>()
     const profile = await me(t, tokens.access_token)
-    expect(profile.json()).toEqual({ username: 'alice', email: 'alice@example.com', full_name: null, disabled: false })
+    expect(profile.json()).toEqual({
+      username: 'alice',
+      email: 'alice@example.com',
+      full_name: null,
+      disabled: false,
+    })
 
     const rotated = await refresh(t, tokens.refresh_token)
     expect(rotated.statusCode).toBe(200)
@@ -35,8 +48,12 @@ describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
   it('gives exactly one of concurrent refreshes with one token a new token', async () => {
     const t = await build({ databaseUrl: (await freshSchema()).url })
     await t.addUser({ username: 'alice', password: 'alice-password' })
-    const tokens = (await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).json<Tokens>()
-    const statuses = (await Promise.all(Array.from({ length: 10 }, () => refresh(t, tokens.refresh_token)))).map((response) => response.statusCode)
+    const tokens = (
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    ).json<Tokens>()
+    const statuses = (
+      await Promise.all(Array.from({ length: 10 }, () => refresh(t, tokens.refresh_token)))
+    ).map((response) => response.statusCode)
     expect(statuses.filter((status) => status === 200)).toHaveLength(1)
     expect(statuses.filter((status) => status === 400)).toHaveLength(9)
   })
@@ -44,16 +61,24 @@ describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
   it('upgrades a tutorial bcrypt hash on login', async () => {
     const t = await build({ databaseUrl: (await freshSchema()).url })
     await t.store.createUser({ username: 'johndoe', hashedPassword: TUTORIAL_HASH })
-    expect((await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode).toBe(200)
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode,
+    ).toBe(200)
     expect((await t.store.findUserByUsername('johndoe'))?.hashedPassword).toMatch(/^\$argon2id\$/)
   })
 
   it('throttles failed logins with counters in the database', async () => {
     const t = await build({ databaseUrl: (await freshSchema()).url })
     await t.addUser({ username: 'alice', password: 'alice-password' })
-    const failures = await Promise.all(Array.from({ length: 5 }, () => t.app.inject(tokenRequest({ username: 'alice', password: 'wrong' }))))
+    const failures = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        t.app.inject(tokenRequest({ username: 'alice', password: 'wrong' })),
+      ),
+    )
     expect(failures.map((response) => response.statusCode)).toEqual([401, 401, 401, 401, 401])
-    const refused = await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    const refused = await t.app.inject(
+      tokenRequest({ username: 'alice', password: 'alice-password' }),
+    )
     expect(refused.statusCode).toBe(429)
     expect(refused.headers['retry-after']).toBe('60')
   })
@@ -64,9 +89,14 @@ describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
     const logs = captureLogs()
     const t = await build({ databaseUrl: link.url(schema), logs: logs.stream })
     await t.addUser({ username: 'alice', password: 'alice-password' })
-    const tokens = (await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).json<Tokens>()
+    const tokens = (
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    ).json<Tokens>()
     link.cut()
-    for (const response of [await me(t, tokens.access_token), await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))]) {
+    for (const response of [
+      await me(t, tokens.access_token),
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' })),
+    ]) {
       expect(response.statusCode).toBe(503)
       expect(response.headers['retry-after']).toBe('1')
       expect(response.json()).toEqual({ detail: 'The database is unavailable, try again shortly' })

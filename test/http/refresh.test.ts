@@ -15,14 +15,21 @@ interface Tokens {
 async function loggedIn(env: Record<string, string> = {}): Promise<{ t: TestApp; tokens: Tokens }> {
   const t = await build({ env })
   await t.addUser({ username: 'alice', password: 'alice-password' })
-  const response = await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+  const response = await t.app.inject(
+    tokenRequest({ username: 'alice', password: 'alice-password' }),
+  )
   return { t, tokens: response.json<Tokens>() }
 }
 
 const refresh = (t: TestApp, refreshToken: string, extra: Record<string, string> = {}) =>
   t.app.inject(tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }))
 
-const me = (t: TestApp, accessToken: string) => t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${accessToken}` } })
+const me = (t: TestApp, accessToken: string) =>
+  t.app.inject({
+    method: 'GET',
+    url: '/users/me/',
+    headers: { authorization: `Bearer ${accessToken}` },
+  })
 
 afterEach(() => {
   vi.useRealTimers()
@@ -65,7 +72,9 @@ describe('refresh tokens', () => {
 
   it('leave other sessions of the user alone on reuse', async () => {
     const { t, tokens } = await loggedIn()
-    const other = (await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))).json<Tokens>()
+    const other = (
+      await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))
+    ).json<Tokens>()
     await refresh(t, tokens.refresh_token)
     await refresh(t, tokens.refresh_token)
     expect((await me(t, other.access_token)).statusCode).toBe(200)
@@ -74,7 +83,9 @@ describe('refresh tokens', () => {
 
   it('rotate atomically: of concurrent refreshes with one token exactly one succeeds', async () => {
     const { t, tokens } = await loggedIn()
-    const responses = await Promise.all(Array.from({ length: 10 }, () => refresh(t, tokens.refresh_token)))
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => refresh(t, tokens.refresh_token)),
+    )
     const statuses = responses.map((response) => response.statusCode)
     expect(statuses.filter((status) => status === 200)).toHaveLength(1)
     expect(statuses.filter((status) => status === 400)).toHaveLength(9)
@@ -94,7 +105,9 @@ describe('refresh tokens', () => {
     const { t: t2, tokens: itemsOnly } = await (async () => {
       const app = await build()
       await app.addUser({ username: 'bob', password: 'bob-password' })
-      const response = await app.app.inject(tokenRequest({ username: 'bob', password: 'bob-password', scope: 'items' }))
+      const response = await app.app.inject(
+        tokenRequest({ username: 'bob', password: 'bob-password', scope: 'items' }),
+      )
       return { t: app, tokens: response.json<Tokens>() }
     })()
     const widened = await refresh(t2, itemsOnly.refresh_token, { scope: 'me' })
@@ -113,7 +126,10 @@ describe('refresh tokens', () => {
   })
 
   it('stop working after the idle timeout', async () => {
-    const { t, tokens } = await loggedIn({ REFRESH_TOKEN_IDLE_DAYS: '2', REFRESH_TOKEN_EXPIRE_DAYS: '30' })
+    const { t, tokens } = await loggedIn({
+      REFRESH_TOKEN_IDLE_DAYS: '2',
+      REFRESH_TOKEN_EXPIRE_DAYS: '30',
+    })
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(Date.now() + 1.5 * 86_400_000)
     const next = (await refresh(t, tokens.refresh_token)).json<Tokens>()
@@ -124,7 +140,10 @@ describe('refresh tokens', () => {
   })
 
   it('stop working after the absolute lifetime, however often they are used', async () => {
-    const { t, tokens } = await loggedIn({ REFRESH_TOKEN_IDLE_DAYS: '2', REFRESH_TOKEN_EXPIRE_DAYS: '3' })
+    const { t, tokens } = await loggedIn({
+      REFRESH_TOKEN_IDLE_DAYS: '2',
+      REFRESH_TOKEN_EXPIRE_DAYS: '3',
+    })
     vi.useFakeTimers({ toFake: ['Date'] })
     let current = tokens.refresh_token
     for (let day = 1; day <= 2; day++) {

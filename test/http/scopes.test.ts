@@ -9,9 +9,16 @@ async function withAlice(env: Record<string, string> = {}): Promise<TestApp> {
 }
 
 const token = (t: TestApp, scope?: string) =>
-  t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password', ...(scope === undefined ? {} : { scope }) }))
+  t.app.inject(
+    tokenRequest({
+      username: 'alice',
+      password: 'alice-password',
+      ...(scope === undefined ? {} : { scope }),
+    }),
+  )
 
-const claimsOf = (accessToken: string) => JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { scope: string }
+const claimsOf = (accessToken: string) =>
+  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { scope: string }
 
 describe('scopes', () => {
   it('grant the user’s default scopes when none are requested, and say so', async () => {
@@ -50,22 +57,46 @@ describe('scopes', () => {
   it('answer 403 insufficient_scope on a route that needs a scope the token lacks', async () => {
     const t = await withAlice()
     const { access_token } = (await token(t, 'items')).json<{ access_token: string }>()
-    const response = await t.app.inject({ method: 'GET', url: '/users/me/', headers: { authorization: `Bearer ${access_token}` } })
+    const response = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { authorization: `Bearer ${access_token}` },
+    })
     expect(response.statusCode).toBe(403)
-    expect(response.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="me"')
+    expect(response.headers['www-authenticate']).toBe(
+      'Bearer error="insufficient_scope", scope="me"',
+    )
     expect(response.json()).toEqual({ detail: 'Not enough permissions' })
-    const items = await t.app.inject({ method: 'GET', url: '/users/me/items/', headers: { authorization: `Bearer ${access_token}` } })
+    const items = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/items/',
+      headers: { authorization: `Bearer ${access_token}` },
+    })
     expect(items.statusCode).toBe(200)
   })
 
   it('protect a developer’s route in one line, with scopes from SCOPES', async () => {
-    const t = await withAlice({ SCOPES: 'reports=Read reports', DEFAULT_SCOPES: 'me items reports' })
-    t.app.get('/reports', { onRequest: t.app.requireScopes('reports') }, async (request) => ({ for: request.user.username, scopes: request.auth.scopes }))
+    const t = await withAlice({
+      SCOPES: 'reports=Read reports',
+      DEFAULT_SCOPES: 'me items reports',
+    })
+    t.app.get('/reports', { onRequest: t.app.requireScopes('reports') }, async (request) => ({
+      for: request.user.username,
+      scopes: request.auth.scopes,
+    }))
     const { access_token } = (await token(t)).json<{ access_token: string }>()
-    const ok = await t.app.inject({ method: 'GET', url: '/reports', headers: { authorization: `Bearer ${access_token}` } })
+    const ok = await t.app.inject({
+      method: 'GET',
+      url: '/reports',
+      headers: { authorization: `Bearer ${access_token}` },
+    })
     expect(ok.json()).toEqual({ for: 'alice', scopes: ['me', 'items', 'reports'] })
     const narrow = (await token(t, 'me')).json<{ access_token: string }>().access_token
-    const denied = await t.app.inject({ method: 'GET', url: '/reports', headers: { authorization: `Bearer ${narrow}` } })
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: '/reports',
+      headers: { authorization: `Bearer ${narrow}` },
+    })
     expect(denied.statusCode).toBe(403)
     expect(denied.headers['www-authenticate']).toContain('scope="reports"')
   })
@@ -73,7 +104,11 @@ describe('scopes', () => {
   it('are listed in the OpenAPI password flow, for the Authorize dialog', async () => {
     const t = await withAlice({ SCOPES: 'reports=Read reports' })
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
-      components: { securitySchemes: { OAuth2PasswordBearer: { flows: { password: { scopes: Record<string, string> } } } } }
+      components: {
+        securitySchemes: {
+          OAuth2PasswordBearer: { flows: { password: { scopes: Record<string, string> } } }
+        }
+      }
     }>()
     expect(doc.components.securitySchemes.OAuth2PasswordBearer.flows.password.scopes).toEqual({
       me: 'Read information about the current user.',
@@ -84,6 +119,8 @@ describe('scopes', () => {
   })
 
   it('refuse a configuration whose defaults name unknown scopes', async () => {
-    await expect(build({ env: { DEFAULT_SCOPES: 'me nope' } })).rejects.toThrow(/DEFAULT_SCOPES: 'nope'/)
+    await expect(build({ env: { DEFAULT_SCOPES: 'me nope' } })).rejects.toThrow(
+      /DEFAULT_SCOPES: 'nope'/,
+    )
   })
 })

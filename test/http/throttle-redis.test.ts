@@ -7,7 +7,8 @@ import { requireService } from '../support/services.js'
 
 const redisUp = await requireService('Redis', '127.0.0.1', 6379)
 
-const attempt = (t: TestApp, username: string, password: string) => t.app.inject({ ...tokenRequest({ username, password }), remoteAddress: '203.0.113.9' })
+const attempt = (t: TestApp, username: string, password: string) =>
+  t.app.inject({ ...tokenRequest({ username, password }), remoteAddress: '203.0.113.9' })
 
 describe.runIf(redisUp)('throttling with REDIS_URL', () => {
   it('counts attempts made on two instances together', async () => {
@@ -35,7 +36,10 @@ describe('when Redis is unreachable', () => {
 
   it('lets logins through unthrottled with a logged warning when REDIS_FAILURE_MODE=open', async () => {
     const logs = captureLogs()
-    const t = await build({ env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_FAILURE_MODE: 'open' }, logs: logs.stream })
+    const t = await build({
+      env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_FAILURE_MODE: 'open' },
+      logs: logs.stream,
+    })
     await t.addUser({ username: 'alice', password: 'alice-password' })
     expect((await attempt(t, 'alice', 'alice-password')).statusCode).toBe(200)
     expect((await attempt(t, 'alice', 'wrong')).statusCode).toBe(401)

@@ -3,8 +3,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { countAttempt } from '../../src/services/login-throttle.js'
 import { build, tokenRequest, type TestApp } from '../helper.js'
 
-const attempt = (t: TestApp, username: string, password: string, remoteAddress = '203.0.113.7', headers: Record<string, string> = {}) =>
-  t.app.inject({ ...tokenRequest({ username, password }), remoteAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } })
+const attempt = (
+  t: TestApp,
+  username: string,
+  password: string,
+  remoteAddress = '203.0.113.7',
+  headers: Record<string, string> = {},
+) =>
+  t.app.inject({
+    ...tokenRequest({ username, password }),
+    remoteAddress,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  })
 
 async function withAlice(env: Record<string, string> = {}): Promise<TestApp> {
   const t = await build({ env })
@@ -35,7 +45,10 @@ describe('failed-login throttling', () => {
     const refused = await attempt(t, 'alice', 'alice-password')
     expect(refused.statusCode).toBe(429)
     expect(Number(refused.headers['retry-after'])).toBe(60)
-    expect(refused.json()).toMatchObject({ error: 'slow_down', detail: expect.stringContaining('Too many') as unknown })
+    expect(refused.json()).toMatchObject({
+      error: 'slow_down',
+      detail: expect.stringContaining('Too many') as unknown,
+    })
     expect(checks()).toBe(5)
     // Another client of the same user is not affected.
     expect((await attempt(t, 'alice', 'alice-password', '198.51.100.1')).statusCode).toBe(200)
@@ -78,7 +91,9 @@ describe('failed-login throttling', () => {
   it('lets no more than the limit of 50 concurrent wrong passwords reach a password check', async () => {
     const t = await withAlice()
     const checks = countChecks(t)
-    const responses = await Promise.all(Array.from({ length: 50 }, () => attempt(t, 'alice', 'wrong')))
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => attempt(t, 'alice', 'wrong')),
+    )
     expect(checks()).toBe(5)
     expect(responses.filter((response) => response.statusCode === 401)).toHaveLength(5)
     expect(responses.filter((response) => response.statusCode === 429)).toHaveLength(45)
@@ -86,7 +101,8 @@ describe('failed-login throttling', () => {
 
   it('limits one IP across usernames', async () => {
     const t = await withAlice({ THROTTLE_IP_LIMIT: '3' })
-    for (const username of ['a', 'b', 'c']) expect((await attempt(t, username, 'x')).statusCode).toBe(401)
+    for (const username of ['a', 'b', 'c'])
+      expect((await attempt(t, username, 'x')).statusCode).toBe(401)
     expect((await attempt(t, 'd', 'x')).statusCode).toBe(429)
     expect((await attempt(t, 'd', 'x', '198.51.100.1')).statusCode).toBe(401)
   })
@@ -94,24 +110,41 @@ describe('failed-login throttling', () => {
   it('limits one username across IPs, but never locks the user out of an IP they logged in from', async () => {
     const t = await withAlice({ THROTTLE_USER_LIMIT: '3' })
     expect((await attempt(t, 'alice', 'alice-password', '192.0.2.1')).statusCode).toBe(200)
-    for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) expect((await attempt(t, 'alice', 'wrong', ip)).statusCode).toBe(401)
+    for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3'])
+      expect((await attempt(t, 'alice', 'wrong', ip)).statusCode).toBe(401)
     expect((await attempt(t, 'alice', 'alice-password', '198.51.100.4')).statusCode).toBe(429)
     expect((await attempt(t, 'alice', 'alice-password', '192.0.2.1')).statusCode).toBe(200)
   })
 
   it('ignores X-Forwarded-For from clients that are not trusted proxies', async () => {
     const t = await withAlice()
-    for (let i = 0; i < 5; i++) await attempt(t, 'alice', 'wrong', '203.0.113.7', { 'x-forwarded-for': `10.0.0.${i}` })
-    const spoofed = await attempt(t, 'alice', 'alice-password', '203.0.113.7', { 'x-forwarded-for': '10.9.9.9' })
+    for (let i = 0; i < 5; i++)
+      await attempt(t, 'alice', 'wrong', '203.0.113.7', { 'x-forwarded-for': `10.0.0.${i}` })
+    const spoofed = await attempt(t, 'alice', 'alice-password', '203.0.113.7', {
+      'x-forwarded-for': '10.9.9.9',
+    })
     expect(spoofed.statusCode).toBe(429)
   })
 
   it('uses X-Forwarded-For from a trusted proxy as the client address', async () => {
     const t = await withAlice({ TRUST_PROXY: '10.0.0.0/8' })
-    for (let i = 0; i < 5; i++) await attempt(t, 'alice', 'wrong', '10.1.1.1', { 'x-forwarded-for': '203.0.113.50' })
-    expect((await attempt(t, 'alice', 'alice-password', '10.1.1.1', { 'x-forwarded-for': '203.0.113.50' })).statusCode).toBe(429)
+    for (let i = 0; i < 5; i++)
+      await attempt(t, 'alice', 'wrong', '10.1.1.1', { 'x-forwarded-for': '203.0.113.50' })
+    expect(
+      (
+        await attempt(t, 'alice', 'alice-password', '10.1.1.1', {
+          'x-forwarded-for': '203.0.113.50',
+        })
+      ).statusCode,
+    ).toBe(429)
     // Another client behind the same proxy is a different pair.
-    expect((await attempt(t, 'alice', 'alice-password', '10.1.1.1', { 'x-forwarded-for': '203.0.113.51' })).statusCode).toBe(200)
+    expect(
+      (
+        await attempt(t, 'alice', 'alice-password', '10.1.1.1', {
+          'x-forwarded-for': '203.0.113.51',
+        })
+      ).statusCode,
+    ).toBe(200)
   })
 
   it('keeps counting across restarts and processes sharing the database', async () => {
@@ -128,13 +161,21 @@ describe('failed-login throttling', () => {
 
 describe('overload', () => {
   it('answers 503 with Retry-After at once when the hashing queue is full, and does not count it as a failure', async () => {
-    const t = await withAlice({ HASH_CONCURRENCY: '1', HASH_QUEUE_MAX: '1', THROTTLE_PAIR_LIMIT: '100' })
-    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(t, `user-${i}`, 'wrong')))
+    const t = await withAlice({
+      HASH_CONCURRENCY: '1',
+      HASH_QUEUE_MAX: '1',
+      THROTTLE_PAIR_LIMIT: '100',
+    })
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => attempt(t, `user-${i}`, 'wrong')),
+    )
     const shed = responses.filter((response) => response.statusCode === 503)
     expect(shed.length).toBeGreaterThanOrEqual(5)
     expect(shed[0]!.headers['retry-after']).toBe('1')
     expect(shed[0]!.json()).toMatchObject({ error: 'temporarily_unavailable' })
-    expect(responses.filter((response) => response.statusCode === 401).length).toBeGreaterThanOrEqual(1)
+    expect(
+      responses.filter((response) => response.statusCode === 401).length,
+    ).toBeGreaterThanOrEqual(1)
   })
 })
 
@@ -158,11 +199,18 @@ describe('the backoff rule', () => {
       expect(allowed.refusedForMs).toBe(0)
       state = allowed.next
     }
-    expect(waits).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000])
+    expect(waits).toEqual([
+      60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000,
+    ])
   })
 
   it('forgets everything after a quiet window', () => {
-    const blocked = countAttempt({ count: 5, windowStart: 0, blockedUntil: 0, strikes: 3, expiresAt: 900_000 }, 1_000, 5, policy)
+    const blocked = countAttempt(
+      { count: 5, windowStart: 0, blockedUntil: 0, strikes: 3, expiresAt: 900_000 },
+      1_000,
+      5,
+      policy,
+    )
     expect(blocked.refusedForMs).toBe(480_000)
     const later = countAttempt(blocked.next, blocked.next.blockedUntil + 900_000, 5, policy)
     expect(later).toMatchObject({ refusedForMs: 0, next: { count: 1, strikes: 0 } })

@@ -17,12 +17,21 @@ const now = () => Math.floor(Date.now() / 1000)
 
 async function withAlice(): Promise<TestApp> {
   const t = await build()
-  await t.addUser({ username: 'alice', password: 'alice-password', email: 'alice@example.com', fullName: 'Alice Liddell' })
+  await t.addUser({
+    username: 'alice',
+    password: 'alice-password',
+    email: 'alice@example.com',
+    fullName: 'Alice Liddell',
+  })
   return t
 }
 
 function me(t: TestApp, authorization?: string, url = '/users/me/') {
-  return t.app.inject({ method: 'GET', url, headers: authorization === undefined ? {} : { authorization } })
+  return t.app.inject({
+    method: 'GET',
+    url,
+    headers: authorization === undefined ? {} : { authorization },
+  })
 }
 
 afterEach(() => {
@@ -36,7 +45,12 @@ describe('GET /users/me/', () => {
     for (const url of ['/users/me/', '/users/me']) {
       const response = await me(t, `Bearer ${token}`, url)
       expect(response.statusCode).toBe(200)
-      expect(response.json()).toEqual({ username: 'alice', email: 'alice@example.com', full_name: 'Alice Liddell', disabled: false })
+      expect(response.json()).toEqual({
+        username: 'alice',
+        email: 'alice@example.com',
+        full_name: 'Alice Liddell',
+        disabled: false,
+      })
     }
   })
 
@@ -70,8 +84,17 @@ describe('GET /users/me/', () => {
   })
 
   /** The real token's header and claims, changed by `change`, signed again with the real key. */
-  const resigned = (token: string, change: (header: Record<string, unknown>, claims: Record<string, unknown>) => void, secret = TEST_SECRET) => {
-    const [header, claims] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>)
+  const resigned = (
+    token: string,
+    change: (header: Record<string, unknown>, claims: Record<string, unknown>) => void,
+    secret = TEST_SECRET,
+  ) => {
+    const [header, claims] = token
+      .split('.')
+      .slice(0, 2)
+      .map(
+        (part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>,
+      )
     change(header!, claims!)
     return hs256(header!, claims!, secret)
   }
@@ -81,21 +104,38 @@ describe('GET /users/me/', () => {
     ['a token with extra segments', (token) => `${token}.extra`],
     ['a truncated signature', (token) => token.slice(0, -5)],
     ['a stripped signature', (token) => token.split('.').slice(0, 2).join('.') + '.'],
-    ['a tampered payload', (token) => {
-      const [header, payload, signature] = token.split('.')
-      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
-      return `${header}.${b64({ ...claims, sub: 'admin' })}.${signature}`
-    }],
-    ['alg none', (token) => {
-      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as object
-      return `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`
-    }],
+    [
+      'a tampered payload',
+      (token) => {
+        const [header, payload, signature] = token.split('.')
+        const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<
+          string,
+          unknown
+        >
+        return `${header}.${b64({ ...claims, sub: 'admin' })}.${signature}`
+      },
+    ],
+    [
+      'alg none',
+      (token) => {
+        const claims = JSON.parse(
+          Buffer.from(token.split('.')[1]!, 'base64url').toString(),
+        ) as object
+        return `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`
+      },
+    ],
     ['alg None', (token) => `${b64({ alg: 'None', typ: 'at+jwt' })}.${token.split('.')[1]}.`],
-    ['the wrong key', (token) => resigned(token, () => {}, 'another-secret-key-of-enough-length!!')],
-    ['another HMAC algorithm', (token) => {
-      const input = `${b64({ alg: 'HS512', typ: 'at+jwt' })}.${token.split('.')[1]}`
-      return `${input}.${createHmac('sha512', TEST_SECRET).update(input).digest('base64url')}`
-    }],
+    [
+      'the wrong key',
+      (token) => resigned(token, () => {}, 'another-secret-key-of-enough-length!!'),
+    ],
+    [
+      'another HMAC algorithm',
+      (token) => {
+        const input = `${b64({ alg: 'HS512', typ: 'at+jwt' })}.${token.split('.')[1]}`
+        return `${input}.${createHmac('sha512', TEST_SECRET).update(input).digest('base64url')}`
+      },
+    ],
     ['no sub', (token) => resigned(token, (_h, claims) => delete claims.sub)],
     ['a non-string sub', (token) => resigned(token, (_h, claims) => (claims.sub = 42))],
     ['no exp', (token) => resigned(token, (_h, claims) => delete claims.exp)],
@@ -103,10 +143,22 @@ describe('GET /users/me/', () => {
     ['a not-yet-valid nbf', (token) => resigned(token, (_h, claims) => (claims.nbf = now() + 300))],
     ['an unknown user', (token) => resigned(token, (_h, claims) => (claims.sub = 'ghost'))],
     ['no session', (token) => resigned(token, (_h, claims) => delete claims.sid)],
-    ['an unknown session', (token) => resigned(token, (_h, claims) => (claims.sid = 'no-such-session'))],
-    ['another issuer', (token) => resigned(token, (_h, claims) => (claims.iss = 'https://evil.example'))],
-    ['another audience', (token) => resigned(token, (_h, claims) => (claims.aud = 'https://other.example'))],
-    ['a JWT that is not an access token (typ JWT)', (token) => resigned(token, (header) => (header.typ = 'JWT'))],
+    [
+      'an unknown session',
+      (token) => resigned(token, (_h, claims) => (claims.sid = 'no-such-session')),
+    ],
+    [
+      'another issuer',
+      (token) => resigned(token, (_h, claims) => (claims.iss = 'https://evil.example')),
+    ],
+    [
+      'another audience',
+      (token) => resigned(token, (_h, claims) => (claims.aud = 'https://other.example')),
+    ],
+    [
+      'a JWT that is not an access token (typ JWT)',
+      (token) => resigned(token, (header) => (header.typ = 'JWT')),
+    ],
     ['a huge token', (token) => token + 'A'.repeat(20_000)],
     ['a JSON array payload', () => hs256({ alg: 'HS256', typ: 'at+jwt' }, [1, 2])],
   ]
@@ -189,10 +241,13 @@ describe('unknown routes', () => {
     ['a bad percent-escape', '/users/me/sessions/%zz', 400, 'Malformed URL'],
     ['a truncated UTF-8 escape', '/users/%E2%82', 400, 'Malformed URL'],
     ['an overlong path parameter', `/users/me/sessions/${'x'.repeat(200)}`, 414, 'URI Too Long'],
-  ])('answer %s with a JSON detail that does not echo the URL', async (_name, url, status, detail) => {
-    const t = await build()
-    const response = await t.app.inject({ method: 'DELETE', url })
-    expect(response.statusCode).toBe(status)
-    expect(response.json()).toEqual({ detail })
-  })
+  ])(
+    'answer %s with a JSON detail that does not echo the URL',
+    async (_name, url, status, detail) => {
+      const t = await build()
+      const response = await t.app.inject({ method: 'DELETE', url })
+      expect(response.statusCode).toBe(status)
+      expect(response.json()).toEqual({ detail })
+    },
+  )
 })

@@ -20,14 +20,20 @@ interface Instance {
 
 async function startInstance(env: Record<string, string>): Promise<Instance> {
   const port = await freePort()
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { env: { ...process.env, ...env }, stdio: 'ignore' })
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], {
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  })
   const stop = (): void => {
     child.kill('SIGKILL')
   }
   onTestFinished(stop)
   const url = `http://127.0.0.1:${port}`
   for (let tries = 0; tries < 100; tries++) {
-    const ready = await fetch(`${url}/readyz`).then((response) => response.ok, () => false)
+    const ready = await fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    )
     if (ready) return { url, stop }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
@@ -50,10 +56,17 @@ async function twoInstances(): Promise<{ a: Instance; b: Instance; username: str
   return { a, b, username }
 }
 
-const form = (fields: Record<string, string>) => ({ method: 'POST', body: new URLSearchParams(fields) })
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  body: new URLSearchParams(fields),
+})
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
 
-async function login(instance: Instance, username: string, password: string): Promise<{ access_token: string; refresh_token: string }> {
+async function login(
+  instance: Instance,
+  username: string,
+  password: string,
+): Promise<{ access_token: string; refresh_token: string }> {
   const response = await fetch(`${instance.url}/token`, form({ username, password }))
   expect(response.status).toBe(200)
   return (await response.json()) as { access_token: string; refresh_token: string }
@@ -62,85 +75,128 @@ async function login(instance: Instance, username: string, password: string): Pr
 const status = async (url: string, init?: RequestInit) => (await fetch(url, init)).status
 
 describe.skipIf(skipPostgres || !redisUp)('two instances on one PostgreSQL and Redis', () => {
-  it('share tokens, logouts, password changes, refresh rotation and throttling', { timeout: 60_000 }, async () => {
-    const { a, b, username } = await twoInstances()
+  it(
+    'share tokens, logouts, password changes, refresh rotation and throttling',
+    { timeout: 60_000 },
+    async () => {
+      const { a, b, username } = await twoInstances()
 
-    // A token from A works on B.
-    const first = await login(a, username, 'first-passphrase')
-    expect(await status(`${b.url}/users/me/`, bearer(first.access_token))).toBe(200)
+      // A token from A works on B.
+      const first = await login(a, username, 'first-passphrase')
+      expect(await status(`${b.url}/users/me/`, bearer(first.access_token))).toBe(200)
 
-    // A logout on A is enforced on B at once.
-    expect(await status(`${a.url}/logout`, { method: 'POST', ...bearer(first.access_token) })).toBe(204)
-    expect(await status(`${b.url}/users/me/`, bearer(first.access_token))).toBe(401)
+      // A logout on A is enforced on B at once.
+      expect(
+        await status(`${a.url}/logout`, { method: 'POST', ...bearer(first.access_token) }),
+      ).toBe(204)
+      expect(await status(`${b.url}/users/me/`, bearer(first.access_token))).toBe(401)
 
-    // A refresh token rotated on A is detected as reused on B, which ends the session everywhere.
-    const second = await login(b, username, 'first-passphrase')
-    const rotated = await fetch(`${a.url}/token`, form({ grant_type: 'refresh_token', refresh_token: second.refresh_token }))
-    expect(rotated.status).toBe(200)
-    const third = (await rotated.json()) as { access_token: string }
-    expect(await status(`${b.url}/token`, form({ grant_type: 'refresh_token', refresh_token: second.refresh_token }))).toBe(400)
-    expect(await status(`${a.url}/users/me/`, bearer(third.access_token))).toBe(401)
+      // A refresh token rotated on A is detected as reused on B, which ends the session everywhere.
+      const second = await login(b, username, 'first-passphrase')
+      const rotated = await fetch(
+        `${a.url}/token`,
+        form({ grant_type: 'refresh_token', refresh_token: second.refresh_token }),
+      )
+      expect(rotated.status).toBe(200)
+      const third = (await rotated.json()) as { access_token: string }
+      expect(
+        await status(
+          `${b.url}/token`,
+          form({ grant_type: 'refresh_token', refresh_token: second.refresh_token }),
+        ),
+      ).toBe(400)
+      expect(await status(`${a.url}/users/me/`, bearer(third.access_token))).toBe(401)
 
-    // A password change on A ends the other sessions, on B too.
-    const onB = await login(b, username, 'first-passphrase')
-    const onA = await login(a, username, 'first-passphrase')
-    const changed = await fetch(`${a.url}/users/me/password`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${onA.access_token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ current_password: 'first-passphrase', new_password: 'second-passphrase' }),
-    })
-    expect(changed.status).toBe(204)
-    expect(await status(`${b.url}/users/me/`, bearer(onB.access_token))).toBe(401)
-    expect(await status(`${b.url}/users/me/`, bearer(onA.access_token))).toBe(200)
+      // A password change on A ends the other sessions, on B too.
+      const onB = await login(b, username, 'first-passphrase')
+      const onA = await login(a, username, 'first-passphrase')
+      const changed = await fetch(`${a.url}/users/me/password`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${onA.access_token}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          current_password: 'first-passphrase',
+          new_password: 'second-passphrase',
+        }),
+      })
+      expect(changed.status).toBe(204)
+      expect(await status(`${b.url}/users/me/`, bearer(onB.access_token))).toBe(401)
+      expect(await status(`${b.url}/users/me/`, bearer(onA.access_token))).toBe(200)
 
-    // Throttling counts the attempts made on both.
-    for (const instance of [a, a, b, b, a]) expect(await status(`${instance.url}/token`, form({ username, password: 'wrong' }))).toBe(401)
-    expect(await status(`${b.url}/token`, form({ username, password: 'second-passphrase' }))).toBe(429)
-  })
+      // Throttling counts the attempts made on both.
+      for (const instance of [a, a, b, b, a])
+        expect(await status(`${instance.url}/token`, form({ username, password: 'wrong' }))).toBe(
+          401,
+        )
+      expect(
+        await status(`${b.url}/token`, form({ username, password: 'second-passphrase' })),
+      ).toBe(429)
+    },
+  )
 })
 
 /** The local PostgreSQL cluster, when this machine lets the tests stop and start it (root, pg_ctlcluster). */
 function localCluster(): { stop: () => void; start: () => void } | undefined {
-  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/pg_ctlcluster') || !existsSync('/etc/postgresql')) return undefined
+  if (
+    process.getuid?.() !== 0 ||
+    !existsSync('/usr/bin/pg_ctlcluster') ||
+    !existsSync('/etc/postgresql')
+  )
+    return undefined
   const version = readdirSync('/etc/postgresql')[0]
   if (!version) return undefined
   const run = (action: string) => {
-    const result = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action], { stdio: 'ignore' })
+    const result = spawnSync(
+      'pg_ctlcluster',
+      ['--skip-systemctl-redirect', version, 'main', action],
+      { stdio: 'ignore' },
+    )
     if (result.status !== 0) throw new Error(`pg_ctlcluster ${action} failed`)
   }
   return { stop: () => run('stop'), start: () => run('start') }
 }
 
 const cluster = skipPostgres ? undefined : localCluster()
-if (!skipPostgres && !cluster) console.warn('Skipping the PostgreSQL outage test: it needs root and pg_ctlcluster to stop and start the server')
+if (!skipPostgres && !cluster)
+  console.warn(
+    'Skipping the PostgreSQL outage test: it needs root and pg_ctlcluster to stop and start the server',
+  )
 
 describe.skipIf(!cluster || !redisUp)('when PostgreSQL goes away', () => {
-  it('answers 503 quickly while it is down and recovers by itself when it returns', { timeout: 90_000 }, async () => {
-    const { a, username } = await twoInstances()
-    const { access_token } = await login(a, username, 'first-passphrase')
-    let restarted = false
-    onTestFinished(() => {
-      if (!restarted) cluster!.start()
-    })
+  it(
+    'answers 503 quickly while it is down and recovers by itself when it returns',
+    { timeout: 90_000 },
+    async () => {
+      const { a, username } = await twoInstances()
+      const { access_token } = await login(a, username, 'first-passphrase')
+      let restarted = false
+      onTestFinished(() => {
+        if (!restarted) cluster!.start()
+      })
 
-    cluster!.stop()
-    const started = Date.now()
-    const down = await fetch(`${a.url}/users/me/`, bearer(access_token))
-    expect(down.status).toBe(503)
-    expect(down.headers.get('retry-after')).toBe('1')
-    expect(await down.json()).toEqual({ detail: 'The database is unavailable, try again shortly' })
-    expect(Date.now() - started).toBeLessThan(5_000)
-    expect(await status(`${a.url}/readyz`)).toBe(503)
-    expect(await status(`${a.url}/healthz`)).toBe(200)
+      cluster!.stop()
+      const started = Date.now()
+      const down = await fetch(`${a.url}/users/me/`, bearer(access_token))
+      expect(down.status).toBe(503)
+      expect(down.headers.get('retry-after')).toBe('1')
+      expect(await down.json()).toEqual({
+        detail: 'The database is unavailable, try again shortly',
+      })
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(await status(`${a.url}/readyz`)).toBe(503)
+      expect(await status(`${a.url}/healthz`)).toBe(200)
 
-    cluster!.start()
-    restarted = true
-    let recovered = 0
-    for (let tries = 0; tries < 60 && recovered !== 200; tries++) {
-      recovered = await status(`${a.url}/users/me/`, bearer(access_token))
-      if (recovered !== 200) await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-    expect(recovered).toBe(200)
-    expect(await status(`${a.url}/readyz`)).toBe(200)
-  })
+      cluster!.start()
+      restarted = true
+      let recovered = 0
+      for (let tries = 0; tries < 60 && recovered !== 200; tries++) {
+        recovered = await status(`${a.url}/users/me/`, bearer(access_token))
+        if (recovered !== 200) await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+      expect(recovered).toBe(200)
+      expect(await status(`${a.url}/readyz`)).toBe(200)
+    },
+  )
 })

@@ -38,7 +38,10 @@ describe('new password policy', () => {
   it('checks against a bundled offline list of well over 10,000 breached passwords', async () => {
     const list = dictionary['passwords-common']
     expect(list.length).toBeGreaterThan(10_000)
-    for (const common of list.slice(0, 10_000).filter((password) => password.length >= 8).slice(0, 500)) {
+    for (const common of list
+      .slice(0, 10_000)
+      .filter((password) => password.length >= 8)
+      .slice(0, 500)) {
       await expect(checkNewPassword(common, rules)).rejects.toThrow(/too common/)
     }
   })

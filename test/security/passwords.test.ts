@@ -58,10 +58,21 @@ describe('password hashing', () => {
   })
 
   it('asks for a rehash of weaker argon2 hashes and of other algorithms', () => {
-    expect(needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
-    expect(needsRehash('$argon2id$v=19$m=19456,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
-    expect(needsRehash('$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID)).toBe(true)
-    expect(needsRehash('$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQxMjM0NTY3OA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA', OWASP_ARGON2ID)).toBe(false)
+    expect(
+      needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID),
+    ).toBe(true)
+    expect(
+      needsRehash('$argon2id$v=19$m=19456,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID),
+    ).toBe(true)
+    expect(
+      needsRehash('$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', OWASP_ARGON2ID),
+    ).toBe(true)
+    expect(
+      needsRehash(
+        '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQxMjM0NTY3OA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA',
+        OWASP_ARGON2ID,
+      ),
+    ).toBe(false)
   })
 
   it('keeps the event loop responsive while hashing', async () => {
@@ -132,7 +143,12 @@ describe('work queue', () => {
         { memoryHard },
       )
     const tick = () => new Promise((resolve) => setImmediate(resolve))
-    const jobs = [job('argon2 a', true), job('argon2 b', true), job('bcrypt', false), job('argon2 c', true)]
+    const jobs = [
+      job('argon2 a', true),
+      job('argon2 b', true),
+      job('bcrypt', false),
+      job('argon2 c', true),
+    ]
     await tick()
     // One core for one memory-hard job; the other goes to the bcrypt job that waited behind argon2 b.
     expect(started).toEqual(['argon2 a', 'bcrypt'])

@@ -26,7 +26,10 @@ describe('secrets', () => {
     await t.addUser({ username: 'alice', password: PASSWORDS.alice, email: 'alice@example.com' })
     await t.addUser({ username: 'dora', password: PASSWORDS.dora, disabled: true })
     const bcrypt = await import('@node-rs/bcrypt')
-    await t.store.createUser({ username: 'legacy', hashedPassword: await bcrypt.hash(PASSWORDS.legacy, 4) })
+    await t.store.createUser({
+      username: 'legacy',
+      hashedPassword: await bcrypt.hash(PASSWORDS.legacy, 4),
+    })
     const hashes = new Set<string>()
     const rememberHashes = async () => {
       for (const user of await t.store.listUsers()) hashes.add(user.hashedPassword)
@@ -58,26 +61,53 @@ describe('secrets', () => {
 
     // Requests carrying tokens in places where a careless logger would print them.
     await send({ method: 'GET', url: '/users/me/', headers: bearer(first.access_token) })
-    await send({ method: 'GET', url: `/users/me/?access_token=${first.access_token}&refresh_token=${first.refresh_token}`, headers: bearer(`${first.access_token}x`) })
-    await send({ method: 'POST', url: `/token?password=${PASSWORDS.alice}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ username: 'alice', password: PASSWORDS.alice }) })
-    await send(tokenRequest(`username=alice&password=${PASSWORDS.alice}&password=${PASSWORDS.alice}`))
+    await send({
+      method: 'GET',
+      url: `/users/me/?access_token=${first.access_token}&refresh_token=${first.refresh_token}`,
+      headers: bearer(`${first.access_token}x`),
+    })
+    await send({
+      method: 'POST',
+      url: `/token?password=${PASSWORDS.alice}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ username: 'alice', password: PASSWORDS.alice }),
+    })
+    await send(
+      tokenRequest(`username=alice&password=${PASSWORDS.alice}&password=${PASSWORDS.alice}`),
+    )
     await send({ method: 'GET', url: '/users/me/sessions', headers: bearer(first.access_token) })
 
     // Refresh, then reuse of the spent token (which ends the session).
-    const refreshed = await send(tokenRequest({ grant_type: 'refresh_token', refresh_token: first.refresh_token }))
+    const refreshed = await send(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
+    )
     expect(refreshed.statusCode).toBe(200)
     tokens.push(refreshed.json<Tokens>())
-    expect((await send(tokenRequest({ grant_type: 'refresh_token', refresh_token: first.refresh_token }))).statusCode).toBe(400)
+    expect(
+      (
+        await send(
+          tokenRequest({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
+        )
+      ).statusCode,
+    ).toBe(400)
 
     // Logout.
     await login('alice', PASSWORDS.alice)
-    expect((await send({ method: 'POST', url: '/logout', headers: bearer(tokens.at(-1)!.access_token) })).statusCode).toBe(204)
+    expect(
+      (await send({ method: 'POST', url: '/logout', headers: bearer(tokens.at(-1)!.access_token) }))
+        .statusCode,
+    ).toBe(204)
 
     // Password changes, refused and accepted.
     await login('alice', PASSWORDS.alice)
     const changer = tokens.at(-1)!.access_token
     const change = (current: string) =>
-      send({ method: 'POST', url: '/users/me/password', headers: bearer(changer), payload: { current_password: current, new_password: PASSWORDS.aliceNew } })
+      send({
+        method: 'POST',
+        url: '/users/me/password',
+        headers: bearer(changer),
+        payload: { current_password: current, new_password: PASSWORDS.aliceNew },
+      })
     expect((await change(PASSWORDS.wrongCurrent)).statusCode).toBe(400)
     expect((await change(PASSWORDS.alice)).statusCode).toBe(204)
     await rememberHashes()
@@ -86,22 +116,32 @@ describe('secrets', () => {
     await login('alice', PASSWORDS.aliceNew)
     await send({ ...tokenRequest({ token: tokens.at(-1)!.refresh_token }), url: '/revoke' })
     await login('alice', PASSWORDS.aliceNew)
-    await send({ ...tokenRequest({ token: tokens.at(-1)!.access_token, token_type_hint: 'access_token' }), url: '/revoke' })
+    await send({
+      ...tokenRequest({ token: tokens.at(-1)!.access_token, token_type_hint: 'access_token' }),
+      url: '/revoke',
+    })
 
     // Throttled attempts, with the password in every body.
     const statuses = []
-    for (let i = 0; i < 5; i++) statuses.push((await login('alice', PASSWORDS.aliceTypo, '198.51.100.9')).statusCode)
+    for (let i = 0; i < 5; i++)
+      statuses.push((await login('alice', PASSWORDS.aliceTypo, '198.51.100.9')).statusCode)
     expect(statuses).toContain(429)
 
     // Logs: a line for every request, and none of the secrets.
     const text = logs.text()
-    expect(text.split('\n').filter((line) => line.includes('"statusCode"')).length).toBeGreaterThanOrEqual(answers.length)
+    expect(
+      text.split('\n').filter((line) => line.includes('"statusCode"')).length,
+    ).toBeGreaterThanOrEqual(answers.length)
     expect(text).toContain('"statusCode":429')
     expect(text).toContain('password hash upgraded')
     const secrets = [
       ...Object.values(PASSWORDS),
       ...[...hashes].flatMap((hash) => [hash, hash.split('$').at(-1)!]),
-      ...tokens.flatMap(({ access_token, refresh_token }) => [access_token, access_token.split('.')[2]!, refresh_token]),
+      ...tokens.flatMap(({ access_token, refresh_token }) => [
+        access_token,
+        access_token.split('.')[2]!,
+        refresh_token,
+      ]),
     ]
     expect(tokens.length).toBeGreaterThanOrEqual(7)
     for (const secret of secrets) expect(text, 'a secret in the logs').not.toContain(secret)
@@ -110,8 +150,14 @@ describe('secrets', () => {
     // Answers: no hash, no password, whatever the status.
     for (const answer of answers) {
       const whole = JSON.stringify(answer.headers) + answer.body
-      for (const secret of [...hashes, ...[...hashes].map((hash) => hash.split('$').at(-1)!), ...Object.values(PASSWORDS)]) {
-        expect(whole, `answer ${answer.statusCode} ${answer.body.slice(0, 200)}`).not.toContain(secret)
+      for (const secret of [
+        ...hashes,
+        ...[...hashes].map((hash) => hash.split('$').at(-1)!),
+        ...Object.values(PASSWORDS),
+      ]) {
+        expect(whole, `answer ${answer.statusCode} ${answer.body.slice(0, 200)}`).not.toContain(
+          secret,
+        )
       }
       expect(whole).not.toMatch(/\$argon2|\$2[aby]\$|hashed_password/)
     }

@@ -19,8 +19,18 @@ vi.mock('fast-jwt', async (importOriginal) => {
   }
 })
 
-const hmac = (secret: string): TokenKeys => ({ signing: { algorithm: 'HS256', key: secret }, verifying: [{ algorithm: 'HS256', key: secret }] })
-const service = (keys: TokenKeys, cacheSize?: number) => createTokenService({ keys, issuer: 'https://issuer.test', audience: 'api', ttlSeconds: 600, cacheSize })
+const hmac = (secret: string): TokenKeys => ({
+  signing: { algorithm: 'HS256', key: secret },
+  verifying: [{ algorithm: 'HS256', key: secret }],
+})
+const service = (keys: TokenKeys, cacheSize?: number) =>
+  createTokenService({
+    keys,
+    issuer: 'https://issuer.test',
+    audience: 'api',
+    ttlSeconds: 600,
+    cacheSize,
+  })
 
 afterEach(() => {
   vi.useRealTimers()
@@ -61,7 +71,9 @@ describe('token verification cache', () => {
 
   it('remembers a bounded number of tokens, dropping the oldest first', () => {
     const tokens = service(hmac('a'.repeat(64)), 2)
-    const [first, second, third] = ['s1', 's2', 's3'].map((sid) => tokens.issue('alice', sid, []).token) as [string, string, string]
+    const [first, second, third] = ['s1', 's2', 's3'].map(
+      (sid) => tokens.issue('alice', sid, []).token,
+    ) as [string, string, string]
     for (const token of [first, second, third]) tokens.verify(token)
     expect(fullVerifications.count).toBe(3)
     tokens.verify(third)

@@ -20,24 +20,61 @@ function importInto(name: string, targetUrl: () => Promise<string>): void {
       const source = await readSourceUsers(`sqlite:///${writeTutorialDb(dir)}`)
       const target = await opened(await targetUrl())
       const progress: number[] = []
-      expect(await importUsers(source, target, { onProgress: (done) => progress.push(done) })).toEqual({ imported: 3, skippedExisting: 0, conflicts: [] })
+      expect(
+        await importUsers(source, target, { onProgress: (done) => progress.push(done) }),
+      ).toEqual({ imported: 3, skippedExisting: 0, conflicts: [] })
       expect(progress).toEqual([1, 2, 3])
-      expect(await target.findUserByUsername('johndoe')).toMatchObject({ email: 'johndoe@example.com', fullName: 'John Doe', hashedPassword: TUTORIAL_HASH, disabled: false, scopes: null })
+      expect(await target.findUserByUsername('johndoe')).toMatchObject({
+        email: 'johndoe@example.com',
+        fullName: 'John Doe',
+        hashedPassword: TUTORIAL_HASH,
+        disabled: false,
+        scopes: null,
+      })
       expect(await target.findUserByUsername('alice')).toMatchObject({ disabled: true })
       expect(await target.findUserByUsername('bob')).toMatchObject({ email: null, disabled: false })
 
       const again = await importUsers(source, target)
       expect(again).toEqual({ imported: 0, skippedExisting: 3, conflicts: [] })
-      expect((await target.listUsers()).map((user) => user.username)).toEqual(['johndoe', 'alice', 'bob'])
+      expect((await target.listUsers()).map((user) => user.username)).toEqual([
+        'johndoe',
+        'alice',
+        'bob',
+      ])
     })
 
     it('reports an email another user has, and a row without username, and imports the rest', async () => {
       const target = await opened(await targetUrl())
-      await target.createUser({ username: 'john', email: 'johndoe@example.com', hashedPassword: 'mine' })
+      await target.createUser({
+        username: 'john',
+        email: 'johndoe@example.com',
+        hashedPassword: 'mine',
+      })
       const source = [
-        { username: 'johndoe', email: 'johndoe@example.com', fullName: null, hashedPassword: 'h', disabled: false, scopes: null },
-        { username: null, email: null, fullName: null, hashedPassword: 'h', disabled: false, scopes: null },
-        { username: 'eve', email: '', fullName: null, hashedPassword: null, disabled: false, scopes: ['me'] },
+        {
+          username: 'johndoe',
+          email: 'johndoe@example.com',
+          fullName: null,
+          hashedPassword: 'h',
+          disabled: false,
+          scopes: null,
+        },
+        {
+          username: null,
+          email: null,
+          fullName: null,
+          hashedPassword: 'h',
+          disabled: false,
+          scopes: null,
+        },
+        {
+          username: 'eve',
+          email: '',
+          fullName: null,
+          hashedPassword: null,
+          disabled: false,
+          scopes: ['me'],
+        },
       ]
       expect(await importUsers(source, target)).toEqual({
         imported: 1,
@@ -48,14 +85,22 @@ function importInto(name: string, targetUrl: () => Promise<string>): void {
         ],
       })
       expect(await target.findUserByUsername('john')).toMatchObject({ hashedPassword: 'mine' })
-      expect(await target.findUserByUsername('eve')).toMatchObject({ email: null, hashedPassword: '', scopes: ['me'] })
+      expect(await target.findUserByUsername('eve')).toMatchObject({
+        email: null,
+        hashedPassword: '',
+        scopes: ['me'],
+      })
     })
 
     it('decides the same in a dry run, and writes nothing', async () => {
       const source = await readSourceUsers(`sqlite:///${writeTutorialDb(tempDir())}`)
       const target = await opened(await targetUrl())
       await target.createUser({ username: 'alice', hashedPassword: 'h' })
-      expect(await importUsers([...source, source[0]!], target, { dryRun: true })).toEqual({ imported: 2, skippedExisting: 2, conflicts: [] })
+      expect(await importUsers([...source, source[0]!], target, { dryRun: true })).toEqual({
+        imported: 2,
+        skippedExisting: 2,
+        conflicts: [],
+      })
       expect((await target.listUsers()).map((user) => user.username)).toEqual(['alice'])
     })
   })
@@ -69,6 +114,8 @@ describe.skipIf(skipPostgres)('PostgreSQL target', () => {
     const source = await readSourceUsers(`sqlite:///${writeTutorialDb(tempDir())}`)
     const t = await build({ databaseUrl: (await freshSchema()).url })
     await importUsers(source, t.store)
-    expect((await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode).toBe(200)
+    expect(
+      (await t.app.inject(tokenRequest({ username: 'johndoe', password: 'secret' }))).statusCode,
+    ).toBe(200)
   })
 })

@@ -5,8 +5,22 @@ import type { NewSession, Store, ThrottleState, ThrottleStore } from '../../src/
 
 const HOUR = 3_600_000
 
-function newSession(userId: number, id: string, refreshTokenHash: string, createdAt = Date.now()): NewSession {
-  return { id, userId, scope: ['me', 'items'], createdAt, expiresAt: createdAt + 24 * HOUR, userAgent: 'agent', ip: '127.0.0.1', refreshTokenHash }
+function newSession(
+  userId: number,
+  id: string,
+  refreshTokenHash: string,
+  createdAt = Date.now(),
+): NewSession {
+  return {
+    id,
+    userId,
+    scope: ['me', 'items'],
+    createdAt,
+    expiresAt: createdAt + 24 * HOUR,
+    userAgent: 'agent',
+    ip: '127.0.0.1',
+    refreshTokenHash,
+  }
 }
 
 /** The throttle-counter part of the contract, which Redis also implements. */
@@ -18,15 +32,33 @@ export function throttleContract(name: string, open: () => Promise<ThrottleStore
       const bump = (key: string) =>
         store.updateThrottle(key, (state) => {
           const count = (state?.count ?? 0) + 1
-          const next: ThrottleState = { count, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() + HOUR }
+          const next: ThrottleState = {
+            count,
+            windowStart: 0,
+            blockedUntil: 0,
+            strikes: 0,
+            expiresAt: Date.now() + HOUR,
+          }
           return { state: next, result: count }
         })
       const counts = await Promise.all(Array.from({ length: 20 }, () => bump(k)))
       expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
-      expect(await store.updateThrottle(k, (state) => ({ state: null, result: state?.count }))).toBe(20)
-      expect(await store.updateThrottle(k, (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
-      await store.updateThrottle(`old-${k}`, () => ({ state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 }, result: undefined }))
-      expect(await store.updateThrottle(`old-${k}`, (state) => ({ state: state ?? null, result: state }))).toBeUndefined()
+      expect(
+        await store.updateThrottle(k, (state) => ({ state: null, result: state?.count })),
+      ).toBe(20)
+      expect(
+        await store.updateThrottle(k, (state) => ({ state: state ?? null, result: state })),
+      ).toBeUndefined()
+      await store.updateThrottle(`old-${k}`, () => ({
+        state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 },
+        result: undefined,
+      }))
+      expect(
+        await store.updateThrottle(`old-${k}`, (state) => ({
+          state: state ?? null,
+          result: state,
+        })),
+      ).toBeUndefined()
     })
   })
 }
@@ -37,8 +69,19 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {
     it('creates a user and finds it by exact username', async () => {
       const store = await open()
-      const created = await store.createUser({ username: 'alice', email: 'a@example.com', fullName: 'Alice', hashedPassword: 'h1' })
-      expect(created).toMatchObject({ username: 'alice', email: 'a@example.com', fullName: 'Alice', hashedPassword: 'h1', disabled: false })
+      const created = await store.createUser({
+        username: 'alice',
+        email: 'a@example.com',
+        fullName: 'Alice',
+        hashedPassword: 'h1',
+      })
+      expect(created).toMatchObject({
+        username: 'alice',
+        email: 'a@example.com',
+        fullName: 'Alice',
+        hashedPassword: 'h1',
+        disabled: false,
+      })
       expect(typeof created.id).toBe('number')
       expect(await store.findUserByUsername('alice')).toEqual(created)
       expect(await store.findUserByUsername('Alice')).toBeUndefined()
@@ -54,9 +97,15 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     it('refuses a duplicate username or email with DuplicateUser naming the field', async () => {
       const store = await open()
       await store.createUser({ username: 'alice', email: 'a@example.com', hashedPassword: 'h' })
-      await expect(store.createUser({ username: 'alice', hashedPassword: 'h' })).rejects.toMatchObject({ field: 'username' })
-      await expect(store.createUser({ username: 'other', email: 'a@example.com', hashedPassword: 'h' })).rejects.toBeInstanceOf(DuplicateUser)
-      await expect(store.createUser({ username: 'other', email: 'a@example.com', hashedPassword: 'h' })).rejects.toMatchObject({ field: 'email' })
+      await expect(
+        store.createUser({ username: 'alice', hashedPassword: 'h' }),
+      ).rejects.toMatchObject({ field: 'username' })
+      await expect(
+        store.createUser({ username: 'other', email: 'a@example.com', hashedPassword: 'h' }),
+      ).rejects.toBeInstanceOf(DuplicateUser)
+      await expect(
+        store.createUser({ username: 'other', email: 'a@example.com', hashedPassword: 'h' }),
+      ).rejects.toMatchObject({ field: 'email' })
     })
 
     it('lists users in creation order', async () => {
@@ -115,7 +164,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         user: { id: alice.id, username: 'alice', email: null, fullName: null, disabled: false },
         session: { revokedAt: null, expiresAt: expect.any(Number) as unknown },
       })
-      expect((await store.findRefreshToken('r1'))?.session).toMatchObject({ id: 's1', userId: alice.id, scope: ['me', 'items'], userAgent: 'agent', ip: '127.0.0.1' })
+      expect((await store.findRefreshToken('r1'))?.session).toMatchObject({
+        id: 's1',
+        userId: alice.id,
+        scope: ['me', 'items'],
+        userAgent: 'agent',
+        ip: '127.0.0.1',
+      })
       // Another user's session, an unknown session or an unknown user matches nothing.
       await store.createSession(newSession(bob.id, 's2', 'r2'))
       expect((await store.findTokenOwner('bob', 's2'))?.user.id).toBe(bob.id)
@@ -131,12 +186,17 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const store = await open()
       const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
       await store.createSession(newSession(alice.id, 's1', 'r1'))
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.rotateRefreshToken('r1', `r2-${i}`, Date.now())))
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.rotateRefreshToken('r1', `r2-${i}`, Date.now())),
+      )
       expect(results.filter(Boolean)).toHaveLength(1)
       const spent = await store.findRefreshToken('r1')
       expect(spent?.token.spentAt).not.toBeNull()
       const winner = results.indexOf(true)
-      expect((await store.findRefreshToken(`r2-${winner}`))?.token).toMatchObject({ sessionId: 's1', spentAt: null })
+      expect((await store.findRefreshToken(`r2-${winner}`))?.token).toMatchObject({
+        sessionId: 's1',
+        spentAt: null,
+      })
       expect(await store.findRefreshToken('r2-unknown')).toBeUndefined()
     })
 
@@ -178,7 +238,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     it('keeps signing keys until they retire, newest first', async () => {
       const store = await open()
       const now = Date.now()
-      const key = (kid: string, createdAt: number) => ({ kid, algorithm: 'EdDSA', privateKey: `pem-${kid}`, publicJwk: '{}', createdAt, retireAt: null })
+      const key = (kid: string, createdAt: number) => ({
+        kid,
+        algorithm: 'EdDSA',
+        privateKey: `pem-${kid}`,
+        publicJwk: '{}',
+        createdAt,
+        retireAt: null,
+      })
       await store.addSigningKey(key('k1', now - 2000), now + HOUR)
       await store.addSigningKey(key('k2', now - 1000), now + HOUR)
       const keys = await store.listSigningKeys(now)
@@ -188,27 +255,47 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.listSigningKeys(now + 2 * HOUR)).map((k) => k.kid)).toEqual(['k2'])
     })
 
-
     it('refuses look-alike usernames: other case, full-width or ligature forms', async () => {
       const store = await open()
       await store.createUser({ username: 'Alice', hashedPassword: 'h' })
       for (const lookAlike of ['alice', 'ALICE', 'ａｌｉｃｅ']) {
-        await expect(store.createUser({ username: lookAlike, hashedPassword: 'h' })).rejects.toMatchObject({ field: 'username' })
+        await expect(
+          store.createUser({ username: lookAlike, hashedPassword: 'h' }),
+        ).rejects.toMatchObject({ field: 'username' })
       }
       await store.createUser({ username: 'ﬁnn', hashedPassword: 'h' })
-      await expect(store.createUser({ username: 'finn', hashedPassword: 'h' })).rejects.toBeInstanceOf(DuplicateUser)
+      await expect(
+        store.createUser({ username: 'finn', hashedPassword: 'h' }),
+      ).rejects.toBeInstanceOf(DuplicateUser)
       expect(await store.findUserByUsername('alice')).toBeUndefined()
     })
 
     it('searches users by username, email or name, a page at a time', async () => {
       const store = await open()
-      for (let i = 0; i < 5; i++) await store.createUser({ username: `user${i}`, email: `u${i}@example.com`, fullName: i === 3 ? 'Ada 100%_Lovelace' : null, hashedPassword: 'h' })
-      expect(await store.searchUsers({ limit: 2, offset: 0 })).toMatchObject({ total: 5, users: [{ username: 'user0' }, { username: 'user1' }] })
-      expect((await store.searchUsers({ limit: 2, offset: 4 })).users.map((u) => u.username)).toEqual(['user4'])
-      expect((await store.searchUsers({ q: 'U2@EXAMPLE', limit: 10, offset: 0 })).users.map((u) => u.username)).toEqual(['user2'])
+      for (let i = 0; i < 5; i++)
+        await store.createUser({
+          username: `user${i}`,
+          email: `u${i}@example.com`,
+          fullName: i === 3 ? 'Ada 100%_Lovelace' : null,
+          hashedPassword: 'h',
+        })
+      expect(await store.searchUsers({ limit: 2, offset: 0 })).toMatchObject({
+        total: 5,
+        users: [{ username: 'user0' }, { username: 'user1' }],
+      })
+      expect(
+        (await store.searchUsers({ limit: 2, offset: 4 })).users.map((u) => u.username),
+      ).toEqual(['user4'])
+      expect(
+        (await store.searchUsers({ q: 'U2@EXAMPLE', limit: 10, offset: 0 })).users.map(
+          (u) => u.username,
+        ),
+      ).toEqual(['user2'])
       expect((await store.searchUsers({ q: 'lovelace', limit: 10, offset: 0 })).total).toBe(1)
       // Wildcards in the query are literal characters.
-      expect((await store.searchUsers({ q: '%_', limit: 10, offset: 0 })).users.map((u) => u.username)).toEqual(['user3'])
+      expect(
+        (await store.searchUsers({ q: '%_', limit: 10, offset: 0 })).users.map((u) => u.username),
+      ).toEqual(['user3'])
       expect((await store.searchUsers({ q: '_', limit: 10, offset: 0 })).total).toBe(1)
     })
 
@@ -217,21 +304,41 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.createUser({ username: 'alice', email: 'a@example.com', hashedPassword: 'h' })
       await store.createUser({ username: 'bob', email: 'b@example.com', hashedPassword: 'h' })
       expect(await store.updateProfile('alice', { fullName: 'Alice L' })).toBe(true)
-      expect(await store.findUserByUsername('alice')).toMatchObject({ fullName: 'Alice L', email: 'a@example.com' })
+      expect(await store.findUserByUsername('alice')).toMatchObject({
+        fullName: 'Alice L',
+        email: 'a@example.com',
+      })
       expect(await store.updateProfile('alice', { email: null })).toBe(true)
       expect((await store.findUserByUsername('alice'))?.email).toBeNull()
-      await expect(store.updateProfile('alice', { email: 'b@example.com' })).rejects.toMatchObject({ field: 'email' })
+      await expect(store.updateProfile('alice', { email: 'b@example.com' })).rejects.toMatchObject({
+        field: 'email',
+      })
       expect(await store.updateProfile('ghost', { fullName: 'x' })).toBe(false)
     })
 
     it('appends audit events and lists them newest first, a page at a time', async () => {
       const store = await open()
       for (let i = 0; i < 5; i++) {
-        await store.appendAudit({ at: 1000 + i, type: 'login', outcome: i % 2 ? 'success' : 'bad_credentials', username: `u${i}`, ip: '127.0.0.1', userAgent: null, detail: null })
+        await store.appendAudit({
+          at: 1000 + i,
+          type: 'login',
+          outcome: i % 2 ? 'success' : 'bad_credentials',
+          username: `u${i}`,
+          ip: '127.0.0.1',
+          userAgent: null,
+          detail: null,
+        })
       }
       const first = await store.listAudit({ limit: 2 })
       expect(first.map((e) => e.username)).toEqual(['u4', 'u3'])
-      expect(first[0]).toMatchObject({ at: 1004, type: 'login', outcome: 'bad_credentials', ip: '127.0.0.1', userAgent: null, detail: null })
+      expect(first[0]).toMatchObject({
+        at: 1004,
+        type: 'login',
+        outcome: 'bad_credentials',
+        ip: '127.0.0.1',
+        userAgent: null,
+        detail: null,
+      })
       const next = await store.listAudit({ limit: 10, before: first[1]!.id })
       expect(next.map((e) => e.username)).toEqual(['u2', 'u1', 'u0'])
     })

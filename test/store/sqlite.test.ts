@@ -31,20 +31,42 @@ describe('SQLite store', () => {
     const filename = join(tempDir(), 'users.db')
     const legacy = new Database(filename)
     legacy.exec(SQLALCHEMY_SQLITE_SCHEMA)
-    legacy.prepare('INSERT INTO users (username, hashed_password, disabled) VALUES (?, ?, NULL)').run('johndoe', '$2b$12$hash')
+    legacy
+      .prepare('INSERT INTO users (username, hashed_password, disabled) VALUES (?, ?, NULL)')
+      .run('johndoe', '$2b$12$hash')
     legacy.close()
 
     const store = openTemp(filename)
-    expect(await store.findUserByUsername('johndoe')).toMatchObject({ username: 'johndoe', disabled: false, hashedPassword: '$2b$12$hash' })
+    expect(await store.findUserByUsername('johndoe')).toMatchObject({
+      username: 'johndoe',
+      disabled: false,
+      hashedPassword: '$2b$12$hash',
+    })
     await store.close()
 
     const after = new Database(filename)
     const columns = after.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('users')
-    expect(columns).toEqual(['id', 'username', 'full_name', 'email', 'hashed_password', 'disabled', 'scopes', 'username_key'])
+    expect(columns).toEqual([
+      'id',
+      'username',
+      'full_name',
+      'email',
+      'hashed_password',
+      'disabled',
+      'scopes',
+      'username_key',
+    ])
     // The FastAPI app's own inserts (its columns only) keep working.
-    after.prepare('INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)').run('jane', null, null, 'h', 0)
+    after
+      .prepare(
+        'INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run('jane', null, null, 'h', 0)
     // SQLAlchemy's own unique index is reused: no second one is added.
-    const indexes = after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users'").pluck().all()
+    const indexes = after
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users'")
+      .pluck()
+      .all()
     expect(indexes).not.toContain('gatehouse_users_username')
     after.close()
   })
@@ -52,11 +74,15 @@ describe('SQLite store', () => {
   it('adds a unique username index to a table that has none', async () => {
     const filename = join(tempDir(), 'users.db')
     const legacy = new Database(filename)
-    legacy.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, username VARCHAR, full_name VARCHAR, email VARCHAR, hashed_password VARCHAR, disabled BOOLEAN)')
+    legacy.exec(
+      'CREATE TABLE users (id INTEGER PRIMARY KEY, username VARCHAR, full_name VARCHAR, email VARCHAR, hashed_password VARCHAR, disabled BOOLEAN)',
+    )
     legacy.close()
     openTemp(filename)
     const db = new Database(filename)
-    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM users WHERE username = ?').all('x') as Array<{ detail: string }>
+    const plan = db
+      .prepare('EXPLAIN QUERY PLAN SELECT * FROM users WHERE username = ?')
+      .all('x') as Array<{ detail: string }>
     expect(plan.map((step) => step.detail).join(' ')).toContain('gatehouse_users_username')
     db.close()
   })
@@ -66,7 +92,9 @@ describe('SQLite store', () => {
     void openTemp(filename).close()
     expect(await openTemp(filename).schemaVersion()).toBe(LATEST_SCHEMA_VERSION)
     const db = new Database(filename)
-    expect(db.prepare('SELECT version FROM gatehouse_migrations').pluck().all()).toEqual(migrations.map((m) => m.version))
+    expect(db.prepare('SELECT version FROM gatehouse_migrations').pluck().all()).toEqual(
+      migrations.map((m) => m.version),
+    )
     db.close()
   })
 
@@ -83,8 +111,12 @@ describe('SQLite store', () => {
     const filename = join(tempDir(), 'users.db')
     openTemp(filename)
     const db = new Database(filename)
-    db.prepare("INSERT INTO gatehouse_audit (at, type, outcome) VALUES (1, 'login', 'success')").run()
-    expect(() => db.prepare("UPDATE gatehouse_audit SET outcome = 'x'").run()).toThrow(/append-only/)
+    db.prepare(
+      "INSERT INTO gatehouse_audit (at, type, outcome) VALUES (1, 'login', 'success')",
+    ).run()
+    expect(() => db.prepare("UPDATE gatehouse_audit SET outcome = 'x'").run()).toThrow(
+      /append-only/,
+    )
     expect(() => db.prepare('DELETE FROM gatehouse_audit').run()).toThrow(/append-only/)
     db.close()
   })
@@ -98,7 +130,10 @@ describe('SQLite store', () => {
     legacy.close()
     openTemp(filename)
     const db = new Database(filename)
-    expect(db.prepare('SELECT username_key FROM users ORDER BY id').pluck().all()).toEqual(['bob', 'bob'])
+    expect(db.prepare('SELECT username_key FROM users ORDER BY id').pluck().all()).toEqual([
+      'bob',
+      'bob',
+    ])
     db.close()
   })
 

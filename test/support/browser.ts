@@ -11,15 +11,29 @@ const inCi = process.env.CI === 'true'
 /** Skip the browser tests of `what`: only outside CI when the browser is missing. */
 export function skipBrowserTests(what: string): boolean {
   const skip = chromiumMissing && !inCi
-  if (skip) console.warn(`Skipping the ${what} browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`)
+  if (skip)
+    console.warn(
+      `Skipping the ${what} browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`,
+    )
   return skip
 }
 
 // Without the background-networking flags Chromium phones home, which a closed network refuses.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 export async function launchChromium(): Promise<Browser> {
-  if (chromiumMissing) throw new Error(`CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`)
+  if (chromiumMissing)
+    throw new Error(
+      `CI=true but ${CHROMIUM} is missing: install Debian's chromium before the tests`,
+    )
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
 }
 

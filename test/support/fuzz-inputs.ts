@@ -7,11 +7,65 @@ export const FORM = 'application/x-www-form-urlencoded'
 
 /** Strings that have broken form parsers, routers, SQL or templates somewhere. */
 const NASTY = [
-  '', ' ', '%', '%%', '%z', '%zz', '%0', '%E2%82', '%C0%AF', '%00', '%FF', '\0', '\u0001', '\u007f', '\u0085',
-  '\r\n', '\n', '\r', '\t', '+', '++', '%2B', '&', '=', '&&==', ';', '%26', '%3D', 'é', 'e\u0301', '\u200b',
-  '\ufeff', '\ud800', '\udfff', '😀', 'ｇａｔｅ', 'İ', 'ß', 'null', 'undefined', '[]', '{}', '[object Object]',
-  '__proto__', 'constructor', 'toString', 'hasOwnProperty', '../../etc/passwd', "' OR 1=1 --", '"; DROP TABLE users; --',
-  '${7*7}', '{{7*7}}', '<script>alert(1)</script>', 'A'.repeat(300), '\\u0000', 'Bearer', 'alice', 'ALICE', ' alice',
+  '',
+  ' ',
+  '%',
+  '%%',
+  '%z',
+  '%zz',
+  '%0',
+  '%E2%82',
+  '%C0%AF',
+  '%00',
+  '%FF',
+  '\0',
+  '\u0001',
+  '\u007f',
+  '\u0085',
+  '\r\n',
+  '\n',
+  '\r',
+  '\t',
+  '+',
+  '++',
+  '%2B',
+  '&',
+  '=',
+  '&&==',
+  ';',
+  '%26',
+  '%3D',
+  'é',
+  'e\u0301',
+  '\u200b',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '😀',
+  'ｇａｔｅ',
+  'İ',
+  'ß',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  '[object Object]',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '../../etc/passwd',
+  "' OR 1=1 --",
+  '"; DROP TABLE users; --',
+  '${7*7}',
+  '{{7*7}}',
+  '<script>alert(1)</script>',
+  'A'.repeat(300),
+  '\\u0000',
+  'Bearer',
+  'alice',
+  'ALICE',
+  ' alice',
 ]
 
 export const nastyString: fc.Arbitrary<string> = fc.oneof(
@@ -19,21 +73,63 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ maxLength: 30 }),
-  fc.array(fc.constantFrom(...NASTY), { minLength: 2, maxLength: 5 }).map((parts) => parts.join('')),
+  fc
+    .array(fc.constantFrom(...NASTY), { minLength: 2, maxLength: 5 })
+    .map((parts) => parts.join('')),
 )
 
-const TOKEN_FIELDS = ['grant_type', 'username', 'password', 'refresh_token', 'scope', 'client_id', 'client_secret', 'token', 'token_type_hint']
+const TOKEN_FIELDS = [
+  'grant_type',
+  'username',
+  'password',
+  'refresh_token',
+  'scope',
+  'client_id',
+  'client_secret',
+  'token',
+  'token_type_hint',
+]
 
 export const fieldName: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...TOKEN_FIELDS) },
-  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'USERNAME', 'username ', 'user%6Eame', 'password[]', 'a[b]') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'USERNAME',
+      'username ',
+      'user%6Eame',
+      'password[]',
+      'a[b]',
+    ),
+  },
   { weight: 1, arbitrary: nastyString },
 )
 
-const GRANT_TYPES = ['password', 'refresh_token', 'PASSWORD', 'Password', 'client_credentials', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer']
+const GRANT_TYPES = [
+  'password',
+  'refresh_token',
+  'PASSWORD',
+  'Password',
+  'client_credentials',
+  'authorization_code',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+]
 
 export const fieldValue: fc.Arbitrary<string> = fc.oneof(
-  { weight: 1, arbitrary: fc.constantFrom(...GRANT_TYPES, 'me', 'items', 'me items', 'admin', 'me  items', ' me') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      ...GRANT_TYPES,
+      'me',
+      'items',
+      'me items',
+      'admin',
+      'me  items',
+      ' me',
+    ),
+  },
   { weight: 3, arbitrary: nastyString },
 )
 
@@ -63,25 +159,47 @@ export function formBody(pairs: fc.Arbitrary<FormPairs>): fc.Arbitrary<string> {
   return fc
     .record({
       pairs,
-      how: fc.oneof({ weight: 3, arbitrary: fc.constant('proper') }, { weight: 2, arbitrary: encoding }),
+      how: fc.oneof(
+        { weight: 3, arbitrary: fc.constant('proper') },
+        { weight: 2, arbitrary: encoding },
+      ),
       coins: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
       separator: fc.constantFrom('&', '&', '&', '&', '&', ';', '&&', '&amp;'),
       prefix: fc.constantFrom('', '', '', '', '&', '?', '='),
       suffix: fc.constantFrom('', '', '', '', '&', '=', '%', '&=&'),
     })
-    .map(({ pairs, how, coins, separator, prefix, suffix }) =>
-      prefix + pairs.map((pair, index) => encodePair(pair, how, coins[index % coins.length]!)).join(separator) + suffix,
+    .map(
+      ({ pairs, how, coins, separator, prefix, suffix }) =>
+        prefix +
+        pairs
+          .map((pair, index) => encodePair(pair, how, coins[index % coins.length]!))
+          .join(separator) +
+        suffix,
     )
 }
 
 /** Usernames near the real ones (alice, legacy, dora exist in the fuzz apps) and far from them. */
 export const username: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('alice', 'legacy', 'dora', 'nobody', 'ALICE', 'alice ', ' alice', 'alice\0', 'alic', 'alice%00', 'ａｌｉｃｅ'),
+  fc.constantFrom(
+    'alice',
+    'legacy',
+    'dora',
+    'nobody',
+    'ALICE',
+    'alice ',
+    ' alice',
+    'alice\0',
+    'alic',
+    'alice%00',
+    'ａｌｉｃｅ',
+  ),
   nastyString,
 )
 
 /** Random pairs: mostly known fields, sometimes repeated. */
-const randomPairs: fc.Arbitrary<FormPairs> = fc.array(fc.tuple(fieldName, fieldValue), { maxLength: 7 })
+const randomPairs: fc.Arbitrary<FormPairs> = fc.array(fc.tuple(fieldName, fieldValue), {
+  maxLength: 7,
+})
 
 /**
  * Pairs shaped like a real token request (each field at most once, mostly present), so that many
@@ -89,10 +207,19 @@ const randomPairs: fc.Arbitrary<FormPairs> = fc.array(fc.tuple(fieldName, fieldV
  */
 const requestLikePairs: fc.Arbitrary<FormPairs> = fc
   .record({
-    grant_type: fc.option(fc.oneof(fc.constantFrom('password', 'password', 'refresh_token'), fieldValue), { freq: 2, nil: undefined }),
+    grant_type: fc.option(
+      fc.oneof(fc.constantFrom('password', 'password', 'refresh_token'), fieldValue),
+      { freq: 2, nil: undefined },
+    ),
     username: fc.option(username, { freq: 6, nil: undefined }),
-    password: fc.option(nastyString.filter((value) => value !== ''), { freq: 6, nil: undefined }),
-    refresh_token: fc.option(fc.oneof(nastyString, fc.string({ minLength: 43, maxLength: 43 })), { freq: 3, nil: undefined }),
+    password: fc.option(
+      nastyString.filter((value) => value !== ''),
+      { freq: 6, nil: undefined },
+    ),
+    refresh_token: fc.option(fc.oneof(nastyString, fc.string({ minLength: 43, maxLength: 43 })), {
+      freq: 3,
+      nil: undefined,
+    }),
     scope: fc.option(fieldValue, { freq: 2, nil: undefined }),
     client_id: fc.option(nastyString, { freq: 1, nil: undefined }),
     extra: fc.array(fc.tuple(fieldName, fieldValue), { maxLength: 1 }),
@@ -103,7 +230,10 @@ const requestLikePairs: fc.Arbitrary<FormPairs> = fc
   ])
 
 /** Pairs that look like a token request, or only a little. */
-export const tokenFormPairs: fc.Arbitrary<FormPairs> = fc.oneof({ weight: 3, arbitrary: requestLikePairs }, { weight: 1, arbitrary: randomPairs })
+export const tokenFormPairs: fc.Arbitrary<FormPairs> = fc.oneof(
+  { weight: 3, arbitrary: requestLikePairs },
+  { weight: 1, arbitrary: randomPairs },
+)
 
 /** Content types a client may send, right or wrong, with charset parameters and garbage. */
 export const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
@@ -140,13 +270,26 @@ export const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
     ),
   },
   { weight: 1, arbitrary: nastyString },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(FORM, 'application/json'), nastyString).map(([type, parameter]) => `${type}; ${parameter}`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(FORM, 'application/json'), nastyString)
+      .map(([type, parameter]) => `${type}; ${parameter}`),
+  },
 )
 
 /** A multipart body, which no Gatehouse endpoint accepts. */
 export const multipartBody: fc.Arbitrary<string> = fc
   .array(fc.tuple(fieldName, fieldValue), { maxLength: 4 })
-  .map((parts) => parts.map(([name, value]) => `------fuzz\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`).join('') + '------fuzz--\r\n')
+  .map(
+    (parts) =>
+      parts
+        .map(
+          ([name, value]) =>
+            `------fuzz\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+        )
+        .join('') + '------fuzz--\r\n',
+  )
 
 /** Any body at all: forms, JSON, multipart, binary junk. */
 export const anyBody: fc.Arbitrary<string> = fc.oneof(
@@ -160,9 +303,21 @@ export const anyBody: fc.Arbitrary<string> = fc.oneof(
 /** One edit of a string: insert, delete, replace, duplicate, truncate, percent-encode or case-flip. */
 export function mutation(): fc.Arbitrary<(text: string) => string> {
   return fc.oneof(
-    fc.tuple(fc.nat(), nastyString).map(([at, insert]) => (text: string) => splice(text, at % (text.length + 1), 0, insert)),
-    fc.tuple(fc.nat(), fc.integer({ min: 1, max: 8 })).map(([at, count]) => (text: string) => splice(text, at % (text.length + 1), count, '')),
-    fc.tuple(fc.nat(), nastyString).map(([at, insert]) => (text: string) => splice(text, at % (text.length + 1), 1, insert)),
+    fc.tuple(fc.nat(), nastyString).map(
+      ([at, insert]) =>
+        (text: string) =>
+          splice(text, at % (text.length + 1), 0, insert),
+    ),
+    fc.tuple(fc.nat(), fc.integer({ min: 1, max: 8 })).map(
+      ([at, count]) =>
+        (text: string) =>
+          splice(text, at % (text.length + 1), count, ''),
+    ),
+    fc.tuple(fc.nat(), nastyString).map(
+      ([at, insert]) =>
+        (text: string) =>
+          splice(text, at % (text.length + 1), 1, insert),
+    ),
     fc.tuple(fc.nat(), fc.nat()).map(([from, length]) => (text: string) => {
       const start = from % (text.length + 1)
       return text + '&' + text.slice(start, start + (length % 40))
@@ -171,7 +326,9 @@ export function mutation(): fc.Arbitrary<(text: string) => string> {
     fc.nat().map((at) => (text: string) => {
       const index = at % Math.max(1, text.length)
       const code = text.charCodeAt(index)
-      return Number.isNaN(code) ? text : splice(text, index, 1, `%${code.toString(16).padStart(2, '0')}`)
+      return Number.isNaN(code)
+        ? text
+        : splice(text, index, 1, `%${code.toString(16).padStart(2, '0')}`)
     }),
     fc.constant((text: string) => text.toUpperCase()),
     fc.constant((text: string) => text.replaceAll('&', ';')),
@@ -189,18 +346,46 @@ export const mutations: fc.Arbitrary<(text: string) => string> = fc
   .array(mutation(), { minLength: 1, maxLength: 3 })
   .map((edits) => (text: string) => edits.reduce((current, edit) => edit(current), text))
 
-const base64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
+const base64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 
 /** Tokens that look like JWTs (three base64url segments of random JSON) but were never issued. */
 export const jwtShaped: fc.Arbitrary<string> = fc
-  .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 40 }), fc.constantFrom('', '.', '..', '.x'))
-  .map(([header, payload, signature, extra]) => `${base64url(header)}.${base64url(payload)}.${base64url(signature)}${extra}`)
+  .tuple(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom('', '.', '..', '.x'),
+  )
+  .map(
+    ([header, payload, signature, extra]) =>
+      `${base64url(header)}.${base64url(payload)}.${base64url(signature)}${extra}`,
+  )
 
 /** Authorization header values: random schemes, separators and tokens with unicode and control characters. */
 export const authorizationHeader: fc.Arbitrary<string> = fc
   .tuple(
-    fc.oneof(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'Digest', 'Token', 'JWT', '', 'Bearer:', 'Bear er'), nastyString),
+    fc.oneof(
+      fc.constantFrom(
+        'Bearer',
+        'bearer',
+        'BEARER',
+        'Basic',
+        'Digest',
+        'Token',
+        'JWT',
+        '',
+        'Bearer:',
+        'Bear er',
+      ),
+      nastyString,
+    ),
     fc.constantFrom(' ', ' ', '  ', '\t', '', ',', ' \r\n '),
-    fc.oneof(jwtShaped, nastyString, fc.string({ unit: 'binary', maxLength: 300 }), fc.constantFrom('', '.', '..', 'a.b.c', 'null', 'A'.repeat(5000))),
+    fc.oneof(
+      jwtShaped,
+      nastyString,
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.constantFrom('', '.', '..', 'a.b.c', 'null', 'A'.repeat(5000)),
+    ),
   )
   .map(([scheme, separator, token]) => `${scheme}${separator}${token}`)

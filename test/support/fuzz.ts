@@ -30,7 +30,11 @@ function parseFactor(text: string | undefined): number {
 
 /** fast-check parameters for a property run `runs` times in `npm test`. */
 export function fuzzParameters<T>(runs: number): FcParameters<T> {
-  return { seed: FUZZ_SEED, numRuns: Math.max(1, Math.round(runs * RUN_FACTOR)), endOnFailure: true }
+  return {
+    seed: FUZZ_SEED,
+    numRuns: Math.max(1, Math.round(runs * RUN_FACTOR)),
+    endOnFailure: true,
+  }
 }
 
 /** A vitest timeout for a test whose runs take about `msPerRun` each (with room for a slow, shared machine). */
@@ -63,7 +67,12 @@ export function expectWellFormed(response: LightMyRequestResponse, sent: SentReq
  */
 export function openStateReader(dir: string): { snapshot(): string; close(): void } {
   const db = new Database(join(dir, 'users.db'), { readonly: true, fileMustExist: true })
-  const tables = ['users', 'gatehouse_sessions', 'gatehouse_refresh_tokens', 'gatehouse_signing_keys']
+  const tables = [
+    'users',
+    'gatehouse_sessions',
+    'gatehouse_refresh_tokens',
+    'gatehouse_signing_keys',
+  ]
   const statements = tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1`))
   return {
     snapshot: () => JSON.stringify(statements.map((statement) => statement.all())),
@@ -75,12 +84,20 @@ export function openStateReader(dir: string): { snapshot(): string; close(): voi
  * Counts the statuses a property produced, so a test can show that its inputs reached the code behind
  * the first checks (a fuzzer whose every input dies in the parser proves little).
  */
-export function createTally(): { add(status: number): void; count(status: number, upTo?: number): number; toString(): string } {
+export function createTally(): {
+  add(status: number): void
+  count(status: number, upTo?: number): number
+  toString(): string
+} {
   const counts = new Map<number, number>()
   return {
     add: (status) => void counts.set(status, (counts.get(status) ?? 0) + 1),
     /** Answers with this status, or with a status from `status` to `upTo`. */
-    count: (status, upTo = status) => [...counts].reduce((sum, [code, count]) => (code >= status && code <= upTo ? sum + count : sum), 0),
+    count: (status, upTo = status) =>
+      [...counts].reduce(
+        (sum, [code, count]) => (code >= status && code <= upTo ? sum + count : sum),
+        0,
+      ),
     toString: () => JSON.stringify(Object.fromEntries([...counts].sort(([a], [b]) => a - b))),
   }
 }

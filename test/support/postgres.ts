@@ -7,9 +7,14 @@ import pg from 'pg'
 import { afterAll, onTestFinished } from 'vitest'
 
 /** The database the tests use (TEST_DATABASE_URL); schemas are created and dropped in it. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
 
-const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, connectionTimeoutMillis: 3_000 })
+const admin = new pg.Pool({
+  connectionString: TEST_DATABASE_URL,
+  max: 2,
+  connectionTimeoutMillis: 3_000,
+})
 admin.on('error', () => undefined)
 afterAll(() => admin.end())
 
@@ -28,7 +33,9 @@ const inCi = process.env.CI === 'true'
 /** True when the PostgreSQL tests must be skipped: no server here, and not in CI. */
 export const skipPostgres = unreachable !== undefined && !inCi
 if (skipPostgres) {
-  console.warn(`PostgreSQL tests skipped: ${TEST_DATABASE_URL} is unreachable (${unreachable}). Set TEST_DATABASE_URL, or CI=true to make this a failure.`)
+  console.warn(
+    `PostgreSQL tests skipped: ${TEST_DATABASE_URL} is unreachable (${unreachable}). Set TEST_DATABASE_URL, or CI=true to make this a failure.`,
+  )
 }
 
 /** `TEST_DATABASE_URL` with `search_path` set to `schema`, as the startup `options` parameter. */

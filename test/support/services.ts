@@ -18,7 +18,8 @@ export async function reachable(host: string, port: number, timeoutMs = 1_000): 
 /** True when the service answers; false (tests skip) outside CI; throws in CI. */
 export async function requireService(name: string, host: string, port: number): Promise<boolean> {
   if (await reachable(host, port)) return true
-  if (process.env.CI === 'true') throw new Error(`${name} at ${host}:${port} is required in CI but is unreachable`)
+  if (process.env.CI === 'true')
+    throw new Error(`${name} at ${host}:${port} is required in CI but is unreachable`)
   console.warn(`Skipping ${name} tests: nothing answers at ${host}:${port}`)
   return false
 }

@@ -24,10 +24,18 @@ export function writeTutorialDb(dir: string, name = 'fastapi.db'): string {
   const filename = join(dir, name)
   const db = new Database(filename)
   db.exec(SQLALCHEMY_SQLITE_SCHEMA)
-  const insert = db.prepare('INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)')
+  const insert = db.prepare(
+    'INSERT INTO users (username, full_name, email, hashed_password, disabled) VALUES (?, ?, ?, ?, ?)',
+  )
   insert.run('johndoe', 'John Doe', 'johndoe@example.com', TUTORIAL_HASH, 0)
   insert.run('alice', 'Alice Wonderson', 'alice@example.com', TUTORIAL_HASH, 1)
-  insert.run('bob', null, null, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', null)
+  insert.run(
+    'bob',
+    null,
+    null,
+    '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA',
+    null,
+  )
   db.close()
   return filename
 }

@@ -18,7 +18,11 @@ const TUTORIAL_HASH = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga3
 const T_LIMIT = 4.5
 
 // Throttling would refuse the repeated wrong passwords: these tests are about the password check itself.
-const UNTHROTTLED = { THROTTLE_PAIR_LIMIT: '1000000', THROTTLE_USER_LIMIT: '1000000', THROTTLE_IP_LIMIT: '1000000' }
+const UNTHROTTLED = {
+  THROTTLE_PAIR_LIMIT: '1000000',
+  THROTTLE_USER_LIMIT: '1000000',
+  THROTTLE_IP_LIMIT: '1000000',
+}
 
 async function timeLogin(t: TestApp, username: string, password: string): Promise<number> {
   const started = performance.now()
@@ -28,7 +32,8 @@ async function timeLogin(t: TestApp, username: string, password: string): Promis
   return elapsed
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 describe('login timing', () => {
   it('answers an unknown user as slowly as a wrong password of an argon2id or a bcrypt-12 user (Welch t-test)', async () => {
@@ -46,7 +51,11 @@ describe('login timing', () => {
     }
     const gap = median(work.bcrypt) - median(work.argon2id)
 
-    const samples: Record<'unknown' | 'johndoe' | 'modern', number[]> = { unknown: [], johndoe: [], modern: [] }
+    const samples: Record<'unknown' | 'johndoe' | 'modern', number[]> = {
+      unknown: [],
+      johndoe: [],
+      modern: [],
+    }
     const names = Object.keys(samples) as Array<keyof typeof samples>
     // Not measured: the first answers pay for warming up (JIT, the dummy hash, the floor settling).
     for (const name of names) await timeLogin(t, name, 'wrong-password')
@@ -60,7 +69,10 @@ describe('login timing', () => {
 
     const bcryptUser = welch(samples.unknown, samples.johndoe)
     const argon2User = welch(samples.unknown, samples.modern)
-    const paired = [pairedT(samples.unknown, samples.johndoe), pairedT(samples.unknown, samples.modern)]
+    const paired = [
+      pairedT(samples.unknown, samples.johndoe),
+      pairedT(samples.unknown, samples.modern),
+    ]
     console.log(
       [
         `verification work: bcrypt-12 ${median(work.bcrypt).toFixed(0)} ms, argon2id ${median(work.argon2id).toFixed(0)} ms`,
@@ -75,7 +87,9 @@ describe('login timing', () => {
     // Measured on differences within a round, where a shared machine's drift in load cancels out.
     expect(T_LIMIT * Math.max(...paired.map((result) => result.se))).toBeLessThan(gap / 2)
     // The floor is on: without it an unknown user would answer in about an argon2id check.
-    expect(Math.min(...Object.values(samples).flat())).toBeGreaterThan(median(work.argon2id) + gap / 2)
+    expect(Math.min(...Object.values(samples).flat())).toBeGreaterThan(
+      median(work.argon2id) + gap / 2,
+    )
   }, 120_000)
 
   it('would flag the difference without the floor (control: LOGIN_MIN_DURATION_MS=0, first attempts on fresh apps)', async () => {

@@ -16,7 +16,10 @@ afterEach(() => {
 
 async function attempt(t: TestApp, username: string) {
   const started = performance.now()
-  const response = await t.app.inject({ ...tokenRequest({ username, password: 'wrong-password' }), remoteAddress: '203.0.113.9' })
+  const response = await t.app.inject({
+    ...tokenRequest({ username, password: 'wrong-password' }),
+    remoteAddress: '203.0.113.9',
+  })
   return { response, elapsed: performance.now() - started }
 }
 
@@ -61,11 +64,18 @@ describe('throttled login timing', () => {
 
     const bcryptUser = welch(samples.ghost, samples.johndoe)
     const argon2User = welch(samples.ghost, samples.alice)
-    console.log([describeWelch('429: unknown vs bcrypt-12 user', bcryptUser), describeWelch('429: unknown vs argon2id user', argon2User)].join('\n'))
+    console.log(
+      [
+        describeWelch('429: unknown vs bcrypt-12 user', bcryptUser),
+        describeWelch('429: unknown vs argon2id user', argon2User),
+      ].join('\n'),
+    )
     expect(Math.abs(bcryptUser.t)).toBeLessThan(T_LIMIT)
     expect(Math.abs(argon2User.t)).toBeLessThan(T_LIMIT)
     // At once: a refusal costs a small fraction of an answer padded to the floor.
-    const refusals = Object.values(samples).flat().sort((a, b) => a - b)
+    const refusals = Object.values(samples)
+      .flat()
+      .sort((a, b) => a - b)
     expect(refusals[Math.floor(refusals.length / 2)]!).toBeLessThan(Math.min(...floorTimes) / 4)
   }, 60_000)
 })

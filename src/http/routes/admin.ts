@@ -35,11 +35,25 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
     const onRequest = app.requireScopes(ADMIN_SCOPE)
     const tags = ['admin']
     const audited = (request: FastifyRequest, action: string, target: string) =>
-      events({ type: 'admin', outcome: action, username: request.user.username, ...clientOf(request), detail: `user ${target}` })
+      events({
+        type: 'admin',
+        outcome: action,
+        username: request.user.username,
+        ...clientOf(request),
+        detail: `user ${target}`,
+      })
 
     app.get(
       '/admin/users',
-      { onRequest, schema: { summary: 'List or search users', tags, querystring: UserPageQuerySchema, response: { 200: AdminUserPageSchema } } },
+      {
+        onRequest,
+        schema: {
+          summary: 'List or search users',
+          tags,
+          querystring: UserPageQuerySchema,
+          response: { 200: AdminUserPageSchema },
+        },
+      },
       async (request) => {
         const { q, limit, offset } = request.query
         return { ...(await accounts.search({ q, limit, offset })), limit, offset }
@@ -48,10 +62,25 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
 
     app.post(
       '/admin/users',
-      { onRequest, schema: { summary: 'Create a user', tags, body: AdminCreateUserSchema, response: { 201: AdminUserSchema } } },
+      {
+        onRequest,
+        schema: {
+          summary: 'Create a user',
+          tags,
+          body: AdminCreateUserSchema,
+          response: { 201: AdminUserSchema },
+        },
+      },
       async (request, reply) => {
         const { username, password, email, full_name, disabled, scopes } = request.body
-        const created = await accounts.add({ username, password, email, fullName: full_name, disabled, scopes })
+        const created = await accounts.add({
+          username,
+          password,
+          email,
+          fullName: full_name,
+          disabled,
+          scopes,
+        })
         await audited(request, 'create_user', created.username)
         return reply.code(201).send(await accounts.get(created.username))
       },
@@ -59,7 +88,15 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
 
     app.get(
       '/admin/users/:username',
-      { onRequest, schema: { summary: 'Read a user', tags, params: UsernameParams, response: { 200: AdminUserSchema } } },
+      {
+        onRequest,
+        schema: {
+          summary: 'Read a user',
+          tags,
+          params: UsernameParams,
+          response: { 200: AdminUserSchema },
+        },
+      },
       async (request) => accounts.get(request.params.username),
     )
 
@@ -69,7 +106,8 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
         onRequest,
         schema: {
           summary: 'Change a user',
-          description: 'Email, full name, scopes (null: the defaults) and disabled. Disabling ends every session of the user.',
+          description:
+            'Email, full name, scopes (null: the defaults) and disabled. Disabling ends every session of the user.',
           tags,
           params: UsernameParams,
           body: AdminPatchUserSchema,
@@ -78,7 +116,12 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       },
       async (request) => {
         const { email, full_name, disabled, scopes } = request.body
-        const updated = await accounts.update(request.params.username, { email, fullName: full_name, disabled, scopes })
+        const updated = await accounts.update(request.params.username, {
+          email,
+          fullName: full_name,
+          disabled,
+          scopes,
+        })
         await audited(request, 'update_user', request.params.username)
         return updated
       },
@@ -86,7 +129,10 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
 
     app.delete(
       '/admin/users/:username',
-      { onRequest, schema: { summary: 'Delete a user', tags, params: UsernameParams, response: NO_CONTENT } },
+      {
+        onRequest,
+        schema: { summary: 'Delete a user', tags, params: UsernameParams, response: NO_CONTENT },
+      },
       async (request, reply) => {
         await accounts.remove(request.params.username)
         await audited(request, 'delete_user', request.params.username)
@@ -98,7 +144,14 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       '/admin/users/:username/password',
       {
         onRequest,
-        schema: { summary: "Reset a user's password", description: 'Ends every session of the user.', tags, params: UsernameParams, body: NewPasswordSchema, response: NO_CONTENT },
+        schema: {
+          summary: "Reset a user's password",
+          description: 'Ends every session of the user.',
+          tags,
+          params: UsernameParams,
+          body: NewPasswordSchema,
+          response: NO_CONTENT,
+        },
       },
       async (request, reply) => {
         await accounts.setPassword(request.params.username, request.body.password)
@@ -109,7 +162,15 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
 
     app.post(
       '/admin/users/:username/sessions/revoke-all',
-      { onRequest, schema: { summary: 'End every session of a user', tags, params: UsernameParams, response: NO_CONTENT } },
+      {
+        onRequest,
+        schema: {
+          summary: 'End every session of a user',
+          tags,
+          params: UsernameParams,
+          response: NO_CONTENT,
+        },
+      },
       async (request, reply) => {
         await accounts.endSessions(request.params.username)
         await audited(request, 'revoke_sessions', request.params.username)
@@ -121,10 +182,18 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       '/admin/audit',
       {
         onRequest,
-        schema: { summary: 'The audit log, newest first', tags, querystring: AuditPageQuerySchema, response: { 200: Type.Object({ events: Type.Array(AuditEventSchema) }) } },
+        schema: {
+          summary: 'The audit log, newest first',
+          tags,
+          querystring: AuditPageQuerySchema,
+          response: { 200: Type.Object({ events: Type.Array(AuditEventSchema) }) },
+        },
       },
       async (request) => {
-        const page = await audit.listAudit({ limit: request.query.limit, before: request.query.before })
+        const page = await audit.listAudit({
+          limit: request.query.limit,
+          before: request.query.before,
+        })
         return {
           events: page.map((event) => ({
             id: event.id,

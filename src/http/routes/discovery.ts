@@ -23,9 +23,17 @@ export function discoveryRoutes(deps: DiscoveryDeps) {
     revocation_endpoint_auth_methods_supported: ['none'],
   }
   return async function (app: FastifyInstance): Promise<void> {
-    app.get('/.well-known/jwks.json', { schema: { summary: 'Public keys that verify access tokens', tags: ['discovery'] } }, async (_request, reply) => {
-      return reply.header('Cache-Control', 'public, max-age=300').send(keys.jwks())
-    })
-    app.get('/.well-known/oauth-authorization-server', { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'] } }, async () => metadata)
+    app.get(
+      '/.well-known/jwks.json',
+      { schema: { summary: 'Public keys that verify access tokens', tags: ['discovery'] } },
+      async (_request, reply) => {
+        return reply.header('Cache-Control', 'public, max-age=300').send(keys.jwks())
+      },
+    )
+    app.get(
+      '/.well-known/oauth-authorization-server',
+      { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'] } },
+      async () => metadata,
+    )
   }
 }

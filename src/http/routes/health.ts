@@ -6,9 +6,13 @@ import { HealthSchema } from '../schemas.js'
 
 export function healthRoutes(ping: () => Promise<void>) {
   return async function (app: FastifyInstance): Promise<void> {
-    app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operations'], response: { 200: HealthSchema } } }, async () => ({
-      status: 'ok' as const,
-    }))
+    app.get(
+      '/healthz',
+      { schema: { summary: 'Liveness', tags: ['operations'], response: { 200: HealthSchema } } },
+      async () => ({
+        status: 'ok' as const,
+      }),
+    )
 
     app.get(
       '/readyz',
@@ -28,7 +32,9 @@ export function healthRoutes(ping: () => Promise<void>) {
           (error: unknown) => (request.log.warn({ err: error }, 'readiness check failed'), false),
         )
         if (ready) return { status: 'ready' as const }
-        return reply.code(503).send({ status: 'unavailable' as const, detail: 'The database is unreachable' })
+        return reply
+          .code(503)
+          .send({ status: 'unavailable' as const, detail: 'The database is unreachable' })
       },
     )
   }

@@ -10,7 +10,8 @@ const PUBLIC_DIR = new URL('../../../public/', import.meta.url)
 
 // default-src covers scripts, styles and fetch(); the other directives do not fall back to it.
 // frame-ancestors 'none' keeps the sign-in form out of other sites' frames (clickjacking).
-const CONTENT_SECURITY_POLICY = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 const FILES = [
   { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },

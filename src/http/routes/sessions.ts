@@ -13,14 +13,22 @@ const NO_CONTENT = { 204: { type: 'null', description: 'Done' } }
 export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-    const audited = (request: FastifyRequest, type: 'logout' | 'session_revoked', outcome: string) =>
-      events({ type, outcome, username: request.user.username, ...clientOf(request) })
+    const audited = (
+      request: FastifyRequest,
+      type: 'logout' | 'session_revoked',
+      outcome: string,
+    ) => events({ type, outcome, username: request.user.username, ...clientOf(request) })
 
     app.post(
       '/logout',
       {
         onRequest: app.authenticate,
-        schema: { summary: 'Log out', description: 'Ends this session: its refresh token and this access token stop working.', tags: ['auth'], response: NO_CONTENT },
+        schema: {
+          summary: 'Log out',
+          description: 'Ends this session: its refresh token and this access token stop working.',
+          tags: ['auth'],
+          response: NO_CONTENT,
+        },
       },
       async (request, reply) => {
         await sessions.end(request.auth.userId, request.auth.sessionId)
@@ -31,7 +39,14 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
 
     app.get(
       '/users/me/sessions',
-      { onRequest: app.requireScopes('me'), schema: { summary: 'My active sessions', tags: ['users'], response: { 200: Type.Array(SessionSchema) } } },
+      {
+        onRequest: app.requireScopes('me'),
+        schema: {
+          summary: 'My active sessions',
+          tags: ['users'],
+          response: { 200: Type.Array(SessionSchema) },
+        },
+      },
       async (request) => sessions.list(request.auth.userId, request.auth.sessionId),
     )
 
@@ -39,7 +54,12 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
       '/users/me/sessions/:id',
       {
         onRequest: app.requireScopes('me'),
-        schema: { summary: 'End one of my sessions', tags: ['users'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: NO_CONTENT },
+        schema: {
+          summary: 'End one of my sessions',
+          tags: ['users'],
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          response: NO_CONTENT,
+        },
       },
       async (request, reply) => {
         await sessions.end(request.auth.userId, request.params.id)
@@ -52,7 +72,12 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
       '/users/me/sessions/revoke-all',
       {
         onRequest: app.requireScopes('me'),
-        schema: { summary: 'Log out everywhere', description: 'Ends every session of the user, this one included.', tags: ['users'], response: NO_CONTENT },
+        schema: {
+          summary: 'Log out everywhere',
+          description: 'Ends every session of the user, this one included.',
+          tags: ['users'],
+          response: NO_CONTENT,
+        },
       },
       async (request, reply) => {
         await sessions.endAll(request.auth.userId)

@@ -48,14 +48,21 @@ export function tokenRoutes(deps: TokenRouteDeps) {
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
           body: TokenFormSchema,
-          response: { 200: TokenResponseSchema, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
+          response: {
+            200: TokenResponseSchema,
+            400: ErrorSchema,
+            401: ErrorSchema,
+            429: ErrorSchema,
+            503: ErrorSchema,
+          },
         },
       },
       async (request) => {
         const form = request.body
         const grantType = form.grant_type || 'password'
         const client = clientOf(request)
-        if (grantType === 'refresh_token') return sessions.refresh(required(form, 'refresh_token'), form.scope, client)
+        if (grantType === 'refresh_token')
+          return sessions.refresh(required(form, 'refresh_token'), form.scope, client)
         if (grantType !== 'password') throw new UnsupportedGrantType(grantType)
         const username = required(form, 'username')
         try {
@@ -75,11 +82,15 @@ export function tokenRoutes(deps: TokenRouteDeps) {
       {
         schema: {
           summary: 'Revoke a token (RFC 7009)',
-          description: 'Ends the session of a refresh or access token. Answers 200 also for unknown or already invalid tokens.',
+          description:
+            'Ends the session of a refresh or access token. Answers 200 also for unknown or already invalid tokens.',
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
           body: RevokeFormSchema,
-          response: { 200: { type: 'null', description: 'Revoked (or nothing to revoke)' }, 400: ErrorSchema },
+          response: {
+            200: { type: 'null', description: 'Revoked (or nothing to revoke)' },
+            400: ErrorSchema,
+          },
         },
       },
       async (request, reply) => {
@@ -99,13 +110,16 @@ function loginOutcome(error: unknown): string {
   return 'error'
 }
 
-function required<Form extends Record<string, unknown>>(form: Form, name: keyof Form & string): string {
+function required<Form extends Record<string, unknown>>(
+  form: Form,
+  name: keyof Form & string,
+): string {
   const value = form[name]
-  if (typeof value !== 'string' || value === '') throw new InvalidRequest(`Missing required parameter '${name}'`)
+  if (typeof value !== 'string' || value === '')
+    throw new InvalidRequest(`Missing required parameter '${name}'`)
   return value
 }
 
 export function clientOf(request: FastifyRequest): ClientInfo {
   return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip }
 }
-

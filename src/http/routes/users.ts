@@ -6,7 +6,13 @@ import { Type } from 'typebox'
 import { DuplicateUser, IncorrectPassword, RegistrationClosed } from '../../errors.js'
 import type { Accounts } from '../../services/accounts.js'
 import type { SecurityEvents } from '../../services/security-events.js'
-import { ErrorSchema, ItemSchema, PasswordChangeSchema, PublicUserSchema, RegistrationSchema } from '../schemas.js'
+import {
+  ErrorSchema,
+  ItemSchema,
+  PasswordChangeSchema,
+  PublicUserSchema,
+  RegistrationSchema,
+} from '../schemas.js'
 import { clientOf } from './token.js'
 
 export interface UserRouteDeps {
@@ -24,7 +30,8 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
       {
         schema: {
           summary: 'Create an account (when REGISTRATION=open)',
-          description: 'The password must follow the password policy. A taken username or email gets 409 without saying which.',
+          description:
+            'The password must follow the password policy. A taken username or email gets 409 without saying which.',
           tags: ['users'],
           body: RegistrationSchema,
           response: { 201: PublicUserSchema, 400: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema },
@@ -33,18 +40,32 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
       async (request, reply) => {
         if (!registrationOpen) throw new RegistrationClosed()
         const { username, password, email, full_name } = request.body
-        const user = await accounts.add({ username, password, email, fullName: full_name }).catch((error: unknown) => {
-          // Which of the two is taken is more than the request itself proves.
-          throw error instanceof DuplicateUser ? new DuplicateUser() : error
+        const user = await accounts
+          .add({ username, password, email, fullName: full_name })
+          .catch((error: unknown) => {
+            // Which of the two is taken is more than the request itself proves.
+            throw error instanceof DuplicateUser ? new DuplicateUser() : error
+          })
+        await events({
+          type: 'registration',
+          outcome: 'success',
+          username: user.username,
+          ...clientOf(request),
         })
-        await events({ type: 'registration', outcome: 'success', username: user.username, ...clientOf(request) })
         return reply.code(201).send(user)
       },
     )
 
     app.get(
       '/users/me/',
-      { onRequest: app.requireScopes('me'), schema: { summary: 'The current user', tags: ['users'], response: { 200: PublicUserSchema } } },
+      {
+        onRequest: app.requireScopes('me'),
+        schema: {
+          summary: 'The current user',
+          tags: ['users'],
+          response: { 200: PublicUserSchema },
+        },
+      },
       async (request) => request.user,
     )
 
@@ -52,7 +73,11 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
       '/users/me/items/',
       {
         onRequest: app.requireScopes('items'),
-        schema: { summary: "The current user's items", tags: ['users'], response: { 200: Type.Array(ItemSchema) } },
+        schema: {
+          summary: "The current user's items",
+          tags: ['users'],
+          response: { 200: Type.Array(ItemSchema) },
+        },
       },
       async (request) => [{ item_id: 'Foo', owner: request.user.username }],
     )
@@ -63,7 +88,8 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
         onRequest: app.requireScopes('me'),
         schema: {
           summary: 'Change my password',
-          description: 'Needs the current password. Ends every other session of the user; this one stays.',
+          description:
+            'Needs the current password. Ends every other session of the user; this one stays.',
           tags: ['users'],
           body: PasswordChangeSchema,
           response: { 204: { type: 'null', description: 'Changed' } },
@@ -71,11 +97,21 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
       },
       async (request, reply) => {
         const { current_password, new_password } = request.body
-        const audit = { type: 'password_change' as const, username: request.user.username, ...clientOf(request) }
+        const audit = {
+          type: 'password_change' as const,
+          username: request.user.username,
+          ...clientOf(request),
+        }
         try {
-          await accounts.changePassword(request.auth.userId, current_password, new_password, request.auth.sessionId)
+          await accounts.changePassword(
+            request.auth.userId,
+            current_password,
+            new_password,
+            request.auth.sessionId,
+          )
         } catch (error) {
-          if (error instanceof IncorrectPassword) await events({ ...audit, outcome: 'incorrect_password' })
+          if (error instanceof IncorrectPassword)
+            await events({ ...audit, outcome: 'incorrect_password' })
           throw error
         }
         await events({ ...audit, outcome: 'success' })

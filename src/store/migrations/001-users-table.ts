@@ -14,12 +14,17 @@ export const usersTable: Migration = {
       hashed_password TEXT,
       disabled BOOLEAN DEFAULT 0
     )`)
-    const indexes = db.prepare<[], { name: string; unique: number }>(`PRAGMA index_list(users)`).all()
+    const indexes = db
+      .prepare<[], { name: string; unique: number }>(`PRAGMA index_list(users)`)
+      .all()
     const usernameIndexed = indexes.some((index) => {
-      const columns = db.prepare<[], { name: string }>(`PRAGMA index_info("${index.name.replaceAll('"', '""')}")`).all()
+      const columns = db
+        .prepare<[], { name: string }>(`PRAGMA index_info("${index.name.replaceAll('"', '""')}")`)
+        .all()
       return index.unique === 1 && columns.length === 1 && columns[0]?.name === 'username'
     })
-    if (!usernameIndexed) db.exec('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
+    if (!usernameIndexed)
+      db.exec('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
   },
   async postgres(client) {
     // The column types SQLAlchemy gives the tutorial's model (String is VARCHAR), so either program
@@ -38,6 +43,7 @@ export const usersTable: Migration = {
       SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = 'users'::regclass AND i.indisunique AND i.indnkeyatts = 1
         AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = 'username') AS indexed`)
-    if (!rows[0]?.indexed) await client.query('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
+    if (!rows[0]?.indexed)
+      await client.query('CREATE UNIQUE INDEX gatehouse_users_username ON users (username)')
   },
 }

@@ -11,11 +11,19 @@ export const usernameKeysAudit: Migration = {
   sqlite(db) {
     db.exec('ALTER TABLE users ADD COLUMN username_key TEXT')
     const setKey = db.prepare<[string, number]>('UPDATE users SET username_key = ? WHERE id = ?')
-    for (const row of db.prepare<[], { id: number; username: string | null }>('SELECT id, username FROM users').all()) {
+    for (const row of db
+      .prepare<[], { id: number; username: string | null }>('SELECT id, username FROM users')
+      .all()) {
       if (row.username !== null) setKey.run(usernameKey(row.username), row.id)
     }
-    const duplicates = db.prepare('SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1').get()
-    db.exec(`CREATE ${duplicates ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`)
+    const duplicates = db
+      .prepare(
+        'SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1',
+      )
+      .get()
+    db.exec(
+      `CREATE ${duplicates ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`,
+    )
     db.exec(`
       CREATE TABLE gatehouse_audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,12 +43,22 @@ export const usernameKeysAudit: Migration = {
   },
   async postgres(client) {
     await client.query('ALTER TABLE users ADD COLUMN username_key TEXT')
-    const { rows } = await client.query<{ id: number; username: string | null }>('SELECT id, username FROM users')
+    const { rows } = await client.query<{ id: number; username: string | null }>(
+      'SELECT id, username FROM users',
+    )
     for (const row of rows) {
-      if (row.username !== null) await client.query('UPDATE users SET username_key = $1 WHERE id = $2', [usernameKey(row.username), row.id])
+      if (row.username !== null)
+        await client.query('UPDATE users SET username_key = $1 WHERE id = $2', [
+          usernameKey(row.username),
+          row.id,
+        ])
     }
-    const duplicates = await client.query('SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1')
-    await client.query(`CREATE ${duplicates.rowCount ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`)
+    const duplicates = await client.query(
+      'SELECT 1 FROM users WHERE username_key IS NOT NULL GROUP BY username_key HAVING COUNT(*) > 1 LIMIT 1',
+    )
+    await client.query(
+      `CREATE ${duplicates.rowCount ? '' : 'UNIQUE '}INDEX gatehouse_users_username_key ON users (username_key)`,
+    )
     await client.query(`
       CREATE TABLE gatehouse_audit (
         id BIGSERIAL PRIMARY KEY,

@@ -18,7 +18,12 @@ export interface Migration {
   postgres(client: PostgresMigrationClient): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [usersTable, sessionsScopesKeys, throttleCounters, usernameKeysAudit]
+export const migrations: readonly Migration[] = [
+  usersTable,
+  sessionsScopesKeys,
+  throttleCounters,
+  usernameKeysAudit,
+]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0
