@@ -2,14 +2,16 @@
 // tutorial's (SECRET_KEY, ALGORITHM, ACCESS_TOKEN_EXPIRE_MINUTES, DATABASE_URL) plus Gatehouse's own.
 // Everything is validated once, at start, with messages that name the setting.
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, chmodSync, existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import dotenv from 'dotenv'
 import { ConfigError } from './errors.js'
-import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, type SigningAlgorithm } from './security/tokens.js'
-import type { ThrottlePolicy } from './services/login-throttle.js'
+
+/** JWT algorithms Gatehouse signs with: HS* with SECRET_KEY, the others with key pairs. */
+export const SIGNING_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'] as const
+export type SigningAlgorithmName = (typeof SIGNING_ALGORITHMS)[number]
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 const LOG_LEVELS: readonly LogLevel[] = [
@@ -24,7 +26,7 @@ const LOG_LEVELS: readonly LogLevel[] = [
 
 export interface Config {
   secretKey: string
-  algorithm: SigningAlgorithm
+  algorithm: SigningAlgorithmName
   /** PEM private key from SIGNING_KEY_FILE; without it asymmetric keys are generated and kept in the database. */
   signingKeyPem: string | undefined
   /** `iss` of every token and the RFC 8414 issuer (ISSUER; never taken from a request's Host header). */
@@ -58,7 +60,14 @@ export interface Config {
   /** Whether anyone may create an account with POST /users (REGISTRATION=open). */
   registrationOpen: boolean
   /** Failed-login limits (THROTTLE_*). */
-  throttle: ThrottlePolicy
+  throttle: {
+    pairLimit: number
+    userLimit: number
+    ipLimit: number
+    windowMs: number
+    baseBlockMs: number
+    maxBlockMs: number
+  }
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
   trustProxy: string[]
   /** Origins of browser frontends allowed to call the API (CORS_ORIGINS); empty: no CORS headers at all. */
@@ -76,11 +85,27 @@ export interface Config {
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
+/**
+ * Secrets published in tutorials, READMEs and samples (the FastAPI tutorial's first): anyone can sign
+ * tokens with them, so they are refused in every mode. Compared exactly.
+ */
 const KNOWN_PUBLIC_SECRETS = new Set([
   '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7',
   'changethis',
+  'changeme',
   'secret',
+  'secretkey',
+  'secret-key',
+  'secret_key',
   'your-secret-key',
+  'your_secret_key',
+  'your-256-bit-secret',
+  'mysecret',
+  'mysecretkey',
+  'supersecret',
+  'jwt-secret',
+  'shhhhh',
+  'keyboard cat',
 ])
 
 const MIN_SECRET_BYTES = 32
@@ -88,42 +113,38 @@ const MIN_SECRET_BYTES = 32
 export interface LoadConfigOptions {
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv
-  /** Where `.env` is read (and written); defaults to process.cwd(). */
+  /** Where `.env` is read; defaults to process.cwd(). */
   cwd?: string
-  /**
-   * With no SECRET_KEY anywhere: generate one and append it to `.env` (mode 0600), as the server does
-   * on a first start. Otherwise the generated key lives only in memory (enough for CLI commands).
-   */
-  persistGeneratedSecret?: boolean
-  /** Told when a key was generated, so the caller can say so. */
-  onSecretGenerated?: (envFile: string | undefined) => void
 }
 
-export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const env = options.env ?? process.env
-  const cwd = options.cwd ?? process.cwd()
-  const envFile = join(cwd, '.env')
+/** The variables of `.env` in `cwd` merged with the environment, which wins. */
+export function readVariables(options: LoadConfigOptions = {}): Record<string, string | undefined> {
+  const envFile = join(options.cwd ?? process.cwd(), '.env')
   const fromFile = existsSync(envFile) ? dotenv.parse(readFileSync(envFile)) : {}
-  // Variables in the environment win over the file.
-  const vars: Record<string, string | undefined> = { ...fromFile, ...env }
+  return { ...fromFile, ...(options.env ?? process.env) }
+}
 
+/**
+ * Reads and validates the configuration. Outside production a missing SECRET_KEY is generated in
+ * memory (enough for CLI commands); `gatehouse serve` saves one to `.env` before loading.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const vars = readVariables(options)
   if (!vars.SECRET_KEY && vars.NODE_ENV !== 'production') {
     vars.SECRET_KEY = randomBytes(32).toString('hex')
-    if (options.persistGeneratedSecret) {
-      const separator =
-        existsSync(envFile) && !readFileSync(envFile, 'utf8').endsWith('\n') ? '\n' : ''
-      appendFileSync(
-        envFile,
-        `${separator}# Generated by Gatehouse on first start: keep it secret.\nSECRET_KEY=${vars.SECRET_KEY}\n`,
-        { mode: 0o600 },
-      )
-      chmodSync(envFile, 0o600)
-      options.onSecretGenerated?.(envFile)
-    } else {
-      options.onSecretGenerated?.(undefined)
-    }
   }
   return parseConfig(vars)
+}
+
+/** Settings that work but deserve a warning at start (outside production, where they are errors). */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = []
+  if (Buffer.byteLength(config.secretKey) < MIN_SECRET_BYTES) {
+    warnings.push(
+      `SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: production refuses it (generate one with: openssl rand -hex 32)`,
+    )
+  }
+  return warnings
 }
 
 /** Pure validation of already-merged variables. */
@@ -139,13 +160,13 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       `SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes in production (generate one with: openssl rand -hex 32)`,
     )
   }
-  if (production && KNOWN_PUBLIC_SECRETS.has(secretKey)) {
+  if (KNOWN_PUBLIC_SECRETS.has(secretKey)) {
     throw new ConfigError(
-      'SECRET_KEY is a published example value; generate your own with: openssl rand -hex 32',
+      'SECRET_KEY is a published example value that anyone can sign tokens with; generate your own with: openssl rand -hex 32',
     )
   }
 
-  const algorithms: readonly SigningAlgorithm[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS]
+  const algorithms: readonly SigningAlgorithmName[] = SIGNING_ALGORITHMS
   const algorithm = algorithms.find(
     (name) => name.toUpperCase() === (vars.ALGORITHM ?? 'HS256').toUpperCase(),
   )
@@ -154,7 +175,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       `ALGORITHM must be one of ${algorithms.join(', ')}; got '${vars.ALGORITHM}'`,
     )
   const signingKeyPem = vars.SIGNING_KEY_FILE ? readKeyFile(vars.SIGNING_KEY_FILE) : undefined
-  if (signingKeyPem && HMAC_ALGORITHMS.includes(algorithm as never)) {
+  if (signingKeyPem && algorithm.startsWith('HS')) {
     throw new ConfigError(
       `SIGNING_KEY_FILE is for RS256, ES256 or EdDSA; ALGORITHM is ${algorithm}`,
     )

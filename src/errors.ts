@@ -1,9 +1,32 @@
-// Every failure Gatehouse reports on purpose: one class per cause, each with a stable `code`.
-// Services and primitives throw these; http/error-handler.ts is the one place that maps them to HTTP,
-// and the CLI maps them to messages and exit codes.
+// Every failure Gatehouse reports on purpose: one class per cause, each with a stable `code` from
+// one literal union. Services and primitives throw these; http/error-handler.ts maps every code to
+// its HTTP answer in one table the compiler checks is complete, and the CLI prints their messages.
+
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unsupported_grant_type'
+  | 'invalid_credentials'
+  | 'inactive_user'
+  | 'invalid_scope'
+  | 'invalid_refresh_token'
+  | 'insufficient_scope'
+  | 'incorrect_password'
+  | 'not_authenticated'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'throttled'
+  | 'throttle_unavailable'
+  | 'overloaded'
+  | 'database_unavailable'
+  | 'duplicate_user'
+  | 'registration_closed'
+  | 'not_found'
+  | 'user_not_found'
+  | 'invalid_input'
+  | 'config_error'
 
 export abstract class GatehouseError extends Error {
-  abstract readonly code: string
+  abstract readonly code: ErrorCode
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, options)
@@ -77,11 +100,26 @@ export class NotAuthenticated extends GatehouseError {
   }
 }
 
+/** Why a correctly signed token was refused for a cause that is configuration, not the token. */
+export type TokenMismatch = 'issuer' | 'audience' | 'unknown_key'
+
 /** A bearer token that is malformed, forged, of an unknown user, or otherwise unusable. */
 export class InvalidToken extends GatehouseError {
   readonly code = 'invalid_token'
-  constructor(options?: ErrorOptions) {
+  readonly mismatch: TokenMismatch | undefined
+  constructor(options?: ErrorOptions & { reason?: TokenMismatch | undefined }) {
     super('Could not validate credentials', options)
+    this.mismatch = options?.reason
+  }
+}
+
+/**
+ * A token naming a `kid` this instance does not (yet) know: the caller may reload keys and retry.
+ * Answered like any other invalid token.
+ */
+export class UnknownSigningKey extends InvalidToken {
+  constructor() {
+    super({ reason: 'unknown_key' })
   }
 }
 
@@ -162,7 +200,7 @@ export class UserNotFound extends GatehouseError {
   }
 }
 
-/** Input to an account operation (CLI, later the admin API) that cannot be accepted. */
+/** Input to an account operation (CLI or admin API) that cannot be accepted. */
 export class InvalidInput extends GatehouseError {
   readonly code = 'invalid_input'
 }

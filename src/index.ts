@@ -1,6 +1,7 @@
-// The library entry point: build the app in your own server and protect your own routes with
-// `onRequest: app.authenticate` (see the README).
-export { buildApp, type BuildAppOptions } from './app.js'
+// The library entry point: wire the services, build the app in your own server and protect your
+// own routes with `onRequest: app.authenticate` (see the README).
+export { buildApp } from './app.js'
+export { createServices, type Services, type ServiceOptions } from './compose.js'
 export { loadConfig, parseConfig, type Config } from './config.js'
 export * from './errors.js'
 export { readBearerToken, type AuthenticateHook } from './http/auth.js'

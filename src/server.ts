@@ -1,11 +1,13 @@
-// Entry point of `gatehouse serve`: config -> store -> buildApp -> listen, and a graceful shutdown
-// on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within a bound, close the store).
+// Entry point of `gatehouse serve`: config -> store -> services -> app -> listen, and a graceful
+// shutdown on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within a bound, close
+// the services and the store).
 import { createServer } from 'node:http'
 import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { buildApp } from './app.js'
-import type { Config } from './config.js'
+import { configWarnings, type Config } from './config.js'
+import { createServices } from './compose.js'
 import { createLogger } from './logger.js'
 import { openStore } from './store/index.js'
 
@@ -20,9 +22,17 @@ export interface RunningServer {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
+  for (const warning of configWarnings(config)) logger.warn(warning)
   const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
-  const app = await buildApp({ config, store, logger })
-  app.addHook('onClose', async () => store.close())
+  const services = await createServices({ config, store, logger }).catch(async (error: unknown) => {
+    await store.close()
+    throw error
+  })
+  const app = await buildApp(services)
+  app.addHook('onClose', async () => {
+    await services.close()
+    await store.close()
+  })
   // While shutting down, connections close as soon as their answer is sent instead of idling on
   // keep-alive, so that closing the server waits for in-flight requests only, not for idle clients.
   app.addHook('preClose', async () => {
@@ -33,6 +43,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
   const url = await app.listen({ host: config.host, port: config.port })
   logger.info(`Gatehouse is serving on ${url} (interactive docs at ${url}/docs)`)
+  if ((await store.searchUsers({ limit: 1, offset: 0 })).users.length === 0) {
+    logger.info('No users yet: add the first one with `npx gatehouse users add <username>`')
+  }
   return { app, url, close: () => app.close() }
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../src/config.js'
@@ -35,31 +35,6 @@ describe('configuration', () => {
     expect(config.secretKey).toBe(STRONG)
     expect(config.accessTokenExpireMinutes).toBe(5)
     expect(config.port).toBe(9100)
-  })
-
-  it('generates a 256-bit SECRET_KEY on first start, saves it to .env with mode 0600 and says so', () => {
-    const dir = tempDir()
-    writeFileSync(join(dir, '.env'), 'PORT=9000')
-    const told: Array<string | undefined> = []
-    const first = loadConfig({
-      cwd: dir,
-      env: {},
-      persistGeneratedSecret: true,
-      onSecretGenerated: (file) => told.push(file),
-    })
-    expect(first.secretKey).toMatch(/^[0-9a-f]{64}$/)
-    expect(told).toEqual([join(dir, '.env')])
-    expect(statSync(join(dir, '.env')).mode & 0o777).toBe(0o600)
-    expect(readFileSync(join(dir, '.env'), 'utf8')).toContain('PORT=9000\n')
-    const second = loadConfig({
-      cwd: dir,
-      env: {},
-      persistGeneratedSecret: true,
-      onSecretGenerated: (file) => told.push(file),
-    })
-    expect(second.secretKey).toBe(first.secretKey)
-    expect(second.port).toBe(9000)
-    expect(told).toHaveLength(1)
   })
 
   it('keeps a generated key in memory only when not asked to persist it', () => {

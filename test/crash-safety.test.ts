@@ -11,11 +11,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { createPasswordHasher } from '../src/security/passwords.js'
-import { createAccounts } from '../src/services/accounts.js'
-import { createScopeCatalog } from '../src/services/scopes.js'
-import { openStore } from '../src/store/index.js'
-import { build, TEST_SECRET, tempDir, tokenRequest } from './helper.js'
+import { build, seedUser, TEST_ACTOR, TEST_SECRET, tempDir, tokenRequest } from './helper.js'
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js')
 const WORKERS = 5
@@ -289,19 +285,14 @@ describe('crash safety', () => {
       throw new Error('dist/ is missing: run npm run build (npm test does)')
     const dir = tempDir()
     const file = join(dir, 'users.db')
-    const store = await openStore(`sqlite:///${file}`)
-    const accounts = createAccounts({
-      store,
-      hasher: createPasswordHasher({ concurrency: 2, maxQueued: 16 }),
-      scopes: createScopeCatalog({}, ['me', 'items']),
-      passwordMinLength: 8,
-    })
     const passwords = new Map<string, string>()
     for (let i = 0; i < WORKERS; i++) {
       passwords.set(`client-${i}`, `initial-password-${i}`)
-      await accounts.add({ username: `client-${i}`, password: `initial-password-${i}` })
+      await seedUser(`sqlite:///${file}`, {
+        username: `client-${i}`,
+        password: `initial-password-${i}`,
+      })
     }
-    await store.close()
 
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
@@ -366,15 +357,9 @@ describe('crash safety', () => {
         })
         expect(response.statusCode).toBe(500)
       } else {
-        const accounts = createAccounts({
-          store: t.store,
-          hasher: t.hasher,
-          scopes: createScopeCatalog({}, ['me', 'items']),
-          passwordMinLength: 8,
-        })
-        await expect(accounts.setPassword('alice', 'brand-new-password')).rejects.toThrow(
-          'simulated crash',
-        )
+        await expect(
+          t.services.accounts.setPassword('alice', 'brand-new-password', TEST_ACTOR),
+        ).rejects.toThrow('simulated crash')
       }
       expect(writes).toBe(2)
 

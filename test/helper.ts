@@ -7,14 +7,18 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { onTestFinished } from 'vitest'
 import { buildApp } from '../src/app.js'
+import { createServices, type Services } from '../src/compose.js'
 import { parseConfig, type Config } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
-import { createPasswordHasher, type PasswordHasher } from '../src/security/passwords.js'
-import { createAccounts, type NewAccount } from '../src/services/accounts.js'
-import { createScopeCatalog } from '../src/services/scopes.js'
+import type { PasswordHasher } from '../src/security/passwords.js'
+import type { NewAccount } from '../src/services/accounts.js'
+import type { Actor } from '../src/services/actor.js'
 import { openStore, type Store } from '../src/store/index.js'
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789'
+
+/** Who the audit log names for changes the tests make directly through the services. */
+export const TEST_ACTOR: Actor = { name: 'cli:test', ip: null, userAgent: null }
 
 /** A temporary directory removed after the current test. */
 export function tempDir(): string {
@@ -37,6 +41,7 @@ export function captureLogs(): { stream: Writable; text: () => string } {
 
 export interface TestApp {
   app: FastifyInstance
+  services: Services
   store: Store
   config: Config
   hasher: PasswordHasher
@@ -88,30 +93,23 @@ async function open(
     ...options.env,
   })
   const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
-  const hasher = createPasswordHasher({
-    concurrency: config.hashConcurrency,
-    maxQueued: config.hashQueueMax,
-  })
   const logger = options.logs ? createLogger('debug', options.logs) : undefined
-  const app = await buildApp({ config, store, hasher, logger })
-  const accounts = createAccounts({
-    store,
-    hasher,
-    scopes: createScopeCatalog(config.extraScopes, config.defaultScopes),
-    passwordMinLength: config.passwordMinLength,
-  })
+  const services = await createServices({ config, store, logger })
+  const app = await buildApp(services)
   return {
     app,
+    services,
     store,
     config,
-    hasher,
+    hasher: services.hasher,
     dir,
     async close() {
       await app.close()
+      await services.close()
       await store.close()
     },
     async addUser(account) {
-      await accounts.add({ password: 'correct horse battery', ...account })
+      await services.accounts.add({ password: 'correct horse battery', ...account }, TEST_ACTOR)
     },
     async login(username, password) {
       const response = await app.inject(tokenRequest({ username, password }))
@@ -130,13 +128,13 @@ export async function seedUser(
 ): Promise<void> {
   const store = await openStore(databaseUrl, { cwd })
   try {
-    const hasher = createPasswordHasher({ concurrency: 1, maxQueued: 4 })
-    await createAccounts({
-      store,
-      hasher,
-      scopes: createScopeCatalog({}, ['me', 'items']),
-      passwordMinLength: 8,
-    }).add(account)
+    const config = parseConfig({
+      SECRET_KEY: TEST_SECRET,
+      DATABASE_URL: databaseUrl,
+      HASH_CONCURRENCY: '1',
+    })
+    const services = await createServices({ config, store })
+    await services.accounts.add(account, TEST_ACTOR).finally(() => services.close())
   } finally {
     await store.close()
   }

@@ -13,26 +13,11 @@ import type {
 } from 'fastify'
 import {
   DatabaseUnavailable,
-  DuplicateUser,
   GatehouseError,
-  InactiveUser,
-  IncorrectPassword,
   InsufficientScope,
-  InvalidCredentials,
-  InvalidInput,
-  InvalidRefreshToken,
-  InvalidRequest,
-  InvalidScope,
-  InvalidToken,
-  NotAuthenticated,
-  NotFound,
   Overloaded,
-  RegistrationClosed,
   Throttled,
-  ThrottleUnavailable,
-  TokenExpired,
-  UnsupportedGrantType,
-  UserNotFound,
+  type ErrorCode,
 } from '../errors.js'
 
 declare module 'fastify' {
@@ -53,80 +38,109 @@ interface Answer {
   retryAfter?: number
 }
 
-function answerFor(error: GatehouseError): Answer | undefined {
-  if (error instanceof InvalidCredentials)
-    return { status: 401, detail: error.message, error: 'invalid_grant', challenge: 'Bearer' }
-  if (error instanceof InactiveUser)
-    return { status: 400, detail: error.message, tokenEndpointError: 'invalid_grant' }
-  if (error instanceof NotAuthenticated)
-    return { status: 401, detail: error.message, challenge: 'Bearer' }
-  if (error instanceof InvalidToken || error instanceof TokenExpired) {
-    return { status: 401, detail: error.message, challenge: 'Bearer error="invalid_token"' }
-  }
-  if (error instanceof InsufficientScope) {
-    const scope = error.required.join(' ')
+/** The answer for an error, when it needs more than its code (a scope, a wait). */
+type AnswerOf = (error: GatehouseError) => Answer
+
+const challenge = 'Bearer'
+const invalidToken = 'Bearer error="invalid_token"'
+const unavailable = 'temporarily_unavailable'
+
+/**
+ * Every error code and its answer. `satisfies` makes a new code without an entry a compile error
+ * instead of a silent 500.
+ */
+const ANSWERS = {
+  invalid_request: (e) => ({ status: 400, detail: e.message, error: 'invalid_request' }),
+  unsupported_grant_type: (e) => ({
+    status: 400,
+    detail: e.message,
+    error: 'unsupported_grant_type',
+  }),
+  invalid_credentials: (e) => ({
+    status: 401,
+    detail: e.message,
+    error: 'invalid_grant',
+    challenge,
+  }),
+  inactive_user: (e) => ({ status: 400, detail: e.message, tokenEndpointError: 'invalid_grant' }),
+  invalid_scope: (e) => ({ status: 400, detail: e.message, error: 'invalid_scope' }),
+  invalid_refresh_token: (e) => ({ status: 400, detail: e.message, error: 'invalid_grant' }),
+  insufficient_scope: (e) => {
+    const scope = e instanceof InsufficientScope ? e.required.join(' ') : ''
     return {
       status: 403,
-      detail: error.message,
+      detail: e.message,
       challenge: `Bearer error="insufficient_scope", scope="${scope}"`,
     }
-  }
-  if (error instanceof InvalidRequest)
-    return { status: 400, detail: error.message, error: 'invalid_request' }
-  if (error instanceof InvalidScope)
-    return { status: 400, detail: error.message, error: 'invalid_scope' }
-  if (error instanceof InvalidRefreshToken)
-    return { status: 400, detail: error.message, error: 'invalid_grant' }
-  if (error instanceof IncorrectPassword) return { status: 400, detail: error.message }
-  if (error instanceof NotFound) return { status: 404, detail: error.message }
-  if (error instanceof UnsupportedGrantType)
-    return { status: 400, detail: error.message, error: 'unsupported_grant_type' }
-  if (error instanceof Throttled) {
-    // RFC 8628's `slow_down` is the registered OAuth error closest to "wait before retrying".
-    return {
-      status: 429,
-      detail: error.message,
-      error: 'slow_down',
-      retryAfter: error.retryAfterSeconds,
-    }
-  }
-  if (error instanceof ThrottleUnavailable) {
-    return {
-      status: 503,
-      detail: 'Login is temporarily unavailable, try again shortly',
-      error: 'temporarily_unavailable',
-      retryAfter: 1,
-    }
-  }
-  if (error instanceof Overloaded) {
-    return {
-      status: 503,
-      detail: error.message,
-      error: 'temporarily_unavailable',
-      retryAfter: error.retryAfterSeconds,
-    }
-  }
-  if (error instanceof DatabaseUnavailable) {
-    // The driver's reason stays in the log: it names hosts and ports, which are internals.
-    return { status: 503, detail: 'The database is unavailable, try again shortly', retryAfter: 1 }
-  }
-  if (error instanceof DuplicateUser) return { status: 409, detail: error.message }
-  if (error instanceof RegistrationClosed) return { status: 403, detail: error.message }
-  if (error instanceof UserNotFound) return { status: 404, detail: error.message }
-  if (error instanceof InvalidInput) return { status: 400, detail: error.message }
-  return undefined
+  },
+  incorrect_password: (e) => ({ status: 400, detail: e.message }),
+  not_authenticated: (e) => ({ status: 401, detail: e.message, challenge }),
+  invalid_token: (e) => ({ status: 401, detail: e.message, challenge: invalidToken }),
+  token_expired: (e) => ({ status: 401, detail: e.message, challenge: invalidToken }),
+  // RFC 8628's `slow_down` is the registered OAuth error closest to "wait before retrying".
+  throttled: (e) => ({
+    status: 429,
+    detail: e.message,
+    error: 'slow_down',
+    retryAfter: e instanceof Throttled ? e.retryAfterSeconds : 1,
+  }),
+  throttle_unavailable: {
+    status: 503,
+    detail: 'Login is temporarily unavailable, try again shortly',
+    error: unavailable,
+    retryAfter: 1,
+  },
+  overloaded: (e) => ({
+    status: 503,
+    detail: e.message,
+    error: unavailable,
+    retryAfter: e instanceof Overloaded ? e.retryAfterSeconds : 1,
+  }),
+  // The driver's reason stays in the log: it names hosts and ports, which are internals.
+  database_unavailable: {
+    status: 503,
+    detail: 'The database is unavailable, try again shortly',
+    retryAfter: 1,
+  },
+  duplicate_user: (e) => ({ status: 409, detail: e.message }),
+  registration_closed: (e) => ({ status: 403, detail: e.message }),
+  not_found: (e) => ({ status: 404, detail: e.message }),
+  user_not_found: (e) => ({ status: 404, detail: e.message }),
+  invalid_input: (e) => ({ status: 400, detail: e.message }),
+  // Raised at start-up only; a request that meets one is a bug, answered as one.
+  config_error: { status: 500, detail: 'Internal Server Error' },
+} satisfies Record<ErrorCode, Answer | AnswerOf>
+
+function answerFor(error: GatehouseError): Answer {
+  const answer: Answer | AnswerOf = ANSWERS[error.code]
+  return typeof answer === 'function' ? answer(error) : answer
 }
 
 /** Fastify's own 4xx errors (validation, body size, bad JSON ...) keep their status. */
-function answerForFramework(error: FastifyError): Answer | undefined {
-  if (error.validation)
-    return { status: 400, detail: `Invalid request: ${error.message}`, error: 'invalid_request' }
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+function answerForFramework(error: FastifyError, request: FastifyRequest): Answer | undefined {
+  if (error.validation) {
+    return { status: 400, detail: validationDetail(error, request), error: 'invalid_request' }
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return { status: 413, detail: 'Request body is too large' }
+  }
   const status = error.statusCode ?? 500
-  if (status >= 400 && status < 500)
+  if (status >= 400 && status < 500) {
     return { status, detail: error.message, error: status === 400 ? 'invalid_request' : undefined }
+  }
   return undefined
+}
+
+/** A missing or non-object body is said in words, not in the validator's ("body must be object"). */
+function validationDetail(error: FastifyError, request: FastifyRequest): string {
+  const wholeBody =
+    error.validationContext === 'body' &&
+    error.validation?.some((issue) => issue.instancePath === '' && issue.keyword === 'type')
+  if (!wholeBody) return `Invalid request: ${error.message}`
+  const consumes = (request.routeOptions.schema as { consumes?: string[] } | undefined)?.consumes
+  return consumes?.includes('application/x-www-form-urlencoded')
+    ? 'The request needs a form body (application/x-www-form-urlencoded)'
+    : 'The request needs a JSON object body (application/json)'
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
@@ -186,14 +200,48 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const answer = error instanceof GatehouseError ? answerFor(error) : answerForFramework(error)
-    if (error instanceof DatabaseUnavailable)
+    const answer =
+      error instanceof GatehouseError ? answerFor(error) : answerForFramework(error, request)
+    if (error instanceof DatabaseUnavailable) {
       request.log.warn({ reason: error.reason }, 'database unavailable')
-    if (answer) return send(request, reply, answer)
-    request.log.error({ err: error }, 'unexpected error')
-    return send(request, reply, { status: 500, detail: 'Internal Server Error' })
+    }
+    if (answer === undefined || answer.status === 500) {
+      request.log.error({ err: error }, 'unexpected error')
+    }
+    return send(request, reply, answer ?? { status: 500, detail: 'Internal Server Error' })
   })
-  app.setNotFoundHandler((request, reply) =>
-    send(request, reply, { status: 404, detail: 'Not Found' }),
-  )
+
+  // A known path asked with another method is a 405 naming the allowed ones, as FastAPI answers.
+  const methodsByPath: Array<{ pattern: RegExp; methods: Set<string> }> = []
+  app.addHook('onRoute', (route) => {
+    const pattern = routePattern(route.url ?? route.path)
+    const entry = methodsByPath.find((known) => known.pattern.source === pattern.source)
+    const methods = [route.method].flat()
+    if (entry) for (const method of methods) entry.methods.add(method)
+    else methodsByPath.push({ pattern, methods: new Set(methods) })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? ''
+    const allowed = methodsByPath.find((known) => known.pattern.test(path))?.methods
+    if (!allowed) return send(request, reply, { status: 404, detail: 'Not Found' })
+    reply.header('Allow', [...allowed].sort().join(', '))
+    return send(request, reply, { status: 405, detail: 'Method Not Allowed' })
+  })
+}
+
+/** A route's URL as a regular expression over request paths: `:name` is one segment, `*` the rest. */
+function routePattern(url: string): RegExp {
+  const body = url
+    .replace(/\/+$/, '')
+    .split('/')
+    .map((segment) =>
+      segment.startsWith(':')
+        ? '[^/]+'
+        : segment === '*'
+          ? '.*'
+          : segment.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/')
+  // ignoreTrailingSlash: `/users/me` and `/users/me/` are one route.
+  return new RegExp(`^${body}/?$`)
 }

@@ -14,7 +14,7 @@ export const PublicUserSchema = Type.Object(
 
 /**
  * The token endpoint's form (RFC 6749 §4.3.2 password grant, §6 refresh grant). Which fields are
- * required depends on grant_type, so presence is checked in the route, in protocol order.
+ * required depends on grant_type, so each grant (src/grants/) checks presence, in protocol order.
  */
 export const TokenFormSchema = Type.Object(
   {
@@ -112,11 +112,9 @@ export const RegistrationSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/** What the admin API shows: the public fields and the granted scopes. */
 export const AdminUserSchema = Type.Object({
-  username: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  full_name: Type.Union([Type.String(), Type.Null()]),
-  disabled: Type.Boolean(),
+  ...PublicUserSchema.properties,
   scopes: Type.Array(Type.String()),
 })
 
@@ -185,5 +183,8 @@ export const AuditPageQuerySchema = Type.Object({
     }),
   ),
 })
+
+/** The response of routes that answer 204 with no body. */
+export const NoContent = { 204: { type: 'null', description: 'Done' } } as const
 
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') })

@@ -5,7 +5,7 @@
 // become ours here.
 import { randomBytes } from 'node:crypto'
 import { createDecoder, createSigner, createVerifier, TokenError } from 'fast-jwt'
-import { InvalidToken, TokenExpired } from '../errors.js'
+import { InvalidToken, TokenExpired, UnknownSigningKey } from '../errors.js'
 
 export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
 export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
@@ -66,9 +66,6 @@ export interface TokenServiceOptions {
   cacheSize?: number
 }
 
-/** A token naming a `kid` this service does not (yet) know: the caller may reload keys and retry. */
-export class UnknownSigningKey extends InvalidToken {}
-
 type Verify = (token: string) => {
   header: Record<string, unknown>
   payload: Record<string, unknown>
@@ -128,7 +125,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     try {
       kid = decodeHeader(token).header.kid
     } catch (error) {
-      throw new InvalidToken({ cause: error })
+      throw new InvalidToken({ cause: error, reason: mismatchedClaim(error) })
     }
     const verify = kid === undefined || typeof kid === 'string' ? verifiers.get(kid) : undefined
     if (!verify) throw typeof kid === 'string' ? new UnknownSigningKey() : new InvalidToken()
@@ -146,7 +143,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     } catch (error) {
       if (error instanceof TokenError && error.code === TokenError.codes.expired)
         throw new TokenExpired()
-      throw new InvalidToken({ cause: error })
+      throw new InvalidToken({ cause: error, reason: mismatchedClaim(error) })
     }
     // RFC 9068 §4: an access token says so, which keeps other JWTs (ID tokens, ...) from passing as one.
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
@@ -207,4 +204,16 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return claims
     },
   }
+}
+
+/**
+ * fast-jwt checks claims only after the signature: a correctly signed token with another `iss` or
+ * `aud` was made by an instance configured differently, which operators must hear about.
+ */
+function mismatchedClaim(error: unknown): 'issuer' | 'audience' | undefined {
+  if (!(error instanceof TokenError) || error.code !== TokenError.codes.invalidClaimValue)
+    return undefined
+  if (/\biss\b/.test(error.message)) return 'issuer'
+  if (/\baud\b/.test(error.message)) return 'audience'
+  return undefined
 }

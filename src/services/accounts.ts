@@ -1,12 +1,22 @@
-// Account management shared by the CLI, the current user's own endpoints (and later the admin API):
-// validation of what people type, hashing through the password pipeline, and the rule that a
-// password change, a disable or a removal ends the user's sessions (and so their access tokens).
-import { IncorrectPassword, InvalidInput, UserNotFound } from '../errors.js'
+// Account management, the one place users are created, changed and removed, for the CLI, the admin
+// API and the current user's own endpoints: validation of what people type, hashing through the
+// password pipeline, the rule that a password change, a disable or a removal ends the user's
+// sessions (and so their access tokens), and an audit event for every change, naming who acted.
+import {
+  DuplicateUser,
+  IncorrectPassword,
+  InvalidInput,
+  RegistrationClosed,
+  UserNotFound,
+} from '../errors.js'
 import { checkNewPassword } from '../security/password-policy.js'
 import type { PasswordHasher } from '../security/passwords.js'
 import type { Store, UserRecord } from '../store/index.js'
+import type { Actor, ClientInfo } from './actor.js'
 import { toPublicUser, type AdminUser, type PublicUser } from './public-user.js'
 import type { ScopeCatalog } from './scopes.js'
+import type { SecurityEvents } from './security-events.js'
+import type { SessionHolder } from './sessions.js'
 
 export interface NewAccount {
   username: string
@@ -18,6 +28,9 @@ export interface NewAccount {
   scopes?: string[]
 }
 
+/** What a person registering themselves may choose. */
+export type Registration = Pick<NewAccount, 'username' | 'password' | 'email' | 'fullName'>
+
 export interface ProfileChange {
   email?: string | null
   fullName?: string | null
@@ -26,8 +39,10 @@ export interface ProfileChange {
 }
 
 export interface Accounts {
-  /** Creates a user; the username is stored NFKC-normalized and must be unique case-insensitively. */
-  add(account: NewAccount): Promise<PublicUser>
+  /** An admin (or the CLI) creates a user; the username is stored NFKC-normalized, unique case-insensitively. */
+  add(account: NewAccount, actor: Actor): Promise<PublicUser>
+  /** Self-service registration (REGISTRATION=open); a taken username or email is not told apart. */
+  register(account: Registration, client: ClientInfo): Promise<PublicUser>
   list(): Promise<PublicUser[]>
   get(username: string): Promise<AdminUser>
   search(search: {
@@ -36,23 +51,23 @@ export interface Accounts {
     offset: number
   }): Promise<{ users: AdminUser[]; total: number }>
   /** Changes profile fields, scopes and the disabled flag (disabling ends every session). */
-  update(username: string, change: ProfileChange): Promise<AdminUser>
+  update(username: string, change: ProfileChange, actor: Actor): Promise<AdminUser>
   /** Ends every session of the user. */
-  endSessions(username: string): Promise<void>
+  endSessions(username: string, actor: Actor): Promise<void>
   /** Sets a new password and ends every session of the user. */
-  setPassword(username: string, password: string): Promise<void>
+  setPassword(username: string, password: string, actor: Actor): Promise<void>
   /** The user's own change: needs the current password; ends every other session. */
   changePassword(
-    userId: number,
+    holder: SessionHolder,
     currentPassword: string,
     newPassword: string,
     keepSessionId: string,
   ): Promise<void>
   /** Disabling also ends every session. */
-  setDisabled(username: string, disabled: boolean): Promise<void>
-  remove(username: string): Promise<void>
+  setDisabled(username: string, disabled: boolean, actor: Actor): Promise<void>
+  remove(username: string, actor: Actor): Promise<void>
   /** Grants exactly these scopes; null returns the user to the default scopes. Returns the effective scopes. */
-  setScopes(username: string, scopes: string[] | null): Promise<string[]>
+  setScopes(username: string, scopes: string[] | null, actor: Actor): Promise<string[]>
   scopesOf(username: string): Promise<string[]>
 }
 
@@ -62,12 +77,26 @@ export interface AccountsDeps {
   store: Store
   hasher: PasswordHasher
   scopes: ScopeCatalog
+  events: SecurityEvents
   /** PASSWORD_MIN_LENGTH. */
   passwordMinLength: number
+  /** REGISTRATION=open. */
+  registrationOpen: boolean
 }
 
+/** What admins do to users, as the audit log names it. */
+type AdminAction =
+  | 'create_user'
+  | 'update_user'
+  | 'reset_password'
+  | 'revoke_sessions'
+  | 'disable_user'
+  | 'enable_user'
+  | 'delete_user'
+  | 'set_scopes'
+
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { store, hasher, scopes, passwordMinLength } = deps
+  const { store, hasher, scopes, events, passwordMinLength } = deps
   const checkPassword = (
     password: string,
     user: { username: string; email?: string | null },
@@ -87,26 +116,51 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     ...toPublicUser(user),
     scopes: scopes.granted(user),
   })
-  const setDisabled = async (user: UserRecord, disabled: boolean): Promise<void> => {
+  const disable = async (user: UserRecord, disabled: boolean): Promise<void> => {
     await store.setDisabled(user.username, disabled)
     if (disabled) await store.revokeUserSessions(user.id, Date.now())
   }
+  // Admin events name the admin (or `cli:<os user>`) as `username`, and the user acted on in `detail`.
+  const audited = (actor: Actor, action: AdminAction, target: string) =>
+    events({
+      type: 'admin',
+      outcome: action,
+      username: actor.name,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      detail: `user ${target}`,
+    })
+
+  const create = async (account: NewAccount): Promise<PublicUser> => {
+    const username = validateUsername(account.username.normalize('NFKC'))
+    const email = account.email ? validateEmail(account.email) : null
+    await checkPassword(account.password, { username, email })
+    if (account.scopes) scopes.checkKnown(account.scopes)
+    const user = await store.createUser({
+      username,
+      email,
+      fullName: account.fullName || null,
+      hashedPassword: await hasher.hash(account.password),
+      disabled: account.disabled ?? false,
+      scopes: account.scopes ? [...new Set(account.scopes)] : null,
+    })
+    return toPublicUser(user)
+  }
 
   return {
-    async add(account) {
-      const username = validateUsername(account.username.normalize('NFKC'))
-      const email = account.email ? validateEmail(account.email) : null
-      await checkPassword(account.password, { username, email })
-      if (account.scopes) scopes.checkKnown(account.scopes)
-      const user = await store.createUser({
-        username,
-        email,
-        fullName: account.fullName || null,
-        hashedPassword: await hasher.hash(account.password),
-        disabled: account.disabled ?? false,
-        scopes: account.scopes ? [...new Set(account.scopes)] : null,
+    async add(account, actor) {
+      const user = await create(account)
+      await audited(actor, 'create_user', user.username)
+      return user
+    },
+    async register(account, client) {
+      if (!deps.registrationOpen) throw new RegistrationClosed()
+      const user = await create(account).catch((error: unknown) => {
+        // Which of the two is taken is more than the request itself proves.
+        throw error instanceof DuplicateUser ? new DuplicateUser() : error
       })
-      return toPublicUser(user)
+      await events({ type: 'registration', outcome: 'success', username: user.username, ...client })
+      return user
     },
     async list() {
       return (await store.listUsers()).map(toPublicUser)
@@ -118,24 +172,28 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const { users, total } = await store.searchUsers(search)
       return { users: users.map(adminView), total }
     },
-    async update(username, change) {
+    async update(username, change, actor) {
       const user = await existing(username)
       if (change.scopes) scopes.checkKnown(change.scopes)
       // Absent: unchanged; null or empty: cleared.
       const email =
         change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
       const fullName = change.fullName === undefined ? undefined : change.fullName || null
-      if (email !== undefined || fullName !== undefined)
+      if (email !== undefined || fullName !== undefined) {
         await store.updateProfile(username, { email, fullName })
-      if (change.scopes !== undefined)
+      }
+      if (change.scopes !== undefined) {
         await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
-      if (change.disabled !== undefined) await setDisabled(user, change.disabled)
+      }
+      if (change.disabled !== undefined) await disable(user, change.disabled)
+      await audited(actor, 'update_user', username)
       return adminView(await existing(username))
     },
-    async endSessions(username) {
+    async endSessions(username, actor) {
       await store.revokeUserSessions((await existing(username)).id, Date.now())
+      await audited(actor, 'revoke_sessions', username)
     },
-    async setPassword(username, password) {
+    async setPassword(username, password, actor) {
       const user = await existing(username)
       await checkPassword(password, user)
       const hashed = await hasher.hash(password)
@@ -143,30 +201,47 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       // leave the new password beside sessions opened with the old one.
       await store.revokeUserSessions(user.id, Date.now())
       await store.setPasswordHash(username, hashed)
+      await audited(actor, 'reset_password', username)
     },
-    async changePassword(userId, currentPassword, newPassword, keepSessionId) {
-      const user = await store.findUserById(userId)
-      if (!user) throw new UserNotFound(String(userId))
-      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches)
+    async changePassword(holder, currentPassword, newPassword, keepSessionId) {
+      const record = (outcome: string) =>
+        events({
+          type: 'password_change',
+          outcome,
+          username: holder.name,
+          ip: holder.ip,
+          userAgent: holder.userAgent,
+        })
+      const user = await store.findUserById(holder.userId)
+      if (!user) throw new UserNotFound(holder.name)
+      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) {
+        await record('incorrect_password')
         throw new IncorrectPassword()
+      }
       await checkPassword(newPassword, user)
       const hashed = await hasher.hash(newPassword)
       // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
-      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed)))
+      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed))) {
         throw new IncorrectPassword()
+      }
+      await record('success')
     },
-    async setDisabled(username, disabled) {
-      await setDisabled(await existing(username), disabled)
+    async setDisabled(username, disabled, actor) {
+      await disable(await existing(username), disabled)
+      await audited(actor, disabled ? 'disable_user' : 'enable_user', username)
     },
-    async remove(username) {
+    async remove(username, actor) {
       // Sessions go with the user (ON DELETE CASCADE), and with them every access token.
       if (!(await store.removeUser(username))) throw new UserNotFound(username)
+      await audited(actor, 'delete_user', username)
     },
-    async setScopes(username, granted) {
+    async setScopes(username, granted, actor) {
       if (granted !== null) scopes.checkKnown(granted)
-      if (!(await store.setScopes(username, granted && [...new Set(granted)])))
+      if (!(await store.setScopes(username, granted && [...new Set(granted)]))) {
         throw new UserNotFound(username)
+      }
+      await audited(actor, 'set_scopes', username)
       return scopes.granted(await existing(username))
     },
     async scopesOf(username) {

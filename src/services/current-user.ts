@@ -1,8 +1,9 @@
 // Bearer token -> the current user, read from the store on every request (no start-up cache). The
 // same lookup checks the token's session, so a user disabled, removed, logged out or logged out
 // everywhere loses access on the very next request, at no extra query.
-import { InactiveUser, InvalidToken } from '../errors.js'
-import { UnknownSigningKey, type AccessTokenClaims, type TokenService } from '../security/tokens.js'
+import type { Logger } from 'pino'
+import { InactiveUser, InvalidToken, type TokenMismatch } from '../errors.js'
+import type { AccessTokenClaims } from '../security/tokens.js'
 import type { SessionStore } from '../store/index.js'
 import { toPublicUser, type PublicUser } from './public-user.js'
 
@@ -16,19 +17,32 @@ export interface Principal {
 
 export type CurrentUserResolver = (token: string) => Promise<Principal>
 
+/** What operators are told once when correctly signed tokens are refused for a configuration cause. */
+const MISMATCH_HINTS: Record<TokenMismatch, string> = {
+  issuer:
+    'refusing tokens issued by another issuer: instances sharing a database must agree on ISSUER',
+  audience: 'refusing tokens meant for another audience: instances must agree on AUDIENCE',
+  unknown_key:
+    'refusing tokens signed by a key this instance does not have: check SECRET_KEY / SIGNING_KEY_FILE and ALGORITHM on every instance',
+}
+
 export function createCurrentUserResolver(deps: {
-  tokens: TokenService
-  store: SessionStore
-  /** Re-reads signing keys when a token names an unknown `kid` (rotated on another instance). */
-  reloadKeys: () => Promise<boolean>
+  verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
+  store: Pick<SessionStore, 'findTokenOwner'>
+  log: Pick<Logger, 'info'>
 }): CurrentUserResolver {
-  const { tokens, store, reloadKeys } = deps
+  const { verifyAccessToken, store, log } = deps
+  const told = new Set<TokenMismatch>()
 
   const verify = async (token: string): Promise<AccessTokenClaims> => {
     try {
-      return tokens.verify(token)
+      return await verifyAccessToken(token)
     } catch (error) {
-      if (error instanceof UnknownSigningKey && (await reloadKeys())) return tokens.verify(token)
+      // Once per cause and process: a flood of such tokens must not flood the log. Never the token.
+      if (error instanceof InvalidToken && error.mismatch && !told.has(error.mismatch)) {
+        told.add(error.mismatch)
+        log.info({ cause: error.mismatch }, MISMATCH_HINTS[error.mismatch])
+      }
       throw error
     }
   }

@@ -17,7 +17,7 @@ export interface SecurityEvent {
   type: SecurityEventType
   /** e.g. success, bad_credentials, throttled, inactive; or the admin action done. */
   outcome: string
-  /** Who it is about (for admin actions: the admin). */
+  /** Who it is about (for admin actions: the admin who acted, or `cli:<os user>`). */
   username: string | null
   ip?: string | null
   userAgent?: string | null

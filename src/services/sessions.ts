@@ -4,8 +4,9 @@
 // so ending a session or all of a user's sessions stops its access tokens at once.
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidRefreshToken, NotFound } from '../errors.js'
-import type { TokenService } from '../security/tokens.js'
+import type { AccessTokenClaims, TokenService } from '../security/tokens.js'
 import type { SessionRecord, Store, UserRecord } from '../store/index.js'
+import type { Actor, ClientInfo } from './actor.js'
 import type { ScopeCatalog } from './scopes.js'
 import type { SecurityEvents } from './security-events.js'
 
@@ -18,9 +19,9 @@ export interface TokenResponse {
   scope?: string
 }
 
-export interface ClientInfo {
-  userAgent: string | null
-  ip: string | null
+/** A signed-in user acting on their own sessions (Actor.name is their username). */
+export interface SessionHolder extends Actor {
+  userId: number
 }
 
 export interface SessionView {
@@ -49,18 +50,24 @@ export interface Sessions {
   ): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
-  end(userId: number, sessionId: string): Promise<void>
-  endAll(userId: number, exceptSessionId?: string): Promise<number>
+  /** Ends the holder's current session (POST /logout). */
+  logout(holder: SessionHolder, sessionId: string): Promise<void>
+  /** Ends one of the holder's sessions; NotFound unless it is theirs and active. */
+  endOne(holder: SessionHolder, sessionId: string): Promise<void>
+  /** Ends every session of the holder ("log out everywhere"). */
+  endAll(holder: SessionHolder): Promise<void>
   list(userId: number, currentSessionId: string): Promise<SessionView[]>
 }
 
 export interface SessionsOptions {
   store: Store
-  tokens: TokenService
+  tokens: Pick<TokenService, 'issue'>
+  /** Verifies an access token, reloading signing keys for an unknown `kid` (RFC 7009 revocation). */
+  verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
-  /** Refreshes and detected reuse are reported here. */
+  /** Refreshes, detected reuse, logouts and ended sessions are recorded here. */
   events: SecurityEvents
 }
 
@@ -109,6 +116,21 @@ export function createSessions(options: SessionsOptions): Sessions {
       detail: `session ${session.id}`,
     })
   }
+
+  const endOwn = async (holder: SessionHolder, sessionId: string): Promise<void> => {
+    if (!(await store.revokeSession(sessionId, Date.now(), holder.userId))) {
+      throw new NotFound('No such active session')
+    }
+  }
+
+  const record = (holder: SessionHolder, type: 'logout' | 'session_revoked', outcome: string) =>
+    options.events({
+      type,
+      outcome,
+      username: holder.name,
+      ip: holder.ip,
+      userAgent: holder.userAgent,
+    })
 
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
@@ -176,7 +198,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       }
       let sessionId: string
       try {
-        sessionId = tokens.verify(token).sid
+        sessionId = (await options.verifyAccessToken(token)).sid
       } catch {
         // RFC 7009 §2.2: an invalid or unknown token is not an error.
         return
@@ -185,13 +207,20 @@ export function createSessions(options: SessionsOptions): Sessions {
       await store.revokeSession(sessionId, at)
     },
 
-    async end(userId, sessionId) {
-      if (!(await store.revokeSession(sessionId, Date.now(), userId)))
-        throw new NotFound('No such active session')
+    async logout(holder, sessionId) {
+      await endOwn(holder, sessionId)
+      await record(holder, 'logout', 'success')
     },
 
-    endAll: (userId, exceptSessionId) =>
-      store.revokeUserSessions(userId, Date.now(), exceptSessionId),
+    async endOne(holder, sessionId) {
+      await endOwn(holder, sessionId)
+      await record(holder, 'session_revoked', 'one')
+    },
+
+    async endAll(holder) {
+      await store.revokeUserSessions(holder.userId, Date.now())
+      await record(holder, 'session_revoked', 'all')
+    },
 
     async list(userId, currentSessionId) {
       const at = Date.now()

@@ -3,7 +3,7 @@
 // every instance signs with the newest key and still verifies the older ones until their tokens
 // have expired (`gatehouse keys rotate`).
 import type { JsonWebKey } from 'node:crypto'
-import { InvalidInput } from '../errors.js'
+import { InvalidInput, UnknownSigningKey } from '../errors.js'
 import {
   generateSigningKey,
   signingKeyFromPem,
@@ -14,8 +14,10 @@ import {
   CLOCK_LEEWAY_SECONDS,
   HMAC_ALGORITHMS,
   type AsymmetricAlgorithm,
+  type AccessTokenClaims,
   type SigningAlgorithm,
   type TokenKeys,
+  type TokenService,
 } from '../security/tokens.js'
 import type { KeyStore } from '../store/index.js'
 
@@ -27,6 +29,8 @@ export interface KeyManager {
   reload(): Promise<boolean>
   /** Adds a new signing key; the others retire once the tokens they signed have expired. Returns its kid. */
   rotate(): Promise<string>
+  /** Re-reads the key set every KEY_RELOAD_INTERVAL_MS (keys rotated by another process); returns stop. */
+  reloadPeriodically(onError: (error: unknown) => void): () => void
 }
 
 export interface KeyManagerOptions {
@@ -35,9 +39,16 @@ export interface KeyManagerOptions {
   signingKeyPem: string | undefined
   store: KeyStore
   accessTokenTtlSeconds: number
+  /** Told the new key set whenever a reload or a rotation changed it. */
+  onChange?: (keys: TokenKeys) => void
 }
 
+/** At most one reload a second: tokens can name any kid, and each unknown one asks for a reload. */
 const RELOAD_INTERVAL_MS = 1_000
+/** Every instance re-reads the key set this often, and at once on a token with an unknown `kid`. */
+export const KEY_RELOAD_INTERVAL_MS = 60_000
+
+const noPeriodicReload = (): (() => void) => () => undefined
 
 export async function createKeyManager(options: KeyManagerOptions): Promise<KeyManager> {
   const { algorithm, store } = options
@@ -51,6 +62,7 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
         Promise.reject(
           new InvalidInput(`${algorithm} signs with SECRET_KEY: rotate it by changing SECRET_KEY`),
         ),
+      reloadPeriodically: noPeriodicReload,
     }
   }
   const asymmetric = algorithm as AsymmetricAlgorithm
@@ -66,11 +78,13 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
             'the signing key comes from SIGNING_KEY_FILE: rotate it by replacing the file',
           ),
         ),
+      reloadPeriodically: noPeriodicReload,
     }
   }
 
   let keys: SigningKeyMaterial[] = []
   let reloadedAt = 0
+  let created = false
   const load = async (): Promise<boolean> => {
     const stored = (await store.listSigningKeys(Date.now())).filter(
       (key) => key.algorithm === algorithm,
@@ -78,13 +92,18 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     const fresh = stored.map((key) => signingKeyFromStored(key.privateKey, asymmetric))
     const changed = fresh.map((key) => key.kid).join() !== keys.map((key) => key.kid).join()
     keys = fresh
+    // Not during creation: the caller builds its token service from current() afterwards.
+    if (changed && created) options.onChange?.(toTokenKeys(keys))
     return changed
   }
   const add = async (): Promise<string> => {
     const key = generateSigningKey(asymmetric)
     const createdAt = Date.now()
-    // Keys signing until now stay valid for verification until their last tokens expire.
-    const retireOthersAt = createdAt + (options.accessTokenTtlSeconds + CLOCK_LEEWAY_SECONDS) * 1000
+    // Keys signing until now stay valid for verification until their last tokens expire. Other
+    // instances keep signing with the old key until their next reload: those tokens count too.
+    const lastOldToken = createdAt + KEY_RELOAD_INTERVAL_MS
+    const retireOthersAt =
+      lastOldToken + (options.accessTokenTtlSeconds + CLOCK_LEEWAY_SECONDS) * 1000
     await store.addSigningKey(
       {
         kid: key.kid,
@@ -102,6 +121,7 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
 
   await load()
   if (keys.length === 0) await add()
+  created = true
   return {
     current: () => toTokenKeys(keys),
     jwks: () => ({ keys: keys.map((key) => key.publicJwk) }),
@@ -112,6 +132,29 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       return load()
     },
     rotate: add,
+    reloadPeriodically(onError) {
+      const timer = setInterval(() => void load().catch(onError), KEY_RELOAD_INTERVAL_MS)
+      timer.unref()
+      return () => clearInterval(timer)
+    },
+  }
+}
+
+/**
+ * Access-token verification for every caller (protected routes, RFC 7009 revocation): a token
+ * signed by a key another instance rotated in moments ago is verified after one reload, not refused.
+ */
+export function createAccessTokenVerifier(
+  tokens: Pick<TokenService, 'verify'>,
+  keys: Pick<KeyManager, 'reload'>,
+): (token: string) => Promise<AccessTokenClaims> {
+  return async (token) => {
+    try {
+      return tokens.verify(token)
+    } catch (error) {
+      if (error instanceof UnknownSigningKey && (await keys.reload())) return tokens.verify(token)
+      throw error
+    }
   }
 }
 

@@ -4,6 +4,8 @@
 import { DuplicateUser } from '../errors.js'
 import type { SourceUser } from '../store/import-source.js'
 import type { UserStore } from '../store/index.js'
+import type { Actor } from './actor.js'
+import type { SecurityEvents } from './security-events.js'
 
 export interface ImportConflict {
   username: string | null
@@ -22,6 +24,8 @@ export interface ImportOptions {
   dryRun?: boolean
   /** Told after each source user, with how many are done. */
   onProgress?: (done: number) => void
+  /** A real import is recorded in the audit log as done by `actor`. */
+  audit?: { events: SecurityEvents; actor: Actor }
 }
 
 export async function importUsers(
@@ -41,6 +45,17 @@ export async function importUsers(
     else if (outcome === 'existing') report.skippedExisting += 1
     else report.conflicts.push({ username: user.username, reason: outcome.conflict })
     options.onProgress?.(index + 1)
+  }
+  if (options.audit && !options.dryRun) {
+    const { events, actor } = options.audit
+    await events({
+      type: 'admin',
+      outcome: 'import_users',
+      username: actor.name,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      detail: `imported ${report.imported}, skipped ${report.skippedExisting}, ${report.conflicts.length} conflicts`,
+    })
   }
   return report
 

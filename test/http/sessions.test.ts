@@ -1,9 +1,7 @@
 // Ending sessions: RFC 7009 revocation, logout, log out everywhere, session list, password change,
 // and the accounts operations that must end sessions (disable, new password, removal).
 import { describe, expect, it } from 'vitest'
-import { createAccounts } from '../../src/services/accounts.js'
-import { createScopeCatalog } from '../../src/services/scopes.js'
-import { build, tokenRequest, type TestApp } from '../helper.js'
+import { build, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 
 interface Tokens {
   access_token: string
@@ -259,23 +257,18 @@ describe('POST /users/me/password', () => {
 describe('account changes end sessions', () => {
   it('a new password, a disable or a removal makes every earlier access token fail', async () => {
     const t = await withAlice()
-    const accounts = createAccounts({
-      store: t.store,
-      hasher: t.hasher,
-      scopes: createScopeCatalog({}, ['me', 'items']),
-      passwordMinLength: 8,
-    })
+    const { accounts } = t.services
 
     const beforePasswd = await login(t)
-    await accounts.setPassword('alice', 'second-password')
+    await accounts.setPassword('alice', 'second-password', TEST_ACTOR)
     expect((await me(t, beforePasswd.access_token)).statusCode).toBe(401)
 
     const beforeDisable = (
       await t.app.inject(tokenRequest({ username: 'alice', password: 'second-password' }))
     ).json<Tokens>()
-    await accounts.setDisabled('alice', true)
+    await accounts.setDisabled('alice', true, TEST_ACTOR)
     expect((await me(t, beforeDisable.access_token)).statusCode).toBe(400)
-    await accounts.setDisabled('alice', false)
+    await accounts.setDisabled('alice', false, TEST_ACTOR)
     // Re-enabling does not bring old sessions back.
     expect((await me(t, beforeDisable.access_token)).statusCode).toBe(401)
     expect((await refresh(t, beforeDisable.refresh_token)).statusCode).toBe(400)
@@ -283,7 +276,7 @@ describe('account changes end sessions', () => {
     const beforeRemoval = (
       await t.app.inject(tokenRequest({ username: 'alice', password: 'second-password' }))
     ).json<Tokens>()
-    await accounts.remove('alice')
+    await accounts.remove('alice', TEST_ACTOR)
     await t.addUser({ username: 'alice', password: 'second-password' })
     // A new account with the same name does not inherit the old one's sessions.
     expect((await me(t, beforeRemoval.access_token)).statusCode).toBe(401)

@@ -1,13 +1,13 @@
 // The admin API under /admin, guarded by the `admin` scope: users (list and search, create, read,
-// change, delete, reset a password, end sessions) and the audit log. Every change is audited with the
-// admin's name.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+// change, delete, reset a password, end sessions) and the audit log. Every change is audited, with
+// the admin's name, by the accounts use-case.
+import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Accounts } from '../../services/accounts.js'
+import type { AuditLog } from '../../services/audit-log.js'
 import { ADMIN_SCOPE } from '../../services/scopes.js'
-import type { SecurityEvents } from '../../services/security-events.js'
-import type { AuditStore } from '../../store/index.js'
+import { actorOf } from '../client.js'
 import {
   AdminCreateUserSchema,
   AdminPatchUserSchema,
@@ -16,32 +16,17 @@ import {
   AuditEventSchema,
   AuditPageQuerySchema,
   NewPasswordSchema,
+  NoContent,
   UserPageQuerySchema,
 } from '../schemas.js'
-import { clientOf } from './token.js'
 
 const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 150 }) })
-const NO_CONTENT = { 204: { type: 'null', description: 'Done' } }
 
-export interface AdminRouteDeps {
-  accounts: Accounts
-  audit: AuditStore
-  events: SecurityEvents
-}
-
-export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
+export function adminRoutes({ accounts, auditLog }: { accounts: Accounts; auditLog: AuditLog }) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
     const onRequest = app.requireScopes(ADMIN_SCOPE)
     const tags = ['admin']
-    const audited = (request: FastifyRequest, action: string, target: string) =>
-      events({
-        type: 'admin',
-        outcome: action,
-        username: request.user.username,
-        ...clientOf(request),
-        detail: `user ${target}`,
-      })
 
     app.get(
       '/admin/users',
@@ -73,15 +58,17 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       },
       async (request, reply) => {
         const { username, password, email, full_name, disabled, scopes } = request.body
-        const created = await accounts.add({
-          username,
-          password,
-          email,
-          fullName: full_name,
-          disabled,
-          scopes,
-        })
-        await audited(request, 'create_user', created.username)
+        const created = await accounts.add(
+          {
+            username,
+            password,
+            email,
+            fullName: full_name,
+            disabled,
+            scopes,
+          },
+          actorOf(request),
+        )
         return reply.code(201).send(await accounts.get(created.username))
       },
     )
@@ -116,13 +103,16 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       },
       async (request) => {
         const { email, full_name, disabled, scopes } = request.body
-        const updated = await accounts.update(request.params.username, {
-          email,
-          fullName: full_name,
-          disabled,
-          scopes,
-        })
-        await audited(request, 'update_user', request.params.username)
+        const updated = await accounts.update(
+          request.params.username,
+          {
+            email,
+            fullName: full_name,
+            disabled,
+            scopes,
+          },
+          actorOf(request),
+        )
         return updated
       },
     )
@@ -131,11 +121,10 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
       '/admin/users/:username',
       {
         onRequest,
-        schema: { summary: 'Delete a user', tags, params: UsernameParams, response: NO_CONTENT },
+        schema: { summary: 'Delete a user', tags, params: UsernameParams, response: NoContent },
       },
       async (request, reply) => {
-        await accounts.remove(request.params.username)
-        await audited(request, 'delete_user', request.params.username)
+        await accounts.remove(request.params.username, actorOf(request))
         return reply.code(204).send(null)
       },
     )
@@ -150,12 +139,11 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
           tags,
           params: UsernameParams,
           body: NewPasswordSchema,
-          response: NO_CONTENT,
+          response: NoContent,
         },
       },
       async (request, reply) => {
-        await accounts.setPassword(request.params.username, request.body.password)
-        await audited(request, 'reset_password', request.params.username)
+        await accounts.setPassword(request.params.username, request.body.password, actorOf(request))
         return reply.code(204).send(null)
       },
     )
@@ -168,12 +156,11 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
           summary: 'End every session of a user',
           tags,
           params: UsernameParams,
-          response: NO_CONTENT,
+          response: NoContent,
         },
       },
       async (request, reply) => {
-        await accounts.endSessions(request.params.username)
-        await audited(request, 'revoke_sessions', request.params.username)
+        await accounts.endSessions(request.params.username, actorOf(request))
         return reply.code(204).send(null)
       },
     )
@@ -190,22 +177,8 @@ export function adminRoutes({ accounts, audit, events }: AdminRouteDeps) {
         },
       },
       async (request) => {
-        const page = await audit.listAudit({
-          limit: request.query.limit,
-          before: request.query.before,
-        })
-        return {
-          events: page.map((event) => ({
-            id: event.id,
-            at: new Date(event.at).toISOString(),
-            type: event.type,
-            outcome: event.outcome,
-            username: event.username,
-            ip: event.ip,
-            user_agent: event.userAgent,
-            detail: event.detail,
-          })),
-        }
+        const { limit, before } = request.query
+        return { events: await auditLog.page({ limit, before }) }
       },
     )
   }

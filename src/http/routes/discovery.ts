@@ -7,6 +7,8 @@ export interface DiscoveryDeps {
   issuer: string
   keys: KeyManager
   scopes: readonly string[]
+  /** The registered grants' `grant_type` values. */
+  grantTypes: readonly string[]
 }
 
 export function discoveryRoutes(deps: DiscoveryDeps) {
@@ -16,7 +18,7 @@ export function discoveryRoutes(deps: DiscoveryDeps) {
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: deps.grantTypes,
     response_types_supported: [],
     scopes_supported: deps.scopes,
     token_endpoint_auth_methods_supported: ['none'],

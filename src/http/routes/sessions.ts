@@ -1,23 +1,15 @@
 // Ending sessions: POST /logout (this session), the current user's session list, ending one, and
 // "log out everywhere". Ending a session revokes its refresh tokens and its access tokens at once.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { SecurityEvents } from '../../services/security-events.js'
 import type { Sessions } from '../../services/sessions.js'
-import { SessionSchema } from '../schemas.js'
-import { clientOf } from './token.js'
+import { holderOf } from '../client.js'
+import { NoContent, SessionSchema } from '../schemas.js'
 
-const NO_CONTENT = { 204: { type: 'null', description: 'Done' } }
-
-export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
+export function sessionRoutes(sessions: Sessions) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-    const audited = (
-      request: FastifyRequest,
-      type: 'logout' | 'session_revoked',
-      outcome: string,
-    ) => events({ type, outcome, username: request.user.username, ...clientOf(request) })
 
     app.post(
       '/logout',
@@ -27,12 +19,11 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
           summary: 'Log out',
           description: 'Ends this session: its refresh token and this access token stop working.',
           tags: ['auth'],
-          response: NO_CONTENT,
+          response: NoContent,
         },
       },
       async (request, reply) => {
-        await sessions.end(request.auth.userId, request.auth.sessionId)
-        await audited(request, 'logout', 'success')
+        await sessions.logout(holderOf(request), request.auth.sessionId)
         return reply.code(204).send(null)
       },
     )
@@ -58,12 +49,11 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
           summary: 'End one of my sessions',
           tags: ['users'],
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: NO_CONTENT,
+          response: NoContent,
         },
       },
       async (request, reply) => {
-        await sessions.end(request.auth.userId, request.params.id)
-        await audited(request, 'session_revoked', 'one')
+        await sessions.endOne(holderOf(request), request.params.id)
         return reply.code(204).send(null)
       },
     )
@@ -76,12 +66,11 @@ export function sessionRoutes(sessions: Sessions, events: SecurityEvents) {
           summary: 'Log out everywhere',
           description: 'Ends every session of the user, this one included.',
           tags: ['users'],
-          response: NO_CONTENT,
+          response: NoContent,
         },
       },
       async (request, reply) => {
-        await sessions.endAll(request.auth.userId)
-        await audited(request, 'session_revoked', 'all')
+        await sessions.endAll(holderOf(request))
         return reply.code(204).send(null)
       },
     )

@@ -3,9 +3,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { DuplicateUser, IncorrectPassword, RegistrationClosed } from '../../errors.js'
 import type { Accounts } from '../../services/accounts.js'
-import type { SecurityEvents } from '../../services/security-events.js'
+import { clientOf, holderOf } from '../client.js'
 import {
   ErrorSchema,
   ItemSchema,
@@ -13,15 +12,8 @@ import {
   PublicUserSchema,
   RegistrationSchema,
 } from '../schemas.js'
-import { clientOf } from './token.js'
 
-export interface UserRouteDeps {
-  accounts: Accounts
-  events: SecurityEvents
-  registrationOpen: boolean
-}
-
-export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps) {
+export function userRoutes(accounts: Accounts) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
 
@@ -38,20 +30,11 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
         },
       },
       async (request, reply) => {
-        if (!registrationOpen) throw new RegistrationClosed()
         const { username, password, email, full_name } = request.body
-        const user = await accounts
-          .add({ username, password, email, fullName: full_name })
-          .catch((error: unknown) => {
-            // Which of the two is taken is more than the request itself proves.
-            throw error instanceof DuplicateUser ? new DuplicateUser() : error
-          })
-        await events({
-          type: 'registration',
-          outcome: 'success',
-          username: user.username,
-          ...clientOf(request),
-        })
+        const user = await accounts.register(
+          { username, password, email, fullName: full_name },
+          clientOf(request),
+        )
         return reply.code(201).send(user)
       },
     )
@@ -97,24 +80,12 @@ export function userRoutes({ accounts, events, registrationOpen }: UserRouteDeps
       },
       async (request, reply) => {
         const { current_password, new_password } = request.body
-        const audit = {
-          type: 'password_change' as const,
-          username: request.user.username,
-          ...clientOf(request),
-        }
-        try {
-          await accounts.changePassword(
-            request.auth.userId,
-            current_password,
-            new_password,
-            request.auth.sessionId,
-          )
-        } catch (error) {
-          if (error instanceof IncorrectPassword)
-            await events({ ...audit, outcome: 'incorrect_password' })
-          throw error
-        }
-        await events({ ...audit, outcome: 'success' })
+        await accounts.changePassword(
+          holderOf(request),
+          current_password,
+          new_password,
+          request.auth.sessionId,
+        )
         return reply.code(204).send(null)
       },
     )

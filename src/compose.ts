@@ -1,0 +1,171 @@
+// createServices: the one place that wires Gatehouse's services, for every entry point (the server,
+// the CLI and the tests). It opens what the configuration asks for (Redis, metrics), starts the
+// signing keys' periodic reload, and closes them again; the store is the caller's to open and close.
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import { createGrants, type GrantRegistry } from './grants/index.js'
+import { createLogger } from './logger.js'
+import type { Metrics } from './metrics.js'
+import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
+import { createTimingFloor, floorFor, type TimingFloor } from './security/timing-floor.js'
+import { createTokenService, type TokenService } from './security/tokens.js'
+import { createAccounts, type Accounts } from './services/accounts.js'
+import { createAuditLog, type AuditLog } from './services/audit-log.js'
+import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
+import { createLogin, type Login } from './services/login.js'
+import { createLoginThrottle } from './services/login-throttle.js'
+import { createPasswordLogin } from './services/password-login.js'
+import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
+import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
+import { createSessions, type Sessions } from './services/sessions.js'
+import {
+  createAccessTokenVerifier,
+  createKeyManager,
+  type KeyManager,
+} from './services/signing-keys.js'
+import type { Store, ThrottleStore } from './store/index.js'
+import type { RedisThrottleStore } from './store/redis-throttle.js'
+
+export interface Services {
+  config: Config
+  store: Store
+  logger: Logger
+  hasher: PasswordHasher
+  /** The login timing floor (LOGIN_MIN_DURATION_MS). */
+  floor: TimingFloor
+  scopes: ScopeCatalog
+  keys: KeyManager
+  tokens: TokenService
+  events: SecurityEvents
+  auditLog: AuditLog
+  accounts: Accounts
+  sessions: Sessions
+  login: Login
+  grants: GrantRegistry
+  currentUser: CurrentUserResolver
+  /** Prometheus metrics, when METRICS=true. */
+  metrics: Metrics | undefined
+  /**
+   * Measures what must be measured before the first login (the timing floor, when
+   * LOGIN_MIN_DURATION_MS=auto). The server calls it once before it listens.
+   */
+  calibrate(): Promise<void>
+  /** Stops timers and closes what createServices opened (not the store). */
+  close(): Promise<void>
+}
+
+export interface ServiceOptions {
+  config: Config
+  store: Store
+  /** Defaults to a silent logger. */
+  logger?: Logger
+  /** Defaults to one built from the config; tests pass one to share it. */
+  hasher?: PasswordHasher
+}
+
+export async function createServices(options: ServiceOptions): Promise<Services> {
+  const { config, store } = options
+  const logger = options.logger ?? createLogger('silent')
+  const hasher =
+    options.hasher ??
+    createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+  const auto = config.loginMinDurationMs === 'auto'
+  const floor = createTimingFloor(auto ? 0 : (config.loginMinDurationMs as number))
+  const scopes = createScopeCatalog(config.extraScopes, config.defaultScopes)
+
+  const accessTokenTtlSeconds = config.accessTokenExpireMinutes * 60
+  const keys = await createKeyManager({
+    algorithm: config.algorithm,
+    secretKey: config.secretKey,
+    signingKeyPem: config.signingKeyPem,
+    store,
+    accessTokenTtlSeconds,
+    onChange: (current) => tokens.setKeys(current),
+  })
+  const tokens = createTokenService({
+    keys: keys.current(),
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: accessTokenTtlSeconds,
+  })
+  const stopKeyReload = keys.reloadPeriodically((error) =>
+    logger.warn({ err: error }, 'could not reload signing keys'),
+  )
+  const verifyAccessToken = createAccessTokenVerifier(tokens, keys)
+
+  // Redis is loaded and connected on the first login, not before: CLI commands never need it, and
+  // with prom-client it weighs 35 MB of memory.
+  let redis: Promise<RedisThrottleStore> | undefined
+  const throttleStore: ThrottleStore = config.redisUrl
+    ? {
+        async updateThrottle(key, update) {
+          const url = config.redisUrl!
+          redis ??= import('./store/redis-throttle.js').then((module) =>
+            module.openRedisThrottleStore(url),
+          )
+          return (await redis).updateThrottle(key, update)
+        },
+      }
+    : store
+  const metrics = config.metrics
+    ? (await import('./metrics.js')).createMetrics({
+        hashQueueDepth: () => hasher.queueDepth,
+        databasePool: store.poolStats?.bind(store),
+      })
+    : undefined
+
+  const throttle = createLoginThrottle({
+    store: throttleStore,
+    policy: config.throttle,
+    secret: config.secretKey,
+    failureMode: config.redisFailureMode,
+    log: logger,
+  })
+  const checkPassword = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
+  const events = createAuditTrail(store, logger, metrics?.record)
+  const sessions = createSessions({
+    store,
+    tokens,
+    verifyAccessToken,
+    scopes,
+    events,
+    refreshTokenExpireDays: config.refreshTokenExpireDays,
+    refreshTokenIdleDays: config.refreshTokenIdleDays,
+  })
+  const login = createLogin({ checkPassword, sessions, events })
+  const accounts = createAccounts({
+    store,
+    hasher,
+    scopes,
+    events,
+    passwordMinLength: config.passwordMinLength,
+    registrationOpen: config.registrationOpen,
+  })
+
+  return {
+    config,
+    store,
+    logger,
+    hasher,
+    floor,
+    scopes,
+    keys,
+    tokens,
+    events,
+    auditLog: createAuditLog(store),
+    accounts,
+    sessions,
+    login,
+    grants: createGrants({ login, sessions }),
+    currentUser: createCurrentUserResolver({ verifyAccessToken, store, log: logger }),
+    metrics,
+    async calibrate() {
+      // Measured on this machine: the slowest hash a login may have to verify.
+      if (auto) floor.setBase(floorFor(await hasher.measureSlowestVerify()))
+    },
+    async close() {
+      stopKeyReload()
+      await (await redis)?.close()
+    },
+  }
+}

@@ -1,0 +1,33 @@
+// The grant registry: the token endpoint, RFC 8414's `grant_types_supported` and the OpenAPI text
+// are all built from this list. A new grant is one module and one line here.
+import { UnsupportedGrantType } from '../errors.js'
+import type { Login } from '../services/login.js'
+import type { Sessions } from '../services/sessions.js'
+import type { Grant } from './grant.js'
+import { passwordGrant } from './password.js'
+import { refreshTokenGrant } from './refresh-token.js'
+
+export { requiredParameter, type Grant, type TokenForm } from './grant.js'
+
+export interface GrantRegistry {
+  /** The grant for a `grant_type`; UnsupportedGrantType for any other. */
+  get(type: string): Grant
+  /** Every grant, in the order they are documented. */
+  readonly all: readonly Grant[]
+}
+
+export function createGrants(services: { login: Login; sessions: Sessions }): GrantRegistry {
+  const all: readonly Grant[] = [
+    passwordGrant(services.login),
+    refreshTokenGrant(services.sessions),
+  ]
+  const byType = new Map(all.map((grant) => [grant.type, grant]))
+  return {
+    all,
+    get(type) {
+      const grant = byType.get(type)
+      if (!grant) throw new UnsupportedGrantType(type)
+      return grant
+    },
+  }
+}
