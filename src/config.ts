@@ -239,8 +239,10 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     registrationOpen: readChoice(vars, 'REGISTRATION', ['closed', 'open'] as const) === 'open',
     throttle: {
       pairLimit: readInteger(vars, 'THROTTLE_PAIR_LIMIT', 5, 1, 1_000_000),
-      userLimit: readInteger(vars, 'THROTTLE_USER_LIMIT', 50, 1, 1_000_000),
+      // At least 3: one address may fill at most (limit - 1) / 2 of it per window (login-throttle.ts).
+      userLimit: readInteger(vars, 'THROTTLE_USER_LIMIT', 50, 3, 1_000_000),
       ipLimit: readInteger(vars, 'THROTTLE_IP_LIMIT', 100, 1, 1_000_000),
+      ipv6PrefixLength: readInteger(vars, 'THROTTLE_IPV6_PREFIX', 64, 1, 128),
       windowMs: readInteger(vars, 'THROTTLE_WINDOW_MINUTES', 15, 1, 24 * 60) * 60_000,
       baseBlockMs: readInteger(vars, 'THROTTLE_BLOCK_SECONDS', 60, 1, 86_400) * 1000,
       maxBlockMs: readInteger(vars, 'THROTTLE_MAX_BLOCK_SECONDS', 3_600, 1, 7 * 86_400) * 1000,

@@ -1,7 +1,8 @@
 // Which new passwords are acceptable (OWASP ASVS V2.1, NIST SP 800-63B): long enough, at most 1024
 // characters (refused, never truncated), any printable Unicode including spaces, no composition
 // rules, and not one of the ~49,000 most common passwords (the list bundled with @zxcvbn-ts,
-// checked offline) nor the user's own username or email.
+// checked offline) nor the user's own username or email. Everything is judged on the password's NFKC
+// form, which is what gets hashed (security/passwords.ts).
 import { InvalidInput } from '../errors.js'
 
 const MAX_PASSWORD_LENGTH = 1_024
@@ -25,9 +26,10 @@ export interface PasswordRules {
 }
 
 /** Rejects with InvalidInput, with a message a person can act on. */
-export async function checkNewPassword(password: string, rules: PasswordRules): Promise<void> {
-  // Length in characters as people count them (code points), after Unicode normalization.
-  const length = [...password.normalize('NFC')].length
+export async function checkNewPassword(typed: string, rules: PasswordRules): Promise<void> {
+  const password = typed.normalize('NFKC')
+  // Length in characters as people count them (code points), of the form that is hashed.
+  const length = [...password].length
   if (length < rules.minLength)
     throw new InvalidInput(`The password must be at least ${rules.minLength} characters`)
   if (length > MAX_PASSWORD_LENGTH)
@@ -36,8 +38,8 @@ export async function checkNewPassword(password: string, rules: PasswordRules): 
     throw new InvalidInput('The password must not contain control characters')
   const lowered = password.toLowerCase()
   if (
-    lowered === rules.username.toLowerCase() ||
-    (rules.email && lowered === rules.email.toLowerCase())
+    lowered === rules.username.normalize('NFKC').toLowerCase() ||
+    (rules.email && lowered === rules.email.normalize('NFKC').toLowerCase())
   ) {
     throw new InvalidInput('The password must not be the username or the email address')
   }

@@ -1,6 +1,7 @@
-// Password hashing: argon2id for every new hash, verification of argon2 and bcrypt hashes (the
-// `$2b$12$...` hashes a FastAPI/passlib app wrote), and the policy check that drives rehash-on-login.
-// All hashing runs on libuv's thread pool through a bounded work queue, never on the event loop.
+// Password hashing: argon2id over the NFKC form of every new password, verification of argon2 and
+// bcrypt hashes (the `$2b$12$...` hashes a FastAPI/passlib app wrote), and the policy check that drives
+// rehash-on-login. All hashing runs on libuv's thread pool through a bounded work queue, never on the
+// event loop.
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import * as argon2 from '@node-rs/argon2'
@@ -20,25 +21,35 @@ export const OWASP_ARGON2ID: Argon2Policy = { memoryCost: 19_456, timeCost: 2, p
 /** The cost the FastAPI tutorial (passlib's default) used; legacy hashes are assumed to be this slow. */
 export const LEGACY_BCRYPT_COST = 12
 
-/** bcrypt only reads the first 72 bytes; a longer password must never match a bcrypt hash. */
-const BCRYPT_MAX_BYTES = 72
-
 // `Algorithm` is a const enum in the typings (empty at run time); 2 is Argon2id.
 const ARGON2ID = 2
 
 export interface Verification {
   /** True only for a well-formed hash of this password; false for any mismatch or unreadable hash. */
   matches: boolean
-  /** Time spent hashing, without the wait for a free slot: the part that depends on the stored hash. */
+  /**
+   * The password matched, but the hash should be replaced by `rehash(password)`: it is below the
+   * policy (bcrypt included), or it was made from the password as typed rather than its NFKC form.
+   */
+  upgrade: boolean
+  /**
+   * Time per verification done, without the wait for a free slot: the part that depends on the stored
+   * hash. (A password whose NFKC form differs from it may take two verifications, see passwordForms.)
+   */
   workMs: number
 }
 
 export interface PasswordHasher {
+  /** A new hash, of the password's NFKC form. */
   hash(password: string): Promise<string>
   /** A new hash for a login whose verification just passed: runs before waiting jobs, never refused. */
   rehash(password: string): Promise<string>
+  /** Tries each of `passwordForms(password)` in turn, in one hashing slot, until one matches. */
   verify(password: string, storedHash: string): Promise<Verification>
-  /** Spend the same work as verifying against a real current-policy hash, for users that do not exist. */
+  /**
+   * Spend the same work as `verify` of the same password against a current-policy hash that it does
+   * not match (every form tried), for users that do not exist.
+   */
   verifyDummy(password: string): Promise<void>
   /** True for bcrypt, argon2i/d and argon2id below the policy: rehash after the next successful login. */
   needsRehash(storedHash: string): boolean
@@ -57,9 +68,9 @@ export interface PasswordHasherOptions {
 }
 
 /**
- * argon2id jobs allowed at once: half the hashing slots, at least one. Each holds 19 MiB while it runs,
- * and at about 20 ms (against bcrypt-12's 400 ms) half the slots still verify far more of them than
- * the login timing floor lets through; two at once on 2 cores was a quarter of the process's peak memory.
+ * New argon2id hashes allowed at once: half the hashing slots, at least one. Each holds 19 MiB while
+ * it runs; two at once on 2 cores was a quarter of the process's peak memory. Verifications are not
+ * held to it (see `verify`), so this bounds the memory of new hashes only.
  */
 const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(concurrency / 2))
 
@@ -75,30 +86,34 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   let dummyHash: Promise<string> | undefined
 
   const hash = (password: string): Promise<string> =>
-    queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true })
+    queue.run(() => argon2.hash(password.normalize('NFKC'), argon2Options), { memoryHard: true })
 
   const check = (password: string, storedHash: string): Promise<boolean> => {
-    if (isBcrypt(storedHash)) {
-      // bcrypt would accept any password sharing the first 72 bytes: do the work (same timing), refuse the match.
-      return bcrypt.verify(password, storedHash).then(
-        (matches) => matches && Buffer.byteLength(password) <= BCRYPT_MAX_BYTES,
-        () => false,
-      )
-    }
+    // bcrypt reads only the first 72 bytes, as passlib did when it made the hash: a longer password
+    // matches by its prefix, and the hash is upgraded (bcrypt always needs a rehash) over the whole.
+    if (isBcrypt(storedHash)) return bcrypt.verify(password, storedHash).catch(() => false)
     if (storedHash.startsWith('$argon2'))
       return argon2.verify(storedHash, password).catch(() => false)
     return Promise.resolve(false)
   }
 
+  // One admission class for every verification, whatever the hash (bcrypt, argon2id, the dummy's):
+  // whether a check is admitted and when it starts must not tell a missing user or a legacy hash apart.
   const verify = (password: string, storedHash: string): Promise<Verification> =>
-    queue.run(
-      async () => {
-        const started = performance.now()
-        const matches = await check(password, storedHash)
-        return { matches, workMs: performance.now() - started }
-      },
-      { memoryHard: !isBcrypt(storedHash) },
-    )
+    queue.run(async () => {
+      const started = performance.now()
+      const forms = passwordForms(password)
+      let tried = 0
+      for (const form of forms) {
+        tried++
+        if (await check(form, storedHash)) {
+          const elapsed = performance.now() - started
+          const upgrade = form !== forms[0] || needsRehash(storedHash, policy)
+          return { matches: true, upgrade, workMs: elapsed / tried }
+        }
+      }
+      return { matches: false, upgrade: false, workMs: (performance.now() - started) / tried }
+    })
 
   const getDummyHash = (): Promise<string> => {
     // A random password nobody knows, hashed once with the current policy.
@@ -112,7 +127,10 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   return {
     hash,
     rehash: (password) =>
-      queue.run(() => argon2.hash(password, argon2Options), { memoryHard: true, next: true }),
+      queue.run(() => argon2.hash(password.normalize('NFKC'), argon2Options), {
+        memoryHard: true,
+        next: true,
+      }),
     verify,
     needsRehash: (storedHash) => needsRehash(storedHash, policy),
     async verifyDummy(password) {
@@ -132,6 +150,16 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
       return queue.depth
     },
   }
+}
+
+/**
+ * The forms of a typed password to verify, in order: its NFKC form (NIST SP 800-63B), whatever the
+ * keyboard composed, and, when that differs, the password as typed, for hashes made before
+ * passwords were normalized. Depends on the input only, so unknown users cost the same.
+ */
+export function passwordForms(password: string): [string] | [string, string] {
+  const normalized = password.normalize('NFKC')
+  return normalized === password ? [normalized] : [normalized, password]
 }
 
 function isBcrypt(storedHash: string): boolean {

@@ -2,14 +2,18 @@
 // verify) beside argon2id ones (~30 ms), so no single dummy hash can make an unknown username look
 // like both. Instead every password check is padded to one floor: the slowest verification the
 // hasher may be asked for, plus a margin. Checks that overrun the floor (a costlier legacy hash, a
-// loaded machine) raise it, so the next answers line up again.
+// loaded machine) raise it, so the next answers line up again. A check that tries two forms of the
+// password (see passwordForms) waits for two floors, whoever the user: that depends on the input only.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface TimingFloor {
-  /** Resolve no earlier than the floor after `startedAt` (a performance.now() reading). */
-  pad(startedAt: number): Promise<void>
-  /** Report how long a real password check took: overruns raise the floor, which then eases back. */
+  /**
+   * Resolve no earlier than `verifications` floors after `startedAt` (a performance.now() reading):
+   * the number of verifications the input calls for, not the number done.
+   */
+  pad(startedAt: number, verifications?: number): Promise<void>
+  /** Report how long one real verification took: overruns raise the floor, which then eases back. */
   observe(checkMs: number): void
   /** Set the floor the timing never goes below, e.g. from a measured slowest verification. */
   setBase(baseMs: number): void
@@ -41,12 +45,13 @@ export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
       const wanted = Math.min(Math.ceil(checkMs * MARGIN), maxFloorMs)
       floorMs = wanted > floorMs ? wanted : Math.max(base, floorMs * EASE)
     },
-    async pad(startedAt) {
+    async pad(startedAt, verifications = 1) {
+      const end = () => startedAt + floorMs * verifications
       // Timers may fire a little early against performance.now(): wait again until the floor is really reached.
       for (
-        let remaining = startedAt + floorMs - performance.now();
+        let remaining = end() - performance.now();
         remaining > 0;
-        remaining = startedAt + floorMs - performance.now()
+        remaining = end() - performance.now()
       ) {
         await sleep(Math.ceil(remaining))
       }

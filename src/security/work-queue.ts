@@ -1,7 +1,8 @@
 // A bounded concurrency gate for CPU-heavy work (password hashing). At most `concurrency` jobs run,
 // at most `maxQueued` wait; beyond that `run` fails at once with Overloaded, so a login flood costs
-// a fixed amount of memory and the event loop keeps a core to itself. Memory-hard jobs (argon2id,
-// 19 MiB each) have a tighter limit of their own, so that memory stays bounded as well as CPU.
+// a fixed amount of memory and the event loop keeps a core to itself. Memory-hard jobs (new argon2id
+// hashes, 19 MiB each) have a tighter limit of their own, so that memory stays bounded as well as CPU.
+// Callers put jobs whose admission must not reveal anything (password checks) in one class.
 import { Overloaded } from '../errors.js'
 
 export interface JobOptions {

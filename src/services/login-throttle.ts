@@ -1,22 +1,27 @@
 // Brute-force protection for the password grant (RFC 6749 §4.3.2, OWASP ASVS V2.2). Each attempt is
-// counted *before* its password is checked, under three keys: the (username, client IP) pair, the
-// username from any IP, and the IP for any username. Usernames are counted whether or not they
-// exist, so throttling reveals nothing. Past a limit, attempts are refused without a password check,
-// for a time that doubles with each further refusal (exponential backoff) until a quiet window passes.
-// A user's own known IPs (a past success) are exempt from the per-username limit, so an attacker
-// spreading guesses over many IPs cannot lock the user out everywhere.
+// counted *before* its password is checked, under three keys: the (username, client address) pair,
+// the client address over all usernames, and the username from addresses it never logged in from.
+// An IPv6 client counts by its /64 (THROTTLE_IPV6_PREFIX), an IPv4-mapped one as its IPv4 address.
+// Usernames are counted whether or not they exist, so throttling reveals nothing. Past a limit,
+// attempts are refused without a password check, for a time that doubles with each further refusal
+// (exponential backoff) until a quiet window passes. An attempt refused by one counter costs nothing
+// on the others, and one address can never fill the username counter alone (see `userShare`), so
+// no single address can lock a user out of an address that has not failed.
 import { createHmac } from 'node:crypto'
+import { isIPv4, isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { Throttled, ThrottleUnavailable } from '../errors.js'
 import type { ThrottleState, ThrottleStore } from '../store/index.js'
 
 export interface ThrottlePolicy {
-  /** Failures allowed for one username from one IP within the window. */
+  /** Failures allowed for one username from one client address within the window. */
   pairLimit: number
-  /** Failures allowed for one username from IPs that never logged in as it. */
+  /** Failures allowed for one username from addresses that never logged in as it (at least 3). */
   userLimit: number
-  /** Failures allowed from one IP over all usernames. */
+  /** Failures allowed from one client address over all usernames. */
   ipLimit: number
+  /** An IPv6 client counts as its prefix of this many bits (default 64: one site's subnet). */
+  ipv6PrefixLength?: number
   windowMs: number
   /** First refusal period; each further one doubles, up to `maxBlockMs`. */
   baseBlockMs: number
@@ -31,7 +36,10 @@ export interface Reservation {
 }
 
 export interface LoginThrottle {
-  /** Counts an attempt; throws Throttled (with the wait) when a limit is reached. */
+  /**
+   * Counts an attempt; throws Throttled (with the wait) when a limit is reached. `username` as typed
+   * (counted by its NFKC, lower-case form), `ip` the client's address.
+   */
   reserve(username: string, ip: string): Promise<Reservation>
 }
 
@@ -59,41 +67,70 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const key = (...parts: string[]): string =>
     createHmac('sha256', secret).update(parts.join('\0')).digest('base64url')
 
-  const take = (name: string, limit: number): Promise<number> =>
+  // One address's failures count against the username only while they are among the first
+  // `userShare` of its pair window, so that one address alone stays below the username limit even
+  // when its windows straddle one of the username's (two windows: 2 * userShare < userLimit).
+  const userShare = Math.max(1, Math.min(policy.pairLimit, Math.floor((policy.userLimit - 1) / 2)))
+  const prefixLength = policy.ipv6PrefixLength ?? 64
+
+  /** Charges one attempt; the wait when refused (0: allowed), and whether it is a first failure. */
+  const take = (name: string, limit: number): Promise<{ wait: number; early: boolean }> =>
     store.updateThrottle(name, (state) => {
       const { next, refusedForMs } = countAttempt(state, Date.now(), limit, policy)
-      return { state: next, result: refusedForMs }
+      const early = next.strikes === 0 && next.count <= userShare
+      return { state: next, result: { wait: refusedForMs, early } }
     })
+
+  /** The wait an attempt would get, without charging it. */
+  const peek = (name: string, limit: number): Promise<number> =>
+    store.updateThrottle(name, (state) => ({
+      state: state ?? null,
+      result: countAttempt(state, Date.now(), limit, policy).refusedForMs,
+    }))
 
   const giveBack = (name: string): Promise<void> =>
     store.updateThrottle(name, (state) => ({
       state: state && state.count > 0 ? { ...state, count: state.count - 1 } : (state ?? null),
       result: undefined,
     }))
+  const giveBackAll = async (names: string[]): Promise<void> => {
+    for (const name of names) await giveBack(name)
+  }
 
   const reserve = async (username: string, ip: string): Promise<Reservation> => {
-    const pairKey = key('pair', username, ip)
-    const userKey = key('user', username)
-    const ipKey = key('ip', ip)
-    const knownKey = key('known', username, ip)
+    const user = username.normalize('NFKC').toLowerCase()
+    const address = throttleAddress(ip, prefixLength)
+    const pairKey = key('pair', user, address)
+    const userKey = key('user', user)
+    const ipKey = key('ip', address)
+    const knownKey = key('known', user, address)
     const known = await store.updateThrottle(knownKey, (state) => ({
       state: state ?? null,
       result: state !== undefined,
     }))
 
-    const counters: Array<[string, number]> = [
-      [ipKey, policy.ipLimit],
-      [pairKey, policy.pairLimit],
-    ]
-    if (!known) counters.push([userKey, policy.userLimit])
-    const taken: string[] = []
-    const waits: number[] = []
-    for (const [name, limit] of counters) {
-      const wait = await take(name, limit)
-      if (wait > 0) waits.push(wait)
-      else taken.push(name)
+    // In order, stopping at the first refusal and giving back what was taken: a refused attempt
+    // costs nothing on another counter (else one address could spend the username's budget).
+    const pair = await take(pairKey, policy.pairLimit)
+    if (pair.wait > 0) throw throttled(pair.wait)
+    const taken = [pairKey]
+    const ipWait = (await take(ipKey, policy.ipLimit)).wait
+    if (ipWait > 0) {
+      await giveBackAll(taken)
+      throw throttled(ipWait)
     }
-    if (waits.length > 0) throw new Throttled(Math.ceil(Math.max(...waits) / 1000))
+    taken.push(ipKey)
+    if (!known) {
+      // Past its share, an address is still refused while the username is, but charges it nothing.
+      const userWait = pair.early
+        ? (await take(userKey, policy.userLimit)).wait
+        : await peek(userKey, policy.userLimit)
+      if (userWait > 0) {
+        await giveBackAll(taken)
+        throw throttled(userWait)
+      }
+      if (pair.early) taken.push(userKey)
+    }
 
     const shared = taken.filter((name) => name !== pairKey)
     return {
@@ -110,10 +147,10 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
           },
           result: undefined,
         }))
-        for (const name of shared) await giveBack(name)
+        await giveBackAll(shared)
       },
       async cancelled() {
-        for (const name of taken) await giveBack(name)
+        await giveBackAll(taken)
       },
     }
   }
@@ -132,6 +169,51 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       }
     },
   }
+}
+
+const throttled = (waitMs: number): Throttled => new Throttled(Math.ceil(waitMs / 1000))
+
+/**
+ * The address an attempt is counted under: an IPv4 address as it is (also when IPv4-mapped,
+ * ::ffff:a.b.c.d), an IPv6 address as its first `prefixLength` bits (e.g. 2001:db8:1:2::/64), since
+ * one client commonly holds a whole /64. Anything else (not an IP address) is counted as it is.
+ */
+export function throttleAddress(ip: string, prefixLength: number): string {
+  if (isIPv4(ip)) return ip
+  const groups = parseIPv6(ip)
+  if (!groups) return ip
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6)
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.')
+  }
+  const masked = groups.map((group, index) => {
+    const bits = Math.min(16, Math.max(0, prefixLength - index * 16))
+    return bits === 0 ? 0 : group & (0xffff << (16 - bits)) & 0xffff
+  })
+  return `${masked.map((group) => group.toString(16)).join(':')}/${prefixLength}`
+}
+
+/** The eight 16-bit groups of an IPv6 address (zone index dropped), or undefined. */
+function parseIPv6(text: string): number[] | undefined {
+  const address = text.split('%')[0] ?? ''
+  if (!isIPv6(address)) return undefined
+  let tail: number[] = []
+  let head = address
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(address)
+  if (dotted) {
+    const bytes = (dotted[2] ?? '').split('.').map(Number)
+    const [a = 0, b = 0, c = 0, d = 0] = bytes
+    tail = [(a << 8) | b, (c << 8) | d]
+    head = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1)
+  }
+  const toGroups = (part: string): number[] =>
+    part === '' ? [] : part.split(':').map((group) => parseInt(group, 16))
+  const [before = '', after] = head.split('::')
+  const left = toGroups(before)
+  const right = [...toGroups(after ?? ''), ...tail]
+  const missing = 8 - left.length - right.length
+  if (after === undefined ? missing !== 0 : missing < 0) return undefined
+  return [...left, ...Array<number>(missing).fill(0), ...right]
 }
 
 /**

@@ -1,11 +1,12 @@
-// The password check behind POST /token. Unknown user and wrong password fail the same way, with
-// the same work (a dummy verification) and the same duration (the timing floor); a correct password
-// of a disabled account is told apart only after it was proven. Hashes below the current policy are
-// upgraded on the way out, as passlib's `deprecated="auto"` does.
+// The one password pipeline: every endpoint that checks a password (POST /token, the password
+// change) goes through throttle reservation, the hashing queue, verification and the timing floor.
+// Unknown user and wrong password fail the same way, with the same work (a dummy verification) and
+// the same duration; a correct password of a disabled account is told apart only after it was proven.
+// Hashes below the current policy are upgraded on the way out, as passlib's `deprecated="auto"` does.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { InactiveUser, InvalidCredentials, Overloaded } from '../errors.js'
-import type { PasswordHasher } from '../security/passwords.js'
+import { passwordForms, type PasswordHasher } from '../security/passwords.js'
 import type { TimingFloor } from '../security/timing-floor.js'
 import type { UserRecord, UserStore } from '../store/index.js'
 import type { LoginThrottle } from './login-throttle.js'
@@ -18,66 +19,105 @@ export interface PasswordLoginDeps {
   log: Logger
 }
 
-/** Checks a username and password sent from client address `ip`. */
+export interface VerifiedPassword {
+  /** The user as read before the check; `user.hashedPassword` is `verifiedHash`. */
+  user: UserRecord
+  /**
+   * The stored hash the password was proven against, or the upgraded hash that replaced it. A caller
+   * that creates a session or changes the password must do so only while this is still the user's hash.
+   */
+  verifiedHash: string
+}
+
+/**
+ * Checks a username (as typed) and password sent from client address `ip`; throws Throttled,
+ * Overloaded, ThrottleUnavailable, InvalidCredentials or InactiveUser.
+ */
+export type PasswordCheck = (
+  username: string,
+  password: string,
+  ip: string,
+) => Promise<VerifiedPassword>
+
+/** The check behind POST /token. */
 export type PasswordLogin = (username: string, password: string, ip: string) => Promise<UserRecord>
 
-export function createPasswordLogin({
+export function createPasswordCheck({
   store,
   hasher,
   floor,
   throttle,
   log,
-}: PasswordLoginDeps): PasswordLogin {
+}: PasswordLoginDeps): PasswordCheck {
+  // Usernames are stored NFKC-normalized; rows written before that (or by another app) keep their text.
+  const findUser = async (username: string): Promise<UserRecord | undefined> => {
+    const normalized = username.normalize('NFKC')
+    const user = await store.findUserByUsername(normalized)
+    if (user || normalized === username) return user
+    return store.findUserByUsername(username)
+  }
+
   const check = async (
     username: string,
     password: string,
     verified: (workMs: number) => void,
-  ): Promise<UserRecord> => {
-    const user = await store.findUserByUsername(username)
+  ): Promise<VerifiedPassword> => {
+    const user = await findUser(username)
     if (!user) {
       // Same work as a real check, so an unknown username costs and looks like a wrong password.
       await hasher.verifyDummy(password)
       throw new InvalidCredentials()
     }
-    const { matches, workMs } = await hasher.verify(password, user.hashedPassword)
+    const { matches, upgrade, workMs } = await hasher.verify(password, user.hashedPassword)
     verified(workMs)
     if (!matches) throw new InvalidCredentials()
     if (user.disabled) throw new InactiveUser()
-    if (hasher.needsRehash(user.hashedPassword)) await upgradeHash(user, password)
-    return user
+    const verifiedHash = upgrade ? await upgradeHash(user, password) : user.hashedPassword
+    return { user: { ...user, hashedPassword: verifiedHash }, verifiedHash }
   }
 
-  const upgradeHash = async (user: UserRecord, password: string): Promise<void> => {
+  /** The hash that is the user's now: the upgraded one, or the one verified if the upgrade did not happen. */
+  const upgradeHash = async (user: UserRecord, password: string): Promise<string> => {
     try {
       const upgraded = await hasher.rehash(password)
       if (await store.replacePasswordHash(user.id, user.hashedPassword, upgraded)) {
         log.info({ username: user.username }, 'password hash upgraded to the current policy')
+        return upgraded
       }
     } catch (error) {
-      // The login itself succeeded; the upgrade is retried on the next one.
+      // The check itself succeeded; the upgrade is retried on the next one.
       log.warn({ username: user.username, err: error }, 'could not upgrade the password hash')
     }
+    return user.hashedPassword
   }
 
   return async (username, password, ip) => {
     // Throttled attempts are refused at once, before anything about the user is read.
     const reservation = await throttle.reserve(username, ip)
     const started = performance.now()
+    // A password whose NFKC form differs may need two verifications, user or not: two floors.
+    const verifications = passwordForms(password).length
     let workMs: number | undefined
     try {
-      const user = await check(username, password, (ms) => (workMs = ms))
+      const result = await check(username, password, (ms) => (workMs = ms))
       await reservation.succeeded()
-      await floor.pad(started)
-      return user
+      await floor.pad(started, verifications)
+      return result
     } catch (error) {
       if (error instanceof InactiveUser) await reservation.succeeded()
       // Shedding load is immediate and says nothing about the user; every other outcome waits for the floor.
       if (error instanceof Overloaded) await reservation.cancelled()
-      else await floor.pad(started)
+      else await floor.pad(started, verifications)
       throw error
     } finally {
       // Only after padding: a real user's answer must wait for the same floor as an unknown user's.
       if (workMs !== undefined) floor.observe(workMs)
     }
   }
+}
+
+/** The pipeline for POST /token: the verified user (with `hashedPassword` the verified hash). */
+export function createPasswordLogin(deps: PasswordLoginDeps): PasswordLogin {
+  const check = createPasswordCheck(deps)
+  return async (username, password, ip) => (await check(username, password, ip)).user
 }

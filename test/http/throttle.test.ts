@@ -116,6 +116,82 @@ describe('failed-login throttling', () => {
     expect((await attempt(t, 'alice', 'alice-password', '192.0.2.1')).statusCode).toBe(200)
   })
 
+  it('charges nothing else for an attempt its pair refused: 60 failures from one address leave the user free elsewhere', async () => {
+    const t = await build()
+    await t.addUser({ username: 'dave', password: 'dave-password' })
+    for (let i = 0; i < 60; i++) await attempt(t, 'dave', 'wrong', '203.0.113.66')
+    expect((await attempt(t, 'dave', 'wrong', '203.0.113.66')).statusCode).toBe(429)
+    expect((await attempt(t, 'dave', 'dave-password', '198.51.100.23')).statusCode).toBe(200)
+  })
+
+  it('charges nothing else for an attempt its address refused', async () => {
+    const t = await withAlice({ THROTTLE_IP_LIMIT: '2', THROTTLE_USER_LIMIT: '3' })
+    expect((await attempt(t, 'bob', 'x', '203.0.113.1')).statusCode).toBe(401)
+    expect((await attempt(t, 'carol', 'x', '203.0.113.1')).statusCode).toBe(401)
+    // Refused by the address's own limit: alice's username counter is not charged by these.
+    for (let i = 0; i < 5; i++)
+      expect((await attempt(t, 'alice', 'wrong', '203.0.113.1')).statusCode).toBe(429)
+    expect((await attempt(t, 'alice', 'alice-password', '198.51.100.1')).statusCode).toBe(200)
+  })
+
+  it('lets no single address fill the username counter, so it cannot lock the user out of an address that never failed', async () => {
+    // Each address counts against the username for at most (5 - 1) / 2 = 2 failures per window.
+    const t = await withAlice({ THROTTLE_USER_LIMIT: '5' })
+    for (let i = 0; i < 5; i++)
+      expect((await attempt(t, 'alice', 'wrong', '203.0.113.1')).statusCode).toBe(401)
+    expect((await attempt(t, 'alice', 'wrong', '203.0.113.1')).statusCode).toBe(429)
+    expect((await attempt(t, 'alice', 'alice-password', '198.51.100.1')).statusCode).toBe(200)
+  })
+
+  it('still refuses new addresses once failures from several addresses fill the username counter', async () => {
+    const t = await withAlice({ THROTTLE_USER_LIMIT: '5' })
+    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3'])
+      for (let i = 0; i < 2; i++) await attempt(t, 'alice', 'wrong', ip)
+    // The address that the username counter refused is not charged for it on its pair or address.
+    expect((await attempt(t, 'alice', 'alice-password', '198.51.100.1')).statusCode).toBe(429)
+    expect((await attempt(t, 'alice', 'alice-password', '198.51.100.2')).statusCode).toBe(429)
+  })
+
+  it('counts an IPv6 client by its /64: a new address in the same /64 gets no new budget', async () => {
+    const t = await withAlice()
+    for (let i = 1; i <= 5; i++)
+      expect((await attempt(t, 'alice', 'wrong', `2001:db8:1:2::${i}`)).statusCode).toBe(401)
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:1:2:ffff::9')).statusCode).toBe(
+      429,
+    )
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:1:3::1')).statusCode).toBe(200)
+  })
+
+  it('counts IPv6 by THROTTLE_IPV6_PREFIX bits', async () => {
+    const t = await withAlice({ THROTTLE_IPV6_PREFIX: '128' })
+    for (let i = 1; i <= 5; i++) await attempt(t, 'alice', 'wrong', '2001:db8:1:2::1')
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:1:2::1')).statusCode).toBe(429)
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:1:2::2')).statusCode).toBe(200)
+  })
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address', async () => {
+    const t = await withAlice()
+    for (let i = 0; i < 3; i++) await attempt(t, 'alice', 'wrong', '::ffff:203.0.113.7')
+    for (let i = 0; i < 2; i++) await attempt(t, 'alice', 'wrong', '203.0.113.7')
+    expect((await attempt(t, 'alice', 'alice-password', '::ffff:203.0.113.7')).statusCode).toBe(429)
+  })
+
+  it('remembers a known IPv6 client by its /64', async () => {
+    const t = await withAlice({ THROTTLE_USER_LIMIT: '3' })
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:5:6::1')).statusCode).toBe(200)
+    for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3'])
+      await attempt(t, 'alice', 'wrong', ip)
+    expect((await attempt(t, 'alice', 'alice-password', '198.51.100.4')).statusCode).toBe(429)
+    expect((await attempt(t, 'alice', 'alice-password', '2001:db8:5:6::77')).statusCode).toBe(200)
+  })
+
+  it('counts usernames by their NFKC form', async () => {
+    const t = await withAlice()
+    // Full-width letters fold to ASCII under NFKC: the same counter as 'alice'.
+    for (let i = 0; i < 5; i++) await attempt(t, 'ａｌｉｃｅ', 'wrong')
+    expect((await attempt(t, 'alice', 'alice-password')).statusCode).toBe(429)
+  })
+
   it('ignores X-Forwarded-For from clients that are not trusted proxies', async () => {
     const t = await withAlice()
     for (let i = 0; i < 5; i++)
@@ -156,6 +232,16 @@ describe('failed-login throttling', () => {
 
   it('refuses a malformed TRUST_PROXY at start', async () => {
     await expect(build({ env: { TRUST_PROXY: '10.0.0.0/99' } })).rejects.toThrow(/TRUST_PROXY/)
+  })
+
+  it('refuses an IPv6 prefix outside 1-128 and a username limit under 3 at start', async () => {
+    for (const prefix of ['0', '129', '64.5'])
+      await expect(build({ env: { THROTTLE_IPV6_PREFIX: prefix } })).rejects.toThrow(
+        /THROTTLE_IPV6_PREFIX/,
+      )
+    await expect(build({ env: { THROTTLE_USER_LIMIT: '2' } })).rejects.toThrow(
+      /THROTTLE_USER_LIMIT/,
+    )
   })
 })
 

@@ -35,6 +35,13 @@ describe('new password policy', () => {
     await expect(checkNewPassword('😀😀😀😀😀😀😀', rules)).rejects.toThrow(/at least 8/)
   })
 
+  it('judges the NFKC form, which is what gets hashed', async () => {
+    // Each ligature is one code point but three letters once normalized: 11 characters, long enough.
+    await expect(checkNewPassword('\ufb03\ufb03\ufb03ab', rules)).resolves.toBeUndefined()
+    // Full-width letters are the common password itself.
+    await expect(checkNewPassword('ｐａｓｓｗｏｒｄ１', rules)).rejects.toThrow(/too common/)
+  })
+
   it('checks against a bundled offline list of well over 10,000 breached passwords', async () => {
     const list = dictionary['passwords-common']
     expect(list.length).toBeGreaterThan(10_000)

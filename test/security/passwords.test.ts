@@ -1,8 +1,14 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import * as argon2 from '@node-rs/argon2'
 import * as bcrypt from '@node-rs/bcrypt'
 import { describe, expect, it } from 'vitest'
 import { Overloaded } from '../../src/errors.js'
-import { createPasswordHasher, needsRehash, OWASP_ARGON2ID } from '../../src/security/passwords.js'
+import {
+  createPasswordHasher,
+  needsRehash,
+  OWASP_ARGON2ID,
+  passwordForms,
+} from '../../src/security/passwords.js'
 import { createWorkQueue } from '../../src/security/work-queue.js'
 
 const hasher = () => createPasswordHasher({ concurrency: 2, maxQueued: 64 })
@@ -34,12 +40,14 @@ describe('password hashing', () => {
     expect(h.needsRehash(tutorial)).toBe(true)
   })
 
-  it('never lets a password longer than 72 bytes match a bcrypt hash of its prefix', async () => {
+  it('reads a password longer than 72 bytes as passlib did for a bcrypt hash: by its first 72 bytes, asking for an upgrade', async () => {
     const h = hasher()
-    const prefix = 'p'.repeat(72)
-    const stored = await bcrypt.hash(prefix, 4)
-    expect((await h.verify(prefix, stored)).matches).toBe(true)
-    expect((await h.verify(prefix + 'anything', stored)).matches).toBe(false)
+    const password = 'p'.repeat(100)
+    const stored = await bcrypt.hash(password.slice(0, 72), 4)
+    expect(await h.verify(password, stored)).toMatchObject({ matches: true, upgrade: true })
+    const upgraded = await h.rehash(password)
+    expect((await h.verify(password, upgraded)).matches).toBe(true)
+    expect((await h.verify(password.slice(0, 72), upgraded)).matches).toBe(false)
   })
 
   it('keeps passwords longer than 72 bytes whole with argon2id', async () => {
@@ -48,6 +56,28 @@ describe('password hashing', () => {
     const hash = await h.hash(long)
     expect((await h.verify(long, hash)).matches).toBe(true)
     expect((await h.verify('q'.repeat(199) + 'r', hash)).matches).toBe(false)
+  })
+
+  it('hashes the NFKC form, so a password matches however the keyboard composed it', async () => {
+    const h = hasher()
+    const composed = 'caf\u00e9 au lait'
+    const decomposed = 'cafe\u0301 au lait'
+    for (const stored of [await h.hash(composed), await h.hash(decomposed)]) {
+      expect(await h.verify(composed, stored)).toMatchObject({ matches: true, upgrade: false })
+      expect(await h.verify(decomposed, stored)).toMatchObject({ matches: true, upgrade: false })
+    }
+    expect(passwordForms(composed)).toEqual([composed])
+    expect(passwordForms(decomposed)).toEqual([composed, decomposed])
+  })
+
+  it('still verifies a hash of a password as typed before normalization, and asks for an upgrade', async () => {
+    const h = hasher()
+    const typed = 'cafe\u0301 au lait'
+    const legacy = await argon2.hash(typed, { algorithm: 2, ...OWASP_ARGON2ID })
+    expect(await h.verify(typed, legacy)).toMatchObject({ matches: true, upgrade: true })
+    expect((await h.verify('cafe au lait', legacy)).matches).toBe(false)
+    const upgraded = await h.rehash(typed)
+    expect((await h.verify('caf\u00e9 au lait', upgraded)).matches).toBe(true)
   })
 
   it('answers false, not an error, for hashes it cannot read', async () => {
@@ -83,6 +113,30 @@ describe('password hashing', () => {
     delay.disable()
     // Eight argon2id hashes take hundreds of ms of CPU; none of it may block the loop.
     expect(delay.max / 1e6).toBeLessThan(100)
+  })
+})
+
+describe('hashing queue admission', () => {
+  it('admits a check against argon2id or a missing user exactly as one against bcrypt', async () => {
+    // Two slots, nothing may wait: with one argon2id check running, one more check of any kind fits.
+    const h = createPasswordHasher({ concurrency: 2, maxQueued: 0 })
+    await h.verifyDummy('warm-up')
+    const argon2id = await h.hash('someone-else')
+    const legacy = await bcrypt.hash('pw', 10)
+    const probes = [
+      () => h.verifyDummy('guess'),
+      () => h.verify('guess', argon2id),
+      () => h.verify('guess', legacy),
+    ]
+    for (const probe of probes) {
+      const running = h.verify('guess', argon2id)
+      await expect(probe().then(() => 'admitted')).resolves.toBe('admitted')
+      await running
+      // With both slots taken, refused alike, whatever its kind.
+      const busy = [h.verify('guess', legacy), h.verify('guess', argon2id)]
+      await expect(probe()).rejects.toBeInstanceOf(Overloaded)
+      await Promise.all(busy)
+    }
   })
 })
 

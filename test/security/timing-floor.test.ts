@@ -10,6 +10,13 @@ describe('timing floor', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(59)
   })
 
+  it('pads to one floor per verification the input calls for', async () => {
+    const floor = createTimingFloor(40)
+    const started = performance.now()
+    await floor.pad(started, 2)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(79)
+  })
+
   it('does not delay an answer that is already past the floor', async () => {
     const floor = createTimingFloor(10)
     const started = performance.now() - 50
