@@ -2,7 +2,8 @@
 // the middle of a burst of writes (logins, refresh rotations, password changes, logouts), restarted,
 // and the SQLite file is checked: intact, every write a client saw acknowledged is there, and no
 // refresh family is left half-rotated. Then a crash between the two writes of a password change is
-// injected in-process: the new password must never be in effect while the old sessions live on.
+// injected, in-process for the API and in the database for the CLI (`gatehouse users passwd` as a
+// child process): the new password must never be in effect while the old sessions live on.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
