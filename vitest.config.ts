@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
 // Two projects: the suite, then the isolated tests one file at a time, alone: timing measurements
-// that other tests' hashing would blur, and scale-out tests that stop and start PostgreSQL.
-// `npm test` runs them one after the other.
+// that other tests' hashing would blur, and scale-out tests that run several servers and stop and
+// start a PostgreSQL server of their own. `npm test` runs them one after the other. Before either,
+// the global setup rebuilds dist/ when src/ is newer, for the tests that spawn bin/gatehouse.js.
 export default defineConfig({
   test: {
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [

@@ -14,7 +14,7 @@ import { createAuditLog, type AuditLog } from './services/audit-log.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle } from './services/login-throttle.js'
-import { createPasswordLogin } from './services/password-login.js'
+import { createPasswordCheck } from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -121,7 +121,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     failureMode: config.redisFailureMode,
     log: logger,
   })
-  const checkPassword = createPasswordLogin({ store, hasher, floor, throttle, log: logger })
+  const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger })
   const events = createAuditTrail(store, logger, metrics?.record)
   const sessions = createSessions({
     store,
@@ -138,6 +138,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     hasher,
     scopes,
     events,
+    checkPassword,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registrationOpen,
   })

@@ -67,6 +67,8 @@ export interface Config {
     windowMs: number
     baseBlockMs: number
     maxBlockMs: number
+    /** Bits of an IPv6 address that count as one client (THROTTLE_IPV6_PREFIX). */
+    ipv6PrefixLength: number
   }
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
   trustProxy: string[]

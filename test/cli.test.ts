@@ -10,6 +10,7 @@ import { openSqliteStore } from '../src/store/sqlite.js'
 import { captureLogs, tempDir } from './helper.js'
 import { freshSchema, skipPostgres } from './support/postgres.js'
 import { TUTORIAL_HASH, writeTutorialDb } from './support/tutorial-db.js'
+import { watchedOutput } from './support/watched-output.js'
 
 interface Run {
   code: number
@@ -87,14 +88,27 @@ describe('gatehouse users', () => {
   it('prompts twice without echo when no --password-stdin is given on a terminal', async () => {
     const dir = tempDir()
     const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
-    const running = gatehouse(dir, ['users', 'add', 'bob'], terminal)
-    setTimeout(() => terminal.write('typed-secret\r'), 50)
-    setTimeout(() => terminal.write('typed-secret\r'), 150)
-    const result = await running
-    expect(result.code).toBe(0)
-    expect(result.stderr).toContain('Password:')
-    expect(result.stderr).not.toContain('typed-secret')
-    expect(result.stdout).not.toContain('typed-secret')
+    const out = captureLogs()
+    const err = watchedOutput()
+    const running = main(['node', 'gatehouse', 'users', 'add', 'bob'], {
+      stdin: terminal,
+      stdout: out.stream,
+      stderr: err.stream,
+      env: {
+        DATABASE_URL: 'sqlite:///users.db',
+        SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
+      },
+      cwd: dir,
+    })
+    // Each answer is typed once its prompt is on the screen, as a person would.
+    await err.waitFor('Password: ')
+    terminal.write('typed-secret\r')
+    await err.waitFor('Repeat password: ')
+    terminal.write('typed-secret\r')
+    expect(await running).toBe(0)
+    expect(out.text()).toContain("Created user 'bob'")
+    expect(err.text()).not.toContain('typed-secret')
+    expect(out.text()).not.toContain('typed-secret')
   })
 
   it('refuses to prompt without a terminal', async () => {

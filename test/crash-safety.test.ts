@@ -2,16 +2,17 @@
 // the middle of a burst of writes (logins, refresh rotations, password changes, logouts), restarted,
 // and the SQLite file is checked: intact, every write a client saw acknowledged is there, and no
 // refresh family is left half-rotated. Then a crash between the two writes of a password change is
-// injected in-process: the new password must never be in effect while the old sessions live on.
+// injected, in-process for the API and in the database for the CLI (`gatehouse users passwd` as a
+// child process): the new password must never be in effect while the old sessions live on.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { once } from 'node:events'
 import { createServer, type AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { build, seedUser, TEST_ACTOR, TEST_SECRET, tempDir, tokenRequest } from './helper.js'
+import { build, seedUser, TEST_SECRET, tempDir, tokenRequest } from './helper.js'
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js')
 const WORKERS = 5
@@ -279,10 +280,62 @@ async function checkOverHttp(base: string, clients: Client[]): Promise<void> {
   }
 }
 
+/** Runs the installed command (bin/gatehouse.js, on dist/) with `input` on its stdin. */
+async function runCli(
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  })
+  onTestFinished(() => void child.kill('SIGKILL'))
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdin.end(input)
+  const [code] = (await once(child, 'close')) as [number | null]
+  return { code, stderr }
+}
+
+/**
+ * Makes the SQLite file refuse the second of a password change's two writes (the user's hash and the
+ * user's sessions, in whichever order they come), as if the process had died between them.
+ * `stop()` removes the injection and says how many of the two went through.
+ */
+function injectCrashAtSecondWrite(file: string): { stop(): number } {
+  const db = new Database(file)
+  onTestFinished(() => void (db.open && db.close()))
+  db.pragma('busy_timeout = 5000')
+  const tables = ['users', 'gatehouse_sessions']
+  // An aborted statement takes its own mark back with it: only the writes that went through stay marked.
+  db.exec(`CREATE TABLE crash_injection (written TEXT PRIMARY KEY);
+    ${tables
+      .map(
+        (table) => `CREATE TRIGGER crash_injection_${table} BEFORE UPDATE ON ${table} BEGIN
+          INSERT OR IGNORE INTO crash_injection (written) VALUES ('${table}');
+          SELECT RAISE(ABORT, 'simulated crash') WHERE (SELECT COUNT(*) FROM crash_injection) > 1;
+        END;`,
+      )
+      .join('\n')}`)
+  return {
+    stop() {
+      const { n } = db
+        .prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM crash_injection')
+        .get()!
+      db.exec(
+        `${tables.map((table) => `DROP TRIGGER crash_injection_${table};`).join('')} DROP TABLE crash_injection;`,
+      )
+      db.close()
+      return n
+    },
+  }
+}
+
 describe('crash safety', () => {
   it('keeps every acknowledged write and no half-rotated refresh family across SIGKILL in the middle of a burst', async () => {
-    if (!existsSync(resolve(import.meta.dirname, '..', 'dist', 'cli.js')))
-      throw new Error('dist/ is missing: run npm run build (npm test does)')
     const dir = tempDir()
     const file = join(dir, 'users.db')
     const passwords = new Map<string, string>()
@@ -336,19 +389,18 @@ describe('crash safety', () => {
       await t.addUser({ username: 'alice', password: 'alice-password' })
       const other = await t.login('alice', 'alice-password')
       const current = await t.login('alice', 'alice-password')
-      // The process dies at the change's second write: nothing after it happens.
-      let writes = 0
-      const crashAtSecondWrite =
-        <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
-        (...args: A): Promise<R> => {
-          writes += 1
-          return writes === 2 ? Promise.reject(new Error('simulated crash')) : write(...args)
-        }
-      t.store.replacePasswordHash = crashAtSecondWrite(t.store.replacePasswordHash.bind(t.store))
-      t.store.setPasswordHash = crashAtSecondWrite(t.store.setPasswordHash.bind(t.store))
-      t.store.revokeUserSessions = crashAtSecondWrite(t.store.revokeUserSessions.bind(t.store))
-
       if (path.startsWith('the API')) {
+        // The process dies at the change's second write: nothing after it happens.
+        let writes = 0
+        const crashAtSecondWrite =
+          <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+          (...args: A): Promise<R> => {
+            writes += 1
+            return writes === 2 ? Promise.reject(new Error('simulated crash')) : write(...args)
+          }
+        t.store.replacePasswordHash = crashAtSecondWrite(t.store.replacePasswordHash.bind(t.store))
+        t.store.setPasswordHash = crashAtSecondWrite(t.store.setPasswordHash.bind(t.store))
+        t.store.revokeUserSessions = crashAtSecondWrite(t.store.revokeUserSessions.bind(t.store))
         const response = await t.app.inject({
           method: 'POST',
           url: '/users/me/password',
@@ -356,13 +408,22 @@ describe('crash safety', () => {
           payload: { current_password: 'alice-password', new_password: 'brand-new-password' },
         })
         expect(response.statusCode).toBe(500)
+        expect(writes).toBe(2)
       } else {
-        await expect(
-          t.services.accounts.setPassword('alice', 'brand-new-password', TEST_ACTOR),
-        ).rejects.toThrow('simulated crash')
+        // The command itself, as an operator runs it, on the same database: the crash is injected
+        // in the database, which refuses the change's second write.
+        const writes = injectCrashAtSecondWrite(join(t.dir, 'users.db'))
+        const result = await runCli(
+          ['users', 'passwd', 'alice', '--password-stdin'],
+          'brand-new-password\n',
+          { DATABASE_URL: t.config.databaseUrl, SECRET_KEY: TEST_SECRET },
+          t.dir,
+        )
+        expect(result.code).toBe(1)
+        expect(result.stderr).toContain('simulated crash')
+        // The first write went through and the second was refused: the crash fell between them.
+        expect(writes.stop()).toBe(1)
       }
-      expect(writes).toBe(2)
-
       const newPasswordWorks =
         (await t.app.inject(tokenRequest({ username: 'alice', password: 'brand-new-password' })))
           .statusCode === 200

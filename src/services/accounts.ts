@@ -5,6 +5,7 @@
 import {
   DuplicateUser,
   IncorrectPassword,
+  InvalidCredentials,
   InvalidInput,
   RegistrationClosed,
   UserNotFound,
@@ -13,6 +14,8 @@ import { checkNewPassword } from '../security/password-policy.js'
 import type { PasswordHasher } from '../security/passwords.js'
 import type { Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
+import { loginOutcome } from './login.js'
+import type { PasswordCheck } from './password-login.js'
 import { toPublicUser, type AdminUser, type PublicUser } from './public-user.js'
 import type { ScopeCatalog } from './scopes.js'
 import type { SecurityEvents } from './security-events.js'
@@ -78,6 +81,8 @@ export interface AccountsDeps {
   hasher: PasswordHasher
   scopes: ScopeCatalog
   events: SecurityEvents
+  /** The password pipeline (throttle, queue, verification, timing floor) logins use too. */
+  checkPassword: PasswordCheck
   /** PASSWORD_MIN_LENGTH. */
   passwordMinLength: number
   /** REGISTRATION=open. */
@@ -97,7 +102,7 @@ type AdminAction =
 
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { store, hasher, scopes, events, passwordMinLength } = deps
-  const checkPassword = (
+  const acceptNewPassword = (
     password: string,
     user: { username: string; email?: string | null },
   ): Promise<void> =>
@@ -134,7 +139,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   const create = async (account: NewAccount): Promise<PublicUser> => {
     const username = validateUsername(account.username.normalize('NFKC'))
     const email = account.email ? validateEmail(account.email) : null
-    await checkPassword(account.password, { username, email })
+    await acceptNewPassword(account.password, { username, email })
     if (account.scopes) scopes.checkKnown(account.scopes)
     const user = await store.createUser({
       username,
@@ -195,7 +200,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
     async setPassword(username, password, actor) {
       const user = await existing(username)
-      await checkPassword(password, user)
+      await acceptNewPassword(password, user)
       const hashed = await hasher.hash(password)
       // Sessions end before the new password takes effect: a crash between the two writes must not
       // leave the new password beside sessions opened with the old one.
@@ -214,15 +219,26 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         })
       const user = await store.findUserById(holder.userId)
       if (!user) throw new UserNotFound(holder.name)
-      if (!(await hasher.verify(currentPassword, user.hashedPassword)).matches) {
-        await record('incorrect_password')
-        throw new IncorrectPassword()
+      // What does not depend on the current password is checked first: past this point an answer
+      // says whether the current password was right only by succeeding.
+      await acceptNewPassword(newPassword, user)
+      let verifiedHash: string
+      try {
+        ;({ verifiedHash } = await deps.checkPassword(
+          user.username,
+          currentPassword,
+          holder.ip ?? '',
+        ))
+      } catch (error) {
+        await record(
+          error instanceof InvalidCredentials ? 'incorrect_password' : loginOutcome(error),
+        )
+        throw error instanceof InvalidCredentials ? new IncorrectPassword() : error
       }
-      await checkPassword(newPassword, user)
       const hashed = await hasher.hash(newPassword)
       // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
       await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
-      if (!(await store.replacePasswordHash(user.id, user.hashedPassword, hashed))) {
+      if (!(await store.replacePasswordHash(user.id, verifiedHash, hashed))) {
         throw new IncorrectPassword()
       }
       await record('success')

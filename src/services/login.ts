@@ -3,7 +3,7 @@
 // outcome in the audit log, success or not.
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import type { ClientInfo } from './actor.js'
-import type { PasswordLogin } from './password-login.js'
+import type { PasswordCheck } from './password-login.js'
 import type { SecurityEvents } from './security-events.js'
 import type { Sessions, TokenResponse } from './sessions.js'
 
@@ -35,7 +35,7 @@ export function loginOutcome(error: unknown): string {
 }
 
 export function createLogin(deps: {
-  checkPassword: PasswordLogin
+  checkPassword: PasswordCheck
   sessions: Sessions
   events: SecurityEvents
 }): Login {
@@ -43,7 +43,7 @@ export function createLogin(deps: {
   return async ({ username, password, scope }, client) => {
     const record = (outcome: string) => events({ type: 'login', outcome, username, ...client })
     try {
-      const user = await checkPassword(username, password, client.ip)
+      const { user } = await checkPassword(username, password, client.ip)
       const response = await sessions.start(user, scope, client)
       await record('success')
       return response

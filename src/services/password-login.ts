@@ -40,7 +40,6 @@ export type PasswordCheck = (
 ) => Promise<VerifiedPassword>
 
 /** The check behind POST /token. */
-export type PasswordLogin = (username: string, password: string, ip: string) => Promise<UserRecord>
 
 export function createPasswordCheck({
   store,
@@ -114,10 +113,4 @@ export function createPasswordCheck({
       if (workMs !== undefined) floor.observe(workMs)
     }
   }
-}
-
-/** The pipeline for POST /token: the verified user (with `hashedPassword` the verified hash). */
-export function createPasswordLogin(deps: PasswordLoginDeps): PasswordLogin {
-  const check = createPasswordCheck(deps)
-  return async (username, password, ip) => (await check(username, password, ip)).user
 }

@@ -4,9 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { build, tempDir, tokenRequest } from '../helper.js'
-
-// johndoe / "secret", the hash printed in FastAPI's security tutorial (passlib bcrypt, cost 12).
-const TUTORIAL_HASH = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
+import { TUTORIAL_HASH } from '../support/tutorial-db.js'
 
 function writeTutorialDb(dir: string): string {
   const filename = join(dir, 'users.db')

@@ -1,4 +1,5 @@
 // Operations: liveness and readiness probes, Prometheus metrics, graceful shutdown.
+import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
@@ -93,12 +94,19 @@ describe('the server process', () => {
   })
 
   it('finishes in-flight requests when it shuts down, then refuses new ones', async () => {
+    // The login floor keeps the request in the handler well after its body has arrived.
     const server = await start({ LOGIN_MIN_DURATION_MS: '400' })
+    // In flight: the server has routed the request and read all of its body.
+    const received = new Promise<void>((resolve) =>
+      server.app.server.once('request', (request: IncomingMessage) =>
+        request.once('end', () => resolve()),
+      ),
+    )
     const inFlight = fetch(`${server.url}/token`, {
       method: 'POST',
       body: new URLSearchParams({ username: 'alice', password: 'alice-password' }),
     })
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await received
     const closing = server.close()
     const response = await inFlight
     expect(response.status).toBe(200)

@@ -1,13 +1,13 @@
 // Many instances: two Gatehouse processes on one PostgreSQL database and one Redis share everything
 // that matters (tokens, logouts, password changes, refresh rotation, throttling); and when PostgreSQL
 // goes away and comes back, requests fail fast with 503 and then recover by themselves.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { seedUser } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
+import { skipPrivatePostgres, startPrivatePostgres } from '../support/private-postgres.js'
 import { freePort, requireService } from '../support/services.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'gatehouse.js')
@@ -40,8 +40,11 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
   throw new Error(`instance on ${url} did not become ready`)
 }
 
-async function twoInstances(): Promise<{ a: Instance; b: Instance; username: string }> {
-  const { url: databaseUrl } = await freshSchema()
+/** Two instances on `databaseUrl` (by default a schema of the shared test server), with a user. */
+async function twoInstances(
+  databaseUrl?: string,
+): Promise<{ a: Instance; b: Instance; username: string }> {
+  databaseUrl ??= (await freshSchema()).url
   const username = `user-${randomBytes(4).toString('hex')}`
   await seedUser(databaseUrl, { username, password: 'first-passphrase' })
   const env = {
@@ -137,46 +140,17 @@ describe.skipIf(skipPostgres || !redisUp)('two instances on one PostgreSQL and R
   )
 })
 
-/** The local PostgreSQL cluster, when this machine lets the tests stop and start it (root, pg_ctlcluster). */
-function localCluster(): { stop: () => void; start: () => void } | undefined {
-  if (
-    process.getuid?.() !== 0 ||
-    !existsSync('/usr/bin/pg_ctlcluster') ||
-    !existsSync('/etc/postgresql')
-  )
-    return undefined
-  const version = readdirSync('/etc/postgresql')[0]
-  if (!version) return undefined
-  const run = (action: string) => {
-    const result = spawnSync(
-      'pg_ctlcluster',
-      ['--skip-systemctl-redirect', version, 'main', action],
-      { stdio: 'ignore' },
-    )
-    if (result.status !== 0) throw new Error(`pg_ctlcluster ${action} failed`)
-  }
-  return { stop: () => run('stop'), start: () => run('start') }
-}
-
-const cluster = skipPostgres ? undefined : localCluster()
-if (!skipPostgres && !cluster)
-  console.warn(
-    'Skipping the PostgreSQL outage test: it needs root and pg_ctlcluster to stop and start the server',
-  )
-
-describe.skipIf(!cluster || !redisUp)('when PostgreSQL goes away', () => {
+describe.skipIf(skipPrivatePostgres || !redisUp)('when PostgreSQL goes away', () => {
   it(
     'answers 503 quickly while it is down and recovers by itself when it returns',
     { timeout: 90_000 },
     async () => {
-      const { a, username } = await twoInstances()
+      // A server of the test's own: stopping it leaves the shared test server to the other tests.
+      const server = await startPrivatePostgres()
+      const { a, username } = await twoInstances(server.url)
       const { access_token } = await login(a, username, 'first-passphrase')
-      let restarted = false
-      onTestFinished(() => {
-        if (!restarted) cluster!.start()
-      })
 
-      cluster!.stop()
+      await server.stop()
       const started = Date.now()
       const down = await fetch(`${a.url}/users/me/`, bearer(access_token))
       expect(down.status).toBe(503)
@@ -188,8 +162,7 @@ describe.skipIf(!cluster || !redisUp)('when PostgreSQL goes away', () => {
       expect(await status(`${a.url}/readyz`)).toBe(503)
       expect(await status(`${a.url}/healthz`)).toBe(200)
 
-      cluster!.start()
-      restarted = true
+      await server.start()
       let recovered = 0
       for (let tries = 0; tries < 60 && recovered !== 200; tries++) {
         recovered = await status(`${a.url}/users/me/`, bearer(access_token))

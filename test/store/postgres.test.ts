@@ -341,7 +341,8 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       await expect(
         openPostgresStore(url.toString(), { connectionTimeoutMillis: 300 }),
       ).rejects.toBeInstanceOf(DatabaseUnavailable)
-      expect(Date.now() - started).toBeLessThan(2_000)
+      // Without the timeout it would wait for ever; the margin is for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10_000)
     })
 
     it('turns a connection lost under an open store into DatabaseUnavailable, and recovers', async () => {

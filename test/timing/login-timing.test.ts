@@ -5,10 +5,8 @@
 import { performance } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
 import { build, tokenRequest, type TestApp } from '../helper.js'
+import { TUTORIAL_HASH } from '../support/tutorial-db.js'
 import { describeWelch, pairedT, welch } from '../support/welch.js'
-
-/** The FastAPI tutorial's hash: johndoe / "secret", bcrypt cost 12. */
-const TUTORIAL_HASH = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
 
 /**
  * |t| above this is a difference the floor failed to hide. For samples of one distribution it happens

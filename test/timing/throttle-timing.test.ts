@@ -4,9 +4,9 @@
 import { performance } from 'node:perf_hooks'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { build, tokenRequest, type TestApp } from '../helper.js'
+import { TUTORIAL_HASH } from '../support/tutorial-db.js'
 import { describeWelch, welch } from '../support/welch.js'
 
-const TUTORIAL_HASH = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
 /** See login-timing.test.ts. */
 const T_LIMIT = 4.5
 
