@@ -139,6 +139,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     scopes,
     events,
     checkPassword,
+    throttle,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registrationOpen,
   })

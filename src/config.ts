@@ -69,6 +69,8 @@ export interface Config {
     maxBlockMs: number
     /** Bits of an IPv6 address that count as one client (THROTTLE_IPV6_PREFIX). */
     ipv6PrefixLength: number
+    /** Registrations one client address may attempt per window (THROTTLE_REGISTRATION_LIMIT). */
+    registrationLimit: number
   }
   /** Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses or CIDRs); empty: none. */
   trustProxy: string[]
@@ -245,6 +247,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       userLimit: readInteger(vars, 'THROTTLE_USER_LIMIT', 50, 3, 1_000_000),
       ipLimit: readInteger(vars, 'THROTTLE_IP_LIMIT', 100, 1, 1_000_000),
       ipv6PrefixLength: readInteger(vars, 'THROTTLE_IPV6_PREFIX', 64, 1, 128),
+      registrationLimit: readInteger(vars, 'THROTTLE_REGISTRATION_LIMIT', 10, 1, 1_000_000),
       windowMs: readInteger(vars, 'THROTTLE_WINDOW_MINUTES', 15, 1, 24 * 60) * 60_000,
       baseBlockMs: readInteger(vars, 'THROTTLE_BLOCK_SECONDS', 60, 1, 86_400) * 1000,
       maxBlockMs: readInteger(vars, 'THROTTLE_MAX_BLOCK_SECONDS', 3_600, 1, 7 * 86_400) * 1000,

@@ -15,6 +15,7 @@ import type { PasswordHasher } from '../security/passwords.js'
 import type { Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
 import { loginOutcome } from './login.js'
+import type { LoginThrottle } from './login-throttle.js'
 import type { PasswordCheck } from './password-login.js'
 import { toPublicUser, type AdminUser, type PublicUser } from './public-user.js'
 import type { ScopeCatalog } from './scopes.js'
@@ -83,6 +84,7 @@ export interface AccountsDeps {
   events: SecurityEvents
   /** The password pipeline (throttle, queue, verification, timing floor) logins use too. */
   checkPassword: PasswordCheck
+  throttle: Pick<LoginThrottle, 'registration'>
   /** PASSWORD_MIN_LENGTH. */
   passwordMinLength: number
   /** REGISTRATION=open. */
@@ -144,7 +146,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     const user = await store.createUser({
       username,
       email,
-      fullName: account.fullName || null,
+      fullName: account.fullName ? validateFullName(account.fullName) : null,
       hashedPassword: await hasher.hash(account.password),
       disabled: account.disabled ?? false,
       scopes: account.scopes ? [...new Set(account.scopes)] : null,
@@ -160,6 +162,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
     async register(account, client) {
       if (!deps.registrationOpen) throw new RegistrationClosed()
+      // Every attempt counts, successful or not: one address cannot mint accounts without bound.
+      await deps.throttle.registration(client.ip ?? '')
       const user = await create(account).catch((error: unknown) => {
         // Which of the two is taken is more than the request itself proves.
         throw error instanceof DuplicateUser ? new DuplicateUser() : error
@@ -183,7 +187,12 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       // Absent: unchanged; null or empty: cleared.
       const email =
         change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
-      const fullName = change.fullName === undefined ? undefined : change.fullName || null
+      const fullName =
+        change.fullName === undefined
+          ? undefined
+          : change.fullName
+            ? validateFullName(change.fullName)
+            : null
       if (email !== undefined || fullName !== undefined) {
         await store.updateProfile(username, { email, fullName })
       }
@@ -268,15 +277,26 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
 function validateUsername(username: string): string {
   if (username.length === 0) throw new InvalidInput('The username must not be empty')
-  if (username.length > MAX_USERNAME_LENGTH)
+  if (username.length > MAX_USERNAME_LENGTH) {
     throw new InvalidInput(`The username must be at most ${MAX_USERNAME_LENGTH} characters`)
-  if (/[\s\p{C}]/u.test(username))
+  }
+  if (/[\s\p{C}]/u.test(username)) {
     throw new InvalidInput('The username must not contain spaces or control characters')
+  }
   return username
 }
 
 function validateEmail(email: string): string {
-  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
-    throw new InvalidInput(`'${email}' is not an email address`)
+  if (!/^[^\s@\p{C}]+@[^\s@\p{C}]+$/u.test(email) || email.length > 254) {
+    throw new InvalidInput('This is not an email address')
+  }
   return email
+}
+
+/** Names are shown in terminals, logs and pages: control and format characters are refused. */
+function validateFullName(fullName: string): string {
+  if (/\p{C}/u.test(fullName)) {
+    throw new InvalidInput('The full name must not contain control characters')
+  }
+  return fullName
 }

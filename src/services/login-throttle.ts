@@ -20,6 +20,8 @@ export interface ThrottlePolicy {
   userLimit: number
   /** Failures allowed from one client address over all usernames. */
   ipLimit: number
+  /** Accounts one client address may try to register within the window (REGISTRATION=open). */
+  registrationLimit?: number
   /** An IPv6 client counts as its prefix of this many bits (default 64: one site's subnet). */
   ipv6PrefixLength?: number
   windowMs: number
@@ -41,6 +43,8 @@ export interface LoginThrottle {
    * (counted by its NFKC, lower-case form), `ip` the client's address.
    */
   reserve(username: string, ip: string): Promise<Reservation>
+  /** Counts a registration attempt from `ip`, successful or not; throws Throttled past the limit. */
+  registration(ip: string): Promise<void>
 }
 
 /** A successful login marks its IP as known for the username this long. */
@@ -155,19 +159,28 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     }
   }
 
+  /** REDIS_FAILURE_MODE=open lets attempts through while the counters are unreachable. */
+  const orOpen = async <T>(attempt: () => Promise<T>, open: T): Promise<T> => {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!(error instanceof ThrottleUnavailable) || failureMode === 'closed') throw error
+      log.warn(
+        { err: error },
+        'login throttling is unavailable; letting the attempt through (REDIS_FAILURE_MODE=open)',
+      )
+      return open
+    }
+  }
+
   return {
-    async reserve(username, ip) {
-      try {
-        return await reserve(username, ip)
-      } catch (error) {
-        if (!(error instanceof ThrottleUnavailable) || failureMode === 'closed') throw error
-        log.warn(
-          { err: error },
-          'login throttling is unavailable; letting the attempt through (REDIS_FAILURE_MODE=open)',
-        )
-        return NO_RESERVATION
-      }
-    },
+    reserve: (username, ip) => orOpen(() => reserve(username, ip), NO_RESERVATION),
+    registration: (ip) =>
+      orOpen(async () => {
+        const address = throttleAddress(ip, prefixLength)
+        const { wait } = await take(key('register', address), policy.registrationLimit ?? 10)
+        if (wait > 0) throw throttled(wait)
+      }, undefined),
   }
 }
 
