@@ -28,7 +28,25 @@ async function openTemp(
 }
 
 describe.skipIf(skipPostgres)('PostgreSQL', () => {
-  storeContract('PostgreSQL', async () => openTemp((await freshSchema()).url))
+  storeContract(
+    'PostgreSQL',
+    async () => openTemp((await freshSchema()).url),
+    async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url)
+      const sql = async (text: string): Promise<void> => {
+        const client = await admin.connect()
+        try {
+          await client.query(`SET search_path TO ${schema}`)
+          await client.query(text)
+        } finally {
+          await client.query('RESET search_path').catch(() => undefined)
+          client.release()
+        }
+      }
+      return { store, sql }
+    },
+  )
 
   /** The table as FastAPI + SQLAlchemy's tutorial model creates it on PostgreSQL. */
   const SQLALCHEMY_SCHEMA = `
@@ -78,6 +96,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         'disabled',
         'scopes',
         'username_key',
+        'credential_version',
       ])
       const indexes = await admin.query<{ indexname: string }>(
         'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
@@ -123,6 +142,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_sessions.expires_at:bigint',
           'gatehouse_signing_keys.created_at:bigint',
           'gatehouse_throttle.expires_at:bigint',
+          'gatehouse_leases.expires_at:bigint',
         ]),
       )
     })
