@@ -300,7 +300,12 @@ export async function openPostgresStore(
              disabled = CASE WHEN $3::boolean IS NULL THEN disabled ELSE $3 END,
              credential_version = credential_version + 1
            WHERE id = $1 AND ($4::text IS NULL OR hashed_password = $4)`,
-          [userId, change.hashedPassword ?? null, change.disabled ?? null, change.expectedHash ?? null],
+          [
+            userId,
+            change.hashedPassword ?? null,
+            change.disabled ?? null,
+            change.expectedHash ?? null,
+          ],
         )
         if (!updated.rowCount) return false
         if (revoke)

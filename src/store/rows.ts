@@ -236,4 +236,3 @@ export function assertPrunable(before: number, now = Date.now()): void {
       `audit events younger than ${AUDIT_DELETE_FLOOR_MS / 3_600_000} hours cannot be deleted`,
     )
 }
-
