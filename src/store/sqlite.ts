@@ -259,7 +259,8 @@ export function openSqliteStore(filename: string): Store {
   )
 
   // Rows the FastAPI app inserted after migration have no username_key: they get theirs before a new
-  // user is compared with them. A legacy look-alike whose key another row already has keeps NULL.
+  // user is compared with them (the username_key index finds them: `IS NULL` is an index lookup). A
+  // legacy look-alike whose key another row already has keeps NULL.
   const insertUser = db.transaction((user: NewUser) => {
     for (const row of statements.missingKeys.all()) {
       const key = usernameKey(row.username)

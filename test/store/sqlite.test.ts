@@ -144,18 +144,6 @@ describe('SQLite store', () => {
     db.close()
   })
 
-  it('bumps the credential version when the FastAPI app flips `disabled` directly', async () => {
-    const filename = join(tempDir(), 'users.db')
-    const store = openTemp(filename)
-    const user = await store.createUser({ username: 'alice', hashedPassword: 'h' })
-    const db = new Database(filename)
-    db.prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(user.id)
-    db.prepare('UPDATE users SET disabled = 0 WHERE id = ?').run(user.id)
-    db.prepare("UPDATE users SET full_name = 'A' WHERE id = ?").run(user.id)
-    db.close()
-    expect((await store.findUserById(user.id))?.credentialVersion).toBe(user.credentialVersion + 2)
-  })
-
   it('backfills username keys, and keeps a legacy database with look-alike usernames usable', () => {
     const filename = join(tempDir(), 'users.db')
     const legacy = new Database(filename)

@@ -22,7 +22,6 @@ export const credentialsRetentionLeases: Migration = {
       CREATE TRIGGER gatehouse_users_credential_version AFTER UPDATE OF disabled ON users
         WHEN OLD.disabled IS NOT NEW.disabled
         BEGIN UPDATE users SET credential_version = credential_version + 1 WHERE id = NEW.id; END;
-      CREATE INDEX gatehouse_users_key_missing ON users (id) WHERE username_key IS NULL;
 
       ALTER TABLE gatehouse_audit ADD COLUMN actor TEXT;
       DROP TRIGGER gatehouse_audit_append_only_delete;
@@ -47,7 +46,6 @@ export const credentialsRetentionLeases: Migration = {
       CREATE TRIGGER gatehouse_users_credential_version BEFORE UPDATE OF disabled ON users
         FOR EACH ROW WHEN (OLD.disabled IS DISTINCT FROM NEW.disabled)
         EXECUTE FUNCTION gatehouse_bump_credential_version();
-      CREATE INDEX gatehouse_users_key_missing ON users (id) WHERE username_key IS NULL;
 
       ALTER TABLE gatehouse_audit ADD COLUMN actor TEXT;
       DROP TRIGGER gatehouse_audit_append_only ON gatehouse_audit;
