@@ -86,6 +86,12 @@ export interface Config {
   metricsPort: number | undefined
   /** Server processes sharing the port through node:cluster (WORKERS, default 1: no cluster). */
   workers: number
+  /** Audit events are kept this many days, then pruned (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number
+  /** How often one of the instances sharing the database prunes (MAINTENANCE_INTERVAL_MINUTES). */
+  maintenanceIntervalMinutes: number
+  /** Audit events of one kind a client address writes per minute before they are summarised. */
+  auditEventsPerClientPerMinute: number
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -259,6 +265,15 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     metrics: readChoice(vars, 'METRICS', ['false', 'true'] as const) === 'true',
     metricsPort: vars.METRICS_PORT ? readInteger(vars, 'METRICS_PORT', 0, 1, 65_535) : undefined,
     workers: readInteger(vars, 'WORKERS', 1, 1, 64),
+    auditRetentionDays: readInteger(vars, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    maintenanceIntervalMinutes: readInteger(vars, 'MAINTENANCE_INTERVAL_MINUTES', 60, 1, 1_440),
+    auditEventsPerClientPerMinute: readInteger(
+      vars,
+      'AUDIT_EVENTS_PER_CLIENT_PER_MINUTE',
+      20,
+      1,
+      100_000,
+    ),
   }
 }
 

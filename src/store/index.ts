@@ -3,6 +3,11 @@
 import { isAbsolute, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 
+export { AUDIT_DELETE_FLOOR_MS } from './migrations/005-credentials-retention-leases.js'
+
+/** Ended sessions are kept this long after their end, so that a replayed refresh token is still recognised. */
+export const SESSION_PRUNE_GRACE_MS = 3_600_000
+
 /** A user row as stored, hash included. Never leaves the services. */
 export interface UserRecord {
   id: number
@@ -13,6 +18,11 @@ export interface UserRecord {
   disabled: boolean
   /** Scopes granted to the user; null means the configured default scopes. */
   scopes: string[] | null
+  /**
+   * Changes with every credential change made through changeCredentials, and whenever `disabled`
+   * changes (a database trigger, whoever writes the row): what createSessionIfCurrent checks.
+   */
+  credentialVersion: number
 }
 
 export interface NewUser {
@@ -102,11 +112,42 @@ export interface UserStore {
   removeUser(username: string): Promise<boolean>
   /** Sets the granted scopes (null: back to the defaults); false when there is no such user. */
   setScopes(username: string, scopes: string[] | null): Promise<boolean>
+  /**
+   * In one transaction: changes the user row (only if its hash is still `expectedHash`, when given),
+   * bumps its credentialVersion, then, with `revoke`, revokes every active session of the user but
+   * `revoke.exceptSessionId`. False, changing and revoking nothing, when no row matched. A login that
+   * read the user before this commits cannot create a session afterwards (createSessionIfCurrent).
+   */
+  changeCredentials(
+    userId: number,
+    change: CredentialChange,
+    revoke: { now: number; exceptSessionId?: string } | undefined,
+  ): Promise<boolean>
+}
+
+export interface CredentialChange {
+  hashedPassword?: string
+  /** Compare-and-set: change nothing unless the stored hash is still this one. */
+  expectedHash?: string
+  disabled?: boolean
+}
+
+/** What a login verified: createSessionIfCurrent creates the session only while it still holds. */
+export interface CurrentCredentials {
+  hashedPassword: string
+  credentialVersion: number
 }
 
 export interface SessionStore {
   /** Stores a session with its first refresh token, atomically. */
   createSession(session: NewSession): Promise<void>
+  /**
+   * Stores the session with its first refresh token only if its user still has exactly `expect`'s hash
+   * and credential version and is not disabled, atomically with that check: a credential change
+   * either commits first (and this creates nothing: false) or waits for this and then revokes it.
+   * False also when the user was removed.
+   */
+  createSessionIfCurrent(session: NewSession, expect: CurrentCredentials): Promise<boolean>
   /**
    * The hot path of every protected request: the token's session (by primary key) and its user (by
    * rowid), in one read of only the columns the check needs (no hash, no session details); undefined
@@ -127,6 +168,11 @@ export interface SessionStore {
   revokeSession(sessionId: string, now: number, userId?: number): Promise<boolean>
   /** Revokes every active session of the user but `exceptSessionId`; returns how many. */
   revokeUserSessions(userId: number, now: number, exceptSessionId?: string): Promise<number>
+  /**
+   * Deletes, with their refresh tokens, the sessions revoked or past their absolute end before
+   * `now - SESSION_PRUNE_GRACE_MS`, in batches; returns how many sessions.
+   */
+  pruneSessions(now: number): Promise<number>
 }
 
 export interface KeyStore {
@@ -147,13 +193,31 @@ export interface AuditEvent {
   ip: string | null
   userAgent: string | null
   detail: string | null
+  /** Who acted: 'cli:<os user>', 'admin:<name>', the user themself ...; null when not recorded. */
+  actor: string | null
 }
 
+/** An event to append; `actor` may be left out (null). */
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'actor'> & { actor?: string | null }
+
 export interface AuditStore {
-  /** Appends an event; the log has no update or delete. */
-  appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>
+  /** Appends an event; the log has no update, and no delete but pruneAudit's. */
+  appendAudit(event: NewAuditEvent): Promise<void>
   /** Newest first; `before` pages back from an event id. */
   listAudit(page: { limit: number; before?: number }): Promise<AuditEvent[]>
+  /**
+   * Deletes the events older than `before` (epoch ms), in batches; returns how many. The database
+   * refuses to delete events younger than AUDIT_DELETE_FLOOR_MS: such a `before` is an error.
+   */
+  pruneAudit(before: number): Promise<number>
+}
+
+export interface LeaseStore {
+  /**
+   * Compare-and-set across processes: `holder` gets (or renews) the lease `name` until `now + ttlMs`
+   * if nobody else holds it at `now`. True when it did.
+   */
+  takeLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
 }
 
 /** One throttling counter (see services/login-throttle.ts). Times are epoch milliseconds. */
@@ -177,7 +241,8 @@ export interface ThrottleStore {
   ): Promise<T>
 }
 
-export interface Store extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore {
+export interface Store
+  extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore, LeaseStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

@@ -3,10 +3,14 @@
 // row locks; a database that cannot be reached surfaces as DatabaseUnavailable, never as a hang.
 import pg from 'pg'
 import { ConfigError, DatabaseUnavailable, DuplicateUser, GatehouseError } from '../errors.js'
-import type { NewSession, NewUser, Store } from './index.js'
+import { SESSION_PRUNE_GRACE_MS, type NewSession, type NewUser, type Store } from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
+  assertPrunable,
   containsPattern,
+  credentialsStillCurrent,
+  PRUNE_BATCH,
+  takeLeaseQuery,
   SESSION_COLUMNS,
   toAuditEvent,
   toRefreshToken,
@@ -18,6 +22,7 @@ import {
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
+  type CredentialsRow,
   type KeyRow,
   type RefreshTokenRow,
   type SessionRow,
@@ -85,6 +90,33 @@ export async function openPostgresStore(
     (await query(text, values)).rowCount ?? 0
   const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> =>
     inTransaction(pool, work)
+  /** Runs a batched DELETE until a batch comes back short; each batch commits on its own. */
+  const deleteInBatches = async (text: string, values: unknown[]): Promise<number> => {
+    let total = 0
+    for (;;) {
+      const deleted = await changed(text, values)
+      total += deleted
+      if (deleted < PRUNE_BATCH) return total
+    }
+  }
+  const insertSession = async (client: Query, session: NewSession): Promise<void> => {
+    await client.query(
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+      [
+        session.id,
+        session.userId,
+        session.scope.join(' '),
+        session.createdAt,
+        session.expiresAt,
+        session.userAgent,
+        session.ip,
+      ],
+    )
+    await client.query(
+      'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)',
+      [session.refreshTokenHash, session.id, session.createdAt],
+    )
+  }
 
   try {
     await transaction(migrate)
@@ -111,20 +143,23 @@ export async function openPostgresStore(
     },
     async createUser(user: NewUser) {
       try {
-        const { rows } = await query<UserRow>(
-          `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${USER_COLUMNS}`,
-          [
-            user.username,
-            usernameKey(user.username),
-            user.email ?? null,
-            user.fullName ?? null,
-            user.hashedPassword,
-            user.disabled ?? false,
-            user.scopes ? user.scopes.join(' ') : null,
-          ],
-        )
-        return toUserRecord(rows[0]!)
+        return await transaction(async (client) => {
+          await backfillUsernameKeys(client)
+          const { rows } = await client.query<UserRow>(
+            `INSERT INTO users (username, username_key, email, full_name, hashed_password, disabled, scopes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${USER_COLUMNS}`,
+            [
+              user.username,
+              usernameKey(user.username),
+              user.email ?? null,
+              user.fullName ?? null,
+              user.hashedPassword,
+              user.disabled ?? false,
+              user.scopes ? user.scopes.join(' ') : null,
+            ],
+          )
+          return toUserRecord(rows[0]!)
+        })
       } catch (error) {
         throw toDuplicateUser(error) ?? error
       }
@@ -169,7 +204,7 @@ export async function openPostgresStore(
     },
     async appendAudit(event) {
       await query(
-        'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
         [
           event.at,
           event.type,
@@ -178,7 +213,24 @@ export async function openPostgresStore(
           event.ip,
           event.userAgent,
           event.detail,
+          event.actor ?? null,
         ],
+      )
+    },
+    async pruneAudit(before) {
+      assertPrunable(before)
+      return deleteInBatches(
+        `DELETE FROM gatehouse_audit WHERE id IN (
+           SELECT id FROM gatehouse_audit WHERE at < $1 ORDER BY at LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED)`,
+        [before],
+      )
+    },
+    async takeLease(name, holder, now, ttlMs) {
+      // The upsert inserts or locks the row in one statement: of concurrent takers, one changes it;
+      // the others then see it unexpired and another holder's, and change nothing.
+      return (
+        (await changed(takeLeaseQuery('$1', '$2', '$3', '$4'), [name, holder, now + ttlMs, now])) >
+        0
       )
     },
     async listAudit({ limit, before }) {
@@ -224,24 +276,54 @@ export async function openPostgresStore(
       )
     },
     async createSession(session: NewSession) {
-      await transaction(async (client) => {
-        await client.query(
-          `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+      await transaction((client) => insertSession(client, session))
+    },
+    async createSessionIfCurrent(session, expect) {
+      return transaction(async (client) => {
+        // FOR SHARE blocks any UPDATE of the row until this commits, so a credential change either
+        // committed before (and is read here: READ COMMITTED locking reads see the newest version)
+        // or waits, and its revocation then sees this session.
+        const { rows } = await client.query<CredentialsRow>(
+          'SELECT hashed_password, credential_version, disabled FROM users WHERE id = $1 FOR SHARE',
+          [session.userId],
+        )
+        if (!credentialsStillCurrent(rows[0], expect)) return false
+        await insertSession(client, session)
+        return true
+      })
+    },
+    async changeCredentials(userId, change, revoke) {
+      return transaction(async (client) => {
+        // The user row first: its lock orders this against createSessionIfCurrent's FOR SHARE.
+        const updated = await client.query(
+          `UPDATE users SET hashed_password = COALESCE($2, hashed_password),
+             disabled = CASE WHEN $3::boolean IS NULL THEN disabled ELSE $3 END,
+             credential_version = credential_version + 1
+           WHERE id = $1 AND ($4::text IS NULL OR hashed_password = $4)`,
           [
-            session.id,
-            session.userId,
-            session.scope.join(' '),
-            session.createdAt,
-            session.expiresAt,
-            session.userAgent,
-            session.ip,
+            userId,
+            change.hashedPassword ?? null,
+            change.disabled ?? null,
+            change.expectedHash ?? null,
           ],
         )
-        await client.query(
-          'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)',
-          [session.refreshTokenHash, session.id, session.createdAt],
-        )
+        if (!updated.rowCount) return false
+        if (revoke)
+          await client.query(
+            'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL',
+            [revoke.now, userId, revoke.exceptSessionId ?? null],
+          )
+        return true
       })
+    },
+    async pruneSessions(now) {
+      // Rows a rotation or revocation holds are skipped, never waited for; the next run takes them.
+      return deleteInBatches(
+        `DELETE FROM gatehouse_sessions WHERE id IN (
+           SELECT id FROM gatehouse_sessions WHERE expires_at < $1 OR revoked_at < $1
+           LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED)`,
+        [now - SESSION_PRUNE_GRACE_MS],
+      )
     },
     async findTokenOwner(username, sessionId) {
       const { rows } = await query<TokenOwnerRow>(
@@ -405,6 +487,31 @@ async function migrate(client: Query): Promise<void> {
       migration.version,
       migration.name,
     ])
+  }
+}
+
+/**
+ * Gives rows the FastAPI app inserted after migration (username_key NULL) their key before a new user
+ * is compared with them. A legacy look-alike whose key another row already holds keeps NULL: its
+ * unique violation is undone by a savepoint instead of failing the insert. Rows another transaction
+ * is keying are skipped.
+ */
+async function backfillUsernameKeys(client: Query): Promise<void> {
+  const { rows } = await client.query<{ id: number; username: string }>(
+    'SELECT id, username FROM users WHERE username_key IS NULL AND username IS NOT NULL FOR UPDATE SKIP LOCKED',
+  )
+  for (const row of rows) {
+    await client.query('SAVEPOINT gatehouse_username_key')
+    try {
+      await client.query(
+        'UPDATE users SET username_key = $1 WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM users WHERE username_key = $1)',
+        [usernameKey(row.username), row.id],
+      )
+      await client.query('RELEASE SAVEPOINT gatehouse_username_key')
+    } catch (error) {
+      if (!(error instanceof pg.DatabaseError) || error.code !== '23505') throw error
+      await client.query('ROLLBACK TO SAVEPOINT gatehouse_username_key')
+    }
   }
 }
 

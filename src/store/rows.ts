@@ -1,13 +1,16 @@
 // The rows both drivers read (same columns in SQLite and PostgreSQL) and their mapping to the
 // store's records, kept in one place so that the drivers differ only in how they talk to the database.
+import { InvalidInput } from '../errors.js'
 import type {
   AuditEvent,
+  CurrentCredentials,
   SessionRecord,
   SigningKeyRecord,
   ThrottleState,
   TokenOwner,
   UserRecord,
 } from './index.js'
+import { AUDIT_DELETE_FLOOR_MS } from './migrations/005-credentials-retention-leases.js'
 
 export interface UserRow {
   id: number
@@ -18,6 +21,14 @@ export interface UserRow {
   /** SQLite answers 0/1, PostgreSQL a boolean; either may be NULL in the tutorial's table. */
   disabled: number | boolean | null
   scopes: string | null
+  credential_version: number
+}
+
+/** What createSessionIfCurrent compares, read under the row's lock. */
+export interface CredentialsRow {
+  hashed_password: string | null
+  credential_version: number
+  disabled: number | boolean | null
 }
 
 export interface SessionRow {
@@ -55,6 +66,7 @@ export interface AuditRow {
   ip: string | null
   user_agent: string | null
   detail: string | null
+  actor: string | null
 }
 
 export interface KeyRow {
@@ -86,7 +98,34 @@ export const tokenOwnerQuery = (sessionId: string, username: string): string =>
   `SELECT u.id, u.username, u.email, u.full_name, u.disabled, s.revoked_at, s.expires_at
    FROM gatehouse_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${sessionId} AND u.username = ${username}`
 
-export const USER_COLUMNS = 'id, username, email, full_name, hashed_password, disabled, scopes'
+export const USER_COLUMNS =
+  'id, username, email, full_name, hashed_password, disabled, scopes, credential_version'
+
+/** Audit events are deleted (pruneAudit) and ended sessions pruned this many rows per statement. */
+export const PRUNE_BATCH = 1_000
+
+/** Lease-taking upsert, with the driver's placeholders for name, holder, expires_at and now. */
+export const takeLeaseQuery = (name: string, holder: string, expiresAt: string, now: string) =>
+  `INSERT INTO gatehouse_leases AS l (name, holder, expires_at) VALUES (${name}, ${holder}, ${expiresAt})
+   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+   WHERE l.expires_at <= ${now} OR l.holder = excluded.holder`
+
+/**
+ * Whether a login may still create its session: the user row, read under its lock, still has the
+ * verified hash and credential version and is not disabled. A NULL hash matches nothing.
+ */
+export function credentialsStillCurrent(
+  row: CredentialsRow | undefined,
+  expect: CurrentCredentials,
+): boolean {
+  return (
+    row !== undefined &&
+    row.hashed_password !== null &&
+    row.hashed_password === expect.hashedPassword &&
+    row.credential_version === expect.credentialVersion &&
+    !row.disabled
+  )
+}
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
   s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
@@ -102,6 +141,7 @@ export function toUserRecord(row: UserRow): UserRecord {
     hashedPassword: row.hashed_password ?? '',
     disabled: Boolean(row.disabled),
     scopes: row.scopes === null ? null : splitScopes(row.scopes),
+    credentialVersion: row.credential_version,
   }
 }
 
@@ -154,6 +194,7 @@ export function toAuditEvent(row: AuditRow): AuditEvent {
     ip: row.ip,
     userAgent: row.user_agent,
     detail: row.detail,
+    actor: row.actor,
   }
 }
 
@@ -186,4 +227,12 @@ export function splitScopes(text: string): string[] {
 /** The `%text%` LIKE pattern for a user search, with the search text's own wildcards escaped by `\`. */
 export function containsPattern(text: string | undefined): string {
   return `%${(text ?? '').replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+}
+
+/** Says clearly what the database's trigger would refuse anyway: deleting recent audit events. */
+export function assertPrunable(before: number, now = Date.now()): void {
+  if (before > now - AUDIT_DELETE_FLOOR_MS)
+    throw new InvalidInput(
+      `audit events younger than ${AUDIT_DELETE_FLOOR_MS / 3_600_000} hours cannot be deleted`,
+    )
 }

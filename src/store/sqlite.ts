@@ -2,10 +2,23 @@
 // for a writer, a busy timeout so several processes can share the file, and statements prepared once.
 import Database from 'better-sqlite3'
 import { ConfigError, DuplicateUser } from '../errors.js'
-import type { NewSession, NewUser, SigningKeyRecord, Store, ThrottleState } from './index.js'
+import {
+  SESSION_PRUNE_GRACE_MS,
+  type CredentialChange,
+  type CurrentCredentials,
+  type NewSession,
+  type NewUser,
+  type SigningKeyRecord,
+  type Store,
+  type ThrottleState,
+} from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
+  assertPrunable,
   containsPattern,
+  credentialsStillCurrent,
+  PRUNE_BATCH,
+  takeLeaseQuery,
   SESSION_COLUMNS,
   toAuditEvent,
   toRefreshToken,
@@ -17,6 +30,7 @@ import {
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
+  type CredentialsRow,
   type KeyRow,
   type RefreshTokenRow,
   type SessionRow,
@@ -76,10 +90,53 @@ export function openSqliteStore(filename: string): Store {
       'UPDATE users SET full_name = ? WHERE username = ?',
     ),
     appendAudit: db.prepare<
-      [number, string, string, string | null, string | null, string | null, string | null]
+      [
+        number,
+        string,
+        string,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+      ]
     >(
-      'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO gatehouse_audit (at, type, outcome, username, ip, user_agent, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    pruneAudit: db.prepare<[number]>(
+      `DELETE FROM gatehouse_audit WHERE id IN (SELECT id FROM gatehouse_audit WHERE at < ? ORDER BY at LIMIT ${PRUNE_BATCH})`,
+    ),
+    missingKeys: db.prepare<[], { id: number; username: string }>(
+      'SELECT id, username FROM users WHERE username_key IS NULL AND username IS NOT NULL',
+    ),
+    keyTaken: db.prepare<[string], { taken: number }>(
+      'SELECT 1 AS taken FROM users WHERE username_key = ?',
+    ),
+    setKey: db.prepare<[string, number]>('UPDATE users SET username_key = ? WHERE id = ?'),
+    credentials: db.prepare<[number], CredentialsRow>(
+      'SELECT hashed_password, credential_version, disabled FROM users WHERE id = ?',
+    ),
+    changeCredentials: db.prepare<
+      [
+        {
+          id: number
+          hash: string | null
+          expected: string | null
+          setDisabled: number
+          disabled: number
+        },
+      ]
+    >(
+      `UPDATE users SET hashed_password = COALESCE(@hash, hashed_password),
+         disabled = CASE WHEN @setDisabled THEN @disabled ELSE disabled END,
+         credential_version = credential_version + 1
+       WHERE id = @id AND (@expected IS NULL OR hashed_password = @expected)`,
+    ),
+    pruneSessions: db.prepare<[number, number]>(
+      `DELETE FROM gatehouse_sessions WHERE id IN (
+         SELECT id FROM gatehouse_sessions WHERE expires_at < ? OR revoked_at < ? LIMIT ${PRUNE_BATCH})`,
+    ),
+    takeLease: db.prepare<[string, string, number, number]>(takeLeaseQuery('?', '?', '?', '?')),
     auditPage: db.prepare<[number, number], AuditRow>(
       'SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?',
     ),
@@ -154,7 +211,7 @@ export function openSqliteStore(filename: string): Store {
     ),
   }
 
-  const createSession = db.transaction((session: NewSession) => {
+  const insertSession = (session: NewSession): void => {
     statements.insertSession.run(
       session.id,
       session.userId,
@@ -166,7 +223,70 @@ export function openSqliteStore(filename: string): Store {
       session.ip,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
+  }
+  const createSession = db.transaction(insertSession)
+
+  // IMMEDIATE: the check and the insert hold the write lock together, so no credential change
+  // (ours or another program's) can commit between them.
+  const createSessionIfCurrent = db.transaction(
+    (session: NewSession, expect: CurrentCredentials): boolean => {
+      if (!credentialsStillCurrent(statements.credentials.get(session.userId), expect)) return false
+      insertSession(session)
+      return true
+    },
+  )
+
+  // The user row first, then the sessions, in one IMMEDIATE transaction: a login checking the row
+  // afterwards sees the change; one that committed before has its session revoked here.
+  const changeCredentials = db.transaction(
+    (
+      userId: number,
+      change: CredentialChange,
+      revoke: { now: number; exceptSessionId?: string } | undefined,
+    ): boolean => {
+      const changed = statements.changeCredentials.run({
+        id: userId,
+        hash: change.hashedPassword ?? null,
+        expected: change.expectedHash ?? null,
+        setDisabled: change.disabled === undefined ? 0 : 1,
+        disabled: change.disabled ? 1 : 0,
+      }).changes
+      if (changed === 0) return false
+      if (revoke)
+        statements.revokeUserSessions.run(revoke.now, userId, revoke.exceptSessionId ?? '')
+      return true
+    },
+  )
+
+  // Rows the FastAPI app inserted after migration have no username_key: they get theirs before a new
+  // user is compared with them (the username_key index finds them: `IS NULL` is an index lookup). A
+  // legacy look-alike whose key another row already has keeps NULL.
+  const insertUser = db.transaction((user: NewUser) => {
+    for (const row of statements.missingKeys.all()) {
+      const key = usernameKey(row.username)
+      if (!statements.keyTaken.get(key)) statements.setKey.run(key, row.id)
+    }
+    return statements.insert.get(
+      user.username,
+      usernameKey(user.username),
+      user.email ?? null,
+      user.fullName ?? null,
+      user.hashedPassword,
+      user.disabled ? 1 : 0,
+      user.scopes ? user.scopes.join(' ') : null,
+    )
   })
+
+  /** Runs a batched DELETE until a batch comes back short, letting other work in between batches. */
+  const deleteInBatches = async (run: () => number): Promise<number> => {
+    let total = 0
+    for (;;) {
+      const deleted = run()
+      total += deleted
+      if (deleted < PRUNE_BATCH) return total
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
 
   // Spend and issue in one IMMEDIATE transaction: of concurrent rotations, exactly one sees the old token unspent.
   const rotate = db.transaction((oldHash: string, newHash: string, now: number): boolean => {
@@ -227,17 +347,7 @@ export function openSqliteStore(filename: string): Store {
     },
     async createUser(user: NewUser) {
       try {
-        const scopes = user.scopes ? user.scopes.join(' ') : null
-        const row = statements.insert.get(
-          user.username,
-          usernameKey(user.username),
-          user.email ?? null,
-          user.fullName ?? null,
-          user.hashedPassword,
-          user.disabled ? 1 : 0,
-          scopes,
-        )
-        return toUserRecord(row as UserRow)
+        return toUserRecord(insertUser.immediate(user) as UserRow)
       } catch (error) {
         throw toDuplicateUser(error) ?? error
       }
@@ -268,7 +378,15 @@ export function openSqliteStore(filename: string): Store {
         event.ip,
         event.userAgent,
         event.detail,
+        event.actor ?? null,
       )
+    },
+    async pruneAudit(before) {
+      assertPrunable(before)
+      return deleteInBatches(() => statements.pruneAudit.run(before).changes)
+    },
+    async takeLease(name, holder, now, ttlMs) {
+      return statements.takeLease.run(name, holder, now + ttlMs, now).changes > 0
     },
     async listAudit({ limit, before }) {
       return statements.auditPage.all(before ?? Number.MAX_SAFE_INTEGER, limit).map(toAuditEvent)
@@ -292,6 +410,16 @@ export function openSqliteStore(filename: string): Store {
     },
     async createSession(session) {
       createSession.immediate(session)
+    },
+    async createSessionIfCurrent(session, expect) {
+      return createSessionIfCurrent.immediate(session, expect)
+    },
+    async changeCredentials(userId, change, revoke) {
+      return changeCredentials.immediate(userId, change, revoke)
+    },
+    async pruneSessions(now) {
+      const cutoff = now - SESSION_PRUNE_GRACE_MS
+      return deleteInBatches(() => statements.pruneSessions.run(cutoff, cutoff).changes)
     },
     async findTokenOwner(username, sessionId) {
       const row = statements.tokenOwner.get(sessionId, username)

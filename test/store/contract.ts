@@ -1,7 +1,21 @@
-// The store contract: every driver runs these same tests (SQLite now, PostgreSQL when it lands).
+// The store contract: every driver (SQLite, PostgreSQL) runs these same tests.
 import { describe, expect, it } from 'vitest'
-import { DuplicateUser } from '../../src/errors.js'
-import type { NewSession, Store, ThrottleState, ThrottleStore } from '../../src/store/index.js'
+import { DuplicateUser, InvalidInput } from '../../src/errors.js'
+import {
+  AUDIT_DELETE_FLOOR_MS,
+  SESSION_PRUNE_GRACE_MS,
+  type NewSession,
+  type Store,
+  type ThrottleState,
+  type ThrottleStore,
+} from '../../src/store/index.js'
+
+/** A store, and a way to write its database as another program would (the FastAPI app, an operator). */
+export interface StoreWithSql {
+  store: Store
+  /** Runs SQL text, without parameters, on another connection to the same database. */
+  sql: (text: string) => Promise<void>
+}
 
 const HOUR = 3_600_000
 
@@ -63,8 +77,13 @@ export function throttleContract(name: string, open: () => Promise<ThrottleStore
   })
 }
 
-export function storeContract(name: string, open: () => Promise<Store>): void {
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  openWithSql: () => Promise<StoreWithSql>,
+): void {
   throttleContract(name, open)
+  hardeningContract(name, open, openWithSql)
 
   describe(`${name} store contract`, () => {
     it('creates a user and finds it by exact username', async () => {
@@ -341,6 +360,291 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       })
       const next = await store.listAudit({ limit: 10, before: first[1]!.id })
       expect(next.map((e) => e.username)).toEqual(['u2', 'u1', 'u0'])
+    })
+  })
+}
+
+/** Sessions from live credentials, username keys whoever writes, retention and leases (issue #12). */
+function hardeningContract(
+  name: string,
+  open: () => Promise<Store>,
+  openWithSql: () => Promise<StoreWithSql>,
+): void {
+  describe(`${name} store contract: live credentials and bounded growth`, () => {
+    it('creates a session only while the verified hash and credential version still hold', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'old' })
+      expect(alice.credentialVersion).toEqual(expect.any(Number))
+      const verified = { hashedPassword: 'old', credentialVersion: alice.credentialVersion }
+      expect(await store.createSessionIfCurrent(newSession(alice.id, 's1', 'r1'), verified)).toBe(
+        true,
+      )
+      expect((await store.findRefreshToken('r1'))?.session.userId).toBe(alice.id)
+
+      // A stale hash, a stale version, a disabled user, a removed user: no session, no error.
+      expect(
+        await store.createSessionIfCurrent(newSession(alice.id, 's2', 'r2'), {
+          ...verified,
+          hashedPassword: 'other',
+        }),
+      ).toBe(false)
+      expect(
+        await store.createSessionIfCurrent(newSession(alice.id, 's3', 'r3'), {
+          ...verified,
+          credentialVersion: verified.credentialVersion + 1,
+        }),
+      ).toBe(false)
+      await store.setDisabled('alice', true)
+      const disabled = (await store.findUserById(alice.id))!
+      expect(
+        await store.createSessionIfCurrent(newSession(alice.id, 's4', 'r4'), {
+          hashedPassword: 'old',
+          credentialVersion: disabled.credentialVersion,
+        }),
+      ).toBe(false)
+      await store.removeUser('alice')
+      expect(await store.createSessionIfCurrent(newSession(alice.id, 's5', 'r5'), verified)).toBe(
+        false,
+      )
+      for (const token of ['r2', 'r3', 'r4', 'r5'])
+        expect(await store.findRefreshToken(token)).toBeUndefined()
+    })
+
+    it('never lets a login that read the user before a disable and an enable create its session', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const readBefore = { hashedPassword: 'h', credentialVersion: alice.credentialVersion }
+      expect(await store.setDisabled('alice', true)).toBe(true)
+      expect(await store.setDisabled('alice', false)).toBe(true)
+      const after = (await store.findUserById(alice.id))!
+      expect(after.disabled).toBe(false)
+      expect(after.credentialVersion).toBeGreaterThan(alice.credentialVersion)
+      expect(await store.createSessionIfCurrent(newSession(alice.id, 's1', 'r1'), readBefore)).toBe(
+        false,
+      )
+      // A write that leaves `disabled` as it was changes nothing.
+      await store.setDisabled('alice', false)
+      await store.setScopes('alice', ['me'])
+      expect((await store.findUserById(alice.id))?.credentialVersion).toBe(after.credentialVersion)
+    })
+
+    it('bumps the credential version when another program flips `disabled` with plain SQL', async () => {
+      const { store, sql } = await openWithSql()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await sql(`UPDATE users SET disabled = true WHERE id = ${alice.id}`)
+      await sql(`UPDATE users SET disabled = false WHERE id = ${alice.id}`)
+      expect((await store.findUserById(alice.id))?.credentialVersion).toBe(
+        alice.credentialVersion + 2,
+      )
+      expect(
+        await store.createSessionIfCurrent(newSession(alice.id, 's1', 'r1'), {
+          hashedPassword: 'h',
+          credentialVersion: alice.credentialVersion,
+        }),
+      ).toBe(false)
+    })
+
+    it('changes credentials and revokes the other sessions in one step', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'old' })
+      const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
+      const now = Date.now()
+      await store.createSession(newSession(alice.id, 'a1', 'ra1', now - HOUR))
+      await store.createSession(newSession(alice.id, 'a2', 'ra2', now - HOUR))
+      await store.createSession(newSession(bob.id, 'b1', 'rb1', now - HOUR))
+
+      // Compare-and-set: a stale expected hash changes and revokes nothing.
+      expect(
+        await store.changeCredentials(
+          alice.id,
+          { hashedPassword: 'new', expectedHash: 'stale' },
+          { now },
+        ),
+      ).toBe(false)
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a1', 'a2'])
+      expect(await store.findUserById(alice.id)).toMatchObject({
+        hashedPassword: 'old',
+        credentialVersion: alice.credentialVersion,
+      })
+
+      expect(
+        await store.changeCredentials(
+          alice.id,
+          { hashedPassword: 'new', expectedHash: 'old' },
+          { now, exceptSessionId: 'a2' },
+        ),
+      ).toBe(true)
+      const changed = (await store.findUserById(alice.id))!
+      expect(changed.hashedPassword).toBe('new')
+      expect(changed.credentialVersion).toBeGreaterThan(alice.credentialVersion)
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a2'])
+      expect((await store.listActiveSessions(bob.id, now)).map((s) => s.id)).toEqual(['b1'])
+
+      // Disabling without revoking leaves sessions alone; revoking without exception ends them all.
+      expect(await store.changeCredentials(alice.id, { disabled: true }, undefined)).toBe(true)
+      expect(await store.findUserById(alice.id)).toMatchObject({
+        disabled: true,
+        hashedPassword: 'new',
+      })
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a2'])
+      expect(await store.changeCredentials(alice.id, { disabled: false }, { now })).toBe(true)
+      expect(await store.listActiveSessions(alice.id, now)).toEqual([])
+      expect((await store.findUserById(alice.id))?.disabled).toBe(false)
+      expect(await store.changeCredentials(alice.id + bob.id + 1000, {}, { now })).toBe(false)
+    })
+
+    it('leaves no session created with the old password when logins race a password reset', async () => {
+      const store = await open()
+      for (let round = 0; round < 15; round++) {
+        const user = await store.createUser({ username: `u${round}`, hashedPassword: 'old' })
+        const verified = { hashedPassword: 'old', credentialVersion: user.credentialVersion }
+        const now = Date.now()
+        const logins = Array.from({ length: 6 }, (_, i) =>
+          store.createSessionIfCurrent(
+            newSession(user.id, `s${round}-${i}`, `r${round}-${i}`, now),
+            verified,
+          ),
+        )
+        const reset = store.changeCredentials(user.id, { hashedPassword: 'new' }, { now })
+        const more = Array.from({ length: 6 }, (_, i) =>
+          store.createSessionIfCurrent(
+            newSession(user.id, `t${round}-${i}`, `q${round}-${i}`, now),
+            verified,
+          ),
+        )
+        const [, reset_] = await Promise.all([Promise.all([...logins, ...more]), reset])
+        expect(reset_).toBe(true)
+        expect(await store.listActiveSessions(user.id, now)).toEqual([])
+      }
+    })
+
+    it('gives rows another program inserted without a username key theirs before adding a user', async () => {
+      const { store, sql } = await openWithSql()
+      await store.createUser({ username: 'bob', hashedPassword: 'h' })
+      // As the FastAPI app inserts: its own columns only, username_key left NULL.
+      await sql(
+        "INSERT INTO users (username, hashed_password) VALUES ('Carol', 'h'), ('Dave', 'h'), ('dave', 'h'), ('BOB', 'h')",
+      )
+      await expect(
+        store.createUser({ username: 'carol', hashedPassword: 'h' }),
+      ).rejects.toMatchObject({ field: 'username' })
+      // Legacy look-alikes (Dave and dave, BOB beside bob) keep one key among them, and no crash.
+      await expect(
+        store.createUser({ username: 'erin', hashedPassword: 'h' }),
+      ).resolves.toMatchObject({ username: 'erin' })
+      for (const taken of ['DAVE', 'Bob'])
+        await expect(
+          store.createUser({ username: taken, hashedPassword: 'h' }),
+        ).rejects.toBeInstanceOf(DuplicateUser)
+      expect((await store.findUserByUsername('BOB'))?.username).toBe('BOB')
+    })
+
+    it('records the actor of audit events, null when not given', async () => {
+      const store = await open()
+      const event = {
+        at: Date.now(),
+        type: 'admin',
+        outcome: 'disable',
+        username: 'root',
+        ip: null,
+        userAgent: null,
+        detail: 'bob',
+      }
+      await store.appendAudit({ ...event, actor: 'cli:operator' })
+      await store.appendAudit(event)
+      expect((await store.listAudit({ limit: 2 })).map((e) => e.actor)).toEqual([
+        null,
+        'cli:operator',
+      ])
+    })
+
+    it('prunes audit events older than a moment, in batches, and refuses to delete recent ones', async () => {
+      const { store, sql } = await openWithSql()
+      const now = Date.now()
+      const old = now - 3 * 24 * HOUR
+      await sql(
+        `INSERT INTO gatehouse_audit (at, type, outcome)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+         SELECT ${old} + i, 'login', 'bad_credentials' FROM n`,
+      )
+      const recent = {
+        at: now - HOUR,
+        type: 'login',
+        outcome: 'success',
+        username: 'alice',
+        ip: null,
+        userAgent: null,
+        detail: null,
+      }
+      await store.appendAudit(recent)
+      await store.appendAudit({ ...recent, at: now - 2 * 24 * HOUR })
+      expect(await store.pruneAudit(now - 2 * 24 * HOUR + 1)).toBe(2501)
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.at)).toEqual([now - HOUR])
+      await expect(store.pruneAudit(now)).rejects.toBeInstanceOf(InvalidInput)
+      await expect(store.pruneAudit(now - AUDIT_DELETE_FLOOR_MS + 60_000)).rejects.toBeInstanceOf(
+        InvalidInput,
+      )
+      // The database itself refuses, whoever asks.
+      await expect(sql('DELETE FROM gatehouse_audit')).rejects.toThrow(/append-only/)
+      await expect(sql("UPDATE gatehouse_audit SET outcome = 'x'")).rejects.toThrow(/append-only/)
+      expect(await store.listAudit({ limit: 10 })).toHaveLength(1)
+    })
+
+    it('prunes sessions ended before the grace period, with their refresh tokens', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const now = Date.now()
+      const longAgo = now - SESSION_PRUNE_GRACE_MS - 60_000
+      const expired = (id: string, endedAt: number): NewSession => ({
+        ...newSession(alice.id, id, `r-${id}`, endedAt - 24 * HOUR),
+        expiresAt: endedAt,
+      })
+      await store.createSession(newSession(alice.id, 'live', 'r-live', now - HOUR))
+      await store.createSession(expired('expired-long-ago', longAgo))
+      await store.createSession(expired('expired-just-now', now - 60_000))
+      await store.createSession(newSession(alice.id, 'revoked-long-ago', 'r-rla', now - 2 * HOUR))
+      await store.createSession(newSession(alice.id, 'revoked-just-now', 'r-rjn', now - 2 * HOUR))
+      await store.revokeSession('revoked-long-ago', longAgo)
+      await store.revokeSession('revoked-just-now', now - 60_000)
+      await store.rotateRefreshToken('r-live', 'r-live-2', now)
+
+      expect(await store.pruneSessions(now)).toBe(2)
+      expect(await store.findRefreshToken('r-expired-long-ago')).toBeUndefined()
+      expect(await store.findRefreshToken('r-rla')).toBeUndefined()
+      for (const kept of ['r-live', 'r-live-2', 'r-expired-just-now', 'r-rjn'])
+        expect(await store.findRefreshToken(kept)).toBeDefined()
+      expect(await store.pruneSessions(now)).toBe(0)
+    })
+
+    it('prunes more ended sessions than one batch holds', async () => {
+      const { store, sql } = await openWithSql()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await sql(
+        `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100)
+         SELECT 'old-' || i, ${alice.id}, 'me', 1, 1, 2 FROM n`,
+      )
+      await store.createSession(newSession(alice.id, 'live', 'r-live'))
+      expect(await store.pruneSessions(Date.now())).toBe(2100)
+      expect((await store.listActiveSessions(alice.id, Date.now())).map((s) => s.id)).toEqual([
+        'live',
+      ])
+    })
+
+    it('grants a lease to one holder at a time, until it expires', async () => {
+      const store = await open()
+      const now = Date.now()
+      expect(await store.takeLease('prune', 'a', now, 60_000)).toBe(true)
+      expect(await store.takeLease('prune', 'b', now + 1_000, 60_000)).toBe(false)
+      expect(await store.takeLease('other', 'b', now + 1_000, 60_000)).toBe(true)
+      expect(await store.takeLease('prune', 'a', now + 2_000, 60_000)).toBe(true)
+      expect(await store.takeLease('prune', 'b', now + 61_000, 60_000)).toBe(false)
+      expect(await store.takeLease('prune', 'b', now + 62_000, 60_000)).toBe(true)
+      expect(await store.takeLease('prune', 'a', now + 63_000, 60_000)).toBe(false)
+      const racers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.takeLease('race', `h${i}`, now, 60_000)),
+      )
+      expect(racers.filter(Boolean)).toHaveLength(1)
     })
   })
 }

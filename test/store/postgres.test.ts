@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import type pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, DatabaseUnavailable } from '../../src/errors.js'
 import type { Store } from '../../src/store/index.js'
@@ -28,7 +29,25 @@ async function openTemp(
 }
 
 describe.skipIf(skipPostgres)('PostgreSQL', () => {
-  storeContract('PostgreSQL', async () => openTemp((await freshSchema()).url))
+  storeContract(
+    'PostgreSQL',
+    async () => openTemp((await freshSchema()).url),
+    async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url)
+      const sql = async (text: string): Promise<void> => {
+        const client = await admin.connect()
+        try {
+          await client.query(`SET search_path TO ${schema}`)
+          await client.query(text)
+        } finally {
+          await client.query('RESET search_path').catch(() => undefined)
+          client.release()
+        }
+      }
+      return { store, sql }
+    },
+  )
 
   /** The table as FastAPI + SQLAlchemy's tutorial model creates it on PostgreSQL. */
   const SQLALCHEMY_SCHEMA = `
@@ -78,6 +97,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         'disabled',
         'scopes',
         'username_key',
+        'credential_version',
       ])
       const indexes = await admin.query<{ indexname: string }>(
         'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
@@ -123,6 +143,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_sessions.expires_at:bigint',
           'gatehouse_signing_keys.created_at:bigint',
           'gatehouse_throttle.expires_at:bigint',
+          'gatehouse_leases.expires_at:bigint',
         ]),
       )
     })
@@ -173,6 +194,97 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         revokedAt: null,
         expiresAt: createdAt + 1,
       })
+    })
+
+    /** A connection of another program, and a way to wait until one of ours is blocked by it. */
+    async function otherProgram(admin: pg.Pool) {
+      const other = await admin.connect()
+      onTestFinished(() => other.release())
+      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
+        .pid
+      const blocking = () =>
+        expect
+          .poll(
+            async () =>
+              (
+                await admin.query(
+                  'SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+                  [pid],
+                )
+              ).rowCount,
+            { timeout: 5_000 },
+          )
+          .toBe(1)
+      return { other, blocking }
+    }
+
+    const session = (userId: number, id: string) => ({
+      id,
+      userId,
+      scope: ['me'],
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      userAgent: null,
+      ip: null,
+      refreshTokenHash: `r-${id}`,
+    })
+
+    it('makes a login wait for a credential change in progress, then refuse to create its session', async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url)
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'old' })
+      const { other, blocking } = await otherProgram(admin)
+      await other.query(
+        `BEGIN; UPDATE ${schema}.users SET hashed_password = 'new' WHERE id = ${alice.id}`,
+      )
+      const login = store.createSessionIfCurrent(session(alice.id, 's1'), {
+        hashedPassword: 'old',
+        credentialVersion: alice.credentialVersion,
+      })
+      await blocking()
+      await other.query('COMMIT')
+      expect(await login).toBe(false)
+      expect(await store.findRefreshToken('r-s1')).toBeUndefined()
+    })
+
+    it('makes a credential change wait for a login creating its session, then revoke it', async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url)
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'old' })
+      const { other, blocking } = await otherProgram(admin)
+      // What createSessionIfCurrent does, held open: the row locked FOR SHARE, the session inserted.
+      await other.query(`BEGIN; SET LOCAL search_path TO ${schema};
+        SELECT 1 FROM users WHERE id = ${alice.id} FOR SHARE;
+        INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at)
+          VALUES ('s1', ${alice.id}, 'me', 1, 1, ${Date.now() + 60_000})`)
+      const reset = store.changeCredentials(
+        alice.id,
+        { hashedPassword: 'new' },
+        { now: Date.now() },
+      )
+      await blocking()
+      await other.query('COMMIT')
+      expect(await reset).toBe(true)
+      expect(await store.listActiveSessions(alice.id, Date.now())).toEqual([])
+    })
+
+    it('leaves no old-password session when logins and resets race from separate pools (processes)', async () => {
+      const { url } = await freshSchema()
+      const [logins, admins] = [await openTemp(url), await openTemp(url)]
+      for (let round = 0; round < 20; round++) {
+        const user = await logins.createUser({ username: `u${round}`, hashedPassword: 'old' })
+        const verified = { hashedPassword: 'old', credentialVersion: user.credentialVersion }
+        const results = await Promise.all([
+          ...Array.from({ length: 4 }, (_, i) =>
+            logins.createSessionIfCurrent(session(user.id, `s${round}-${i}`), verified),
+          ),
+          round % 2
+            ? admins.changeCredentials(user.id, { hashedPassword: 'new' }, { now: Date.now() })
+            : admins.changeCredentials(user.id, { disabled: true }, { now: Date.now() }),
+        ])
+        expect(results.at(-1)).toBe(true)
+        expect(await logins.listActiveSessions(user.id, Date.now())).toEqual([])
+      }
     })
 
     it('rotates a refresh token exactly once across separate pools (processes)', async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import { openSqliteStore } from '../../src/store/sqlite.js'
-import type { Store } from '../../src/store/index.js'
+import { AUDIT_DELETE_FLOOR_MS, type Store } from '../../src/store/index.js'
 import { tempDir } from '../helper.js'
 import { SQLALCHEMY_SQLITE_SCHEMA } from '../support/tutorial-db.js'
 import { storeContract } from './contract.js'
@@ -16,7 +16,24 @@ function openTemp(filename = join(tempDir(), 'users.db')): Store {
   return store
 }
 
-storeContract('SQLite', async () => openTemp())
+storeContract(
+  'SQLite',
+  async () => openTemp(),
+  async () => {
+    const filename = join(tempDir(), 'users.db')
+    const store = openTemp(filename)
+    const db = new Database(filename)
+    onTestFinished(() => {
+      db.close()
+    })
+    return {
+      store,
+      sql: async (text) => {
+        db.exec(text)
+      },
+    }
+  },
+)
 
 describe('SQLite store', () => {
   it('uses WAL mode and a busy timeout', () => {
@@ -55,6 +72,7 @@ describe('SQLite store', () => {
       'disabled',
       'scopes',
       'username_key',
+      'credential_version',
     ])
     // The FastAPI app's own inserts (its columns only) keep working.
     after
@@ -107,17 +125,22 @@ describe('SQLite store', () => {
     expect(() => openSqliteStore(filename)).toThrow(/schema version 999/)
   })
 
-  it('keeps the audit log append-only, even against direct SQL', () => {
+  it('keeps the audit log append-only against direct SQL, but for events past the deletion floor', () => {
     const filename = join(tempDir(), 'users.db')
     openTemp(filename)
     const db = new Database(filename)
-    db.prepare(
-      "INSERT INTO gatehouse_audit (at, type, outcome) VALUES (1, 'login', 'success')",
-    ).run()
+    const insert = db.prepare<[number]>(
+      "INSERT INTO gatehouse_audit (at, type, outcome) VALUES (?, 'login', 'success')",
+    )
+    insert.run(Date.now() - AUDIT_DELETE_FLOOR_MS - 60_000)
+    insert.run(Date.now() - AUDIT_DELETE_FLOOR_MS + 60_000)
     expect(() => db.prepare("UPDATE gatehouse_audit SET outcome = 'x'").run()).toThrow(
       /append-only/,
     )
     expect(() => db.prepare('DELETE FROM gatehouse_audit').run()).toThrow(/append-only/)
+    expect(db.prepare('SELECT COUNT(*) FROM gatehouse_audit').pluck().get()).toBe(2)
+    const old = `DELETE FROM gatehouse_audit WHERE at < ${Date.now() - AUDIT_DELETE_FLOOR_MS}`
+    expect(db.prepare(old).run().changes).toBe(1)
     db.close()
   })
 

@@ -7,6 +7,7 @@ import { usersTable } from './001-users-table.js'
 import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
+import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -23,6 +24,7 @@ export const migrations: readonly Migration[] = [
   sessionsScopesKeys,
   throttleCounters,
   usernameKeysAudit,
+  credentialsRetentionLeases,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
