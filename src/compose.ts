@@ -13,7 +13,8 @@ import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
 import { createLogin, type Login } from './services/login.js'
-import { createLoginThrottle } from './services/login-throttle.js'
+import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
+import { createMaintenance, type Maintenance } from './services/maintenance.js'
 import { createPasswordCheck } from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
@@ -38,6 +39,8 @@ export interface Services {
   tokens: TokenService
   events: SecurityEvents
   auditLog: AuditLog
+  /** Pruning of old audit events and ended sessions, once across instances (the server starts it). */
+  maintenance: Maintenance
   accounts: Accounts
   sessions: Sessions
   login: Login
@@ -122,7 +125,19 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     log: logger,
   })
   const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger })
-  const events = createAuditTrail(store, logger, metrics?.record)
+  const events = createAuditTrail({
+    store,
+    log: logger,
+    also: metrics?.record,
+    perClientPerMinute: config.auditEventsPerClientPerMinute,
+    clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
+  })
+  const maintenance = createMaintenance({
+    store,
+    log: logger,
+    auditRetentionDays: config.auditRetentionDays,
+    intervalMs: config.maintenanceIntervalMinutes * 60_000,
+  })
   const sessions = createSessions({
     store,
     tokens,
@@ -155,6 +170,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     tokens,
     events,
     auditLog: createAuditLog(store),
+    maintenance,
     accounts,
     sessions,
     login,
@@ -167,6 +183,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     },
     async close() {
       stopKeyReload()
+      await maintenance.stop()
+      await events.flush()
       await (await redis)?.close()
     },
   }

@@ -16,6 +16,7 @@ export function registerKeyCommands(program: Command, cli: CliContext): void {
           type: 'admin',
           outcome: 'rotate_signing_key',
           username: cli.actor.name,
+          actor: cli.actor.name,
           detail: `key ${kid}`,
         })
         cli.print(

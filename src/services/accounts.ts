@@ -123,9 +123,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     ...toPublicUser(user),
     scopes: scopes.granted(user),
   })
+  // One transaction each: a login that verified the old credentials cannot open a session after
+  // the change, and a crash cannot leave the new password beside the old sessions.
   const disable = async (user: UserRecord, disabled: boolean): Promise<void> => {
-    await store.setDisabled(user.username, disabled)
-    if (disabled) await store.revokeUserSessions(user.id, Date.now())
+    const ended = disabled ? { now: Date.now() } : undefined
+    if (!(await store.changeCredentials(user.id, { disabled }, ended))) {
+      throw new UserNotFound(user.username)
+    }
   }
   // Admin events name the admin (or `cli:<os user>`) as `username`, and the user acted on in `detail`.
   const audited = (actor: Actor, action: AdminAction, target: string) =>
@@ -136,6 +140,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       ip: actor.ip,
       userAgent: actor.userAgent,
       detail: `user ${target}`,
+      actor: actor.name,
     })
 
   const create = async (account: NewAccount): Promise<PublicUser> => {
@@ -168,7 +173,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         // Which of the two is taken is more than the request itself proves.
         throw error instanceof DuplicateUser ? new DuplicateUser() : error
       })
-      await events({ type: 'registration', outcome: 'success', username: user.username, ...client })
+      await events({
+        type: 'registration',
+        outcome: 'success',
+        username: user.username,
+        ...client,
+        actor: user.username,
+      })
       return user
     },
     async list() {
@@ -204,17 +215,22 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       return adminView(await existing(username))
     },
     async endSessions(username, actor) {
-      await store.revokeUserSessions((await existing(username)).id, Date.now())
+      const user = await existing(username)
+      // Through the credential version, so that logins in flight end too.
+      if (!(await store.changeCredentials(user.id, {}, { now: Date.now() }))) {
+        throw new UserNotFound(username)
+      }
       await audited(actor, 'revoke_sessions', username)
     },
     async setPassword(username, password, actor) {
       const user = await existing(username)
       await acceptNewPassword(password, user)
       const hashed = await hasher.hash(password)
-      // Sessions end before the new password takes effect: a crash between the two writes must not
-      // leave the new password beside sessions opened with the old one.
-      await store.revokeUserSessions(user.id, Date.now())
-      await store.setPasswordHash(username, hashed)
+      if (
+        !(await store.changeCredentials(user.id, { hashedPassword: hashed }, { now: Date.now() }))
+      ) {
+        throw new UserNotFound(username)
+      }
       await audited(actor, 'reset_password', username)
     },
     async changePassword(holder, currentPassword, newPassword, keepSessionId) {
@@ -225,6 +241,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           username: holder.name,
           ip: holder.ip,
           userAgent: holder.userAgent,
+          actor: holder.name,
         })
       const user = await store.findUserById(holder.userId)
       if (!user) throw new UserNotFound(holder.name)
@@ -245,11 +262,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         throw error instanceof InvalidCredentials ? new IncorrectPassword() : error
       }
       const hashed = await hasher.hash(newPassword)
-      // Other sessions end first, as in setPassword: a crash in between leaves the old password, not old sessions.
-      await store.revokeUserSessions(user.id, Date.now(), keepSessionId)
-      if (!(await store.replacePasswordHash(user.id, verifiedHash, hashed))) {
-        throw new IncorrectPassword()
-      }
+      // Only if the password is still the one just verified; every other session ends with it.
+      const changed = await store.changeCredentials(
+        user.id,
+        { hashedPassword: hashed, expectedHash: verifiedHash },
+        { now: Date.now(), exceptSessionId: keepSessionId },
+      )
+      if (!changed) throw new IncorrectPassword()
       await record('success')
     },
     async setDisabled(username, disabled, actor) {

@@ -41,7 +41,14 @@ export function createLogin(deps: {
 }): Login {
   const { checkPassword, sessions, events } = deps
   return async ({ username, password, scope }, client) => {
-    const record = (outcome: string) => events({ type: 'login', outcome, username, ...client })
+    const record = (outcome: string) =>
+      events({
+        type: 'login',
+        outcome,
+        username,
+        ...client,
+        actor: outcome === 'success' ? username : null,
+      })
     try {
       const { user } = await checkPassword(username, password, client.ip)
       const response = await sessions.start(user, scope, client)

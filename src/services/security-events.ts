@@ -2,6 +2,7 @@
 // report them here; the audit log stores them and metrics count them. An event never holds a secret.
 import type { Logger } from 'pino'
 import type { AuditStore } from '../store/index.js'
+import { guardAuditFlood } from './audit-flood-guard.js'
 
 export type SecurityEventType =
   | 'login'
@@ -23,27 +24,52 @@ export interface SecurityEvent {
   userAgent?: string | null
   /** Free text without secrets, e.g. the target of an admin action. */
   detail?: string | null
+  /** Who acted: a username, or `cli:<os user>`; null when nobody signed in did (a failed login). */
+  actor?: string | null
 }
 
 export type SecurityEvents = (event: SecurityEvent) => Promise<void>
 
-/** Audit events go to the store; a failure to record one is logged, never fails the request. */
-export function createAuditTrail(
-  store: AuditStore,
-  log: Pick<Logger, 'error'>,
-  also?: (event: SecurityEvent) => void,
-): SecurityEvents {
-  return async (event) => {
+export interface AuditTrail extends SecurityEvents {
+  /** Writes the summaries of failures held back by the flood guard (at shutdown). */
+  flush(): Promise<void>
+}
+
+export interface AuditTrailOptions {
+  store: Pick<AuditStore, 'appendAudit'>
+  log: Pick<Logger, 'error'>
+  /** Told every event too (metrics). */
+  also?: ((event: SecurityEvent) => void) | undefined
+  /** Failures of one kind written per client per minute; the rest are counted in one summary row. */
+  perClientPerMinute: number
+  /** The client an address counts as (an IPv6 /64 as one). */
+  clientOf: (ip: string | null) => string
+}
+
+/**
+ * Audit events go to the store, bounded: free text is cut, and junk failures from one client write
+ * a fixed number of rows a minute. A failure to record one is logged, never fails the request.
+ */
+export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
+  const { store, log, also } = options
+  const append = guardAuditFlood((event) => store.appendAudit(event), {
+    perClientPerMinute: options.perClientPerMinute,
+    clientOf: options.clientOf,
+    // What admins do, and every success, is always written in full.
+    guards: (event) => event.type !== 'admin' && event.outcome !== 'success',
+  })
+  const record = async (event: SecurityEvent): Promise<void> => {
     also?.(event)
     try {
-      await store.appendAudit({
+      await append({
         at: Date.now(),
         type: event.type,
         outcome: event.outcome,
-        username: event.username?.slice(0, 256) ?? null,
+        username: event.username,
         ip: event.ip ?? null,
-        userAgent: event.userAgent?.slice(0, 512) ?? null,
+        userAgent: event.userAgent ?? null,
         detail: event.detail ?? null,
+        actor: event.actor ?? null,
       })
     } catch (error) {
       log.error(
@@ -52,4 +78,10 @@ export function createAuditTrail(
       )
     }
   }
+  return Object.assign(record, {
+    flush: () =>
+      append.flush().catch((error: unknown) => {
+        log.error({ err: error }, 'could not write the audit log')
+      }),
+  })
 }

@@ -3,7 +3,7 @@
 // (reuse detection). Access tokens name their session (`sid`), and the per-request lookup checks it,
 // so ending a session or all of a user's sessions stops its access tokens at once.
 import { createHash, randomBytes } from 'node:crypto'
-import { InvalidRefreshToken, NotFound } from '../errors.js'
+import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../errors.js'
 import type { AccessTokenClaims, TokenService } from '../security/tokens.js'
 import type { SessionRecord, Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
@@ -36,7 +36,10 @@ export interface SessionView {
 }
 
 export interface Sessions {
-  /** Opens a session for a user who just proved their password. */
+  /**
+   * Opens a session for a user who just proved their password (`user.hashedPassword` is the hash it
+   * matched); InvalidCredentials when the credentials changed meanwhile.
+   */
   start(
     user: UserRecord,
     requestedScope: string | undefined,
@@ -130,6 +133,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       username: holder.name,
       ip: holder.ip,
       userAgent: holder.userAgent,
+      actor: holder.name,
     })
 
   const isLive = (session: SessionRecord, at: number): boolean =>
@@ -141,7 +145,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
       const createdAt = Date.now()
-      await store.createSession({
+      const session = {
         id: sessionId,
         userId: user.id,
         scope: granted,
@@ -150,7 +154,14 @@ export function createSessions(options: SessionsOptions): Sessions {
         userAgent: client.userAgent?.slice(0, 512) ?? null,
         ip: client.ip,
         refreshTokenHash: refresh.hash,
-      })
+      }
+      // Only if the password just verified is still the user's, and nothing disabled, re-enabled or
+      // ended the user's sessions meanwhile: a change acknowledged before this moment wins.
+      const current = {
+        hashedPassword: user.hashedPassword,
+        credentialVersion: user.credentialVersion,
+      }
+      if (!(await store.createSessionIfCurrent(session, current))) throw new InvalidCredentials()
       return respond(user, sessionId, granted, requestedScope, refresh.token)
     },
 
@@ -185,6 +196,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         outcome: 'success',
         username: user.username,
         ...client,
+        actor: user.username,
       })
       return respond(user, session.id, granted, requestedScope, next.token)
     },
@@ -218,7 +230,8 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
 
     async endAll(holder) {
-      await store.revokeUserSessions(holder.userId, Date.now())
+      // Through the credential version, so that logins in flight end too.
+      await store.changeCredentials(holder.userId, {}, { now: Date.now() })
       await record(holder, 'session_revoked', 'all')
     },
 

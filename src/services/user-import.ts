@@ -54,6 +54,7 @@ export async function importUsers(
       username: actor.name,
       ip: actor.ip,
       userAgent: actor.userAgent,
+      actor: actor.name,
       detail: `imported ${report.imported}, skipped ${report.skippedExisting}, ${report.conflicts.length} conflicts`,
     })
   }
