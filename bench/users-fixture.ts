@@ -12,6 +12,8 @@ export interface UsersFixture {
   argon2Users: string[]
   bcryptUsers: string[]
   bcryptHash: string
+  /** The argon2id users' hash (OWASP parameters). */
+  argon2Hash: string
 }
 
 export async function createUsersFixture(
@@ -23,7 +25,12 @@ export async function createUsersFixture(
   )
   const legacyHash = await bcryptHash(BENCH_PASSWORD, 12)
   const store = await openStore(databaseUrl)
-  const fixture: UsersFixture = { argon2Users: [], bcryptUsers: [], bcryptHash: legacyHash }
+  const fixture: UsersFixture = {
+    argon2Users: [],
+    bcryptUsers: [],
+    bcryptHash: legacyHash,
+    argon2Hash,
+  }
   try {
     for (let index = 0; index < counts.argon2; index++) {
       const username = `argon2-${index}`

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createLogger, REDACTED_PATHS } from '../src/logger.js'
+import { createLogger, REDACTED_PATHS, writeAccessLine } from '../src/logger.js'
 import { captureLogs } from './helper.js'
 
 /** An object with `secret` at `path` (dot-separated). */
@@ -38,6 +38,42 @@ describe('createLogger', () => {
       .info({ headers: { authorization: 'Bearer abc.def.ghi' } }, 'line')
     expect(logs.text()).not.toContain('abc.def.ghi')
     expect(logs.text()).toContain('"reqId":"req-1"')
+  })
+
+  it('writes the access line as valid JSON whatever the path, the client and the time hold', () => {
+    const logs = captureLogs()
+    const log = createLogger('info', logs.stream).child({ reqId: 'req-7' })
+    const url = '/a"b\\c\n\u0001\u2028é?token=secret-in-query'
+    writeAccessLine(log, {
+      method: 'GET',
+      url,
+      remoteAddress: '"forged", \\x',
+      statusCode: 404,
+      responseTime: Number.NaN,
+    })
+    expect(logs.text().endsWith('\n')).toBe(true)
+    expect(logs.text()).not.toContain('secret-in-query')
+    expect(JSON.parse(logs.text())).toMatchObject({
+      level: 30,
+      reqId: 'req-7',
+      req: { method: 'GET', path: url.split('?')[0], remoteAddress: '"forged", \\x' },
+      res: { statusCode: 404 },
+      responseTime: null,
+      msg: 'request completed',
+    })
+  })
+
+  it('writes no access line below info', () => {
+    const logs = captureLogs()
+    const entry = {
+      method: 'GET',
+      url: '/',
+      remoteAddress: '::1',
+      statusCode: 200,
+      responseTime: 1,
+    }
+    writeAccessLine(createLogger('warn', logs.stream), entry)
+    expect(logs.text()).toBe('')
   })
 
   it('writes every line to stdout, whole and in order, by the time the process exits', () => {

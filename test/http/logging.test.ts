@@ -36,6 +36,35 @@ describe('logs', () => {
     expect(text).not.toMatch(/authorization/i)
   })
 
+  it('write one access line per request: method, path without the query, client, status, time, reqId', async () => {
+    const logs = captureLogs()
+    const t = await build({ logs: logs.stream })
+    await t.app.inject({ method: 'GET', url: '/users/me/?access_token=secret-in-query' })
+    await t.app.inject({ method: 'GET', url: '/healthz' })
+    const lines = logs
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'request completed')
+    expect(lines).toHaveLength(2)
+    const [me, health] = lines as [Record<string, unknown>, Record<string, unknown>]
+    expect(me).toMatchObject({
+      level: 30,
+      pid: process.pid,
+      req: { method: 'GET', path: '/users/me/', remoteAddress: '127.0.0.1' },
+      res: { statusCode: 401 },
+    })
+    expect(typeof me.reqId).toBe('string')
+    expect(typeof me.responseTime).toBe('number')
+    expect(Object.keys(me).sort()).toEqual(
+      ['hostname', 'level', 'msg', 'pid', 'req', 'reqId', 'res', 'responseTime', 'time'].sort(),
+    )
+    expect(health).toMatchObject({ req: { path: '/healthz' }, res: { statusCode: 200 } })
+    expect(me.reqId).not.toBe(health.reqId)
+    expect(logs.text()).not.toContain('secret-in-query')
+  })
+
   it('log an upgrade of a legacy hash without the hash', async () => {
     const logs = captureLogs()
     const t = await build({ logs: logs.stream })

@@ -1,0 +1,100 @@
+// How many password hashes really run at once in the server `npm start` launches (bin/gatehouse-server,
+// dist/): the hashing libraries run on libuv's thread pool, 4 threads unless UV_THREADPOOL_SIZE says
+// otherwise, so HASH_CONCURRENCY=8 alone would still hash 4 at a time. Counted in the server's
+// threads: during 8 logins at once, each thread that spent about a hash's CPU time ran one of them,
+// so 4 threads with two hashes' worth each mean two rounds of 4, 8 threads with one each, one round.
+// CPU time, not wall time: the count holds on a machine that other work keeps busy.
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { hash as bcryptHash } from '@node-rs/bcrypt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { openStore } from '../../src/store/index.js'
+import { tempDir } from '../helper.js'
+import { freePort } from '../support/services.js'
+
+const LAUNCHER = join(import.meta.dirname, '..', '..', 'bin', 'gatehouse-server')
+const JOBS = 8
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100
+
+/** CPU seconds of each thread of a process but its main one (the event loop), by thread id. */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const seconds = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    // utime and stime, fields 14 and 15: 12 and 13 after the command name.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    seconds.set(tid, (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND)
+  }
+  return seconds
+}
+
+async function startServer(env: Record<string, string>): Promise<{ url: string; pid: number }> {
+  const dir = tempDir()
+  const store = await openStore(`sqlite:///${join(dir, 'users.db')}`)
+  // Cost 11: long enough (~100 ms a hash) for thread start-up and HTTP to be small beside it.
+  const hash = await bcryptHash('the right password', 11)
+  for (let index = 0; index < JOBS; index++)
+    await store.createUser({ username: `user-${index}`, hashedPassword: hash })
+  await store.close()
+  const port = await freePort()
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    SECRET_KEY: 'hash-threads-test-secret-key-0123456789abcdef',
+    DATABASE_URL: 'sqlite:///users.db',
+    LOG_LEVEL: 'warn',
+    LOGIN_MIN_DURATION_MS: '0',
+    HASH_CONCURRENCY: String(JOBS),
+    ...env,
+  }
+  if (env.UV_THREADPOOL_SIZE === undefined) delete childEnv.UV_THREADPOOL_SIZE
+  const child = spawn(LAUNCHER, ['--port', String(port), '--host', '127.0.0.1'], {
+    cwd: dir,
+    env: childEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  onTestFinished(() => {
+    child.kill('SIGKILL')
+  })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (answer) => answer.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline) throw new Error('the server did not start')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { url, pid: child.pid! }
+}
+
+/** Threads that ran hashes during logins of JOBS users at once with a wrong password (one bcrypt verify each). */
+async function hashingThreads({ url, pid }: { url: string; pid: number }): Promise<number> {
+  const login = async (index: number): Promise<void> => {
+    const answer = await fetch(`${url}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: `user-${index}`, password: 'a wrong password' }),
+    })
+    expect(answer.status).toBe(401)
+  }
+  const before = threadCpuSeconds(pid)
+  await Promise.all(Array.from({ length: JOBS }, (_, index) => login(index)))
+  const spent = [...threadCpuSeconds(pid)].map(([tid, seconds]) => seconds - (before.get(tid) ?? 0))
+  const oneHash = spent.reduce((sum, seconds) => sum + seconds, 0) / JOBS
+  // Half a hash's CPU time at least: V8's helper threads spend a few milliseconds, a hash ~100.
+  return spent.filter((seconds) => seconds >= oneHash / 2).length
+}
+
+describe('password hashing threads', () => {
+  it('runs HASH_CONCURRENCY=8 hashes at once under bin/gatehouse-server, on any number of cores', async () => {
+    expect(await hashingThreads(await startServer({}))).toBe(JOBS)
+  })
+
+  it('keeps a UV_THREADPOOL_SIZE set by the operator: with 4 threads, 8 hashes take 4 threads', async () => {
+    expect(await hashingThreads(await startServer({ UV_THREADPOOL_SIZE: '4' }))).toBe(4)
+  })
+})
