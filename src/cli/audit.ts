@@ -1,5 +1,6 @@
 // `gatehouse audit tail [-n N] [--follow]`: the newest security events, oldest first, and with
-// --follow every new one as it is written (polled once a second, until Ctrl+C).
+// --follow every new one as it is written (polled once a second, until Ctrl+C); `gatehouse audit
+// prune`: the retention (AUDIT_RETENTION_DAYS) applied now.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors.js'
@@ -12,9 +13,23 @@ const FOLLOW_POLL_MS = 1_000
 const FOLLOW_BATCH = 1_000
 
 export function registerAuditCommands(program: Command, cli: CliContext): void {
-  program
-    .command('audit')
-    .description('read the audit log')
+  const audit = program.command('audit').description('read and prune the audit log')
+
+  audit
+    .command('prune')
+    .description(
+      'delete audit events older than AUDIT_RETENTION_DAYS and ended sessions (the server also does, hourly)',
+    )
+    .action(async () => {
+      await cli.withServices(async ({ maintenance, config }) => {
+        const { auditEvents, sessions } = await maintenance.prune()
+        cli.print(
+          `Pruned ${auditEvents} audit events older than ${config.auditRetentionDays} days and ${sessions} ended sessions.`,
+        )
+      })
+    })
+
+  audit
     .command('tail')
     .description('print the newest security events, oldest first; --follow keeps printing new ones')
     .option('-n, --lines <count>', 'how many events', '20')

@@ -38,6 +38,8 @@ export interface Maintenance {
   stop(): Promise<void>
   /** One run at `now`, if this instance gets the lease. Rejects when the store fails. */
   runOnce(now?: number): Promise<MaintenanceRun>
+  /** Prunes now, lease or not (`gatehouse audit prune`). */
+  prune(now?: number): Promise<Omit<MaintenanceRun, 'ran'>>
 }
 
 export function createMaintenance(options: MaintenanceOptions): Maintenance {
@@ -47,15 +49,21 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
   let timers: NodeJS.Timeout[] = []
   let running: Promise<void> | undefined
 
-  const runOnce = async (now = Date.now()): Promise<MaintenanceRun> => {
-    // The lease lasts one interval: whichever instance's timer fires first after it ends runs next.
-    if (!(await store.takeLease(MAINTENANCE_LEASE, holder, now, intervalMs)))
-      return { ran: false, auditEvents: 0, sessions: 0 }
+  const prune = async (now = Date.now()): Promise<Omit<MaintenanceRun, 'ran'>> => {
     const auditEvents = await store.pruneAudit(now - auditRetentionDays * DAY_MS)
     const sessions = await store.pruneSessions(now)
-    if (auditEvents > 0 || sessions > 0)
+    if (auditEvents > 0 || sessions > 0) {
       log.info({ auditEvents, sessions }, 'pruned old audit events and ended sessions')
-    return { ran: true, auditEvents, sessions }
+    }
+    return { auditEvents, sessions }
+  }
+
+  const runOnce = async (now = Date.now()): Promise<MaintenanceRun> => {
+    // The lease lasts one interval: whichever instance's timer fires first after it ends runs next.
+    if (!(await store.takeLease(MAINTENANCE_LEASE, holder, now, intervalMs))) {
+      return { ran: false, auditEvents: 0, sessions: 0 }
+    }
+    return { ran: true, ...(await prune(now)) }
   }
 
   const tick = (): void => {
@@ -86,5 +94,6 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
       await running
     },
     runOnce,
+    prune,
   }
 }
