@@ -89,12 +89,42 @@ async function getWithToken(path) {
   }
 }
 
-/** Shows one view: 'loading', 'sign-in' or 'profile', with an optional error for the live region. */
+/**
+ * Shows one view of the card: 'loading', or the element whose data-view names it ('sign-in',
+ * 'profile'; more forms, such as a code for a second factor, become more views), with an optional
+ * error for the live region.
+ */
 function show(view, message = '') {
   element('status').textContent = view === 'loading' ? 'Signing you in…' : ''
-  element('sign-in').hidden = view !== 'sign-in'
-  element('profile').hidden = view !== 'profile'
+  for (const section of document.querySelectorAll('[data-view]'))
+    section.hidden = section.dataset.view !== view
+  clearFieldErrors()
   element('error').textContent = message
+}
+
+/** An error beside its field: announced with the field (aria-describedby), marked invalid. */
+function setFieldError(input, message) {
+  input.setAttribute('aria-invalid', 'true')
+  element(`${input.id}-error`).textContent = message
+}
+
+function clearFieldErrors() {
+  for (const input of document.querySelectorAll('[aria-invalid]')) {
+    input.removeAttribute('aria-invalid')
+    element(`${input.id}-error`).textContent = ''
+  }
+}
+
+/** The form's own checks, before anything is sent: an empty field gets its error beside it. */
+function checkFields(form) {
+  clearFieldErrors()
+  const missing = [
+    [form.username, 'Enter your username.'],
+    [form.password, 'Enter your password.'],
+  ].filter(([input]) => input.value === '')
+  for (const [input, message] of missing) setFieldError(input, message)
+  missing[0]?.[0].focus()
+  return missing.length === 0
 }
 
 async function showProfile() {
@@ -122,9 +152,10 @@ function sessionEnded(error) {
 element('sign-in').addEventListener('submit', async (event) => {
   event.preventDefault()
   const form = event.currentTarget
+  element('error').textContent = ''
+  if (!checkFields(form)) return
   const button = form.querySelector('button')
   button.disabled = true
-  element('error').textContent = ''
   try {
     keep(
       await postForm('token', {
@@ -145,6 +176,13 @@ element('sign-in').addEventListener('submit', async (event) => {
   } finally {
     button.disabled = false
   }
+})
+
+// A field's error goes once it is being corrected.
+element('sign-in').addEventListener('input', (event) => {
+  if (event.target.getAttribute('aria-invalid') !== 'true') return
+  event.target.removeAttribute('aria-invalid')
+  element(`${event.target.id}-error`).textContent = ''
 })
 
 element('sign-out').addEventListener('click', async () => {

@@ -27,6 +27,14 @@ const REFRESH_TOKEN_KEY = 'gatehouse.refresh_token'
 // The page's storage, for the functions page.evaluate runs there (the project has no DOM types).
 declare const sessionStorage: { getItem(key: string): string | null }
 declare const localStorage: { length: number }
+declare const document: {
+  documentElement: { scrollWidth: number }
+  activeElement: { id: string } | null
+}
+declare function getComputedStyle(element: unknown): {
+  backgroundColor: string
+  outlineStyle: string
+}
 
 /** What a test saw: every request, and page errors (uncaught exceptions, CSP violations ...). */
 interface Opened {
@@ -73,11 +81,20 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
 
   /** A page in a fresh browser context (nothing stored), recording requests and errors. */
   async function openPage(
-    options: { context?: BrowserContext; fakeClock?: boolean } = {},
+    options: {
+      context?: BrowserContext
+      fakeClock?: boolean
+      colorScheme?: 'light' | 'dark'
+      viewport?: { width: number; height: number }
+    } = {},
   ): Promise<Opened> {
     if (!browser || !server) throw new Error('the browser and server did not start')
     const context =
-      options.context ?? (await browser.newContext({ viewport: { width: 800, height: 600 } }))
+      options.context ??
+      (await browser.newContext({
+        viewport: options.viewport ?? { width: 800, height: 600 },
+        colorScheme: options.colorScheme ?? 'light',
+      }))
     if (!options.context) onTestFinished(() => context.close())
     const page = await context.newPage()
     page.setDefaultTimeout(10_000)
@@ -197,6 +214,71 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
       .poll(() => alert.innerText())
       .toMatch(/^Too many failed login attempts; try again later \(retry in \d+ s\)$/)
     await page.screenshot({ path: join(SCREENSHOTS, 'login-page-throttled.png') })
+    expectOwnOriginOnlyAndNoErrors(opened)
+  })
+
+  it('checks empty fields before sending, and shows each error beside its field', async () => {
+    const opened = await openPage()
+    const { page, requests } = opened
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    await page.getByRole('button', { name: 'Sign in' }).click()
+
+    const username = page.getByLabel('Username')
+    expect(await page.locator('#username-error').innerText()).toBe('Enter your username.')
+    expect(await page.locator('#password-error').innerText()).toBe('Enter your password.')
+    expect(await username.getAttribute('aria-invalid')).toBe('true')
+    // The field names its error, so a screen reader reads them together.
+    expect(await username.getAttribute('aria-describedby')).toBe('username-error')
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('username')
+    expect(requests.filter((request) => request.method() === 'POST')).toEqual([])
+    await page.screenshot({ path: join(SCREENSHOTS, 'login-page-field-errors.png') })
+
+    await username.fill('alice')
+    expect(await page.locator('#username-error').isVisible()).toBe(false)
+    expect(await username.getAttribute('aria-invalid')).toBeNull()
+    expect(await page.locator('#password-error').innerText()).toBe('Enter your password.')
+    expectOwnOriginOnlyAndNoErrors(opened)
+  })
+
+  it('is a centred card in light and dark colours with a visible focus and an icon', async () => {
+    const backgrounds: string[] = []
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const opened = await openPage({ colorScheme })
+      const { page, requests } = opened
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      backgrounds.push(
+        await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor),
+      )
+
+      const card = await page.locator('.card').boundingBox()
+      if (!card) throw new Error('no card')
+      expect(Math.abs(card.x + card.width / 2 - 400)).toBeLessThan(2)
+      expect(Math.abs(card.y + card.height / 2 - 300)).toBeLessThan(40)
+
+      // Keyboard focus (Tab) draws an outline on the field.
+      await page.keyboard.press('Tab')
+      const outline = await page
+        .getByLabel('Username')
+        .evaluate((input) => getComputedStyle(input).outlineStyle)
+      expect(outline).toBe('solid')
+      await page.screenshot({ path: join(SCREENSHOTS, `login-page-${colorScheme}.png`) })
+
+      const icon = requests.find((request) => new URL(request.url()).pathname === '/favicon.svg')
+      expect((await icon?.response())?.status()).toBe(200)
+      expectOwnOriginOnlyAndNoErrors(opened)
+    }
+    expect(backgrounds[0]).not.toBe(backgrounds[1])
+  })
+
+  it('fits a phone without sideways scrolling', async () => {
+    const opened = await openPage({ viewport: { width: 375, height: 667 } })
+    const { page } = opened
+    await signIn(page, ALICE.username, ALICE.password)
+    await expectProfileOf(page, ALICE)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+    const card = await page.locator('.card').boundingBox()
+    expect(card?.width).toBeGreaterThan(320)
+    await page.screenshot({ path: join(SCREENSHOTS, 'login-page-phone.png') })
     expectOwnOriginOnlyAndNoErrors(opened)
   })
 

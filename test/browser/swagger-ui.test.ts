@@ -46,9 +46,10 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
   /** The docs in a fresh browser context (no stored authorization), with every request URL recorded. */
   async function openDocs(
     path = '/docs',
+    viewport = { width: 1280, height: 900 },
   ): Promise<{ page: Page; origin: string; requested: string[] }> {
     if (!browser || !server) throw new Error('the browser and server did not start')
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const context = await browser.newContext({ viewport })
     onTestFinished(() => context.close())
     const requested: string[] = []
     context.on('request', (request) => requested.push(request.url()))
@@ -107,6 +108,35 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
 
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
     expect(requested).toContain(`${origin}/docs/json`)
+  })
+
+  it('is branded Gatehouse, with no URL bar and no Fastify logo', async () => {
+    const { page, origin, requested } = await openDocs()
+    await page.locator('.opblock').first().waitFor()
+    expect(await page.title()).toBe('Gatehouse API')
+    const logo = page.locator('.topbar-wrapper img')
+    await logo.waitFor()
+    expect(await logo.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/)
+    expect(await page.locator('.download-url-wrapper').isVisible()).toBe(false)
+    expect(await page.locator('.info .title').innerText()).toMatch(/^Gatehouse/)
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-overview.png') })
+    expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([])
+  })
+
+  it("keeps the Authorize dialog's buttons in view on a small window", async () => {
+    const viewport = { width: 1024, height: 640 }
+    const { page } = await openDocs('/docs', viewport)
+    await page.locator('.auth-wrapper').getByRole('button', { name: 'Authorize' }).click()
+    const apply = page
+      .locator('.dialog-ux')
+      .getByRole('button', { name: 'Apply given OAuth2 credentials' })
+    await apply.waitFor()
+    const box = await apply.boundingBox()
+    if (!box) throw new Error('the Authorize button has no box')
+    // Without scrolling: the whole button lies inside the window.
+    expect(box.y).toBeGreaterThanOrEqual(0)
+    expect(box.y + box.height).toBeLessThanOrEqual(viewport.height)
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-authorize-dialog.png') })
   })
 
   it('logs in from Authorize when the docs are opened at /docs/ with a trailing slash', async () => {

@@ -55,6 +55,61 @@ describe('interactive docs', () => {
     }
   })
 
+  it('describes every response of every operation, errors included', async () => {
+    const t = await build()
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>>
+    }>()
+    const undescribed = Object.entries(doc.paths).flatMap(([path, operations]) =>
+      Object.entries(operations).flatMap(([method, operation]) =>
+        Object.entries(operation.responses)
+          .filter(
+            ([, response]) => !response.description || response.description === 'Default Response',
+          )
+          .map(([status]) => `${method.toUpperCase()} ${path} ${status}`),
+      ),
+    )
+    expect(undescribed).toEqual([])
+    const me = doc.paths['/users/me/']?.get?.responses
+    expect(me?.['401']?.description).toBe('Invalid or missing token')
+    expect(me?.['403']?.description).toMatch(/scope/)
+    expect(doc.paths['/token']?.post?.responses['401']?.description).toBe(
+      'Incorrect username or password',
+    )
+  })
+
+  it('describes the responses of routes added after buildApp too', async () => {
+    const t = await build()
+    t.app.get('/orders', { onRequest: t.app.requireScopes('items') }, async () => [])
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>>
+    }>()
+    expect(doc.paths['/orders']?.get?.responses['401']?.description).toBe(
+      'Invalid or missing token',
+    )
+  })
+
+  it('brands /docs as Gatehouse: title, icon, stylesheet and logo served locally', async () => {
+    const t = await build()
+    const page = await t.app.inject({ method: 'GET', url: '/docs' })
+    expect(page.body).toContain('<title>Gatehouse API</title>')
+    expect(page.body).not.toContain('favicon-32x32.png')
+    for (const [asset, type] of [
+      ['/docs/static/theme/gatehouse.css', 'text/css'],
+      ['/docs/static/theme/favicon.svg', 'image/svg+xml'],
+    ] as const) {
+      const answer = await t.app.inject({ method: 'GET', url: asset })
+      expect(answer.statusCode, asset).toBe(200)
+      expect(answer.headers['content-type']).toContain(type)
+    }
+    const initializer = await t.app.inject({
+      method: 'GET',
+      url: '/docs/static/swagger-initializer.js',
+    })
+    // The logo replaces Fastify's as a data: URL, so it needs no request of its own.
+    expect(initializer.body).toContain('data:image/svg+xml;base64,')
+  })
+
   it('answers /healthz', async () => {
     const t = await build()
     const response = await t.app.inject({ method: 'GET', url: '/healthz' })

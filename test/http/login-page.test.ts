@@ -12,6 +12,8 @@ const PAGE_FILES = [
   { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   { url: '/login.js', file: 'login.js', type: 'text/javascript; charset=utf-8' },
   { url: '/login.css', file: 'login.css', type: 'text/css; charset=utf-8' },
+  { url: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
+  { url: '/favicon.ico', file: 'favicon.svg', type: 'image/svg+xml' },
 ]
 
 describe('the login page', () => {
@@ -34,7 +36,7 @@ describe('the login page', () => {
   it('loads nothing from elsewhere and has no inline code, which its CSP would block', () => {
     const html = readFileSync(new URL('index.html', PUBLIC_DIR), 'utf8')
     const references = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((match) => match[1])
-    expect(references).toEqual(['login.css', 'login.js', 'docs'])
+    expect(new Set(references)).toEqual(new Set(['favicon.svg', 'login.css', 'login.js', 'docs']))
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=/i)
   })
 

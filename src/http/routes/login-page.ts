@@ -1,4 +1,4 @@
-// The login page at / with its script and stylesheet: static files from the package's public/, read
+// The login page at / with its script, stylesheet and icon: static files from the package's public/, read
 // once when the app is built. Its Content-Security-Policy allows this origin only (no inline code, no
 // other hosts) and no framing. Not an API, so hidden from the OpenAPI document.
 import { readFile } from 'node:fs/promises'
@@ -17,6 +17,9 @@ const FILES = [
   { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   { url: '/login.js', file: 'login.js', type: 'text/javascript; charset=utf-8' },
   { url: '/login.css', file: 'login.css', type: 'text/css; charset=utf-8' },
+  { url: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for /favicon.ico whatever a page links; they show an SVG served with its type.
+  { url: '/favicon.ico', file: 'favicon.svg', type: 'image/svg+xml' },
 ] as const
 
 export async function loginPageRoutes(app: FastifyInstance): Promise<void> {

@@ -1,0 +1,312 @@
+// The code blocks of README.md and docs/*.md that are meant to run, run here, from the package as a
+// user installs it: `npm pack`, the tarball unpacked into a temporary project's node_modules, imported
+// by name. A block is marked by an HTML comment before it (the marker syntax is in docs/development.md).
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const run = promisify(execFile)
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const PACKAGE_NAME = 'gatehouse-auth'
+/** The address the documentation uses; each block gets the address of the server it runs against. */
+const DOCUMENTED_ADDRESS = '127.0.0.1:8000'
+
+interface Snippet {
+  kind: 'shell' | 'server'
+  code: string
+  /** Text the block's output must contain. */
+  expect: string | undefined
+  line: number
+}
+
+const MARKER = /^<!-- test: (shell|server)(?: expect="((?:[^"\\]|\\.)*)")? -->$/
+
+/** The marked blocks of a Markdown file, in order: a marker, blank lines, then a fenced block. */
+export function markedSnippets(markdown: string): Snippet[] {
+  const lines = markdown.split('\n')
+  const snippets: Snippet[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const marker = MARKER.exec(lines[i] ?? '')
+    if (!marker) continue
+    let start = i + 1
+    while (lines[start] === '') start++
+    if (!/^```\w+$/.test(lines[start] ?? ''))
+      throw new Error(`line ${i + 1}: a test marker must be followed by a fenced code block`)
+    const end = lines.indexOf('```', start + 1)
+    if (end < 0) throw new Error(`line ${start + 1}: unclosed code block`)
+    snippets.push({
+      kind: marker[1] as Snippet['kind'],
+      code: lines.slice(start + 1, end).join('\n') + '\n',
+      expect: marker[2] === undefined ? undefined : (JSON.parse(`"${marker[2]}"`) as string),
+      line: start + 1,
+    })
+    i = end
+  }
+  return snippets
+}
+
+const DOCUMENTS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+]
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** A project of the user's: package.json, the packed package in node_modules, its dependencies linked. */
+function createProject(): string {
+  const project = mkdtempSync(join(tmpdir(), 'gatehouse-snippets-'))
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'my-app', private: true, type: 'module' }),
+  )
+  const modules = join(project, 'node_modules')
+  mkdirSync(join(modules, '.bin'), { recursive: true })
+  // Linked, not installed: npm install would fetch and compile better-sqlite3 (minutes, and the network).
+  for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
+    if (entry !== '.bin' && !entry.startsWith('.'))
+      symlinkSync(join(ROOT, 'node_modules', entry), join(modules, entry))
+  }
+  for (const bin of readdirSync(join(ROOT, 'node_modules/.bin')))
+    symlinkSync(join(ROOT, 'node_modules/.bin', bin), join(modules, '.bin', bin))
+  mkdirSync(join(modules, PACKAGE_NAME))
+  return project
+}
+
+async function unpack(tarball: string, project: string): Promise<void> {
+  const target = join(project, 'node_modules', PACKAGE_NAME)
+  await run('tar', ['-xzf', tarball, '-C', target, '--strip-components=1'])
+  // What npm does with the package's `bin` on install.
+  const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>
+  }
+  for (const [name, file] of Object.entries(manifest.bin))
+    symlinkSync(join(target, file), join(project, 'node_modules/.bin', name))
+}
+
+/** A clean environment: nothing of this process's configuration leaks into the user's. */
+function userEnvironment(project: string, port: number): NodeJS.ProcessEnv {
+  return {
+    PATH: `${join(project, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+    HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    // No measurement of the timing floor at start (seconds), and only problems in the output.
+    LOGIN_MIN_DURATION_MS: '0',
+    LOG_LEVEL: 'warn',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+  }
+}
+
+interface Served {
+  url: string
+  process: ChildProcess
+  output: () => string
+}
+
+async function serve(command: string, args: string[], project: string): Promise<Served> {
+  const port = await freePort()
+  // Its own process group, so that tsx's child goes with it.
+  const child = spawn(command, args, {
+    cwd: project,
+    env: userEnvironment(project, port),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${command} exited:\n${output}`)
+    const ready = await fetch(`${url}/healthz`).then(
+      (answer) => answer.ok,
+      () => false,
+    )
+    if (ready) return { url, process: child, output: () => output }
+    if (Date.now() > deadline) throw new Error(`${command} did not answer /healthz:\n${output}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+async function stop(served: Served): Promise<void> {
+  if (served.process.exitCode !== null || served.process.pid === undefined) return
+  const exited = new Promise((resolve) => served.process.once('exit', resolve))
+  process.kill(-served.process.pid, 'SIGTERM')
+  await exited
+}
+
+describe('the code blocks of the README and docs/ run against the packed package', () => {
+  let packDir: string | undefined
+  let tarball = ''
+  const projects: string[] = []
+  const servers: Served[] = []
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist/index.js')))
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    packDir = mkdtempSync(join(tmpdir(), 'gatehouse-pack-'))
+    // dist/ is built by `npm test`'s pretest; packing with scripts would rebuild it under other tests.
+    const { stdout } = await run(
+      'npm',
+      ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir],
+      { cwd: ROOT },
+    )
+    const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[]
+    if (!packed) throw new Error('npm pack packed nothing')
+    tarball = join(packDir, packed.filename)
+  })
+
+  afterAll(async () => {
+    await Promise.all(servers.map(stop))
+    for (const dir of [...projects, packDir]) if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Runs one document's marked blocks in order, in a fresh project; answers the servers it started. */
+  async function runDocument(document: string): Promise<Served[]> {
+    const snippets = markedSnippets(readFileSync(join(ROOT, document), 'utf8'))
+    const project = createProject()
+    projects.push(project)
+    await unpack(tarball, project)
+    const started: Served[] = []
+    let current: Served | undefined
+
+    for (const snippet of snippets) {
+      const where = `${document}:${snippet.line}`
+      if (snippet.kind === 'server') {
+        const file = `server-${snippet.line}.ts`
+        writeFileSync(join(project, file), snippet.code)
+        await typecheck(project, file, where)
+        current = await serve(join(project, 'node_modules/.bin/tsx'), [file], project)
+      } else {
+        // What `npm start` is in a clone: `gatehouse serve` from the installed package.
+        current ??= await serve(join(project, 'node_modules/.bin/gatehouse'), ['serve'], project)
+        const address = new URL(current.url).host
+        const code = snippet.code.replaceAll(DOCUMENTED_ADDRESS, address)
+        const env = userEnvironment(project, Number(new URL(current.url).port))
+        const result = await run('bash', ['-euo', 'pipefail', '-c', code], {
+          cwd: project,
+          env,
+          timeout: 20_000,
+        }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+          throw new Error(`${where} failed: ${error.message}\n${error.stdout ?? ''}`)
+        })
+        if (snippet.expect !== undefined)
+          expect(result.stdout, `${where}: the output`).toContain(snippet.expect)
+      }
+      if (!started.includes(current)) {
+        started.push(current)
+        servers.push(current)
+      }
+    }
+    return started
+  }
+
+  async function typecheck(project: string, file: string, where: string): Promise<void> {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2023',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: [file],
+      }),
+    )
+    await run(join(project, 'node_modules/.bin/tsc'), ['-p', project], { cwd: project }).catch(
+      (error: { stdout?: string; message: string }) => {
+        throw new Error(
+          `${where} does not typecheck against the installed package:\n${error.stdout}`,
+        )
+      },
+    )
+  }
+
+  it('packs what an installed package needs, and neither sources nor tests', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball])
+    const files = stdout.split('\n').map((path) => path.replace(/^package\//, ''))
+    for (const needed of [
+      'package.json',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cli.js',
+      'bin/gatehouse.js',
+      'bin/gatehouse-server',
+      'public/index.html',
+      'README.md',
+      'docs/api.md',
+      '.env.example',
+    ])
+      expect(files).toContain(needed)
+    expect(files.filter((path) => /^(src|test|bench)\//.test(path))).toEqual([])
+  })
+
+  it('runs the README: the first user, curl, and a route of your own protected by a scope', async () => {
+    const snippets = markedSnippets(readFileSync(join(ROOT, 'README.md'), 'utf8'))
+    // The newcomer's path stays tested: removing a marker must not quietly shrink this test.
+    expect(snippets.filter((snippet) => snippet.kind === 'shell').length).toBeGreaterThanOrEqual(3)
+    expect(snippets.filter((snippet) => snippet.kind === 'server')).toHaveLength(1)
+    expect(snippets.find((snippet) => snippet.kind === 'server')?.code).toContain(
+      `from '${PACKAGE_NAME}'`,
+    )
+
+    const started = await runDocument('README.md')
+    const embedded = started.at(-1)
+    if (!embedded) throw new Error('no server ran')
+    const unauthenticated = await fetch(`${embedded.url}/orders`)
+    expect(unauthenticated.status).toBe(401)
+    expect(unauthenticated.headers.get('www-authenticate')).toBe('Bearer')
+
+    const login = await fetch(`${embedded.url}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'alice', password: 'wonderland-2024' }),
+    })
+    expect(login.status).toBe(200)
+    const { access_token: token } = (await login.json()) as { access_token: string }
+    const orders = await fetch(`${embedded.url}/orders`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(orders.status).toBe(200)
+    expect(await orders.json()).toEqual([{ order_id: 1, owner: 'alice' }])
+  }, 90_000)
+
+  const pagesWithSnippets = DOCUMENTS.filter(
+    (name) =>
+      name !== 'README.md' && markedSnippets(readFileSync(join(ROOT, name), 'utf8')).length > 0,
+  )
+  for (const document of pagesWithSnippets) {
+    it(`runs the marked blocks of ${document}`, async () => {
+      await runDocument(document)
+    }, 60_000)
+  }
+})
