@@ -42,7 +42,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // request.ip is the socket's address unless the connection comes from a listed proxy.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
-  app.addHook('onReady', () => services.calibrate())
+  app.addHook('onReady', async () => {
+    await services.calibrate()
+    services.maintenance.start()
+  })
+  app.addHook('onClose', () => services.maintenance.stop())
 
   app.decorate('metrics', metrics)
   if (metrics) {

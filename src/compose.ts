@@ -175,7 +175,12 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     sessions,
     login,
     grants: createGrants({ login, sessions }),
-    currentUser: createCurrentUserResolver({ verifyAccessToken, store, log: logger }),
+    currentUser: createCurrentUserResolver({
+      verifyAccessToken,
+      store,
+      defaultScopes: config.defaultScopes,
+      log: logger,
+    }),
     metrics,
     async calibrate() {
       // Measured on this machine: the slowest hash a login may have to verify.

@@ -29,7 +29,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw error
   })
   const app = await buildApp(services)
-  services.maintenance.start()
   app.addHook('onClose', async () => {
     await services.close()
     await store.close()

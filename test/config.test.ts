@@ -1,7 +1,7 @@
 import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig, parseConfig } from '../src/config.js'
+import { configWarnings, loadConfig, parseConfig } from '../src/config.js'
 import { ConfigError } from '../src/errors.js'
 import { parseDatabaseUrl } from '../src/store/index.js'
 import { tempDir } from './helper.js'
@@ -53,6 +53,11 @@ describe('configuration', () => {
       },
       /published example/,
     ],
+    [
+      { SECRET_KEY: '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7' },
+      /published example/,
+    ],
+    [{ SECRET_KEY: 'your-256-bit-secret' }, /openssl rand -hex 32/],
     [{ SECRET_KEY: STRONG, ALGORITHM: 'none' }, /ALGORITHM must be one of/],
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: '0' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
     [{ SECRET_KEY: STRONG, ACCESS_TOKEN_EXPIRE_MINUTES: 'soon' }, /ACCESS_TOKEN_EXPIRE_MINUTES/],
@@ -68,8 +73,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: tempDir(), env: vars })).toThrow(ConfigError)
   })
 
-  it('accepts a short key outside production (development convenience)', () => {
-    expect(parseConfig({ SECRET_KEY: 'dev' }).secretKey).toBe('dev')
+  it('accepts a short key outside production (development convenience), with a warning', () => {
+    const config = parseConfig({ SECRET_KEY: 'dev' })
+    expect(config.secretKey).toBe('dev')
+    expect(configWarnings(config).join()).toMatch(/shorter than 32 bytes/)
+    expect(configWarnings(parseConfig({ SECRET_KEY: STRONG }))).toEqual([])
   })
 })
 

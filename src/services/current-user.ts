@@ -1,6 +1,7 @@
 // Bearer token -> the current user, read from the store on every request (no start-up cache). The
-// same lookup checks the token's session, so a user disabled, removed, logged out or logged out
-// everywhere loses access on the very next request, at no extra query.
+// same lookup checks the token's session and the scopes the user holds now, so a user disabled,
+// removed, logged out, logged out everywhere or stripped of a scope loses that access on the very
+// next request, at no extra query.
 import type { Logger } from 'pino'
 import { InactiveUser, InvalidToken, type TokenMismatch } from '../errors.js'
 import type { AccessTokenClaims } from '../security/tokens.js'
@@ -11,7 +12,7 @@ export interface Principal {
   user: PublicUser
   userId: number
   sessionId: string
-  /** Scopes the token carries. */
+  /** Scopes the token carries that the user still holds: a scope removed since no longer counts. */
   scopes: readonly string[]
 }
 
@@ -29,9 +30,11 @@ const MISMATCH_HINTS: Record<TokenMismatch, string> = {
 export function createCurrentUserResolver(deps: {
   verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
   store: Pick<SessionStore, 'findTokenOwner'>
+  /** DEFAULT_SCOPES: what a user without scopes of their own holds. */
+  defaultScopes: readonly string[]
   log: Pick<Logger, 'info'>
 }): CurrentUserResolver {
-  const { verifyAccessToken, store, log } = deps
+  const { verifyAccessToken, store, defaultScopes, log } = deps
   const told = new Set<TokenMismatch>()
 
   const verify = async (token: string): Promise<AccessTokenClaims> => {
@@ -55,11 +58,11 @@ export function createCurrentUserResolver(deps: {
     // The tutorial's answer for a disabled user; their sessions are not even looked at.
     if (user.disabled) throw new InactiveUser()
     if (session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
-    return {
-      user: toPublicUser(user),
-      userId: user.id,
-      sessionId: claims.sid,
-      scopes: claims.scope,
-    }
+    // The token says what was granted at login; the user row, read anyway, says what still is.
+    const held = user.scopes ?? defaultScopes
+    const scopes = claims.scope.every((scope) => held.includes(scope))
+      ? claims.scope
+      : claims.scope.filter((scope) => held.includes(scope))
+    return { user: toPublicUser(user), userId: user.id, sessionId: claims.sid, scopes }
   }
 }

@@ -50,7 +50,8 @@ export interface SessionRecord {
 
 /** What a bearer token check needs to know about its user and session. */
 export interface TokenOwner {
-  user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled'>
+  /** With the scopes the user holds now, which bound what any of their tokens may still do. */
+  user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes'>
   session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 

@@ -64,14 +64,19 @@ describe('migrating from a FastAPI tutorial app', () => {
     expect((await t.store.findUserByUsername('alice'))?.hashedPassword).toBe(TUTORIAL_HASH)
   })
 
-  it("reads the tutorial's .env names", async () => {
+  it("reads the tutorial's .env names, and refuses its published SECRET_KEY with how to make one", async () => {
     const dir = tempDir()
     writeTutorialDb(dir)
+    const tutorialEnv =
+      'ALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\nDATABASE_URL=sqlite:///users.db\n'
+    const { loadConfig } = await import('../../src/config.js')
     writeFileSync(
       join(dir, '.env'),
-      'SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\nALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\nDATABASE_URL=sqlite:///users.db\n',
+      `SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\n${tutorialEnv}`,
     )
-    const { loadConfig } = await import('../../src/config.js')
+    expect(() => loadConfig({ cwd: dir, env: {} })).toThrow(/published.*openssl rand -hex 32/)
+
+    writeFileSync(join(dir, '.env'), `SECRET_KEY=${'ab'.repeat(32)}\n${tutorialEnv}`)
     const config = loadConfig({ cwd: dir, env: {} })
     expect(config).toMatchObject({
       algorithm: 'HS256',

@@ -131,9 +131,19 @@ describe('asymmetric keys', () => {
     expect((await jwks(t)).map((key) => key.kid).sort()).toEqual([oldKid, newKid].sort())
     expect(part(await t.login('alice', 'alice-password'), 0).kid).toBe(newKid)
 
-    // ... and once the old key's tokens have all expired, it is gone from the JWKS and from verification.
+    // Instances that have not reloaded yet keep signing with the old key for up to a minute: its
+    // tokens must verify until they expire, so the key outlives the lifetime by that minute.
     vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(Date.now() + 11 * 60_000)
+    const rotatedAt = Date.now()
+    vi.setSystemTime(rotatedAt + 11 * 60_000)
+    const lagging = await build({
+      dir: t.dir,
+      env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' },
+    })
+    expect((await jwks(lagging)).map((key) => key.kid).sort()).toEqual([oldKid, newKid].sort())
+
+    // ... and once the old key's tokens have all expired, it is gone from the JWKS and from verification.
+    vi.setSystemTime(rotatedAt + 12 * 60_000)
     const fresh = await build({
       dir: t.dir,
       env: { ALGORITHM: 'EdDSA', ACCESS_TOKEN_EXPIRE_MINUTES: '10' },

@@ -180,9 +180,19 @@ export function storeContract(
       await store.createSession(newSession(alice.id, 's1', 'r1'))
       const found = await store.findTokenOwner('alice', 's1')
       expect(found).toEqual({
-        user: { id: alice.id, username: 'alice', email: null, fullName: null, disabled: false },
+        user: {
+          id: alice.id,
+          username: 'alice',
+          email: null,
+          fullName: null,
+          disabled: false,
+          scopes: null,
+        },
         session: { revokedAt: null, expiresAt: expect.any(Number) as unknown },
       })
+      // The scopes the user holds now come with it (they bound what the token may still do).
+      await store.setScopes('alice', ['me'])
+      expect((await store.findTokenOwner('alice', 's1'))?.user.scopes).toEqual(['me'])
       expect((await store.findRefreshToken('r1'))?.session).toMatchObject({
         id: 's1',
         userId: alice.id,

@@ -1,9 +1,9 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { saveGeneratedSecret } from '../../src/cli/serve.js'
-import { loadConfig } from '../../src/config.js'
-import { tempDir } from '../helper.js'
+import { saveGeneratedSecret } from '../src/first-start.js'
+import { loadConfig } from '../src/config.js'
+import { tempDir } from './helper.js'
 
 describe('the first start of gatehouse serve', () => {
   it('generates a 256-bit SECRET_KEY, saves it to .env with mode 0600, and only once', () => {
