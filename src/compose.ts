@@ -19,11 +19,9 @@ import { createPasswordCheck } from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
-import {
-  createAccessTokenVerifier,
-  createKeyManager,
-  type KeyManager,
-} from './services/signing-keys.js'
+import { createAccessTokenVerifier } from './services/access-token-verifier.js'
+import { createKeyManager, type KeyManager } from './services/signing-keys.js'
+import { createTokenIssuers } from './services/token-issuers.js'
 import type { Store, ThrottleStore } from './store/index.js'
 import type { RedisThrottleStore } from './store/redis-throttle.js'
 
@@ -94,7 +92,16 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const stopKeyReload = keys.reloadPeriodically((error) =>
     logger.warn({ err: error }, 'could not reload signing keys'),
   )
-  const verifyAccessToken = createAccessTokenVerifier(tokens, keys)
+  const issuers = await createTokenIssuers({
+    store,
+    issuer: config.issuer,
+    issuerConfigured: config.issuerConfigured,
+    audienceConfigured: config.audienceConfigured,
+    onChange: (accepted) => tokens.setAccepted(accepted),
+  })
+  const verifyAccessToken = createAccessTokenVerifier(tokens, (mismatch) =>
+    mismatch === 'unknown_key' ? keys.reload() : issuers.reload(),
+  )
 
   // Redis is loaded and connected on the first login, not before: CLI commands never need it, and
   // with prom-client it weighs 35 MB of memory.

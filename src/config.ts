@@ -33,6 +33,10 @@ export interface Config {
   issuer: string
   /** `aud` of every token (AUDIENCE). */
   audience: string
+  /** ISSUER was set; without it instances sharing a database accept each other's default issuers. */
+  issuerConfigured: boolean
+  /** AUDIENCE was set. */
+  audienceConfigured: boolean
   accessTokenExpireMinutes: number
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
@@ -229,6 +233,8 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     signingKeyPem,
     issuer: issuer.replace(/\/$/, ''),
     audience: vars.AUDIENCE || issuer.replace(/\/$/, ''),
+    issuerConfigured: Boolean(vars.ISSUER),
+    audienceConfigured: Boolean(vars.AUDIENCE),
     accessTokenExpireMinutes,
     refreshTokenExpireDays,
     refreshTokenIdleDays,

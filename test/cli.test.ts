@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { promisify } from 'node:util'
@@ -111,6 +112,34 @@ describe('gatehouse users', () => {
     expect(out.text()).not.toContain('typed-secret')
   })
 
+  it('asks again when the two entries differ, and ends each hidden prompt with a newline', async () => {
+    const dir = tempDir()
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
+    const out = captureLogs()
+    const err = watchedOutput()
+    const running = main(['node', 'gatehouse', 'users', 'add', 'bob'], {
+      stdin: terminal,
+      stdout: out.stream,
+      stderr: err.stream,
+      env: {
+        DATABASE_URL: 'sqlite:///users.db',
+        SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
+      },
+      cwd: dir,
+    })
+    await err.waitFor('Password: ')
+    terminal.write('first-try-secret\r')
+    await err.waitFor('Repeat password: ')
+    terminal.write('second-try-secret\r')
+    await err.waitFor('Password: ')
+    terminal.write('typed-secret\r')
+    await err.waitFor('Repeat password: ')
+    terminal.write('typed-secret\r')
+    expect(await running).toBe(0)
+    expect(err.text()).toMatch(/^Password: \nRepeat password: \nThe passwords do not match/)
+    expect(out.text()).toContain("Created user 'bob'")
+  })
+
   it('refuses to prompt without a terminal', async () => {
     const result = await gatehouse(tempDir(), ['users', 'add', 'bob'])
     expect(result.code).not.toBe(0)
@@ -187,6 +216,44 @@ describe('gatehouse users', () => {
     )
     expect(sameEmail.code).toBe(1)
     expect(sameEmail.stderr).toContain('email already exists')
+  })
+
+  it('says that usernames are case-insensitive when one differs from a taken one only in case', async () => {
+    const dir = tempDir()
+    await gatehouse(
+      dir,
+      ['users', 'add', 'Alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
+    const result = await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/case-insensitive/)
+  })
+
+  it('refuses control characters in names, and never prints stored ones raw', async () => {
+    const dir = tempDir()
+    const refused = await gatehouse(
+      dir,
+      ['users', 'add', 'eve', '--full-name', 'Eve\u001b[2J', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/control characters/)
+    // A row another program wrote, with an escape sequence in it.
+    const store = openSqliteStore(join(dir, 'users.db'))
+    await store.createUser({
+      username: 'mallory',
+      fullName: 'M\u001b]0;owned\u0007',
+      hashedPassword: '',
+    })
+    await store.close()
+    const listed = await gatehouse(dir, ['users', 'list'])
+    expect(listed.stdout).not.toMatch(/\u001b|\u0007/)
+    expect(listed.stdout).toContain('M\\u{1b}]0;owned\\u{7}')
   })
 
   it('prints help and fails on unknown commands or options', async () => {
@@ -285,6 +352,36 @@ describe('gatehouse audit tail', () => {
       '2026-01-01T00:00:02.000Z  login  success  "user2"  10.0.0.1',
     ])
     expect((await gatehouse(dir, ['audit', 'tail', '-n', 'zero'])).code).toBe(1)
+  })
+})
+
+describe('changes made with the CLI', () => {
+  it('are audited, naming cli and the operating-system user', async () => {
+    const dir = tempDir()
+    const steps: Array<[string[], string]> = [
+      [['users', 'add', 'alice', '--password-stdin'], 'a fine passphrase'],
+      [['users', 'disable', 'alice'], ''],
+      [['users', 'enable', 'alice'], ''],
+      [['users', 'passwd', 'alice', '--password-stdin'], 'another passphrase'],
+      [['users', 'scopes', 'alice', 'me'], ''],
+      [['users', 'remove', 'alice'], ''],
+    ]
+    for (const [args, stdin] of steps)
+      expect((await gatehouse(dir, args, stdinOf(stdin))).code).toBe(0)
+    const store = openSqliteStore(join(dir, 'users.db'))
+    const events = (await store.listAudit({ limit: 20 })).reverse()
+    await store.close()
+    const actor = `cli:${userInfo().username}`
+    expect(events.map((event) => [event.type, event.outcome, event.actor, event.detail])).toEqual(
+      [
+        'create_user',
+        'disable_user',
+        'enable_user',
+        'reset_password',
+        'set_scopes',
+        'delete_user',
+      ].map((action) => ['admin', action, actor, 'user alice']),
+    )
   })
 })
 

@@ -1,9 +1,11 @@
 // Over a real listening socket, not only `inject`.
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { join, resolve } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { startServer } from '../src/server.js'
 import { seedUser, TEST_SECRET, tempDir } from './helper.js'
+import { freePort } from './support/services.js'
 
 describe('the server over a socket', () => {
   it('logs in over HTTP and serves /users/me/ to the bearer, and stops cleanly', async () => {
@@ -39,5 +41,37 @@ describe('the server over a socket', () => {
 
     await server.close()
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow()
+  })
+})
+
+describe('gatehouse serve --port', () => {
+  it('moves the default issuer with the port, as PORT does', async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const child = spawn(
+      process.execPath,
+      [resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js'), 'serve', '--port', String(port)],
+      {
+        cwd: dir,
+        env: { ...process.env, SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', PORT: '8000' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    onTestFinished(() => void child.kill('SIGKILL'))
+    let output = ''
+    await new Promise<void>((ready, failed) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes('No users yet')) ready()
+      })
+      child.once('exit', (code) => failed(new Error(`exited with ${code}: ${output}`)))
+    })
+    // The first start says what to do next.
+    expect(output).toContain('npx gatehouse users add <username>')
+    const metadata = (await (
+      await fetch(`http://127.0.0.1:${port}/.well-known/oauth-authorization-server`)
+    ).json()) as { issuer: string; token_endpoint: string }
+    expect(metadata.issuer).toBe(`http://127.0.0.1:${port}`)
+    expect(metadata.token_endpoint).toBe(`http://127.0.0.1:${port}/token`)
   })
 })

@@ -55,12 +55,24 @@ export interface TokenService {
   verify(token: string): AccessTokenClaims
   /** Switch to a new key set (after a rotation), keeping the claims policy. */
   setKeys(keys: TokenKeys): void
+  /** Accept tokens of these issuers and audiences (this service's own are always accepted). */
+  setAccepted(accepted: AcceptedClaims): void
+}
+
+/** The `iss` and `aud` values verification accepts besides this service's own. */
+export interface AcceptedClaims {
+  issuers: readonly string[]
+  audiences: readonly string[]
 }
 
 export interface TokenServiceOptions {
   keys: TokenKeys
+  /** `iss` of the tokens this service signs. */
   issuer: string
+  /** `aud` of the tokens this service signs. */
   audience: string
+  /** More issuers and audiences to accept (instances of one deployment); default none. */
+  accepted?: AcceptedClaims
   ttlSeconds: number
   /** Verified tokens remembered (default 10,000). */
   cacheSize?: number
@@ -88,7 +100,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
    */
   const verified = new Map<string, AccessTokenClaims>()
 
-  const setKeys = (keys: TokenKeys): void => {
+  let keys = options.keys
+  let accepted: AcceptedClaims = options.accepted ?? { issuers: [], audiences: [] }
+
+  const build = (): void => {
     const { signing } = keys
     sign = createSigner({
       key: signing.key,
@@ -99,6 +114,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       iss: issuer,
       aud: audience,
     })
+    const allowedIss = [...new Set([issuer, ...accepted.issuers])]
+    const allowedAud = [...new Set([audience, ...accepted.audiences])]
     verifiers = new Map(
       keys.verifying.map((key) => [
         key.kid,
@@ -107,8 +124,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           // One algorithm per key: a token cannot choose how it is checked.
           algorithms: [key.algorithm],
           complete: true,
-          allowedIss: issuer,
-          allowedAud: audience,
+          allowedIss,
+          allowedAud,
           requiredClaims: ['sub', 'sid', 'exp', 'iat', 'iss', 'aud'],
           clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
         }) as Verify,
@@ -118,7 +135,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     // A retired key's tokens must stop passing at once.
     verified.clear()
   }
-  setKeys(options.keys)
+  const setKeys = (next: TokenKeys): void => {
+    keys = next
+    build()
+  }
+  build()
 
   const verifierFor = (token: string): Verify => {
     let kid: unknown
@@ -181,6 +202,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   return {
     setKeys,
+    setAccepted(next) {
+      accepted = next
+      build()
+    },
     issue(subject, sessionId, scope) {
       const token = sign({
         sub: subject,

@@ -3,7 +3,7 @@
 // every instance signs with the newest key and still verifies the older ones until their tokens
 // have expired (`gatehouse keys rotate`).
 import type { JsonWebKey } from 'node:crypto'
-import { InvalidInput, UnknownSigningKey } from '../errors.js'
+import { InvalidInput } from '../errors.js'
 import {
   generateSigningKey,
   signingKeyFromPem,
@@ -14,10 +14,8 @@ import {
   CLOCK_LEEWAY_SECONDS,
   HMAC_ALGORITHMS,
   type AsymmetricAlgorithm,
-  type AccessTokenClaims,
   type SigningAlgorithm,
   type TokenKeys,
-  type TokenService,
 } from '../security/tokens.js'
 import type { KeyStore } from '../store/index.js'
 
@@ -137,24 +135,6 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       timer.unref()
       return () => clearInterval(timer)
     },
-  }
-}
-
-/**
- * Access-token verification for every caller (protected routes, RFC 7009 revocation): a token
- * signed by a key another instance rotated in moments ago is verified after one reload, not refused.
- */
-export function createAccessTokenVerifier(
-  tokens: Pick<TokenService, 'verify'>,
-  keys: Pick<KeyManager, 'reload'>,
-): (token: string) => Promise<AccessTokenClaims> {
-  return async (token) => {
-    try {
-      return tokens.verify(token)
-    } catch (error) {
-      if (error instanceof UnknownSigningKey && (await keys.reload())) return tokens.verify(token)
-      throw error
-    }
   }
 }
 

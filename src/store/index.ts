@@ -221,6 +221,13 @@ export interface LeaseStore {
   takeLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
 }
 
+export interface IssuerStore {
+  /** Records an issuer that instances sign under (idempotent). */
+  recordIssuer(issuer: string, now: number): Promise<void>
+  /** Every issuer recorded, oldest first. */
+  listIssuers(): Promise<string[]>
+}
+
 /** One throttling counter (see services/login-throttle.ts). Times are epoch milliseconds. */
 export interface ThrottleState {
   count: number
@@ -243,7 +250,7 @@ export interface ThrottleStore {
 }
 
 export interface Store
-  extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore, LeaseStore {
+  extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore, LeaseStore, IssuerStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

@@ -225,6 +225,18 @@ export async function openPostgresStore(
         [before],
       )
     },
+    async recordIssuer(issuer, now) {
+      await query(
+        'INSERT INTO gatehouse_issuers (issuer, recorded_at) VALUES ($1, $2) ON CONFLICT (issuer) DO NOTHING',
+        [issuer, now],
+      )
+    },
+    async listIssuers() {
+      const { rows } = await query<{ issuer: string }>(
+        'SELECT issuer FROM gatehouse_issuers ORDER BY recorded_at, issuer',
+      )
+      return rows.map((row) => row.issuer)
+    },
     async takeLease(name, holder, now, ttlMs) {
       // The upsert inserts or locks the row in one statement: of concurrent takers, one changes it;
       // the others then see it unexpired and another holder's, and change nothing.

@@ -137,6 +137,12 @@ export function openSqliteStore(filename: string): Store {
          SELECT id FROM gatehouse_sessions WHERE expires_at < ? OR revoked_at < ? LIMIT ${PRUNE_BATCH})`,
     ),
     takeLease: db.prepare<[string, string, number, number]>(takeLeaseQuery('?', '?', '?', '?')),
+    recordIssuer: db.prepare<[string, number]>(
+      'INSERT INTO gatehouse_issuers (issuer, recorded_at) VALUES (?, ?) ON CONFLICT (issuer) DO NOTHING',
+    ),
+    issuers: db.prepare<[], { issuer: string }>(
+      'SELECT issuer FROM gatehouse_issuers ORDER BY recorded_at, issuer',
+    ),
     auditPage: db.prepare<[number, number], AuditRow>(
       'SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?',
     ),
@@ -384,6 +390,12 @@ export function openSqliteStore(filename: string): Store {
     async pruneAudit(before) {
       assertPrunable(before)
       return deleteInBatches(() => statements.pruneAudit.run(before).changes)
+    },
+    async recordIssuer(issuer, now) {
+      statements.recordIssuer.run(issuer, now)
+    },
+    async listIssuers() {
+      return statements.issuers.all().map((row) => row.issuer)
     },
     async takeLease(name, holder, now, ttlMs) {
       return statements.takeLease.run(name, holder, now + ttlMs, now).changes > 0

@@ -656,5 +656,14 @@ function hardeningContract(
       )
       expect(racers.filter(Boolean)).toHaveLength(1)
     })
+
+    it('records the issuers instances sign under, once each, oldest first', async () => {
+      const store = await open()
+      expect(await store.listIssuers()).toEqual([])
+      await store.recordIssuer('http://127.0.0.1:8130', 1_000)
+      await store.recordIssuer('http://127.0.0.1:8131', 2_000)
+      await store.recordIssuer('http://127.0.0.1:8130', 3_000)
+      expect(await store.listIssuers()).toEqual(['http://127.0.0.1:8130', 'http://127.0.0.1:8131'])
+    })
   })
 }

@@ -8,6 +8,7 @@ import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
+import { issuers } from './006-issuers.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -25,6 +26,7 @@ export const migrations: readonly Migration[] = [
   throttleCounters,
   usernameKeysAudit,
   credentialsRetentionLeases,
+  issuers,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
