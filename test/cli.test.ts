@@ -252,7 +252,8 @@ describe('gatehouse users', () => {
     })
     await store.close()
     const listed = await gatehouse(dir, ['users', 'list'])
-    expect(listed.stdout).not.toMatch(/\u001b|\u0007/)
+    expect(listed.stdout).not.toContain('\u001b')
+    expect(listed.stdout).not.toContain('\u0007')
     expect(listed.stdout).toContain('M\\u{1b}]0;owned\\u{7}')
   })
 
