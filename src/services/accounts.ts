@@ -148,6 +148,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     const email = account.email ? validateEmail(account.email) : null
     await acceptNewPassword(account.password, { username, email })
     if (account.scopes) scopes.checkKnown(account.scopes)
+    // A taken name or email costs no hash (createUser still decides, against a concurrent create).
+    const taken = await store.findTaken({ username, email })
+    if (taken) throw new DuplicateUser(taken)
     const user = await store.createUser({
       username,
       email,

@@ -92,6 +92,14 @@ export interface UserStore {
   findUserById(id: number): Promise<UserRecord | undefined>
   /** Throws DuplicateUser when the username (compared by its usernameKey) or the email is taken. */
   createUser(user: NewUser): Promise<UserRecord>
+  /**
+   * Which of a new user's fields another user has already (the username as it is or by its key, the
+   * email), so that a duplicate is refused before its password is hashed. createUser still decides.
+   */
+  findTaken(user: {
+    username: string
+    email: string | null
+  }): Promise<'username' | 'email' | undefined>
   listUsers(): Promise<UserRecord[]>
   /** A page of users in creation order, and how many match in all. */
   searchUsers(search: UserSearch): Promise<{ users: UserRecord[]; total: number }>

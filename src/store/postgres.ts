@@ -164,6 +164,14 @@ export async function openPostgresStore(
         throw toDuplicateUser(error) ?? error
       }
     },
+    async findTaken(user) {
+      const { rows } = await query<{ field: 'username' | 'email' }>(
+        `SELECT CASE WHEN username = $1 OR username_key = $2 THEN 'username' ELSE 'email' END AS field
+         FROM users WHERE username = $1 OR username_key = $2 OR email = $3 LIMIT 1`,
+        [user.username, usernameKey(user.username), user.email],
+      )
+      return rows[0]?.field
+    },
     async listUsers() {
       return (await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)).rows.map(
         toUserRecord,

@@ -68,6 +68,13 @@ export function openSqliteStore(filename: string): Store {
   }
 
   const statements = {
+    taken: db.prepare<
+      [{ username: string; key: string; email: string | null }],
+      { field: 'username' | 'email' }
+    >(
+      `SELECT CASE WHEN username = @username OR username_key = @key THEN 'username' ELSE 'email' END
+       AS field FROM users WHERE username = @username OR username_key = @key OR email = @email LIMIT 1`,
+    ),
     byUsername: db.prepare<[string], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE username = ?`,
     ),
@@ -357,6 +364,10 @@ export function openSqliteStore(filename: string): Store {
       } catch (error) {
         throw toDuplicateUser(error) ?? error
       }
+    },
+    async findTaken(user) {
+      const { username, email } = user
+      return statements.taken.get({ username, key: usernameKey(username), email })?.field
     },
     async listUsers() {
       return statements.all.all().map(toUserRecord)

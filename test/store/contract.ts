@@ -657,6 +657,17 @@ function hardeningContract(
       expect(racers.filter(Boolean)).toHaveLength(1)
     })
 
+    it('says which field of a new user is taken, the username by its key too', async () => {
+      const store = await open()
+      await store.createUser({ username: 'Alice', email: 'alice@example.com', hashedPassword: 'h' })
+      expect(await store.findTaken({ username: 'Alice', email: null })).toBe('username')
+      expect(await store.findTaken({ username: 'ａｌｉｃｅ', email: 'x@example.com' })).toBe(
+        'username',
+      )
+      expect(await store.findTaken({ username: 'bob', email: 'alice@example.com' })).toBe('email')
+      expect(await store.findTaken({ username: 'bob', email: null })).toBeUndefined()
+    })
+
     it('records the issuers instances sign under, once each, oldest first', async () => {
       const store = await open()
       expect(await store.listIssuers()).toEqual([])
