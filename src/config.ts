@@ -42,7 +42,7 @@ export interface Config {
   refreshTokenIdleDays: number
   /** Scopes of users that have none of their own (DEFAULT_SCOPES). */
   defaultScopes: string[]
-  /** Scopes beyond the built-in `me` and `items` (SCOPES, as `name=description,...`). */
+  /** Scopes beyond the built-in ones, `me`, `items` and `admin` (SCOPES, as `name=description,...`). */
   extraScopes: Record<string, string>
   databaseUrl: string
   /** Connections each process keeps to PostgreSQL at most (DATABASE_POOL_SIZE; SQLite ignores it). */

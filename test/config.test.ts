@@ -1,4 +1,4 @@
-import { statSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { configWarnings, loadConfig, parseConfig } from '../src/config.js'
@@ -139,5 +139,21 @@ describe('DATABASE_URL', () => {
     expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).not.toThrow(/hunter2/)
     expect(() => parseDatabaseUrl('users.db')).toThrow(ConfigError)
     expect(() => parseDatabaseUrl('sqlite:users.db')).toThrow(ConfigError)
+  })
+})
+
+describe('.env.example', () => {
+  it('documents every setting the configuration reads', () => {
+    const root = join(import.meta.dirname, '..')
+    const source = readFileSync(join(root, 'src', 'config.ts'), 'utf8')
+    const example = readFileSync(join(root, '.env.example'), 'utf8')
+    const read = new Set(
+      [...source.matchAll(/vars\.([A-Z][A-Z0-9_]+)|\(vars, '([A-Z][A-Z0-9_]+)'/g)].map(
+        (match) => match[1] ?? match[2],
+      ),
+    )
+    expect(read.size).toBeGreaterThan(30)
+    const missing = [...read].filter((name) => !new RegExp(`^${name}=`, 'm').test(example))
+    expect(missing).toEqual([])
   })
 })
