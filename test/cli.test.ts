@@ -53,6 +53,21 @@ async function storedUser(dir: string, username: string) {
   }
 }
 
+/** The CLI run with a terminal for standard input, whose prompts a test answers as a person would. */
+function onTerminal(args: string[]) {
+  const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
+  const out = captureLogs()
+  const err = watchedOutput()
+  const running = main(['node', 'gatehouse', ...args], {
+    stdin: terminal,
+    stdout: out.stream,
+    stderr: err.stream,
+    env: { DATABASE_URL: 'sqlite:///users.db', SECRET_KEY: 'cli-test-secret-key-0123456789abcdef' },
+    cwd: tempDir(),
+  })
+  return { terminal, out, err, running }
+}
+
 describe('gatehouse users', () => {
   it('adds a user from --password-stdin, hashing with argon2id, and lists it', async () => {
     const dir = tempDir()
@@ -87,20 +102,7 @@ describe('gatehouse users', () => {
   })
 
   it('prompts twice without echo when no --password-stdin is given on a terminal', async () => {
-    const dir = tempDir()
-    const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
-    const out = captureLogs()
-    const err = watchedOutput()
-    const running = main(['node', 'gatehouse', 'users', 'add', 'bob'], {
-      stdin: terminal,
-      stdout: out.stream,
-      stderr: err.stream,
-      env: {
-        DATABASE_URL: 'sqlite:///users.db',
-        SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
-      },
-      cwd: dir,
-    })
+    const { terminal, out, err, running } = onTerminal(['users', 'add', 'bob'])
     // Each answer is typed once its prompt is on the screen, as a person would.
     await err.waitFor('Password: ')
     terminal.write('typed-secret\r')
@@ -113,20 +115,7 @@ describe('gatehouse users', () => {
   })
 
   it('asks again when the two entries differ, and ends each hidden prompt with a newline', async () => {
-    const dir = tempDir()
-    const terminal = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => terminal })
-    const out = captureLogs()
-    const err = watchedOutput()
-    const running = main(['node', 'gatehouse', 'users', 'add', 'bob'], {
-      stdin: terminal,
-      stdout: out.stream,
-      stderr: err.stream,
-      env: {
-        DATABASE_URL: 'sqlite:///users.db',
-        SECRET_KEY: 'cli-test-secret-key-0123456789abcdef',
-      },
-      cwd: dir,
-    })
+    const { terminal, out, err, running } = onTerminal(['users', 'add', 'bob'])
     await err.waitFor('Password: ')
     terminal.write('first-try-secret\r')
     await err.waitFor('Repeat password: ')
