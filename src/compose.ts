@@ -15,7 +15,7 @@ import { createCurrentUserResolver, type CurrentUserResolver } from './services/
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
-import { createPasswordCheck } from './services/password-login.js'
+import { createPasswordCheck } from './services/password-check.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'

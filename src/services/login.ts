@@ -3,7 +3,7 @@
 // outcome in the audit log, success or not.
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import type { ClientInfo } from './actor.js'
-import type { PasswordCheck } from './password-login.js'
+import type { PasswordCheck } from './password-check.js'
 import type { SecurityEvents } from './security-events.js'
 import type { Sessions, TokenResponse } from './sessions.js'
 

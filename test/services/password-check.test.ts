@@ -1,4 +1,4 @@
-// The one password pipeline (services/password-login.ts): what it returns to a caller that creates a
+// The one password pipeline (services/password-check.ts): what it returns to a caller that creates a
 // session or changes a password, legacy bcrypt passwords over 72 bytes, and Unicode normalization of
 // usernames and passwords, over POST /token and on the pipeline itself.
 import { performance } from 'node:perf_hooks'
@@ -10,7 +10,7 @@ import { InvalidCredentials } from '../../src/errors.js'
 import { OWASP_ARGON2ID } from '../../src/security/passwords.js'
 import { createTimingFloor } from '../../src/security/timing-floor.js'
 import { createLoginThrottle } from '../../src/services/login-throttle.js'
-import { createPasswordCheck } from '../../src/services/password-login.js'
+import { createPasswordCheck } from '../../src/services/password-check.js'
 import { build, TEST_SECRET, tokenRequest, type TestApp } from '../helper.js'
 
 const log = pino({ level: 'silent' })

@@ -39,8 +39,6 @@ export type PasswordCheck = (
   ip: string,
 ) => Promise<VerifiedPassword>
 
-/** The check behind POST /token. */
-
 export function createPasswordCheck({
   store,
   hasher,
