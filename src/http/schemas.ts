@@ -172,6 +172,9 @@ export const AuditEventSchema = Type.Object({
   ip: Type.Union([Type.String(), Type.Null()]),
   user_agent: Type.Union([Type.String(), Type.Null()]),
   detail: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.Union([Type.String(), Type.Null()], {
+    description: 'Who acted: a username, `cli:<os user>`, or null when nobody signed in did',
+  }),
 })
 
 export const AuditPageQuerySchema = Type.Object({

@@ -11,6 +11,8 @@ export interface AuditEntry {
   ip: string | null
   user_agent: string | null
   detail: string | null
+  /** Who acted: a username, `cli:<os user>`, or null (nobody signed in, e.g. a failed login). */
+  actor: string | null
 }
 
 export interface AuditLog {
@@ -45,5 +47,6 @@ function toEntry(event: AuditEvent): AuditEntry {
     ip: event.ip,
     user_agent: event.userAgent,
     detail: event.detail,
+    actor: event.actor,
   }
 }

@@ -327,9 +327,16 @@ describe('the audit log', () => {
         username: string
         user_agent: string | null
         at: string
+        actor: string | null
       }>
     }>().events
     const seen = events.map((event) => `${event.type}:${event.outcome}:${event.username}`)
+    // Who acted: the admin, the user themself, nobody signed in for a failed login.
+    const actorOf = (type: string, outcome: string) =>
+      events.find((event) => event.type === type && event.outcome === outcome)?.actor
+    expect(actorOf('admin', 'update_user')).toBe('root')
+    expect(actorOf('logout', 'success')).toBe('alice')
+    expect(actorOf('login', 'bad_credentials')).toBeNull()
     expect(seen).toEqual(
       expect.arrayContaining([
         'login:bad_credentials:alice',
