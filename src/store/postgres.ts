@@ -567,7 +567,7 @@ async function listenForChanges(options: {
   const connect = async (): Promise<pg.Client> => {
     const next = new pg.Client({
       connectionString: options.connectionString,
-      application_name: 'gatehouse-changes',
+      application_name: `gatehouse-changes:${options.schema}`.slice(0, 63),
       keepAlive: true,
       connectionTimeoutMillis: 3_000,
     })
