@@ -7,7 +7,7 @@ import { createGrants, type GrantRegistry } from './grants/index.js'
 import { createLogger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
-import { createTimingFloor, floorFor, type TimingFloor } from './security/timing-floor.js'
+import { createTimingFloor, type TimingFloor } from './security/timing-floor.js'
 import { createTokenService, type TokenService } from './security/tokens.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
@@ -15,7 +15,11 @@ import { createCurrentUserResolver, type CurrentUserResolver } from './services/
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
-import { createPasswordCheck } from './services/password-login.js'
+import {
+  createFloorSizing,
+  createPasswordCheck,
+  type FloorSizing,
+} from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -37,6 +41,8 @@ export interface Services {
   hasher: PasswordHasher
   /** The login timing floor (LOGIN_MIN_DURATION_MS). */
   floor: TimingFloor
+  /** LOGIN_MIN_DURATION_MS=auto: the floor sized for the hash kinds stored (calibrate starts it). */
+  floorSizing: FloorSizing | undefined
   scopes: ScopeCatalog
   keys: KeyManager
   tokens: TokenService
@@ -148,7 +154,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     failureMode: config.redisFailureMode,
     log: logger,
   })
-  const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger })
+  const sizing = auto ? createFloorSizing({ floor, hasher, store, log: logger }) : undefined
+  const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger, sizing })
   const events = createAuditTrail({
     store,
     log: logger,
@@ -189,6 +196,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     logger,
     hasher,
     floor,
+    floorSizing: sizing,
     scopes,
     keys,
     tokens,
@@ -208,12 +216,13 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     tokenOwners: ownerCache,
     metrics,
     async calibrate() {
-      // Measured on this machine: the slowest hash a login may have to verify.
-      if (auto) floor.setBase(floorFor(await hasher.measureSlowestVerify()))
+      // Measured on this machine, for the slowest hash kind the database holds.
+      await sizing?.start()
     },
     async close() {
       stopKeyReload()
       await ownerCache?.close()
+      sizing?.stop()
       await maintenance.stop()
       await events.flush()
       await (await redis)?.close()
