@@ -541,8 +541,11 @@ export async function openPostgresStore(
   return store
 }
 
-/** How long a lost LISTEN connection waits before reconnecting: doubling from the first, up to the last. */
-const RECONNECT_MS = [50, 5_000] as const
+/**
+ * How long a lost LISTEN connection waits before reconnecting: doubling from the first, up to the last.
+ * Meanwhile every lookup reads the database, which is correct, only slower.
+ */
+const RECONNECT_MS = [1_000, 5_000] as const
 
 /**
  * A dedicated connection (LISTEN holds it, so it cannot come from the pool) that pulls the feed on each

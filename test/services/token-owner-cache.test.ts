@@ -2,6 +2,7 @@
 // database refuses a token at once when its session ends or its user changes, feed up or down.
 import pg from 'pg'
 import { describe, expect, it, vi } from 'vitest'
+import { createTokenOwnerCache } from '../../src/services/token-owner-cache.js'
 import { build, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
 
@@ -90,6 +91,7 @@ describe.skipIf(skipPostgres)('token-owner cache (PostgreSQL)', () => {
     await admin.query(`UPDATE ${schema}.users SET disabled = false WHERE username = 'alice'`)
     expect((await me(t, token)).statusCode).toBe(200)
     expect(t.services.tokenOwners!.stats.misses).toBeGreaterThan(misses)
+    expect(t.services.tokenOwners?.stats.trusted).toBe(false) // all the above while the feed was down
 
     // Reconnected and caught up: memory again, and the feed carries the next change.
     await expect.poll(() => t.services.tokenOwners?.stats.trusted, { timeout: 5_000 }).toBe(true)
@@ -99,5 +101,35 @@ describe.skipIf(skipPostgres)('token-owner cache (PostgreSQL)', () => {
     expect(t.services.tokenOwners!.stats.hits).toBe(hits + 1)
     await admin.query(`UPDATE ${schema}.users SET scopes = 'items' WHERE username = 'alice'`)
     await expect.poll(async () => (await me(t, token)).statusCode).not.toBe(200)
+  })
+})
+
+describe('token-owner cache', () => {
+  it('keeps at most its size, dropping the least recently used session first', async () => {
+    const reads: string[] = []
+    const cache = createTokenOwnerCache({
+      size: 2,
+      log: { warn: () => undefined, info: () => undefined },
+      store: {
+        async findTokenOwner(username, sessionId) {
+          reads.push(sessionId)
+          return {
+            user: { id: 1, username, email: null, fullName: null, disabled: false, scopes: null },
+            session: { revokedAt: null, expiresAt: Date.now() + 60_000 },
+          }
+        },
+        async subscribeChanges() {
+          return { live: true, catchUp: async () => undefined, close: async () => undefined }
+        },
+      },
+    })
+    for (const sid of ['a', 'b', 'a', 'c', 'a', 'b']) await cache.findTokenOwner('alice', sid)
+    // a, b read; a from memory; c read (b goes); a from memory; b read again.
+    expect(reads).toEqual(['a', 'b', 'c', 'b'])
+    expect(cache.stats).toMatchObject({ size: 2, hits: 2, misses: 4 })
+    // A token naming another user never gets the cached owner.
+    await cache.findTokenOwner('mallory', 'a')
+    expect(reads.at(-1)).toBe('a')
+    await cache.close()
   })
 })
