@@ -7,7 +7,7 @@ import { createGrants, type GrantRegistry } from './grants/index.js'
 import { createLogger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
-import { createTimingFloor, floorFor, type TimingFloor } from './security/timing-floor.js'
+import { createTimingFloor, type TimingFloor } from './security/timing-floor.js'
 import { createTokenService, type TokenService } from './security/tokens.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
@@ -15,14 +15,23 @@ import { createCurrentUserResolver, type CurrentUserResolver } from './services/
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
-import { createPasswordCheck } from './services/password-check.js'
+import {
+  createFloorSizing,
+  createPasswordCheck,
+  type FloorSizing,
+} from './services/password-check.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
 import { createAccessTokenVerifier } from './services/access-token-verifier.js'
 import { createKeyManager, type KeyManager } from './services/signing-keys.js'
 import { createTokenIssuers } from './services/token-issuers.js'
-import type { Store, ThrottleStore } from './store/index.js'
+import {
+  createTokenOwnerCache,
+  withCatchUp,
+  type TokenOwnerCache,
+} from './services/token-owner-cache.js'
+import { parseDatabaseUrl, type Store, type ThrottleStore } from './store/index.js'
 import type { RedisThrottleStore } from './store/redis-throttle.js'
 
 export interface Services {
@@ -32,6 +41,8 @@ export interface Services {
   hasher: PasswordHasher
   /** The login timing floor (LOGIN_MIN_DURATION_MS). */
   floor: TimingFloor
+  /** LOGIN_MIN_DURATION_MS=auto: the floor sized for the hash kinds stored (calibrate starts it). */
+  floorSizing: FloorSizing | undefined
   scopes: ScopeCatalog
   keys: KeyManager
   tokens: TokenService
@@ -44,6 +55,8 @@ export interface Services {
   login: Login
   grants: GrantRegistry
   currentUser: CurrentUserResolver
+  /** PostgreSQL (TOKEN_OWNER_CACHE_SIZE > 0): the token owners kept in memory behind currentUser. */
+  tokenOwners: TokenOwnerCache | undefined
   /** Prometheus metrics, when METRICS=true. */
   metrics: Metrics | undefined
   /**
@@ -65,8 +78,18 @@ export interface ServiceOptions {
 }
 
 export async function createServices(options: ServiceOptions): Promise<Services> {
-  const { config, store } = options
+  const { config } = options
   const logger = options.logger ?? createLogger('silent')
+  // PostgreSQL only: there a lookup is a round trip; SQLite's costs ~3 µs and sees the CLI's writes at once.
+  const ownerCache =
+    config.tokenOwnerCacheSize > 0 && parseDatabaseUrl(config.databaseUrl).driver === 'postgres'
+      ? createTokenOwnerCache({
+          store: options.store,
+          size: config.tokenOwnerCacheSize,
+          log: logger,
+        })
+      : undefined
+  const store = ownerCache ? withCatchUp(options.store, ownerCache) : options.store
   const hasher =
     options.hasher ??
     createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
@@ -131,7 +154,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     failureMode: config.redisFailureMode,
     log: logger,
   })
-  const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger })
+  const sizing = auto ? createFloorSizing({ floor, hasher, store, log: logger }) : undefined
+  const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger, sizing })
   const events = createAuditTrail({
     store,
     log: logger,
@@ -172,6 +196,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     logger,
     hasher,
     floor,
+    floorSizing: sizing,
     scopes,
     keys,
     tokens,
@@ -184,17 +209,20 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     grants: createGrants({ login, sessions }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
-      store,
+      store: ownerCache ?? store,
       defaultScopes: config.defaultScopes,
       log: logger,
     }),
+    tokenOwners: ownerCache,
     metrics,
     async calibrate() {
-      // Measured on this machine: the slowest hash a login may have to verify.
-      if (auto) floor.setBase(floorFor(await hasher.measureSlowestVerify()))
+      // Measured on this machine, for the slowest hash kind the database holds.
+      await sizing?.start()
     },
     async close() {
       stopKeyReload()
+      await ownerCache?.close()
+      sizing?.stop()
       await maintenance.stop()
       await events.flush()
       await (await redis)?.close()

@@ -47,6 +47,8 @@ export interface Config {
   databaseUrl: string
   /** Connections each process keeps to PostgreSQL at most (DATABASE_POOL_SIZE; SQLite ignores it). */
   databasePoolSize: number
+  /** PostgreSQL: token owners (sessions) each process keeps in memory; 0 reads every one from the database. */
+  tokenOwnerCacheSize: number
   host: string
   port: number
   logLevel: LogLevel
@@ -242,6 +244,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     extraScopes: parseScopes(vars.SCOPES ?? ''),
     databaseUrl: vars.DATABASE_URL || 'sqlite:///users.db',
     databasePoolSize: readInteger(vars, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
+    tokenOwnerCacheSize: readInteger(vars, 'TOKEN_OWNER_CACHE_SIZE', 10_000, 0, 10_000_000),
     host,
     port,
     logLevel,

@@ -15,7 +15,10 @@ export interface TimingFloor {
   pad(startedAt: number, verifications?: number): Promise<void>
   /** Report how long one real verification took: overruns raise the floor, which then eases back. */
   observe(checkMs: number): void
-  /** Set the floor the timing never goes below, e.g. from a measured slowest verification. */
+  /**
+   * Set the floor the timing never goes below, e.g. from a measured slowest verification. A lower base
+   * (the slow hashes are gone) takes effect at once; a higher one too.
+   */
   setBase(baseMs: number): void
   readonly floorMs: number
 }
@@ -38,8 +41,9 @@ export function createTimingFloor(baseMs = 0, maxFloorMs = 5_000): TimingFloor {
       return floorMs
     },
     setBase(ms) {
+      const lowered = Math.min(Math.ceil(ms), maxFloorMs) < base
       base = Math.min(Math.ceil(ms), maxFloorMs)
-      floorMs = Math.max(floorMs, base)
+      floorMs = lowered ? base : Math.max(floorMs, base)
     },
     observe(checkMs) {
       const wanted = Math.min(Math.ceil(checkMs * MARGIN), maxFloorMs)

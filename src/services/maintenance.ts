@@ -10,9 +10,14 @@ import type { Store } from '../store/index.js'
 export const MAINTENANCE_LEASE = 'maintenance'
 const DAY_MS = 86_400_000
 const HOUR_MS = 3_600_000
+/**
+ * Change-feed rows are kept a day: instances read them within milliseconds, and a revocation-event
+ * subscriber reconnecting within a day resumes from its last event id.
+ */
+export const CHANGE_RETENTION_MS = DAY_MS
 
 export interface MaintenanceOptions {
-  store: Pick<Store, 'takeLease' | 'pruneAudit' | 'pruneSessions'>
+  store: Pick<Store, 'takeLease' | 'pruneAudit' | 'pruneSessions' | 'pruneChanges'>
   log: Pick<Logger, 'info' | 'error'>
   /** Audit events older than this many days are pruned (AUDIT_RETENTION_DAYS, at least 1). */
   auditRetentionDays: number
@@ -29,6 +34,8 @@ export interface MaintenanceRun {
   ran: boolean
   auditEvents: number
   sessions: number
+  /** Change-feed rows past CHANGE_RETENTION_MS. */
+  changes: number
 }
 
 export interface Maintenance {
@@ -52,16 +59,17 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
   const prune = async (now = Date.now()): Promise<Omit<MaintenanceRun, 'ran'>> => {
     const auditEvents = await store.pruneAudit(now - auditRetentionDays * DAY_MS)
     const sessions = await store.pruneSessions(now)
+    const changes = await store.pruneChanges(now - CHANGE_RETENTION_MS)
     if (auditEvents > 0 || sessions > 0) {
       log.info({ auditEvents, sessions }, 'pruned old audit events and ended sessions')
     }
-    return { auditEvents, sessions }
+    return { auditEvents, sessions, changes }
   }
 
   const runOnce = async (now = Date.now()): Promise<MaintenanceRun> => {
     // The lease lasts one interval: whichever instance's timer fires first after it ends runs next.
     if (!(await store.takeLease(MAINTENANCE_LEASE, holder, now, intervalMs))) {
-      return { ran: false, auditEvents: 0, sessions: 0 }
+      return { ran: false, auditEvents: 0, sessions: 0, changes: 0 }
     }
     return { ran: true, ...(await prune(now)) }
   }

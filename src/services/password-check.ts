@@ -6,8 +6,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { InactiveUser, InvalidCredentials, Overloaded } from '../errors.js'
-import { passwordForms, type PasswordHasher } from '../security/passwords.js'
-import type { TimingFloor } from '../security/timing-floor.js'
+import { isBcrypt, passwordForms, type PasswordHasher } from '../security/passwords.js'
+import { floorFor, type TimingFloor } from '../security/timing-floor.js'
 import type { UserRecord, UserStore } from '../store/index.js'
 import type { LoginThrottle } from './login-throttle.js'
 
@@ -17,6 +17,8 @@ export interface PasswordLoginDeps {
   floor: TimingFloor
   throttle: LoginThrottle
   log: Logger
+  /** With LOGIN_MIN_DURATION_MS=auto: told of each stored hash about to be verified. */
+  sizing?: Pick<FloorSizing, 'meet'>
 }
 
 export interface VerifiedPassword {
@@ -45,6 +47,7 @@ export function createPasswordCheck({
   floor,
   throttle,
   log,
+  sizing,
 }: PasswordLoginDeps): PasswordCheck {
   // Usernames are stored NFKC-normalized; rows written before that (or by another app) keep their text.
   const findUser = async (username: string): Promise<UserRecord | undefined> => {
@@ -65,6 +68,8 @@ export function createPasswordCheck({
       await hasher.verifyDummy(password)
       throw new InvalidCredentials()
     }
+    // Before the work, so that this very answer already waits for a floor sized for its hash.
+    sizing?.meet(user.hashedPassword)
     const { matches, upgrade, workMs } = await hasher.verify(password, user.hashedPassword)
     verified(workMs)
     if (!matches) throw new InvalidCredentials()
@@ -110,5 +115,83 @@ export function createPasswordCheck({
       // Only after padding: a real user's answer must wait for the same floor as an unknown user's.
       if (workMs !== undefined) floor.observe(workMs)
     }
+  }
+}
+
+/** How often the stored hash kinds are read again (other instances and the CLI import and upgrade them). */
+export const HASH_KINDS_RECHECK_MS = 10_000
+
+export interface FloorSizing {
+  /**
+   * Measures one bcrypt-12 and one argon2id verification on this machine and sizes the floor for the
+   * slowest kind stored: argon2id alone unless a bcrypt hash is left. Re-reads the kinds periodically.
+   */
+  start(): Promise<void>
+  /** A stored hash about to be verified: a bcrypt one raises the floor at once if it was argon2id-sized. */
+  meet(storedHash: string): void
+  /** Reads the stored kinds now and sizes the floor for them. */
+  recheck(): Promise<void>
+  /** Which kinds the floor is sized for, once started. */
+  readonly sizedFor: 'bcrypt' | 'argon2id' | undefined
+  stop(): void
+}
+
+/**
+ * The timing floor sized from the hash kinds actually stored. A database of argon2id hashes answers in
+ * about one argon2id verification (plus the margin), instead of paying for bcrypt-12 on every login;
+ * a migrated one keeps the bcrypt-sized floor until its last bcrypt hash has been upgraded or removed.
+ */
+export function createFloorSizing(deps: {
+  floor: TimingFloor
+  hasher: Pick<PasswordHasher, 'measureVerifyTimes'>
+  store: Pick<UserStore, 'hasBcryptHashes'>
+  log: Pick<Logger, 'info' | 'warn'>
+  intervalMs?: number
+}): FloorSizing {
+  const { floor, hasher, store, log } = deps
+  let times: { bcryptMs: number; argon2idMs: number } | undefined
+  let sizedFor: 'bcrypt' | 'argon2id' | undefined
+  let timer: NodeJS.Timeout | undefined
+
+  const size = (kind: 'bcrypt' | 'argon2id'): void => {
+    if (!times || kind === sizedFor) return
+    const changed = sizedFor !== undefined
+    sizedFor = kind
+    floor.setBase(
+      floorFor(kind === 'bcrypt' ? Math.max(times.bcryptMs, times.argon2idMs) : times.argon2idMs),
+    )
+    if (changed)
+      log.info(
+        { floorMs: floor.floorMs, sizedFor: kind },
+        'login timing floor resized for the hash kinds stored',
+      )
+  }
+  const recheck = async (): Promise<void> => {
+    size((await store.hasBcryptHashes()) ? 'bcrypt' : 'argon2id')
+  }
+
+  return {
+    async start() {
+      times ??= await hasher.measureVerifyTimes()
+      await recheck()
+      if (timer) return
+      timer = setInterval(() => {
+        recheck().catch((error: unknown) =>
+          log.warn({ err: error }, 'could not read the stored hash kinds'),
+        )
+      }, deps.intervalMs ?? HASH_KINDS_RECHECK_MS)
+      timer.unref()
+    },
+    meet(storedHash) {
+      if (sizedFor === 'argon2id' && isBcrypt(storedHash)) size('bcrypt')
+    },
+    recheck,
+    get sizedFor() {
+      return sizedFor
+    },
+    stop() {
+      clearInterval(timer)
+      timer = undefined
+    },
   }
 }

@@ -115,6 +115,8 @@ export interface UserStore {
    * overwrite a password changed in the meantime. Returns whether it replaced it.
    */
   replacePasswordHash(id: number, expectedHash: string, hashedPassword: string): Promise<boolean>
+  /** Whether any user still has a bcrypt hash (the slowest kind to verify): sizes the login timing floor. */
+  hasBcryptHashes(): Promise<boolean>
   /** Returns false when there is no such user. */
   setDisabled(username: string, disabled: boolean): Promise<boolean>
   /** Returns false when there is no such user. */
@@ -236,6 +238,65 @@ export interface IssuerStore {
   listIssuers(): Promise<string[]>
 }
 
+/**
+ * What a change-feed row says. `session_ended`: one session ended (revoked, or deleted while active).
+ * `user_sessions_ended`: the user has no active session left (said once, after the last one ends).
+ * `user_changed`: their username, email, full name, hash, disabled flag or scopes changed.
+ * `user_removed`: the user row was deleted (their sessions with it).
+ */
+export type ChangeKind = 'session_ended' | 'user_sessions_ended' | 'user_changed' | 'user_removed'
+
+/** One row of the change feed, written by database triggers whoever changes the data. */
+export interface Change {
+  /** Increasing; a subscriber resumes after the last id it saw. */
+  id: number
+  /** Epoch milliseconds (the database's clock). */
+  at: number
+  kind: ChangeKind
+  userId: number | null
+  username: string | null
+  /** For session_ended. */
+  sessionId: string | null
+}
+
+/** New changes, in id order, each delivered once. A call after a gap means the feed is live again. */
+export type ChangeListener = (changes: Change[]) => void
+/** The feed is down: changes go unseen until the listener is called again (after catching up). */
+export type GapListener = (error: Error) => void
+
+export interface ChangeSubscription {
+  /** False from a gap until the feed has reconnected and delivered everything since. */
+  readonly live: boolean
+  /** Delivers every change committed before this call (e.g. after a write of this process). */
+  catchUp(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface SubscribeOptions {
+  /** Deliver the changes after this id (default: only those after the subscription starts). */
+  afterId?: number
+  /** SQLite: how often the file is polled for changes (default 100 ms). */
+  pollMs?: number
+}
+
+export interface ChangeStore {
+  /** Changes with an id above `afterId`, oldest first, at most `limit`. */
+  changesSince(afterId: number, limit: number): Promise<Change[]>
+  /** The id of the newest change, 0 when there is none. */
+  latestChangeId(): Promise<number>
+  /**
+   * Calls `listener` with every change committed from now on, by any process (PostgreSQL: LISTEN on
+   * a dedicated connection, reconnected when lost, calling `onGap` then; SQLite: polling the file).
+   */
+  subscribeChanges(
+    listener: ChangeListener,
+    onGap: GapListener,
+    options?: SubscribeOptions,
+  ): Promise<ChangeSubscription>
+  /** Deletes the changes older than `before` (epoch ms), in batches; returns how many. */
+  pruneChanges(before: number): Promise<number>
+}
+
 /** One throttling counter (see services/login-throttle.ts). Times are epoch milliseconds. */
 export interface ThrottleState {
   count: number
@@ -258,7 +319,15 @@ export interface ThrottleStore {
 }
 
 export interface Store
-  extends UserStore, SessionStore, KeyStore, ThrottleStore, AuditStore, LeaseStore, IssuerStore {
+  extends
+    UserStore,
+    SessionStore,
+    KeyStore,
+    ThrottleStore,
+    AuditStore,
+    LeaseStore,
+    IssuerStore,
+    ChangeStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

@@ -3,10 +3,20 @@
 // row locks; a database that cannot be reached surfaces as DatabaseUnavailable, never as a hang.
 import pg from 'pg'
 import { ConfigError, DatabaseUnavailable, DuplicateUser, GatehouseError } from '../errors.js'
-import { SESSION_PRUNE_GRACE_MS, type NewSession, type NewUser, type Store } from './index.js'
+import {
+  SESSION_PRUNE_GRACE_MS,
+  type Change,
+  type ChangeListener,
+  type GapListener,
+  type NewSession,
+  type NewUser,
+  type Store,
+} from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
   assertPrunable,
+  BCRYPT_PRESENT_QUERY,
+  toChange,
   containsPattern,
   credentialsStillCurrent,
   PRUNE_BATCH,
@@ -22,6 +32,7 @@ import {
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
+  type ChangeRow,
   type CredentialsRow,
   type KeyRow,
   type RefreshTokenRow,
@@ -30,6 +41,8 @@ import {
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
+import { createChangePump, type ChangePump } from './change-feed.js'
+import { CHANGE_CHANNEL } from './migrations/009-change-feed.js'
 import { usernameKey } from './username-key.js'
 
 export interface PostgresStoreOptions {
@@ -128,7 +141,11 @@ export async function openPostgresStore(
     )
   }
 
-  return {
+  const schema = (await query<{ schema: string }>('SELECT current_schema() AS schema')).rows[0]!
+    .schema
+  const subscriptions = new Set<{ close(): Promise<void> }>()
+
+  const store: Store = {
     async findUserByUsername(username) {
       const { rows } = await query<UserRow>(
         `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`,
@@ -477,8 +494,164 @@ export async function openPostgresStore(
       )
       return rows[0]?.version ?? 0
     },
+    async changesSince(afterId, limit) {
+      const { rows } = await query<ChangeRow>(
+        'SELECT * FROM gatehouse_changes WHERE id > $1 ORDER BY id LIMIT $2',
+        [afterId, limit],
+        'gatehouse_changes_since',
+      )
+      return rows.map(toChange)
+    },
+    async latestChangeId() {
+      const { rows } = await query<{ id: number | null }>(
+        'SELECT MAX(id) AS id FROM gatehouse_changes',
+      )
+      return rows[0]?.id ?? 0
+    },
+    async subscribeChanges(listener, onGap, options = {}) {
+      const subscription = await listenForChanges({
+        connectionString,
+        schema,
+        changesSince: (afterId, limit) => store.changesSince(afterId, limit),
+        latestChangeId: () => store.latestChangeId(),
+        listener,
+        onGap,
+        afterId: options.afterId,
+      })
+      subscriptions.add(subscription)
+      return {
+        get live() {
+          return subscription.live
+        },
+        catchUp: () => subscription.catchUp(),
+        async close() {
+          subscriptions.delete(subscription)
+          await subscription.close()
+        },
+      }
+    },
+    async pruneChanges(before) {
+      return deleteInBatches(
+        `DELETE FROM gatehouse_changes WHERE id IN (
+           SELECT id FROM gatehouse_changes WHERE at < $1 ORDER BY id LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED)`,
+        [before],
+      )
+    },
+    async hasBcryptHashes() {
+      const { rows } = await query<{ present: boolean }>(BCRYPT_PRESENT_QUERY)
+      return rows[0]?.present === true
+    },
     async close() {
+      await Promise.all([...subscriptions].map((subscription) => subscription.close()))
       await pool.end()
+    },
+  }
+  return store
+}
+
+/**
+ * How long a lost LISTEN connection waits before reconnecting: doubling from the first, up to the last.
+ * Meanwhile every lookup reads the database, which is correct, only slower.
+ */
+const RECONNECT_MS = [1_000, 5_000] as const
+
+/**
+ * A dedicated connection (LISTEN holds it, so it cannot come from the pool) that pulls the feed on each
+ * notification for this schema, and on loss reports a gap, reconnects, and pulls what it missed.
+ */
+async function listenForChanges(options: {
+  connectionString: string
+  schema: string
+  changesSince: (afterId: number, limit: number) => Promise<Change[]>
+  latestChangeId: () => Promise<number>
+  listener: ChangeListener
+  onGap: GapListener
+  afterId: number | undefined
+}): Promise<{ live: boolean; catchUp(): Promise<void>; close(): Promise<void> }> {
+  let closed = false
+  let client: pg.Client | undefined
+  let retry: NodeJS.Timeout | undefined
+  let delay: number = RECONNECT_MS[0]
+  // Notifications may come before the pump exists: it then starts from a point read after them.
+  let pump: ChangePump | undefined
+
+  const connect = async (): Promise<pg.Client> => {
+    const next = new pg.Client({
+      connectionString: options.connectionString,
+      application_name: `gatehouse-changes:${options.schema}`.slice(0, 63),
+      keepAlive: true,
+      connectionTimeoutMillis: 3_000,
+    })
+    next.on('error', (error) => lost(next, error))
+    next.on('end', () => lost(next, new Error('the change-feed connection ended')))
+    next.on('notification', (message) => {
+      // Every schema of the database shares the channel; only this one's feed matters here.
+      if (message.payload === options.schema) void pump?.pull()
+    })
+    try {
+      await next.connect()
+      await next.query(`LISTEN ${CHANGE_CHANNEL}`)
+    } catch (error) {
+      await next.end().catch(() => undefined)
+      throw error
+    }
+    return next
+  }
+
+  const lost = (which: pg.Client, error: Error): void => {
+    if (closed || which !== client) return
+    client = undefined
+    void which.end().catch(() => undefined)
+    pump?.down(error)
+    schedule()
+  }
+
+  const schedule = (): void => {
+    if (closed || retry) return
+    retry = setTimeout(() => {
+      retry = undefined
+      connect().then(
+        (next) => {
+          if (closed) return void next.end().catch(() => undefined)
+          client = next
+          delay = RECONNECT_MS[0]
+          // Listening again before reading: whatever commits from here on is notified or read now.
+          void pump?.pull()
+        },
+        () => {
+          delay = Math.min(delay * 2, RECONNECT_MS[1])
+          schedule()
+        },
+      )
+    }, delay)
+    retry.unref()
+  }
+
+  // LISTEN before the starting point is read, so nothing committed in between is missed.
+  client = await connect()
+  let started: ChangePump
+  try {
+    started = pump = createChangePump({
+      changesSince: options.changesSince,
+      afterId: options.afterId ?? (await options.latestChangeId()),
+      listener: options.listener,
+      onGap: options.onGap,
+    })
+  } catch (error) {
+    closed = true
+    await client.end().catch(() => undefined)
+    throw error
+  }
+  return {
+    get live() {
+      return started.live
+    },
+    catchUp: () => started.pull(),
+    async close() {
+      closed = true
+      clearTimeout(retry)
+      await client?.end().catch(() => undefined)
+      client = undefined
     },
   }
 }

@@ -3,6 +3,8 @@
 import { InvalidInput } from '../errors.js'
 import type {
   AuditEvent,
+  Change,
+  ChangeKind,
   CurrentCredentials,
   SessionRecord,
   SigningKeyRecord,
@@ -76,6 +78,15 @@ export interface KeyRow {
   public_jwk: string
   created_at: number
   retire_at: number | null
+}
+
+export interface ChangeRow {
+  id: number
+  at: number
+  kind: string
+  user_id: number | null
+  username: string | null
+  session_id: string | null
 }
 
 /** A row of the token-owner lookup (tokenOwnerQuery). */
@@ -238,3 +249,17 @@ export function assertPrunable(before: number, now = Date.now()): void {
       `audit events younger than ${AUDIT_DELETE_FLOOR_MS / 3_600_000} hours cannot be deleted`,
     )
 }
+
+export function toChange(row: ChangeRow): Change {
+  return {
+    id: row.id,
+    at: row.at,
+    kind: row.kind as ChangeKind,
+    userId: row.user_id,
+    username: row.username,
+    sessionId: row.session_id,
+  }
+}
+
+/** The bcrypt test the partial index gatehouse_users_bcrypt is built on (same text, so it is used). */
+export const BCRYPT_PRESENT_QUERY = `SELECT EXISTS (SELECT 1 FROM users WHERE hashed_password LIKE '$2%') AS present`

@@ -15,6 +15,8 @@ import {
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
   assertPrunable,
+  BCRYPT_PRESENT_QUERY,
+  toChange,
   containsPattern,
   credentialsStillCurrent,
   PRUNE_BATCH,
@@ -30,6 +32,7 @@ import {
   toUserRecord,
   USER_COLUMNS,
   type AuditRow,
+  type ChangeRow,
   type CredentialsRow,
   type KeyRow,
   type RefreshTokenRow,
@@ -38,6 +41,7 @@ import {
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
+import { createChangePump } from './change-feed.js'
 import { usernameKey } from './username-key.js'
 
 /** LIKE is case-insensitive for ASCII in SQLite; `\` escapes the wildcards of the search text. */
@@ -144,6 +148,16 @@ export function openSqliteStore(filename: string): Store {
          SELECT id FROM gatehouse_sessions WHERE expires_at < ? OR revoked_at < ? LIMIT ${PRUNE_BATCH})`,
     ),
     takeLease: db.prepare<[string, string, number, number]>(takeLeaseQuery('?', '?', '?', '?')),
+    changesSince: db.prepare<[number, number], ChangeRow>(
+      'SELECT * FROM gatehouse_changes WHERE id > ? ORDER BY id LIMIT ?',
+    ),
+    latestChange: db.prepare<[], { id: number | null }>(
+      'SELECT MAX(id) AS id FROM gatehouse_changes',
+    ),
+    pruneChanges: db.prepare<[number]>(
+      `DELETE FROM gatehouse_changes WHERE id IN (SELECT id FROM gatehouse_changes WHERE at < ? ORDER BY id LIMIT ${PRUNE_BATCH})`,
+    ),
+    bcryptPresent: db.prepare<[], { present: number }>(BCRYPT_PRESENT_QUERY),
     recordIssuer: db.prepare<[string, number]>(
       'INSERT INTO gatehouse_issuers (issuer, recorded_at) VALUES (?, ?) ON CONFLICT (issuer) DO NOTHING',
     ),
@@ -483,6 +497,45 @@ export function openSqliteStore(filename: string): Store {
     },
     async schemaVersion() {
       return statements.schemaVersion.get()?.version ?? 0
+    },
+    async changesSince(afterId, limit) {
+      return statements.changesSince.all(afterId, limit).map(toChange)
+    },
+    async latestChangeId() {
+      return statements.latestChange.get()?.id ?? 0
+    },
+    async subscribeChanges(listener, onGap, options = {}) {
+      // Other processes (the CLI, another server on the same file) write too, and SQLite has no
+      // notifications: the file is polled. One indexed read of the newest rows, ~100 µs per second.
+      const pump = createChangePump({
+        changesSince: async (afterId, limit) =>
+          statements.changesSince.all(afterId, limit).map(toChange),
+        afterId: options.afterId ?? statements.latestChange.get()?.id ?? 0,
+        listener,
+        onGap,
+      })
+      const timer = setInterval(() => void pump.pull(), options.pollMs ?? 100)
+      timer.unref()
+      return {
+        get live() {
+          return pump.live
+        },
+        catchUp: () => pump.pull(),
+        async close() {
+          clearInterval(timer)
+        },
+      }
+    },
+    async pruneChanges(before) {
+      let total = 0
+      for (;;) {
+        const deleted = statements.pruneChanges.run(before).changes
+        total += deleted
+        if (deleted < PRUNE_BATCH) return total
+      }
+    },
+    async hasBcryptHashes() {
+      return statements.bcryptPresent.get()?.present === 1
     },
     async close() {
       db.close()

@@ -52,8 +52,13 @@ describe('maintenance', () => {
     const a = createMaintenance({ ...options, store: one, holder: 'a' })
     const b = createMaintenance({ ...options, store: two, holder: 'b' })
 
-    expect(await a.runOnce(now)).toEqual({ ran: true, auditEvents: 2, sessions: 1 })
-    expect(await b.runOnce(now + 60_000)).toEqual({ ran: false, auditEvents: 0, sessions: 0 })
+    expect(await a.runOnce(now)).toEqual({ ran: true, auditEvents: 2, sessions: 1, changes: 0 })
+    expect(await b.runOnce(now + 60_000)).toEqual({
+      ran: false,
+      auditEvents: 0,
+      sessions: 0,
+      changes: 0,
+    })
     expect((await one.listAudit({ limit: 10 })).length).toBe(2)
     expect(await one.findRefreshToken('r-ended')).toBeUndefined()
     expect(await one.findRefreshToken('r-live')).toBeDefined()
@@ -72,6 +77,7 @@ describe('maintenance', () => {
         return 0
       }),
       pruneSessions: vi.fn<Store['pruneSessions']>(async () => 0),
+      pruneChanges: vi.fn<Store['pruneChanges']>(async () => 0),
     }
     const errors = vi.fn()
     const maintenance = createMaintenance({
@@ -122,7 +128,9 @@ describe('maintenance', () => {
           createMaintenance({ store, log, auditRetentionDays: 90, holder: `i${i}` }).runOnce(now),
         ),
       )
-      expect(runs.filter((run) => run.ran)).toEqual([{ ran: true, auditEvents: 2, sessions: 1 }])
+      expect(runs.filter((run) => run.ran)).toEqual([
+        { ran: true, auditEvents: 2, sessions: 1, changes: 0 },
+      ])
       expect(await stores[1]!.listAudit({ limit: 10 })).toHaveLength(2)
     })
   })

@@ -9,6 +9,7 @@ import {
   type ThrottleState,
   type ThrottleStore,
 } from '../../src/store/index.js'
+import { changeFeedContract } from './change-feed-contract.js'
 
 /** A store, and a way to write its database as another program would (the FastAPI app, an operator). */
 export interface StoreWithSql {
@@ -84,6 +85,7 @@ export function storeContract(
 ): void {
   throttleContract(name, open)
   hardeningContract(name, open, openWithSql)
+  changeFeedContract(name, open, openWithSql)
 
   describe(`${name} store contract`, () => {
     it('creates a user and finds it by exact username', async () => {

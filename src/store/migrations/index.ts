@@ -9,6 +9,7 @@ import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 import { issuers } from './006-issuers.js'
+import { changeFeed } from './009-change-feed.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -27,6 +28,8 @@ export const migrations: readonly Migration[] = [
   usernameKeysAudit,
   credentialsRetentionLeases,
   issuers,
+  // 7 and 8 land from other branches; they go before this one.
+  changeFeed,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
