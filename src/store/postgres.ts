@@ -30,6 +30,7 @@ import {
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
+import { createPostgresMfaStore } from './postgres-mfa.js'
 import { usernameKey } from './username-key.js'
 
 export interface PostgresStoreOptions {
@@ -101,7 +102,7 @@ export async function openPostgresStore(
   }
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
       [
         session.id,
         session.userId,
@@ -110,6 +111,7 @@ export async function openPostgresStore(
         session.expiresAt,
         session.userAgent,
         session.ip,
+        session.amr?.length ? session.amr.join(' ') : null,
       ],
     )
     await client.query(
@@ -129,6 +131,7 @@ export async function openPostgresStore(
   }
 
   return {
+    ...createPostgresMfaStore(query, transaction),
     async findUserByUsername(username) {
       const { rows } = await query<UserRow>(
         `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`,

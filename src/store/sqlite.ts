@@ -38,6 +38,7 @@ import {
   type ThrottleRow,
   type UserRow,
 } from './rows.js'
+import { createSqliteMfaStore } from './sqlite-mfa.js'
 import { usernameKey } from './username-key.js'
 
 /** LIKE is case-insensitive for ASCII in SQLite; `\` escapes the wildcards of the search text. */
@@ -159,9 +160,9 @@ export function openSqliteStore(filename: string): Store {
       'UPDATE users SET scopes = ? WHERE username = ?',
     ),
     insertSession: db.prepare<
-      [string, number, string, number, number, number, string | null, string | null]
+      [string, number, string, number, number, number, string | null, string | null, string | null]
     >(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>(
       'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)',
@@ -227,6 +228,7 @@ export function openSqliteStore(filename: string): Store {
       session.expiresAt,
       session.userAgent,
       session.ip,
+      session.amr?.length ? session.amr.join(' ') : null,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   }
@@ -343,6 +345,7 @@ export function openSqliteStore(filename: string): Store {
   })
 
   return {
+    ...createSqliteMfaStore(db),
     async findUserByUsername(username) {
       const row = statements.byUsername.get(username)
       return row && toUserRecord(row)
