@@ -15,6 +15,7 @@ import { createCurrentUserResolver, type CurrentUserResolver } from './services/
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
+import { createMfa, type Mfa } from './services/mfa.js'
 import { createPasswordCheck } from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
@@ -42,6 +43,8 @@ export interface Services {
   accounts: Accounts
   sessions: Sessions
   login: Login
+  /** Second factors: TOTP enrolment, recovery codes, the mfa grants' second step. */
+  mfa: Mfa
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** Prometheus metrics, when METRICS=true. */
@@ -154,7 +157,16 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const login = createLogin({ checkPassword, sessions, events })
+  const mfa = createMfa({
+    store,
+    throttleStore,
+    policy: config.throttle,
+    keyMaterial: config.mfaEncryptionKey ?? config.secretKey,
+    checkPassword,
+    sessions,
+    events,
+  })
+  const login = createLogin({ checkPassword, sessions, events, mfa })
   const accounts = createAccounts({
     store,
     hasher,
@@ -181,7 +193,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     accounts,
     sessions,
     login,
-    grants: createGrants({ login, sessions }),
+    mfa,
+    grants: createGrants({ login, sessions, mfa }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
       store,

@@ -34,6 +34,13 @@ export const TokenFormSchema = Type.Object(
         description: 'Space-separated scopes; default: all granted',
       }),
     ),
+    mfa_token: Type.Optional(
+      Type.String({ maxLength: 256, description: 'mfa-otp and mfa-recovery-code grants' }),
+    ),
+    otp: Type.Optional(Type.String({ maxLength: 16, description: 'mfa-otp grant' })),
+    recovery_code: Type.Optional(
+      Type.String({ maxLength: 64, description: 'mfa-recovery-code grant' }),
+    ),
     client_id: Type.Optional(Type.String({ maxLength: 256 })),
     client_secret: Type.Optional(Type.String({ maxLength: 256, format: 'password' })),
   },
