@@ -79,6 +79,16 @@ export const ErrorSchema = Type.Object({
   error_description: Type.Optional(Type.String()),
 })
 
+/** Auth0's answer to a right password of a user with a second factor: continue with the mfa_token. */
+export const MfaRequiredSchema = Type.Object({
+  detail: Type.String(),
+  error: Type.Literal('mfa_required'),
+  error_description: Type.String(),
+  mfa_token: Type.String({
+    description: 'For the mfa-otp or mfa-recovery-code grant, within 5 minutes',
+  }),
+})
+
 export const ItemSchema = Type.Object({ item_id: Type.String(), owner: Type.String() })
 
 export const SessionSchema = Type.Object({
