@@ -238,6 +238,20 @@ function mfaSuite(name: string, open: () => Promise<TestApp>): void {
       expect(refused.headers['retry-after']).toBeDefined()
     })
 
+    it('throttles wrong codes per user across mfa_tokens', async () => {
+      const t = await open()
+      const { secret } = await enrolled(t)
+      const wrong = String((Number(code(secret)) + 500_000) % 1_000_000).padStart(6, '0')
+      const statuses: number[] = []
+      for (const attempts of [4, 4, 3]) {
+        const token = await mfaToken(t)
+        for (let i = 0; i < attempts; i++)
+          statuses.push((await otpLogin(t, token, wrong)).statusCode)
+      }
+      // Ten wrong codes for the user, whichever mfa_token carried them; the eleventh is refused.
+      expect(statuses).toEqual([...Array<number>(10).fill(400), 429])
+    })
+
     it('binds the mfa_token to its client and to the password it proved', async () => {
       const t = await open()
       const { secret } = await enrolled(t)
