@@ -48,6 +48,7 @@ export default tseslint.config(
           'clearTimeout',
           'URL',
           'URLSearchParams',
+          'DOMParser',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -30,9 +30,10 @@ let refreshing = null
 const element = (id) => document.getElementById(id)
 
 class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, body = null) {
     super(message)
     this.status = status
+    this.body = body
   }
 }
 
@@ -45,7 +46,7 @@ async function call(path, init = {}) {
   // 429 (too many failed logins) and 503 (busy) say how long to wait.
   const wait = response.headers.get('Retry-After')
   if (wait) message += ` (retry in ${wait} s)`
-  throw new ApiError(message, response.status)
+  throw new ApiError(message, response.status, json)
 }
 
 /** POST as a form: /token and /revoke take application/x-www-form-urlencoded, never JSON. */
@@ -135,6 +136,7 @@ async function showProfile() {
   element('profile-full-name').textContent = user.full_name ?? '—'
   show('profile')
   element('profile-heading').focus()
+  await showMfaStatus()
 }
 
 /**
@@ -168,6 +170,12 @@ element('sign-in').addEventListener('submit', async (event) => {
     await showProfile()
   } catch (error) {
     forget()
+    // The password was right and a second factor is due: Auth0's mfa_required, with an mfa_token.
+    if (error instanceof ApiError && error.body?.error === 'mfa_required') {
+      form.reset()
+      askSecondFactor(error.body.mfa_token)
+      return
+    }
     show(
       'sign-in',
       error instanceof ApiError ? error.message : 'Gatehouse cannot be reached; try again.',
@@ -201,6 +209,206 @@ element('sign-out').addEventListener('click', async () => {
   forget()
   show('sign-in', message)
   element('username').focus()
+})
+
+// Second factors: the code step of a sign-in, and enrolment for the signed-in user.
+
+let mfaToken = null
+let useRecoveryCode = false
+
+function askSecondFactor(token, message = '') {
+  mfaToken = token
+  setRecoveryMode(false)
+  show('second-factor', message)
+  element('otp').focus()
+}
+
+function setRecoveryMode(on) {
+  useRecoveryCode = on
+  const input = element('otp')
+  input.value = ''
+  input.inputMode = on ? 'text' : 'numeric'
+  input.autocomplete = on ? 'off' : 'one-time-code'
+  element('otp-label').textContent = on ? 'Recovery code' : 'Code from your authenticator app'
+  element('use-recovery-code').textContent = on
+    ? 'Use the authenticator app instead'
+    : 'Use a recovery code instead'
+}
+
+element('use-recovery-code').addEventListener('click', () => {
+  setRecoveryMode(!useRecoveryCode)
+  element('otp').focus()
+})
+
+element('second-factor-back').addEventListener('click', () => {
+  mfaToken = null
+  show('sign-in')
+  element('username').focus()
+})
+
+element('second-factor').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = element('otp')
+  clearFieldErrors()
+  if (input.value.trim() === '') {
+    setFieldError(input, useRecoveryCode ? 'Enter a recovery code.' : 'Enter the code.')
+    input.focus()
+    return
+  }
+  const button = event.currentTarget.querySelector('button[type=submit]')
+  button.disabled = true
+  try {
+    keep(
+      await postForm(
+        'token',
+        useRecoveryCode
+          ? {
+              grant_type: 'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+              mfa_token: mfaToken,
+              recovery_code: input.value.trim(),
+            }
+          : {
+              grant_type: 'http://auth0.com/oauth/grant-type/mfa-otp',
+              mfa_token: mfaToken,
+              otp: input.value.trim(),
+            },
+      ),
+    )
+    mfaToken = null
+    input.value = ''
+    await showProfile()
+  } catch (error) {
+    element('error').textContent =
+      error instanceof ApiError ? error.message : 'Gatehouse cannot be reached; try again.'
+    input.select()
+    input.focus()
+  } finally {
+    button.disabled = false
+  }
+})
+
+/** The profile's second-factor line and the button that fits it. */
+async function showMfaStatus() {
+  let status
+  try {
+    status = await getWithToken('users/me/mfa')
+  } catch {
+    return
+  }
+  const on = status.totp === 'confirmed'
+  element('mfa-status').textContent = on
+    ? `Two-step verification is on (${status.recovery_codes_left} recovery codes left).`
+    : 'Two-step verification is off.'
+  element('mfa-enrol').hidden = on
+  element('mfa-remove-start').hidden = !on
+}
+
+/** POST or DELETE JSON with the access token. */
+const sendJson = (method, path, body) =>
+  call(path, {
+    method,
+    // No Content-Type without a body: Fastify refuses an empty JSON body.
+    headers:
+      body === undefined
+        ? { Authorization: `Bearer ${accessToken}` }
+        : { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+
+/**
+ * Draws the server's QR code from its path data only: the SVG is parsed as data, never inserted as
+ * markup, so nothing in it but shapes reaches the page (and the CSP needs no data: images).
+ */
+function drawQrCode(svgText, container) {
+  const NS = 'http://www.w3.org/2000/svg'
+  const source = new DOMParser().parseFromString(svgText, 'image/svg+xml').documentElement
+  const svg = document.createElementNS(NS, 'svg')
+  svg.setAttribute('viewBox', source.getAttribute('viewBox') ?? '0 0 0 0')
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', 'QR code for your authenticator app')
+  for (const path of source.querySelectorAll('path')) {
+    const copy = document.createElementNS(NS, 'path')
+    for (const name of ['d', 'fill', 'stroke']) {
+      const value = path.getAttribute(name)
+      if (value !== null) copy.setAttribute(name, value)
+    }
+    svg.append(copy)
+  }
+  container.replaceChildren(svg)
+}
+
+element('mfa-enrol').addEventListener('click', async () => {
+  try {
+    const enrolment = await sendJson('POST', 'users/me/mfa/totp')
+    drawQrCode(enrolment.qr_svg, element('enrol-qr'))
+    element('enrol-secret').textContent = enrolment.secret
+    show('enrol')
+    element('enrol-code').focus()
+  } catch (error) {
+    element('error').textContent = error.message
+  }
+})
+
+element('enrol-cancel').addEventListener('click', () => showProfile())
+
+element('enrol-confirm').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = element('enrol-code')
+  clearFieldErrors()
+  if (input.value.trim() === '') {
+    setFieldError(input, 'Enter the code from the app.')
+    input.focus()
+    return
+  }
+  try {
+    const { recovery_codes: codes } = await sendJson('POST', 'users/me/mfa/totp/confirm', {
+      code: input.value.trim(),
+    })
+    input.value = ''
+    element('recovery-codes').replaceChildren(
+      ...codes.map((code) => {
+        const item = document.createElement('li')
+        item.textContent = code
+        return item
+      }),
+    )
+    show('recovery-codes')
+    element('recovery-heading').focus()
+  } catch (error) {
+    setFieldError(input, error.message)
+    input.focus()
+  }
+})
+
+element('recovery-done').addEventListener('click', () => {
+  element('recovery-codes').replaceChildren()
+  showProfile()
+})
+
+element('mfa-remove-start').addEventListener('click', () => {
+  show('mfa-remove')
+  element('remove-password').focus()
+})
+
+element('mfa-remove-cancel').addEventListener('click', () => showProfile())
+
+element('mfa-remove').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = element('remove-password')
+  clearFieldErrors()
+  if (input.value === '') {
+    setFieldError(input, 'Enter your password.')
+    input.focus()
+    return
+  }
+  try {
+    await sendJson('DELETE', 'users/me/mfa/totp', { password: input.value })
+    input.value = ''
+    await showProfile()
+  } catch (error) {
+    setFieldError(input, error.message)
+    input.focus()
+  }
 })
 
 // A stored refresh token means this tab was signed in before a reload: refresh, then show the profile.

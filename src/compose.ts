@@ -20,6 +20,7 @@ import {
   createPasswordCheck,
   type FloorSizing,
 } from './services/password-check.js'
+import { createMfa, type Mfa } from './services/mfa.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -53,6 +54,8 @@ export interface Services {
   accounts: Accounts
   sessions: Sessions
   login: Login
+  /** Second factors: TOTP enrolment, recovery codes, the mfa grants' second step. */
+  mfa: Mfa
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** PostgreSQL (TOKEN_OWNER_CACHE_SIZE > 0): the token owners kept in memory behind currentUser. */
@@ -178,7 +181,16 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const login = createLogin({ checkPassword, sessions, events })
+  const mfa = createMfa({
+    store,
+    throttleStore,
+    policy: config.throttle,
+    keyMaterial: config.mfaEncryptionKey ?? config.secretKey,
+    checkPassword,
+    sessions,
+    events,
+  })
+  const login = createLogin({ checkPassword, sessions, events, mfa })
   const accounts = createAccounts({
     store,
     hasher,
@@ -206,7 +218,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     accounts,
     sessions,
     login,
-    grants: createGrants({ login, sessions }),
+    mfa,
+    grants: createGrants({ login, sessions, mfa }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
       store: ownerCache ?? store,

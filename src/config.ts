@@ -26,6 +26,8 @@ const LOG_LEVELS: readonly LogLevel[] = [
 
 export interface Config {
   secretKey: string
+  /** Key material for TOTP secrets at rest (MFA_ENCRYPTION_KEY); SECRET_KEY when unset. */
+  mfaEncryptionKey: string | undefined
   algorithm: SigningAlgorithmName
   /** PEM private key from SIGNING_KEY_FILE; without it asymmetric keys are generated and kept in the database. */
   signingKeyPem: string | undefined
@@ -229,8 +231,15 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
 
   const minDuration = vars.LOGIN_MIN_DURATION_MS ?? 'auto'
 
+  const mfaEncryptionKey = vars.MFA_ENCRYPTION_KEY || undefined
+  if (mfaEncryptionKey && Buffer.byteLength(mfaEncryptionKey) < MIN_SECRET_BYTES)
+    throw new ConfigError(
+      `MFA_ENCRYPTION_KEY must be at least ${MIN_SECRET_BYTES} bytes (generate one with: openssl rand -hex 32)`,
+    )
+
   return {
     secretKey,
+    mfaEncryptionKey,
     algorithm,
     signingKeyPem,
     issuer: issuer.replace(/\/$/, ''),

@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'user_not_found'
   | 'invalid_input'
   | 'config_error'
+  | 'mfa_required'
+  | 'invalid_second_factor'
+  | 'insufficient_user_authentication'
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: ErrorCode
@@ -208,4 +211,28 @@ export class InvalidInput extends GatehouseError {
 /** Configuration that cannot be used; raised once at start-up with a message naming the setting. */
 export class ConfigError extends GatehouseError {
   readonly code = 'config_error'
+}
+
+/**
+ * The password was right, and the user has a second factor: the login continues with an `mfa_token`
+ * (Auth0's shape), which the mfa-otp or mfa-recovery-code grant completes.
+ */
+export class MfaRequired extends GatehouseError {
+  readonly code = 'mfa_required'
+  constructor(readonly mfaToken: string) {
+    super('Multifactor authentication required')
+  }
+}
+
+/** A wrong or replayed code, a spent recovery code, or an mfa_token that is unknown, spent or expired. */
+export class InvalidSecondFactor extends GatehouseError {
+  readonly code = 'invalid_second_factor'
+}
+
+/** A valid token from a login without a second factor, on a route that requires one (RFC 9470). */
+export class InsufficientUserAuthentication extends GatehouseError {
+  readonly code = 'insufficient_user_authentication'
+  constructor() {
+    super('A login with a second factor is required')
+  }
 }

@@ -306,6 +306,46 @@ describe('gatehouse users scopes', () => {
   })
 })
 
+describe('gatehouse users mfa and mfa-reset', () => {
+  it("shows a user's second factors and resets them, audited under the CLI's actor", async () => {
+    const dir = tempDir()
+    await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--password-stdin'],
+      stdinOf('a fine passphrase'),
+    )
+    expect((await gatehouse(dir, ['users', 'mfa', 'alice'])).stdout).toBe('alice: TOTP none\n')
+    const store = openSqliteStore(join(dir, 'users.db'))
+    try {
+      const user = (await store.findUserByUsername('alice'))!
+      await store.startTotp(user.id, 'sealed', 1)
+      await store.confirmTotp(user.id, 'sealed', 1, ['a', 'b', 'c'], 2)
+    } finally {
+      await store.close()
+    }
+    expect((await gatehouse(dir, ['users', 'mfa', 'alice'])).stdout).toBe(
+      'alice: TOTP confirmed, 3 recovery codes left\n',
+    )
+    const reset = await gatehouse(dir, ['users', 'mfa-reset', 'alice'])
+    expect(reset).toMatchObject({ code: 0 })
+    expect(reset.stdout).toContain("Second factors of 'alice' removed")
+    expect((await gatehouse(dir, ['users', 'mfa', 'alice'])).stdout).toBe('alice: TOTP none\n')
+    const audit = openSqliteStore(join(dir, 'users.db'))
+    const events = await audit.listAudit({ limit: 10 }).finally(() => audit.close())
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'mfa',
+        outcome: 'reset',
+        username: 'alice',
+        actor: `cli:${userInfo().username}`,
+      }),
+    )
+    expect((await gatehouse(dir, ['users', 'mfa-reset', 'ghost'])).stderr).toContain(
+      "No user named 'ghost'",
+    )
+  })
+})
+
 describe('gatehouse users add --admin', () => {
   it('creates the first admin, with the default scopes plus admin', async () => {
     const dir = tempDir()

@@ -1,4 +1,4 @@
-// `gatehouse users ...`: add, list, passwd, disable, enable, remove, import and scopes. Changes go
+// `gatehouse users ...`: add, list, passwd, disable, enable, remove, import, scopes, mfa and mfa-reset. Changes go
 // through the accounts use-case, which audits them under the CLI's actor (`cli:<os user>`).
 import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
@@ -147,6 +147,30 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
             ? await accounts.setScopes(username, granted, actor)
             : await accounts.scopesOf(username)
         print(`${printable(username)}: ${effective.join(' ') || '(no scopes)'}`)
+      })
+    })
+
+  users
+    .command('mfa <username>')
+    .description("show a user's second factors")
+    .action(async (username: string) => {
+      await cli.withServices(async ({ mfa }) => {
+        const status = await mfa.statusOf(username)
+        const codes =
+          status.totp === 'confirmed' ? `, ${status.recovery_codes_left} recovery codes left` : ''
+        print(`${printable(username)}: TOTP ${status.totp}${codes}`)
+      })
+    })
+
+  users
+    .command('mfa-reset <username>')
+    .description(
+      "remove a user's second factors and recovery codes (who lost them all), ending their sessions",
+    )
+    .action(async (username: string) => {
+      await cli.withServices(async ({ mfa }) => {
+        await mfa.reset(username, actor)
+        print(`Second factors of '${printable(username)}' removed; their sessions ended.`)
       })
     })
 }

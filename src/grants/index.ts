@@ -2,8 +2,11 @@
 // are all built from this list. A new grant is one module and one line here.
 import { UnsupportedGrantType } from '../errors.js'
 import type { Login } from '../services/login.js'
+import type { Mfa } from '../services/mfa.js'
 import type { Sessions } from '../services/sessions.js'
 import type { Grant } from './grant.js'
+import { mfaOtpGrant } from './mfa-otp.js'
+import { mfaRecoveryCodeGrant } from './mfa-recovery-code.js'
 import { passwordGrant } from './password.js'
 import { refreshTokenGrant } from './refresh-token.js'
 
@@ -16,10 +19,16 @@ export interface GrantRegistry {
   readonly all: readonly Grant[]
 }
 
-export function createGrants(services: { login: Login; sessions: Sessions }): GrantRegistry {
+export function createGrants(services: {
+  login: Login
+  sessions: Sessions
+  mfa: Mfa
+}): GrantRegistry {
   const all: readonly Grant[] = [
     passwordGrant(services.login),
     refreshTokenGrant(services.sessions),
+    mfaOtpGrant(services.mfa),
+    mfaRecoveryCodeGrant(services.mfa),
   ]
   const byType = new Map(all.map((grant) => [grant.type, grant]))
   return {

@@ -13,6 +13,7 @@ export function passwordGrant(login: Login): Grant {
           username: requiredParameter(form, 'username'),
           password: requiredParameter(form, 'password'),
           scope: form.scope,
+          clientId: form.client_id,
         },
         client,
       ),

@@ -4,7 +4,12 @@
 // The hook reads the bearer token (RFC 6750 §2.1), resolves the current user, checks scopes and sets
 // `request.user`. Routes protected this way are marked (with their scopes) in the OpenAPI document.
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
-import { InsufficientScope, InvalidToken, NotAuthenticated } from '../errors.js'
+import {
+  InsufficientScope,
+  InsufficientUserAuthentication,
+  InvalidToken,
+  NotAuthenticated,
+} from '../errors.js'
 import type { CurrentUserResolver, Principal } from '../services/current-user.js'
 import type { PublicUser } from '../services/public-user.js'
 import { ErrorSchema } from './schemas.js'
@@ -13,12 +18,24 @@ export const SECURITY_SCHEME = 'OAuth2PasswordBearer'
 
 export type AuthenticateHook = (request: FastifyRequest) => Promise<void>
 
+export interface RequireOptions {
+  /** The token's login must have used a second factor (`amr` has `otp`). */
+  mfa?: boolean
+}
+
+/** The RFC 8176 `amr` values that count as a second factor. */
+const SECOND_FACTORS = ['otp', 'mfa']
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Put on a route's `onRequest` (or `preHandler`) to require a valid bearer token. */
     authenticate: AuthenticateHook
-    /** Like `authenticate`, and the token must carry every one of these scopes. */
+    /**
+     * Like `authenticate`, and the token must carry every one of these scopes; with `{ mfa: true }`
+     * first, its login must also have had a second factor (else RFC 9470's 401).
+     */
     requireScopes(...scopes: string[]): AuthenticateHook
+    requireScopes(options: RequireOptions, ...scopes: string[]): AuthenticateHook
   }
   interface FastifyRequest {
     /** The authenticated user; set on routes protected with `app.authenticate` or `app.requireScopes`. */
@@ -46,11 +63,15 @@ export function registerAuthentication(app: FastifyInstance, resolve: CurrentUse
   /** Each hook made here, with the scopes it requires, so the OpenAPI document can say so. */
   const hooks = new Map<unknown, readonly string[]>()
 
-  const requireScopes = (...required: string[]): AuthenticateHook => {
+  const requireScopes = (first?: string | RequireOptions, ...rest: string[]): AuthenticateHook => {
+    const options = typeof first === 'object' ? first : {}
+    const required = typeof first === 'string' ? [first, ...rest] : rest
     const hook: AuthenticateHook = async (request) => {
       const { user, ...auth } = await resolve(readBearerToken(request.headers.authorization))
       if (!required.every((scope) => auth.scopes.includes(scope)))
         throw new InsufficientScope(required)
+      if (options.mfa && !auth.amr.some((method) => SECOND_FACTORS.includes(method)))
+        throw new InsufficientUserAuthentication()
       request.user = user
       request.auth = auth
     }

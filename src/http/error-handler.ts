@@ -15,6 +15,7 @@ import {
   DatabaseUnavailable,
   GatehouseError,
   InsufficientScope,
+  MfaRequired,
   Overloaded,
   Throttled,
   type ErrorCode,
@@ -36,6 +37,8 @@ interface Answer {
   tokenEndpointError?: string
   challenge?: string
   retryAfter?: number
+  /** More body fields the protocol defines for this error (e.g. Auth0's `mfa_token`). */
+  fields?: Record<string, string>
 }
 
 /** The answer for an error, when it needs more than its code (a scope, a wait). */
@@ -109,6 +112,24 @@ const ANSWERS = {
   invalid_input: (e) => ({ status: 400, detail: e.message }),
   // Raised at start-up only; a request that meets one is a bug, answered as one.
   config_error: { status: 500, detail: 'Internal Server Error' },
+  // Auth0's answer, which the clients that speak its MFA flow expect as it is.
+  mfa_required: (e): Answer => ({
+    status: 403,
+    detail: e.message,
+    error: 'mfa_required',
+    fields: e instanceof MfaRequired ? { mfa_token: e.mfaToken } : undefined,
+  }),
+  invalid_second_factor: (e) => ({
+    status: 400,
+    detail: e.message,
+    tokenEndpointError: 'invalid_grant',
+  }),
+  insufficient_user_authentication: (e) => ({
+    status: 401,
+    detail: e.message,
+    error: 'insufficient_user_authentication',
+    challenge: `Bearer error="insufficient_user_authentication", error_description="${e.message}"`,
+  }),
 } satisfies Record<ErrorCode, Answer | AnswerOf>
 
 function answerFor(error: GatehouseError): Answer {
@@ -150,8 +171,8 @@ function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): Fas
   if (answer.challenge) reply.header('WWW-Authenticate', answer.challenge)
   if (answer.retryAfter !== undefined) reply.header('Retry-After', String(answer.retryAfter))
   const body = error
-    ? { detail: answer.detail, error, error_description: answer.detail }
-    : { detail: answer.detail }
+    ? { detail: answer.detail, error, error_description: answer.detail, ...answer.fields }
+    : { detail: answer.detail, ...answer.fields }
   return reply.code(answer.status).type('application/json; charset=utf-8').send(body)
 }
 

@@ -34,6 +34,13 @@ export const TokenFormSchema = Type.Object(
         description: 'Space-separated scopes; default: all granted',
       }),
     ),
+    mfa_token: Type.Optional(
+      Type.String({ maxLength: 256, description: 'mfa-otp and mfa-recovery-code grants' }),
+    ),
+    otp: Type.Optional(Type.String({ maxLength: 16, description: 'mfa-otp grant' })),
+    recovery_code: Type.Optional(
+      Type.String({ maxLength: 64, description: 'mfa-recovery-code grant' }),
+    ),
     client_id: Type.Optional(Type.String({ maxLength: 256 })),
     client_secret: Type.Optional(Type.String({ maxLength: 256, format: 'password' })),
   },
@@ -70,6 +77,16 @@ export const ErrorSchema = Type.Object({
   detail: Type.String(),
   error: Type.Optional(Type.String()),
   error_description: Type.Optional(Type.String()),
+})
+
+/** Auth0's answer to a right password of a user with a second factor: continue with the mfa_token. */
+export const MfaRequiredSchema = Type.Object({
+  detail: Type.String(),
+  error: Type.Literal('mfa_required'),
+  error_description: Type.String(),
+  mfa_token: Type.String({
+    description: 'For the mfa-otp or mfa-recovery-code grant, within 5 minutes',
+  }),
 })
 
 export const ItemSchema = Type.Object({ item_id: Type.String(), owner: Type.String() })

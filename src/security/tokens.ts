@@ -39,6 +39,8 @@ export interface AccessTokenClaims {
   /** The session (login) the token belongs to. */
   sid: string
   scope: readonly string[]
+  /** How the user authenticated (RFC 8176), e.g. ['pwd'] or ['pwd', 'otp']; empty when not said. */
+  amr: readonly string[]
   exp: number
   iat: number
   jti: string
@@ -50,7 +52,7 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  issue(subject: string, sessionId: string, scope: string[]): IssuedToken
+  issue(subject: string, sessionId: string, scope: string[], amr?: readonly string[]): IssuedToken
   /** The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. */
   verify(token: string): AccessTokenClaims
   /** Switch to a new key set (after a rotation), keeping the claims policy. */
@@ -170,7 +172,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
     if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`)
       throw new InvalidToken()
-    const { sub, sid, scope, exp, iat, jti } = claims
+    const { sub, sid, scope, exp, iat, jti, amr } = claims
     if (
       typeof sub !== 'string' ||
       sub === '' ||
@@ -181,6 +183,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       throw new InvalidToken()
     }
     if (scope !== undefined && typeof scope !== 'string') throw new InvalidToken()
+    if (
+      amr !== undefined &&
+      !(Array.isArray(amr) && amr.length <= 8 && amr.every((value) => typeof value === 'string'))
+    )
+      throw new InvalidToken()
     // This service issues tokens with iat = now and exp = iat + the lifetime: one issued in the future,
     // or meant to live longer (exp 1e308), was not made under this policy, whatever signed it.
     if (
@@ -194,6 +201,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       sub,
       sid,
       scope: scopes,
+      amr: Object.freeze(amr === undefined ? [] : [...amr]),
       exp,
       iat,
       jti: typeof jti === 'string' ? jti : '',
@@ -206,11 +214,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       accepted = next
       build()
     },
-    issue(subject, sessionId, scope) {
+    issue(subject, sessionId, scope, amr) {
       const token = sign({
         sub: subject,
         sid: sessionId,
         scope: scope.join(' '),
+        ...(amr?.length ? { amr: [...amr] } : {}),
         jti: randomBytes(16).toString('base64url'),
       })
       return { token, expiresIn: ttlSeconds }

@@ -14,6 +14,8 @@ export interface Principal {
   sessionId: string
   /** Scopes the token carries that the user still holds: a scope removed since no longer counts. */
   scopes: readonly string[]
+  /** How the token's login was made (RFC 8176 `amr`), e.g. ['pwd', 'otp']. */
+  amr: readonly string[]
 }
 
 export type CurrentUserResolver = (token: string) => Promise<Principal>
@@ -64,6 +66,12 @@ export function createCurrentUserResolver(deps: {
     const scopes = claims.scope.every((scope) => held.includes(scope))
       ? claims.scope
       : claims.scope.filter((scope) => held.includes(scope))
-    return { user: toPublicUser(user), userId: user.id, sessionId: claims.sid, scopes }
+    return {
+      user: toPublicUser(user),
+      userId: user.id,
+      sessionId: claims.sid,
+      scopes,
+      amr: claims.amr,
+    }
   }
 }

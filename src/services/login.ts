@@ -1,8 +1,10 @@
 // The password login use-case behind the password grant: check the password through the one
 // pipeline (throttle, hashing queue, verification, timing floor), open a session, and record the
-// outcome in the audit log, success or not.
+// outcome in the audit log, success or not. A user with a second factor gets MfaRequired (with an
+// mfa_token) instead of a session, and only after the password was proven.
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import type { ClientInfo } from './actor.js'
+import type { Mfa } from './mfa.js'
 import type { PasswordCheck } from './password-check.js'
 import type { SecurityEvents } from './security-events.js'
 import type { Sessions, TokenResponse } from './sessions.js'
@@ -11,6 +13,8 @@ export interface LoginRequest {
   username: string
   password: string
   scope: string | undefined
+  /** The `client_id` the client sent, if any: an mfa_token is bound to it. */
+  clientId?: string | undefined
 }
 
 /** Logs in from `client`; throws the pipeline's errors (InvalidCredentials, Throttled ...). */
@@ -28,6 +32,7 @@ const OUTCOMES: Partial<Record<ErrorCode, string>> = {
   throttle_unavailable: 'overloaded',
   invalid_request: 'invalid_request',
   invalid_scope: 'invalid_request',
+  mfa_required: 'mfa_required',
 }
 
 export function loginOutcome(error: unknown): string {
@@ -38,9 +43,11 @@ export function createLogin(deps: {
   checkPassword: PasswordCheck
   sessions: Sessions
   events: SecurityEvents
+  /** Second factors; without it every login is by password alone. */
+  mfa?: Pick<Mfa, 'requireSecondFactor'>
 }): Login {
-  const { checkPassword, sessions, events } = deps
-  return async ({ username, password, scope }, client) => {
+  const { checkPassword, sessions, events, mfa } = deps
+  return async ({ username, password, scope, clientId }, client) => {
     const record = (outcome: string) =>
       events({
         type: 'login',
@@ -51,6 +58,7 @@ export function createLogin(deps: {
       })
     try {
       const { user } = await checkPassword(username, password, client.ip)
+      await mfa?.requireSecondFactor(user, { scope, clientId })
       const response = await sessions.start(user, scope, client)
       await record('success')
       return response

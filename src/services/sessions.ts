@@ -44,6 +44,8 @@ export interface Sessions {
     user: UserRecord,
     requestedScope: string | undefined,
     client: ClientInfo,
+    /** How the user authenticated (RFC 8176); the session keeps it for its refreshed tokens. */
+    amr?: readonly string[],
   ): Promise<TokenResponse>
   /** The refresh_token grant: rotates the refresh token and issues a new access token. */
   refresh(
@@ -75,6 +77,8 @@ export interface SessionsOptions {
 }
 
 const DAY_MS = 86_400_000
+/** A login by password alone, and what sessions from before `amr` was recorded were. */
+const PASSWORD_ONLY = ['pwd'] as const
 
 /** 256 bits from the CSPRNG; only its SHA-256 is stored (a fast hash suffices for a random secret). */
 function newRefreshToken(): { token: string; hash: string } {
@@ -96,8 +100,9 @@ export function createSessions(options: SessionsOptions): Sessions {
     granted: string[],
     requested: string | undefined,
     refreshToken: string,
+    amr: readonly string[],
   ): TokenResponse => {
-    const access = tokens.issue(user.username, sessionId, granted)
+    const access = tokens.issue(user.username, sessionId, granted, amr)
     const response: TokenResponse = {
       access_token: access.token,
       token_type: 'bearer',
@@ -140,7 +145,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
 
   return {
-    async start(user, requestedScope, client) {
+    async start(user, requestedScope, client, amr = PASSWORD_ONLY) {
       const granted = scopes.resolve(requestedScope, scopes.granted(user))
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
@@ -154,6 +159,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         userAgent: client.userAgent?.slice(0, 512) ?? null,
         ip: client.ip,
         refreshTokenHash: refresh.hash,
+        amr,
       }
       // Only if the password just verified is still the user's, and nothing disabled, re-enabled or
       // ended the user's sessions meanwhile: a change acknowledged before this moment wins.
@@ -162,7 +168,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         credentialVersion: user.credentialVersion,
       }
       if (!(await store.createSessionIfCurrent(session, current))) throw new InvalidCredentials()
-      return respond(user, sessionId, granted, requestedScope, refresh.token)
+      return respond(user, sessionId, granted, requestedScope, refresh.token, amr)
     },
 
     async refresh(refreshToken, requestedScope, client) {
@@ -198,7 +204,9 @@ export function createSessions(options: SessionsOptions): Sessions {
         ...client,
         actor: user.username,
       })
-      return respond(user, session.id, granted, requestedScope, next.token)
+      // The refreshed token says how its login was made, not merely that a refresh token was held.
+      const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
+      return respond(user, session.id, granted, requestedScope, next.token, amr)
     },
 
     async revokeToken(token) {

@@ -43,6 +43,7 @@ import {
 } from './rows.js'
 import { createChangePump, type ChangePump } from './change-feed.js'
 import { CHANGE_CHANNEL } from './migrations/009-change-feed.js'
+import { createPostgresMfaStore } from './postgres-mfa.js'
 import { usernameKey } from './username-key.js'
 
 export interface PostgresStoreOptions {
@@ -114,7 +115,7 @@ export async function openPostgresStore(
   }
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
       [
         session.id,
         session.userId,
@@ -123,6 +124,7 @@ export async function openPostgresStore(
         session.expiresAt,
         session.userAgent,
         session.ip,
+        session.amr?.length ? session.amr.join(' ') : null,
       ],
     )
     await client.query(
@@ -146,6 +148,7 @@ export async function openPostgresStore(
   const subscriptions = new Set<{ close(): Promise<void> }>()
 
   const store: Store = {
+    ...createPostgresMfaStore(query, transaction),
     async findUserByUsername(username) {
       const { rows } = await query<UserRow>(
         `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`,

@@ -6,10 +6,12 @@ import type {
   Change,
   ChangeKind,
   CurrentCredentials,
+  MfaTokenRecord,
   SessionRecord,
   SigningKeyRecord,
   ThrottleState,
   TokenOwner,
+  TotpFactorRecord,
   UserRecord,
 } from './index.js'
 import { AUDIT_DELETE_FLOOR_MS } from './migrations/005-credentials-retention-leases.js'
@@ -43,6 +45,7 @@ export interface SessionRow {
   session_revoked_at: number | null
   session_user_agent: string | null
   session_ip: string | null
+  session_amr: string | null
 }
 
 export interface RefreshTokenRow extends SessionRow {
@@ -141,7 +144,7 @@ export function credentialsStillCurrent(
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
   s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
-  s.user_agent AS session_user_agent, s.ip AS session_ip`
+  s.user_agent AS session_user_agent, s.ip AS session_ip, s.amr AS session_amr`
 
 export function toUserRecord(row: UserRow): UserRecord {
   return {
@@ -182,6 +185,7 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
     revokedAt: row.session_revoked_at,
     userAgent: row.session_user_agent,
     ip: row.session_ip,
+    amr: row.session_amr === null ? [] : splitScopes(row.session_amr),
   }
 }
 
@@ -263,3 +267,47 @@ export function toChange(row: ChangeRow): Change {
 
 /** The bcrypt test the partial index gatehouse_users_bcrypt is built on (same text, so it is used). */
 export const BCRYPT_PRESENT_QUERY = `SELECT EXISTS (SELECT 1 FROM users WHERE hashed_password LIKE '$2%') AS present`
+
+export interface TotpRow {
+  user_id: number
+  secret: string
+  created_at: number
+  confirmed_at: number | null
+  last_step: number | null
+}
+
+export function toTotpFactor(row: TotpRow): TotpFactorRecord {
+  return {
+    userId: row.user_id,
+    sealedSecret: row.secret,
+    createdAt: row.created_at,
+    confirmedAt: row.confirmed_at,
+    lastStep: row.last_step,
+  }
+}
+
+export interface MfaTokenRow {
+  token_hash: string
+  user_id: number
+  client_id: string | null
+  scope: string | null
+  password_digest: string
+  credential_version: number
+  created_at: number
+  expires_at: number
+  spent_at: number | null
+}
+
+export function toMfaToken(row: MfaTokenRow): MfaTokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    passwordDigest: row.password_digest,
+    credentialVersion: row.credential_version,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    spentAt: row.spent_at,
+  }
+}

@@ -42,6 +42,7 @@ import {
   type UserRow,
 } from './rows.js'
 import { createChangePump } from './change-feed.js'
+import { createSqliteMfaStore } from './sqlite-mfa.js'
 import { usernameKey } from './username-key.js'
 
 /** LIKE is case-insensitive for ASCII in SQLite; `\` escapes the wildcards of the search text. */
@@ -180,9 +181,9 @@ export function openSqliteStore(filename: string): Store {
       'UPDATE users SET scopes = ? WHERE username = ?',
     ),
     insertSession: db.prepare<
-      [string, number, string, number, number, number, string | null, string | null]
+      [string, number, string, number, number, number, string | null, string | null, string | null]
     >(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>(
       'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)',
@@ -248,6 +249,7 @@ export function openSqliteStore(filename: string): Store {
       session.expiresAt,
       session.userAgent,
       session.ip,
+      session.amr?.length ? session.amr.join(' ') : null,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   }
@@ -364,6 +366,7 @@ export function openSqliteStore(filename: string): Store {
   })
 
   return {
+    ...createSqliteMfaStore(db),
     async findUserByUsername(username) {
       const row = statements.byUsername.get(username)
       return row && toUserRecord(row)

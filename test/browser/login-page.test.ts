@@ -118,8 +118,8 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
   }
 
   async function signIn(page: Page, username: string, password: string): Promise<void> {
-    await page.getByLabel('Username').fill(username)
-    await page.getByLabel('Password').fill(password)
+    await page.getByLabel('Username', { exact: true }).fill(username)
+    await page.getByLabel('Password', { exact: true }).fill(password)
     await page.getByRole('button', { name: 'Sign in' }).click()
   }
 

@@ -40,6 +40,10 @@ const PROTECTED: Route[] = [
     json: { current_password: 'alice-password', new_password: 'a new passphrase' },
   },
   { method: 'POST', url: '/logout' },
+  { method: 'GET', url: '/users/me/mfa' },
+  { method: 'POST', url: '/users/me/mfa/totp' },
+  { method: 'POST', url: '/users/me/mfa/totp/confirm', json: { code: '123456' } },
+  { method: 'DELETE', url: '/users/me/mfa/totp', json: { password: 'alice-password' } },
 ]
 
 let t: TestApp & { close(): Promise<void> }

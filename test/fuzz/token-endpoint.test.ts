@@ -1,8 +1,9 @@
-// Fuzzing POST /token (both grants) and POST /revoke: random and mutated bodies, content types and form
+// Fuzzing POST /token (every grant, the MFA ones included) and POST /revoke: random and mutated bodies, content types and form
 // encodings, oversized bodies. Whatever arrives: never a 5xx, always a well-formed JSON error, and a
 // rejected request leaves users, hashes, sessions and refresh tokens exactly as they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { Secret, TOTP } from 'otpauth'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildShared, type TestApp } from '../helper.js'
 import {
@@ -43,6 +44,16 @@ beforeAll(async () => {
     username: 'legacy',
     hashedPassword: await bcrypt.hash('legacy-password', 4),
   })
+  // A user with a confirmed TOTP factor: the password answers mfa_required and an mfa_token.
+  await t.addUser({ username: 'tess', password: 'tess-password' })
+  const tess = (await t.store.findUserByUsername('tess'))!
+  const holder = { name: 'tess', ip: null, userAgent: null, userId: tess.id }
+  const { secret } = await t.services.mfa.startTotp(holder)
+  await t.services.mfa.confirmTotp(
+    holder,
+    'none',
+    TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() - 30_000 }),
+  )
   state = openStateReader(t.dir)
 })
 
@@ -214,6 +225,51 @@ describe('fuzzing POST /token', () => {
       )
     },
     fuzzTimeout(40, 100),
+  )
+})
+
+describe('fuzzing the MFA grants', () => {
+  const OTP = 'http://auth0.com/oauth/grant-type/mfa-otp'
+  const RECOVERY = 'http://auth0.com/oauth/grant-type/mfa-recovery-code'
+
+  it(
+    'refuses hostile mfa_token, otp and recovery_code values with invalid_grant, invalid_request or 429, no 5xx and no change',
+    async () => {
+      const tally = createTally()
+      const live = async (): Promise<string> => {
+        const body = new URLSearchParams({ username: 'tess', password: 'tess-password' })
+        const response = await post({ url: '/token', body: body.toString(), type: FORM }, tally)
+        expect(response.statusCode, response.body).toBe(403)
+        return response.json<{ mfa_token: string }>().mfa_token
+      }
+      const tokens = [await live(), await live()]
+      const mfaToken = fc.oneof(fc.constantFrom(...tokens), nastyString, jwtShaped)
+      const body = fc
+        .tuple(
+          fc.constantFrom(OTP, RECOVERY),
+          mfaToken,
+          nastyString,
+          fc.constantFrom('otp', 'recovery_code', 'client_id', 'scope'),
+        )
+        .map(([grant, token, value, field]) =>
+          new URLSearchParams({ grant_type: grant, mfa_token: token, [field]: value }).toString(),
+        )
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(body, formBody(tokenFormPairs)), async (payload) => {
+          const response = await expectNoEffect({ url: '/token', body: payload, type: FORM }, tally)
+          expect([400, 401, 413, 429], response.body).toContain(response.statusCode)
+          if (response.statusCode === 400) {
+            expect(response.json<{ error: string }>().error).toMatch(
+              /^(invalid_request|invalid_grant|invalid_scope|unsupported_grant_type)$/,
+            )
+          }
+        }),
+        fuzzParameters(250),
+      )
+      // Dead or hostile mfa_tokens reached the grant and were refused as invalid_grant.
+      expect(tally.count(400), String(tally)).toBeGreaterThan(40)
+    },
+    fuzzTimeout(250, 60),
   )
 })
 

@@ -561,6 +561,17 @@ cases.push(
   { name: 'typ in an array', make: withHeader((header) => (header.typ = ['at+jwt'])) },
 )
 
+// amr (RFC 8176) in shapes this service never issues: a second factor cannot be claimed by a malformed value.
+cases.push(
+  { name: 'amr as a string', make: withClaims((claims) => (claims.amr = 'pwd otp')) },
+  { name: 'amr as an object', make: withClaims((claims) => (claims.amr = { 0: 'otp' })) },
+  { name: 'amr with a number', make: withClaims((claims) => (claims.amr = ['pwd', 1])) },
+  {
+    name: 'amr with too many values',
+    make: withClaims((claims) => (claims.amr = Array<string>(9).fill('otp'))),
+  },
+)
+
 // Huge tokens: refused before anything is parsed.
 cases.push(
   {

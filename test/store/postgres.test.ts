@@ -144,6 +144,9 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_signing_keys.created_at:bigint',
           'gatehouse_throttle.expires_at:bigint',
           'gatehouse_leases.expires_at:bigint',
+          'gatehouse_totp.created_at:bigint',
+          'gatehouse_mfa_tokens.created_at:bigint',
+          'gatehouse_mfa_tokens.expires_at:bigint',
         ]),
       )
     })

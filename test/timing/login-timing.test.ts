@@ -3,6 +3,7 @@
 // interleaved samples, with the default LOGIN_MIN_DURATION_MS=auto; and a control run without the
 // floor shows that the same test does catch the leak it guards against.
 import { performance } from 'node:perf_hooks'
+import { Secret, TOTP } from 'otpauth'
 import { describe, expect, it } from 'vitest'
 import { build, tokenRequest, type TestApp } from '../helper.js'
 import { TUTORIAL_HASH } from '../support/tutorial-db.js'
@@ -34,10 +35,20 @@ const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 describe('login timing', () => {
-  it('answers an unknown user as slowly as a wrong password of an argon2id or a bcrypt-12 user (Welch t-test)', async () => {
+  it('answers an unknown user as slowly as a wrong password of an argon2id, a bcrypt-12 or a TOTP user (Welch t-test)', async () => {
     const t = await build({ env: { ...UNTHROTTLED, LOGIN_MIN_DURATION_MS: 'auto' } })
     await t.store.createUser({ username: 'johndoe', hashedPassword: TUTORIAL_HASH })
     await t.addUser({ username: 'modern', password: 'modern-password' })
+    // A user with a second factor: a wrong password must not reveal that the factor exists.
+    await t.addUser({ username: 'totp', password: 'totp-password' })
+    const totpAccount = (await t.store.findUserByUsername('totp'))!
+    const holder = { name: 'totp', ip: null, userAgent: null, userId: totpAccount.id }
+    const { secret } = await t.services.mfa.startTotp(holder)
+    await t.services.mfa.confirmTotp(
+      holder,
+      'none',
+      TOTP.generate({ secret: Secret.fromBase32(secret) }),
+    )
     await t.app.ready()
 
     // The leak the floor has to hide: how much longer a bcrypt-12 check works than an argon2id one, here and now.
@@ -49,10 +60,11 @@ describe('login timing', () => {
     }
     const gap = median(work.bcrypt) - median(work.argon2id)
 
-    const samples: Record<'unknown' | 'johndoe' | 'modern', number[]> = {
+    const samples: Record<'unknown' | 'johndoe' | 'modern' | 'totp', number[]> = {
       unknown: [],
       johndoe: [],
       modern: [],
+      totp: [],
     }
     const names = Object.keys(samples) as Array<keyof typeof samples>
     // Not measured: the first answers pay for warming up (JIT, the dummy hash, the floor settling).
@@ -67,20 +79,24 @@ describe('login timing', () => {
 
     const bcryptUser = welch(samples.unknown, samples.johndoe)
     const argon2User = welch(samples.unknown, samples.modern)
+    const totpUser = welch(samples.unknown, samples.totp)
     const paired = [
       pairedT(samples.unknown, samples.johndoe),
       pairedT(samples.unknown, samples.modern),
+      pairedT(samples.unknown, samples.totp),
     ]
     console.log(
       [
         `verification work: bcrypt-12 ${median(work.bcrypt).toFixed(0)} ms, argon2id ${median(work.argon2id).toFixed(0)} ms`,
         describeWelch('unknown vs bcrypt-12 user', bcryptUser),
         describeWelch('unknown vs argon2id user', argon2User),
+        describeWelch('unknown vs TOTP user', totpUser),
         `paired by round: t = ${paired.map((result) => `${result.t.toFixed(2)} (se ${result.se.toFixed(1)} ms)`).join(', ')}`,
       ].join('\n'),
     )
     expect(Math.abs(bcryptUser.t)).toBeLessThan(T_LIMIT)
     expect(Math.abs(argon2User.t)).toBeLessThan(T_LIMIT)
+    expect(Math.abs(totpUser.t)).toBeLessThan(T_LIMIT)
     // Power: the smallest difference these samples would have flagged is well under the gap to hide.
     // Measured on differences within a round, where a shared machine's drift in load cancels out.
     expect(T_LIMIT * Math.max(...paired.map((result) => result.se))).toBeLessThan(gap / 2)

@@ -7,7 +7,13 @@ import { requiredParameter, type GrantRegistry } from '../../grants/index.js'
 import type { Sessions } from '../../services/sessions.js'
 import { clientOf } from '../client.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
-import { ErrorSchema, RevokeFormSchema, TokenFormSchema, TokenResponseSchema } from '../schemas.js'
+import {
+  ErrorSchema,
+  MfaRequiredSchema,
+  RevokeFormSchema,
+  TokenFormSchema,
+  TokenResponseSchema,
+} from '../schemas.js'
 
 export function tokenRoutes({ grants, sessions }: { grants: GrantRegistry; sessions: Sessions }) {
   const grantList = grants.all.map((grant) => `- ${grant.summary}`).join('\n')
@@ -32,6 +38,7 @@ export function tokenRoutes({ grants, sessions }: { grants: GrantRegistry; sessi
             200: TokenResponseSchema,
             400: ErrorSchema,
             401: ErrorSchema,
+            403: MfaRequiredSchema,
             429: ErrorSchema,
             503: ErrorSchema,
           },

@@ -9,6 +9,7 @@ import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 import { issuers } from './006-issuers.js'
+import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
@@ -28,7 +29,8 @@ export const migrations: readonly Migration[] = [
   usernameKeysAudit,
   credentialsRetentionLeases,
   issuers,
-  // 7 and 8 land from other branches; they go before this one.
+  mfa,
+  // 7 lands from another branch; it goes before 8.
   changeFeed,
 ]
 
