@@ -98,6 +98,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         'scopes',
         'username_key',
         'credential_version',
+        'email_verified',
       ])
       const indexes = await admin.query<{ indexname: string }>(
         'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
@@ -144,6 +145,9 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_signing_keys.created_at:bigint',
           'gatehouse_throttle.expires_at:bigint',
           'gatehouse_leases.expires_at:bigint',
+          'gatehouse_one_time_tokens.created_at:bigint',
+          'gatehouse_one_time_tokens.expires_at:bigint',
+          'gatehouse_outbox.created_at:bigint',
         ]),
       )
     })

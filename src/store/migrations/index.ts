@@ -9,6 +9,7 @@ import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 import { issuers } from './006-issuers.js'
+import { mail } from './007-mail.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -27,6 +28,7 @@ export const migrations: readonly Migration[] = [
   usernameKeysAudit,
   credentialsRetentionLeases,
   issuers,
+  mail,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
