@@ -45,8 +45,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     await services.calibrate()
     services.maintenance.start()
+    services.mailer.start()
   })
   app.addHook('onClose', () => services.maintenance.stop())
+  app.addHook('onClose', () => services.mailer.stop())
 
   app.decorate('metrics', metrics)
   if (metrics) {

@@ -14,6 +14,7 @@ import { createAuditLog, type AuditLog } from './services/audit-log.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
+import { createMailer, type Mailer } from './services/mail.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
 import { createPasswordCheck } from './services/password-login.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
@@ -40,6 +41,8 @@ export interface Services {
   /** Pruning of old audit events and ended sessions, once across instances (the server starts it). */
   maintenance: Maintenance
   accounts: Accounts
+  /** The mail outbox and its sender (the server starts it). */
+  mailer: Mailer
   sessions: Sessions
   login: Login
   grants: GrantRegistry
@@ -145,6 +148,13 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     auditRetentionDays: config.auditRetentionDays,
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
+  const mailer = createMailer({
+    config: config.mail,
+    store,
+    log: logger,
+    events,
+    secretKey: config.secretKey,
+  })
   const sessions = createSessions({
     store,
     tokens,
@@ -179,6 +189,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     auditLog: createAuditLog(store),
     maintenance,
     accounts,
+    mailer,
     sessions,
     login,
     grants: createGrants({ login, sessions }),
@@ -196,6 +207,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     async close() {
       stopKeyReload()
       await maintenance.stop()
+      await mailer.stop()
       await events.flush()
       await (await redis)?.close()
     },

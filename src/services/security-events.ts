@@ -13,6 +13,9 @@ export type SecurityEventType =
   | 'password_change'
   | 'registration'
   | 'admin'
+  | 'password_reset'
+  | 'email_verification'
+  | 'mail'
 
 export interface SecurityEvent {
   type: SecurityEventType
