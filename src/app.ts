@@ -15,6 +15,7 @@ import { adminRoutes } from './http/routes/admin.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { loginPageRoutes } from './http/routes/login-page.js'
+import { recoveryRoutes } from './http/routes/recovery.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
@@ -85,6 +86,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(sessionRoutes(services.sessions))
   await app.register(userRoutes(services.accounts))
   await app.register(adminRoutes(services))
+  if (services.recovery.enabled) await app.register(recoveryRoutes(services.recovery))
   await app.register(loginPageRoutes)
   return app
 }

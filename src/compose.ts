@@ -17,6 +17,7 @@ import { createLoginThrottle, throttleAddress } from './services/login-throttle.
 import { createMailer, type Mailer } from './services/mail.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
 import { createPasswordCheck } from './services/password-login.js'
+import { createRecovery, type Recovery } from './services/recovery.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -43,6 +44,8 @@ export interface Services {
   accounts: Accounts
   /** The mail outbox and its sender (the server starts it). */
   mailer: Mailer
+  /** Password reset and e-mail verification links. */
+  recovery: Recovery
   sessions: Sessions
   login: Login
   grants: GrantRegistry
@@ -164,7 +167,24 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const login = createLogin({ checkPassword, sessions, events })
+  const login = createLogin({
+    checkPassword,
+    sessions,
+    events,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+  })
+  const recovery = createRecovery({
+    store,
+    hasher,
+    mailer,
+    events,
+    throttle,
+    log: logger,
+    issuer: config.issuer,
+    passwordResetMinutes: config.mail.passwordResetMinutes,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+    passwordMinLength: config.passwordMinLength,
+  })
   const accounts = createAccounts({
     store,
     hasher,
@@ -174,6 +194,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     throttle,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registrationOpen,
+    verification: recovery,
   })
 
   return {
@@ -190,6 +211,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     maintenance,
     accounts,
     mailer,
+    recovery,
     sessions,
     login,
     grants: createGrants({ login, sessions }),
@@ -207,6 +229,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     async close() {
       stopKeyReload()
       await maintenance.stop()
+      await recovery.close()
       await mailer.stop()
       await events.flush()
       await (await redis)?.close()

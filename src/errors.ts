@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'user_not_found'
   | 'invalid_input'
   | 'config_error'
+  | 'invalid_link'
+  | 'unverified_email'
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: ErrorCode
@@ -208,4 +210,22 @@ export class InvalidInput extends GatehouseError {
 /** Configuration that cannot be used; raised once at start-up with a message naming the setting. */
 export class ConfigError extends GatehouseError {
   readonly code = 'config_error'
+}
+
+/** A password reset or e-mail verification link that is unknown, used, expired or void. */
+export class InvalidLink extends GatehouseError {
+  readonly code = 'invalid_link'
+  constructor(purpose: 'reset' | 'verify') {
+    super(`This ${purpose === 'reset' ? 'reset' : 'verification'} link is invalid or has expired`)
+  }
+}
+
+/** The password was right, but REQUIRE_VERIFIED_EMAIL=true and the user's address awaits verification. */
+export class UnverifiedEmail extends GatehouseError {
+  readonly code = 'unverified_email'
+  constructor() {
+    super(
+      'The e-mail address of this account is not verified yet: follow the link sent to it, or ask for a new one by resetting the password',
+    )
+  }
 }

@@ -1,4 +1,4 @@
-// `gatehouse users ...`: add, list, passwd, disable, enable, remove, import and scopes. Changes go
+// `gatehouse users ...`: add, list, passwd, disable, enable, remove, verify-email, import and scopes. Changes go
 // through the accounts use-case, which audits them under the CLI's actor (`cli:<os user>`).
 import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
@@ -93,6 +93,16 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
         })
       })
   }
+
+  users
+    .command('verify-email <username>')
+    .description("mark a user's e-mail address verified, as if they had followed the link")
+    .action(async (username: string) => {
+      await cli.withServices(async ({ recovery }) => {
+        await recovery.markVerified(username, actor)
+        print(`The e-mail address of '${printable(username)}' is verified.`)
+      })
+    })
 
   users
     .command('import')

@@ -1,7 +1,7 @@
 // The password login use-case behind the password grant: check the password through the one
 // pipeline (throttle, hashing queue, verification, timing floor), open a session, and record the
 // outcome in the audit log, success or not.
-import { GatehouseError, type ErrorCode } from '../errors.js'
+import { GatehouseError, UnverifiedEmail, type ErrorCode } from '../errors.js'
 import type { ClientInfo } from './actor.js'
 import type { PasswordCheck } from './password-login.js'
 import type { SecurityEvents } from './security-events.js'
@@ -28,6 +28,7 @@ const OUTCOMES: Partial<Record<ErrorCode, string>> = {
   throttle_unavailable: 'overloaded',
   invalid_request: 'invalid_request',
   invalid_scope: 'invalid_request',
+  unverified_email: 'unverified_email',
 }
 
 export function loginOutcome(error: unknown): string {
@@ -38,6 +39,8 @@ export function createLogin(deps: {
   checkPassword: PasswordCheck
   sessions: Sessions
   events: SecurityEvents
+  /** REQUIRE_VERIFIED_EMAIL: users whose address awaits verification are refused (after the password). */
+  requireVerifiedEmail?: boolean
 }): Login {
   const { checkPassword, sessions, events } = deps
   return async ({ username, password, scope }, client) => {
@@ -51,6 +54,7 @@ export function createLogin(deps: {
       })
     try {
       const { user } = await checkPassword(username, password, client.ip)
+      if (deps.requireVerifiedEmail && user.emailVerified === false) throw new UnverifiedEmail()
       const response = await sessions.start(user, scope, client)
       await record('success')
       return response

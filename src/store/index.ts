@@ -58,7 +58,10 @@ export interface SessionRecord {
 /** What a bearer token check needs to know about its user and session. */
 export interface TokenOwner {
   /** With the scopes the user holds now, which bound what any of their tokens may still do. */
-  user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes'>
+  user: Pick<
+    UserRecord,
+    'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes' | 'emailVerified'
+  >
   session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 

@@ -90,6 +90,7 @@ export interface TokenOwnerRow {
   full_name: string | null
   disabled: number | boolean | null
   scopes: string | null
+  email_verified: number | boolean | null
   revoked_at: number | null
   expires_at: number
 }
@@ -100,7 +101,7 @@ export interface TokenOwnerRow {
  * starting from the username: on SQLite about 3 µs instead of 6, on a path every protected request takes.
  */
 export const tokenOwnerQuery = (sessionId: string, username: string): string =>
-  `SELECT u.id, u.username, u.email, u.full_name, u.disabled, u.scopes, s.revoked_at, s.expires_at
+  `SELECT u.id, u.username, u.email, u.full_name, u.disabled, u.scopes, u.email_verified, s.revoked_at, s.expires_at
    FROM gatehouse_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${sessionId} AND u.username = ${username}`
 
 export const USER_COLUMNS =
@@ -160,6 +161,7 @@ export function toTokenOwner(row: TokenOwnerRow): TokenOwner {
       fullName: row.full_name,
       disabled: Boolean(row.disabled),
       scopes: row.scopes === null ? null : splitScopes(row.scopes),
+      emailVerified: row.email_verified === null ? null : Boolean(row.email_verified),
     },
     session: { revokedAt: row.revoked_at, expiresAt: row.expires_at },
   }
