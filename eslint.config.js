@@ -48,6 +48,9 @@ export default tseslint.config(
           'clearTimeout',
           'URL',
           'URLSearchParams',
+          // The recovery links: read the token, then take it out of the address bar.
+          'location',
+          'history',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -12,12 +12,12 @@ export interface TestSmtpServer {
   nth(count: number, timeoutMs?: number): Promise<ParsedMail>
   /** Answers the next `times` messages with this SMTP code (e.g. 451 temporary, 550 permanent). */
   refuseNext(times: number, code: number): void
-  /** Credentials the server demands, when given. */
   close(): Promise<void>
 }
 
+/** Closed when the current test finishes, unless `shared` (started in beforeAll: the caller closes it). */
 export async function startSmtpServer(
-  options: { user?: string; password?: string } = {},
+  options: { user?: string; password?: string; shared?: boolean } = {},
 ): Promise<TestSmtpServer> {
   const messages: ParsedMail[] = []
   const waiters: (() => void)[] = []
@@ -56,7 +56,7 @@ export async function startSmtpServer(
   const { port } = server.server.address() as AddressInfo
   const auth = options.user ? `${options.user}:${options.password}@` : ''
   const close = () => new Promise<void>((resolve) => server.close(() => resolve()))
-  onTestFinished(close)
+  if (!options.shared) onTestFinished(close)
   return {
     url: `smtp://${auth}127.0.0.1:${port}`,
     messages,
