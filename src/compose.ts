@@ -167,12 +167,6 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
-  const login = createLogin({
-    checkPassword,
-    sessions,
-    events,
-    requireVerifiedEmail: config.mail.requireVerifiedEmail,
-  })
   const recovery = createRecovery({
     store,
     hasher,
@@ -184,6 +178,13 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     passwordResetMinutes: config.mail.passwordResetMinutes,
     requireVerifiedEmail: config.mail.requireVerifiedEmail,
     passwordMinLength: config.passwordMinLength,
+  })
+  const login = createLogin({
+    checkPassword,
+    sessions,
+    events,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+    resendVerification: (user) => recovery.sendVerification(user),
   })
   const accounts = createAccounts({
     store,

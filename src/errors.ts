@@ -224,8 +224,6 @@ export class InvalidLink extends GatehouseError {
 export class UnverifiedEmail extends GatehouseError {
   readonly code = 'unverified_email'
   constructor() {
-    super(
-      'The e-mail address of this account is not verified yet: follow the link sent to it, or ask for a new one by resetting the password',
-    )
+    super('The e-mail address of this account is not verified yet: follow the link just sent to it')
   }
 }

@@ -2,6 +2,7 @@
 // pipeline (throttle, hashing queue, verification, timing floor), open a session, and record the
 // outcome in the audit log, success or not.
 import { GatehouseError, UnverifiedEmail, type ErrorCode } from '../errors.js'
+import type { UserRecord } from '../store/index.js'
 import type { ClientInfo } from './actor.js'
 import type { PasswordCheck } from './password-login.js'
 import type { SecurityEvents } from './security-events.js'
@@ -41,6 +42,8 @@ export function createLogin(deps: {
   events: SecurityEvents
   /** REQUIRE_VERIFIED_EMAIL: users whose address awaits verification are refused (after the password). */
   requireVerifiedEmail?: boolean
+  /** A refused unverified user proved their password: a fresh link goes to their address. */
+  resendVerification?: (user: UserRecord) => Promise<void>
 }): Login {
   const { checkPassword, sessions, events } = deps
   return async ({ username, password, scope }, client) => {
@@ -54,7 +57,10 @@ export function createLogin(deps: {
       })
     try {
       const { user } = await checkPassword(username, password, client.ip)
-      if (deps.requireVerifiedEmail && user.emailVerified === false) throw new UnverifiedEmail()
+      if (deps.requireVerifiedEmail && user.emailVerified === false) {
+        await deps.resendVerification?.(user)
+        throw new UnverifiedEmail()
+      }
       const response = await sessions.start(user, scope, client)
       await record('success')
       return response
