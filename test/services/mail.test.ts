@@ -118,6 +118,13 @@ describe('mail outbox', () => {
     expect(JSON.stringify(events)).not.toContain('T0K3N')
   })
 
+  it('counts undeliverable mail in the metrics', async () => {
+    const { createMetrics } = await import('../../src/metrics.js')
+    const metrics = createMetrics({ hashQueueDepth: () => 0 })
+    metrics.record({ type: 'mail', outcome: 'undeliverable', username: null })
+    expect(await metrics.registry.metrics()).toContain('gatehouse_mail_undeliverable_total 1')
+  })
+
   it('writes mail to the log without SMTP_URL, saying it is for development only', async () => {
     const store = sqliteStore()
     const config = mailConfig({})
