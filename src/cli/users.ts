@@ -114,7 +114,11 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
       'the source database, e.g. sqlite:///users.db or postgresql://... (read-only, never migrated)',
     )
     .option('--dry-run', 'report what would be imported, write no user')
-    .action(async (options: { from: string; dryRun?: boolean }) => {
+    .option(
+      '--emails-unverified',
+      'imported addresses await verification (default: they count as verified)',
+    )
+    .action(async (options: { from: string; dryRun?: boolean; emailsUnverified?: boolean }) => {
       const { io } = cli
       const source = await readSourceUsers(options.from, io.cwd)
       await cli.withServices(async ({ store, events }) => {
@@ -129,6 +133,7 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
         bar?.start(source.length, 0)
         const report = await importUsers(source, store, {
           dryRun: options.dryRun,
+          emailsUnverified: options.emailsUnverified,
           onProgress: (done) => bar?.update(done),
           audit: { events, actor },
         }).finally(() => bar?.stop())
