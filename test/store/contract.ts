@@ -188,6 +188,7 @@ export function storeContract(
           fullName: null,
           disabled: false,
           scopes: null,
+          emailVerified: null,
         },
         session: { revokedAt: null, expiresAt: expect.any(Number) as unknown },
       })
