@@ -239,6 +239,17 @@ describe.skipIf(skipPostgres)('mail on PostgreSQL instances sharing a database',
   })
 })
 
+describe('the recovery endpoints in OpenAPI', () => {
+  it('lists them while mail is on', async () => {
+    const t = await build()
+    const doc = (await t.app.inject({ url: '/openapi.json' })).json<{
+      paths: Record<string, { post?: { tags?: string[] } }>
+    }>()
+    for (const path of ['/password-reset', '/password-reset/confirm', '/verify-email'])
+      expect(doc.paths[path]?.post?.tags, path).toEqual(['recovery'])
+  })
+})
+
 describe('mail disabled in production without SMTP_URL', () => {
   it('does not serve the recovery endpoints', async () => {
     const t = await build({ env: { NODE_ENV: 'production', SECRET_KEY: 'p'.repeat(64) } })
