@@ -411,8 +411,99 @@ element('mfa-remove').addEventListener('submit', async (event) => {
   }
 })
 
+// Account recovery: "Forgot your password?", and the pages the mailed links open.
+element('forgot-link').addEventListener('click', (event) => {
+  event.preventDefault()
+  show('forgot')
+  element('forgot-account').focus()
+})
+for (const link of document.querySelectorAll('.back-to-sign-in'))
+  link.addEventListener('click', (event) => {
+    event.preventDefault()
+    history.replaceState(null, '', API.pathname)
+    show('sign-in')
+    element('username').focus()
+  })
+
+element('forgot').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = event.currentTarget.account
+  clearFieldErrors()
+  if (input.value === '') return setFieldError(input, 'Enter your e-mail address or username.')
+  const account = input.value.includes('@') ? { email: input.value } : { username: input.value }
+  try {
+    const answer = await call('password-reset', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(account),
+    })
+    show('sign-in')
+    element('status').textContent = answer.detail
+  } catch (error) {
+    show('forgot', error instanceof ApiError ? error.message : 'Gatehouse cannot be reached.')
+  }
+})
+
+// The token of the link the page was opened from, taken out of the address bar (and so out of the
+// history and of any Referer) as soon as it is read.
+function takeLinkToken() {
+  const token = new URLSearchParams(location.search).get('token') ?? ''
+  history.replaceState(null, '', location.pathname)
+  return token
+}
+
+const postJson = (path, body) =>
+  call(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+
+function openResetLink() {
+  const token = takeLinkToken()
+  show('reset')
+  element('new-password').focus()
+  element('reset').addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const input = event.currentTarget.new_password
+    clearFieldErrors()
+    if (input.value === '') return setFieldError(input, 'Enter a new password.')
+    try {
+      await postJson('password-reset/confirm', { token, new_password: input.value })
+      input.value = ''
+      history.replaceState(null, '', API.pathname)
+      show('sign-in')
+      element('status').textContent = 'Your new password is set: sign in with it.'
+      element('username').focus()
+    } catch (error) {
+      show('reset')
+      setFieldError(
+        input,
+        error instanceof ApiError ? error.message : 'Gatehouse cannot be reached.',
+      )
+    }
+  })
+}
+
+async function openVerifyLink() {
+  const token = takeLinkToken()
+  show('loading')
+  let message = 'Your e-mail address is verified.'
+  try {
+    await postJson('verify-email', { token })
+  } catch (error) {
+    message = error instanceof ApiError ? error.message : 'Gatehouse cannot be reached.'
+  }
+  element('verified-message').textContent = message
+  show('verified')
+  element('verified-heading').focus()
+}
+
+const linkPage = location.pathname.split('/').pop()
+if (linkPage === 'reset-password') openResetLink()
+else if (linkPage === 'verify-email') openVerifyLink()
 // A stored refresh token means this tab was signed in before a reload: refresh, then show the profile.
-if (sessionStorage.getItem(REFRESH_TOKEN_KEY)) {
+else if (sessionStorage.getItem(REFRESH_TOKEN_KEY)) {
   show('loading')
   refresh().then(showProfile).catch(sessionEnded)
 } else {

@@ -16,6 +16,7 @@ import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { loginPageRoutes } from './http/routes/login-page.js'
 import { mfaRoutes } from './http/routes/mfa.js'
+import { recoveryRoutes } from './http/routes/recovery.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
@@ -46,8 +47,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     await services.calibrate()
     services.maintenance.start()
+    services.mailer.start()
   })
   app.addHook('onClose', () => services.maintenance.stop())
+  app.addHook('onClose', () => services.mailer.stop())
 
   app.decorate('metrics', metrics)
   if (metrics) {
@@ -85,6 +88,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(userRoutes(services.accounts))
   await app.register(adminRoutes(services))
   await app.register(mfaRoutes(services))
+  if (services.recovery.enabled) await app.register(recoveryRoutes(services.recovery))
   await app.register(loginPageRoutes)
   return app
 }

@@ -14,6 +14,7 @@ import { createAuditLog, type AuditLog } from './services/audit-log.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
+import { createMailer, type Mailer } from './services/mail.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
 import {
   createFloorSizing,
@@ -21,6 +22,7 @@ import {
   type FloorSizing,
 } from './services/password-check.js'
 import { createMfa, type Mfa } from './services/mfa.js'
+import { createRecovery, type Recovery } from './services/recovery.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -52,6 +54,10 @@ export interface Services {
   /** Pruning of old audit events and ended sessions, once across instances (the server starts it). */
   maintenance: Maintenance
   accounts: Accounts
+  /** The mail outbox and its sender (the server starts it). */
+  mailer: Mailer
+  /** Password reset and e-mail verification links. */
+  recovery: Recovery
   sessions: Sessions
   login: Login
   /** Second factors: TOTP enrolment, recovery codes, the mfa grants' second step. */
@@ -172,6 +178,13 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     auditRetentionDays: config.auditRetentionDays,
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
+  const mailer = createMailer({
+    config: config.mail,
+    store,
+    log: logger,
+    events,
+    secretKey: config.secretKey,
+  })
   const sessions = createSessions({
     store,
     tokens,
@@ -190,7 +203,26 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     sessions,
     events,
   })
-  const login = createLogin({ checkPassword, sessions, events, mfa })
+  const recovery = createRecovery({
+    store,
+    hasher,
+    mailer,
+    events,
+    throttle,
+    log: logger,
+    issuer: config.issuer,
+    passwordResetMinutes: config.mail.passwordResetMinutes,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+    passwordMinLength: config.passwordMinLength,
+  })
+  const login = createLogin({
+    checkPassword,
+    sessions,
+    events,
+    mfa,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+    resendVerification: (user) => recovery.sendVerification(user),
+  })
   const accounts = createAccounts({
     store,
     hasher,
@@ -200,6 +232,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     throttle,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registrationOpen,
+    verification: recovery,
   })
 
   return {
@@ -216,6 +249,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     auditLog: createAuditLog(store),
     maintenance,
     accounts,
+    mailer,
+    recovery,
     sessions,
     login,
     mfa,
@@ -237,6 +272,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
       await ownerCache?.close()
       sizing?.stop()
       await maintenance.stop()
+      await recovery.close()
+      await mailer.stop()
       await events.flush()
       await (await redis)?.close()
     },

@@ -100,6 +100,26 @@ export interface Config {
   maintenanceIntervalMinutes: number
   /** Audit events of one kind a client address writes per minute before they are summarised. */
   auditEventsPerClientPerMinute: number
+  /** Account recovery and verified addresses by e-mail (SMTP_URL, MAIL_FROM, ...). */
+  mail: MailConfig
+}
+
+export interface MailConfig {
+  /**
+   * 'smtp': sent through SMTP_URL; 'log': no SMTP_URL outside production, so mail is written to the
+   * server log (development only); 'disabled': production without SMTP_URL, no mail features at all.
+   */
+  mode: 'smtp' | 'log' | 'disabled'
+  /** SMTP_URL (smtp:// or smtps://, may carry a password: never echoed). */
+  smtpUrl: string | undefined
+  /** The From header (MAIL_FROM). */
+  from: string
+  /** How long a password reset link is valid (PASSWORD_RESET_MINUTES). */
+  passwordResetMinutes: number
+  /** Logins of users whose address awaits verification are refused (REQUIRE_VERIFIED_EMAIL). */
+  requireVerifiedEmail: boolean
+  /** A directory of templates replacing the built-in ones (MAIL_TEMPLATES_DIR). */
+  templatesDir: string | undefined
 }
 
 /** Secrets that are public, from the FastAPI tutorial and common samples: never valid in production. */
@@ -292,6 +312,38 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       1,
       100_000,
     ),
+    mail: parseMail(vars, production, issuer),
+  }
+}
+
+function parseMail(
+  vars: Record<string, string | undefined>,
+  production: boolean,
+  issuer: string,
+): MailConfig {
+  const smtpUrl = vars.SMTP_URL || undefined
+  // The URL itself is not echoed: it may carry a password.
+  if (smtpUrl && !(/^smtps?:\/\/[^\s]+$/i.test(smtpUrl) && URL.canParse(smtpUrl)))
+    throw new ConfigError(
+      'SMTP_URL must look like smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465',
+    )
+  const requireVerifiedEmail =
+    readChoice(vars, 'REQUIRE_VERIFIED_EMAIL', ['false', 'true'] as const) === 'true'
+  const mode = smtpUrl ? 'smtp' : production ? 'disabled' : 'log'
+  if (mode === 'disabled' && requireVerifiedEmail)
+    throw new ConfigError(
+      'REQUIRE_VERIFIED_EMAIL=true needs SMTP_URL in production: nobody could verify an address',
+    )
+  const from = vars.MAIL_FROM || `Gatehouse <no-reply@${new URL(issuer).hostname}>`
+  if (/[\r\n]/.test(from) || !from.includes('@'))
+    throw new ConfigError(`MAIL_FROM must be an address, e.g. Gatehouse <no-reply@example.com>`)
+  return {
+    mode,
+    smtpUrl,
+    from,
+    passwordResetMinutes: readInteger(vars, 'PASSWORD_RESET_MINUTES', 30, 1, 24 * 60),
+    requireVerifiedEmail,
+    templatesDir: vars.MAIL_TEMPLATES_DIR || undefined,
   }
 }
 

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'mfa_required'
   | 'invalid_second_factor'
   | 'insufficient_user_authentication'
+  | 'invalid_link'
+  | 'unverified_email'
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: ErrorCode
@@ -234,5 +236,21 @@ export class InsufficientUserAuthentication extends GatehouseError {
   readonly code = 'insufficient_user_authentication'
   constructor() {
     super('A login with a second factor is required')
+  }
+}
+
+/** A password reset or e-mail verification link that is unknown, used, expired or void. */
+export class InvalidLink extends GatehouseError {
+  readonly code = 'invalid_link'
+  constructor(purpose: 'reset' | 'verify') {
+    super(`This ${purpose === 'reset' ? 'reset' : 'verification'} link is invalid or has expired`)
+  }
+}
+
+/** The password was right, but REQUIRE_VERIFIED_EMAIL=true and the user's address awaits verification. */
+export class UnverifiedEmail extends GatehouseError {
+  readonly code = 'unverified_email'
+  constructor() {
+    super('The e-mail address of this account is not verified yet: follow the link just sent to it')
   }
 }

@@ -38,6 +38,11 @@ export function createMetrics(sources: MetricSources): Metrics {
     help: 'Spent refresh tokens presented again (sessions ended)',
     registers: [registry],
   })
+  const undeliverable = new Counter({
+    name: 'gatehouse_mail_undeliverable_total',
+    help: 'Mails given up after their last attempt or a permanent refusal',
+    registers: [registry],
+  })
   new Gauge({
     name: 'gatehouse_hash_queue_depth',
     help: 'Password hashing jobs running or waiting',
@@ -68,6 +73,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     record(event) {
       if (event.type === 'login') logins.inc({ outcome: event.outcome })
       else if (event.type === 'refresh_reuse') reuse.inc()
+      else if (event.type === 'mail' && event.outcome === 'undeliverable') undeliverable.inc()
     },
   }
 }

@@ -9,6 +9,7 @@ import { buildApp } from './app.js'
 import { configWarnings, type Config } from './config.js'
 import { createServices } from './compose.js'
 import { createLogger } from './logger.js'
+import { describeMailSetup } from './services/mail.js'
 import { openStore } from './store/index.js'
 
 /** In-flight requests get this long to finish after a shutdown signal. */
@@ -43,6 +44,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
   const url = await app.listen({ host: config.host, port: config.port })
   logger.info(`Gatehouse is serving on ${url} (interactive docs at ${url}/docs)`)
+  const mail = describeMailSetup(config.mail)
+  logger[mail.level](mail.text)
   if ((await store.searchUsers({ limit: 1, offset: 0 })).users.length === 0) {
     logger.info('No users yet: add the first one with `npx gatehouse users add <username>`')
   }

@@ -97,7 +97,13 @@ describe('gatehouse users', () => {
     expect(listed.stdout).not.toContain('argon2')
     const json = JSON.parse((await gatehouse(dir, ['users', 'list', '--json'])).stdout) as unknown
     expect(json).toEqual([
-      { username: 'alice', email: 'alice@example.com', full_name: 'Alice L', disabled: false },
+      {
+        username: 'alice',
+        email: 'alice@example.com',
+        full_name: 'Alice L',
+        disabled: false,
+        email_verified: false,
+      },
     ])
   })
 
@@ -133,6 +139,24 @@ describe('gatehouse users', () => {
     const result = await gatehouse(tempDir(), ['users', 'add', 'bob'])
     expect(result.code).not.toBe(0)
     expect(result.stderr).toContain('--password-stdin')
+  })
+
+  it('marks the e-mail address of a user verified by hand', async () => {
+    const dir = tempDir()
+    await gatehouse(
+      dir,
+      ['users', 'add', 'alice', '--email', 'alice@example.com', '--password-stdin'],
+      stdinOf('first-password'),
+    )
+    expect((await storedUser(dir, 'alice'))?.emailVerified).toBe(false)
+    const verified = await gatehouse(dir, ['users', 'verify-email', 'alice'])
+    expect(verified).toMatchObject({ code: 0, stderr: '' })
+    expect(verified.stdout).toContain("The e-mail address of 'alice' is verified.")
+    expect((await storedUser(dir, 'alice'))?.emailVerified).toBe(true)
+    await gatehouse(dir, ['users', 'add', 'bob', '--password-stdin'], stdinOf('bob-password'))
+    const noAddress = await gatehouse(dir, ['users', 'verify-email', 'bob'])
+    expect(noAddress.code).not.toBe(0)
+    expect(noAddress.stderr).toContain('bob has no e-mail address to verify')
   })
 
   it('disables, enables, changes the password of and removes users', async () => {

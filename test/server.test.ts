@@ -75,3 +75,38 @@ describe('gatehouse serve --port', () => {
     expect(metadata.token_endpoint).toBe(`http://127.0.0.1:${port}/token`)
   })
 })
+
+describe('the mail start-up line', () => {
+  async function startOutput(env: Record<string, string>): Promise<string> {
+    const port = await freePort()
+    const child = spawn(
+      process.execPath,
+      [resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js'), 'serve', '--port', String(port)],
+      {
+        cwd: tempDir(),
+        env: { ...process.env, SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    onTestFinished(() => void child.kill('SIGKILL'))
+    let output = ''
+    await new Promise<void>((ready, failed) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes('No users yet')) ready()
+      })
+      child.once('exit', (code) => failed(new Error(`exited with ${code}: ${output}`)))
+    })
+    return output
+  }
+
+  it('says the mail features are off in production without SMTP_URL, and names the SMTP host only', async () => {
+    const production = await startOutput({ NODE_ENV: 'production', SMTP_URL: '' })
+    expect(production).toContain(
+      'SMTP_URL is not set in production: password reset and e-mail verification are disabled',
+    )
+    const smtp = await startOutput({ SMTP_URL: 'smtp://mailer:s3cr3t-pw@127.0.0.1:2525' })
+    expect(smtp).toContain('mail is sent through smtp://127.0.0.1:2525')
+    expect(smtp).not.toContain('s3cr3t-pw')
+  })
+})

@@ -1,4 +1,5 @@
-// `gatehouse users ...`: add, list, passwd, disable, enable, remove, import, scopes, mfa and mfa-reset. Changes go
+// `gatehouse users ...`: add, list, passwd, disable, enable, remove, verify-email, import, scopes,
+// mfa and mfa-reset. Changes go
 // through the accounts use-case, which audits them under the CLI's actor (`cli:<os user>`).
 import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
@@ -95,6 +96,16 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
   }
 
   users
+    .command('verify-email <username>')
+    .description("mark a user's e-mail address verified, as if they had followed the link")
+    .action(async (username: string) => {
+      await cli.withServices(async ({ recovery }) => {
+        await recovery.markVerified(username, actor)
+        print(`The e-mail address of '${printable(username)}' is verified.`)
+      })
+    })
+
+  users
     .command('import')
     .description(
       'copy users and their password hashes from another database; existing usernames are skipped',
@@ -104,7 +115,11 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
       'the source database, e.g. sqlite:///users.db or postgresql://... (read-only, never migrated)',
     )
     .option('--dry-run', 'report what would be imported, write no user')
-    .action(async (options: { from: string; dryRun?: boolean }) => {
+    .option(
+      '--emails-unverified',
+      'imported addresses await verification (default: they count as verified)',
+    )
+    .action(async (options: { from: string; dryRun?: boolean; emailsUnverified?: boolean }) => {
       const { io } = cli
       const source = await readSourceUsers(options.from, io.cwd)
       await cli.withServices(async ({ store, events }) => {
@@ -119,6 +134,7 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
         bar?.start(source.length, 0)
         const report = await importUsers(source, store, {
           dryRun: options.dryRun,
+          emailsUnverified: options.emailsUnverified,
           onProgress: (done) => bar?.update(done),
           audit: { events, actor },
         }).finally(() => bar?.stop())

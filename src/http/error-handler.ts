@@ -110,6 +110,12 @@ const ANSWERS = {
   not_found: (e) => ({ status: 404, detail: e.message }),
   user_not_found: (e) => ({ status: 404, detail: e.message }),
   invalid_input: (e) => ({ status: 400, detail: e.message }),
+  invalid_link: (e) => ({ status: 400, detail: e.message }),
+  unverified_email: (e) => ({
+    status: 400,
+    detail: e.message,
+    tokenEndpointError: 'invalid_grant',
+  }),
   // Raised at start-up only; a request that meets one is a bug, answered as one.
   config_error: { status: 500, detail: 'Internal Server Error' },
   // Auth0's answer, which the clients that speak its MFA flow expect as it is.

@@ -8,6 +8,13 @@ export const PublicUserSchema = Type.Object(
     email: Type.Union([Type.String(), Type.Null()]),
     full_name: Type.Union([Type.String(), Type.Null()]),
     disabled: Type.Boolean(),
+    // Optional: routes of your own that answer a PublicUser built by hand keep working.
+    email_verified: Type.Optional(
+      Type.Boolean({
+        description:
+          'The address was verified by a link sent to it, or never needed to be (users from before, imported ones)',
+      }),
+    ),
   },
   { description: 'A user as anyone outside Gatehouse may see it: never a password hash.' },
 )

@@ -89,6 +89,8 @@ export interface AccountsDeps {
   passwordMinLength: number
   /** REGISTRATION=open. */
   registrationOpen: boolean
+  /** Sends verification links to new addresses (none while mail is disabled). */
+  verification?: { readonly enabled: boolean; sendVerification(user: UserRecord): Promise<void> }
 }
 
 /** What admins do to users, as the audit log names it. */
@@ -143,6 +145,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       actor: actor.name,
     })
 
+  // An address Gatehouse can send a link to waits for it (false); without mail it is never asked (null).
+  const verificationOf = (email: string | null): boolean | null =>
+    email !== null && deps.verification?.enabled ? false : null
   const create = async (account: NewAccount): Promise<PublicUser> => {
     const username = validateUsername(account.username.normalize('NFKC'))
     const email = account.email ? validateEmail(account.email) : null
@@ -158,7 +163,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       hashedPassword: await hasher.hash(account.password),
       disabled: account.disabled ?? false,
       scopes: account.scopes ? [...new Set(account.scopes)] : null,
+      emailVerified: verificationOf(email),
     })
+    await deps.verification?.sendVerification(user)
     return toPublicUser(user)
   }
 
@@ -207,15 +214,19 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           : change.fullName
             ? validateFullName(change.fullName)
             : null
+      const emailChanged = email !== undefined && email !== user.email
       if (email !== undefined || fullName !== undefined) {
-        await store.updateProfile(username, { email, fullName })
+        const emailVerified = emailChanged ? verificationOf(email) : undefined
+        await store.updateProfile(username, { email, fullName, emailVerified })
       }
       if (change.scopes !== undefined) {
         await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
       }
       if (change.disabled !== undefined) await disable(user, change.disabled)
       await audited(actor, 'update_user', username)
-      return adminView(await existing(username))
+      const updated = await existing(username)
+      if (emailChanged) await deps.verification?.sendVerification(updated)
+      return adminView(updated)
     },
     async endSessions(username, actor) {
       const user = await existing(username)

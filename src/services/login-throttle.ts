@@ -45,6 +45,11 @@ export interface LoginThrottle {
   reserve(username: string, ip: string): Promise<Reservation>
   /** Counts a registration attempt from `ip`, successful or not; throws Throttled past the limit. */
   registration(ip: string): Promise<void>
+  /**
+   * Counts a request for a recovery mail (password reset) from `ip` for `identifier` (an address or a
+   * username as typed, whether or not it exists), like logins; throws Throttled past either limit.
+   */
+  recovery(identifier: string, ip: string): Promise<void>
 }
 
 /** A successful login marks its IP as known for the username this long. */
@@ -180,6 +185,20 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
         const address = throttleAddress(ip, prefixLength)
         const { wait } = await take(key('register', address), policy.registrationLimit ?? 10)
         if (wait > 0) throw throttled(wait)
+      }, undefined),
+    recovery: (identifier, ip) =>
+      orOpen(async () => {
+        const address = throttleAddress(ip, prefixLength)
+        const ipKey = key('recover-ip', address)
+        const ipWait = (await take(ipKey, policy.registrationLimit ?? 10)).wait
+        if (ipWait > 0) throw throttled(ipWait)
+        // A mailbox gets a few mails per window at most, whoever asks for them.
+        const account = identifier.normalize('NFKC').toLowerCase()
+        const accountWait = (await take(key('recover', account), policy.pairLimit)).wait
+        if (accountWait > 0) {
+          await giveBack(ipKey)
+          throw throttled(accountWait)
+        }
       }, undefined),
   }
 }

@@ -2,7 +2,8 @@
 // pipeline (throttle, hashing queue, verification, timing floor), open a session, and record the
 // outcome in the audit log, success or not. A user with a second factor gets MfaRequired (with an
 // mfa_token) instead of a session, and only after the password was proven.
-import { GatehouseError, type ErrorCode } from '../errors.js'
+import { GatehouseError, UnverifiedEmail, type ErrorCode } from '../errors.js'
+import type { UserRecord } from '../store/index.js'
 import type { ClientInfo } from './actor.js'
 import type { Mfa } from './mfa.js'
 import type { PasswordCheck } from './password-check.js'
@@ -33,6 +34,7 @@ const OUTCOMES: Partial<Record<ErrorCode, string>> = {
   invalid_request: 'invalid_request',
   invalid_scope: 'invalid_request',
   mfa_required: 'mfa_required',
+  unverified_email: 'unverified_email',
 }
 
 export function loginOutcome(error: unknown): string {
@@ -45,6 +47,10 @@ export function createLogin(deps: {
   events: SecurityEvents
   /** Second factors; without it every login is by password alone. */
   mfa?: Pick<Mfa, 'requireSecondFactor'>
+  /** REQUIRE_VERIFIED_EMAIL: users whose address awaits verification are refused (after the password). */
+  requireVerifiedEmail?: boolean
+  /** A refused unverified user proved their password: a fresh link goes to their address. */
+  resendVerification?: (user: UserRecord) => Promise<void>
 }): Login {
   const { checkPassword, sessions, events, mfa } = deps
   return async ({ username, password, scope, clientId }, client) => {
@@ -58,6 +64,10 @@ export function createLogin(deps: {
       })
     try {
       const { user } = await checkPassword(username, password, client.ip)
+      if (deps.requireVerifiedEmail && user.emailVerified === false) {
+        await deps.resendVerification?.(user)
+        throw new UnverifiedEmail()
+      }
       await mfa?.requireSecondFactor(user, { scope, clientId })
       const response = await sessions.start(user, scope, client)
       await record('success')

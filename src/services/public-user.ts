@@ -7,16 +7,19 @@ export interface PublicUser {
   email: string | null
   full_name: string | null
   disabled: boolean
+  /** Added to the tutorial's four: the address was verified, or never needed to be (see 007-mail.ts). */
+  email_verified: boolean
 }
 
 export function toPublicUser(
-  user: Pick<UserRecord, 'username' | 'email' | 'fullName' | 'disabled'>,
+  user: Pick<UserRecord, 'username' | 'email' | 'fullName' | 'disabled' | 'emailVerified'>,
 ): PublicUser {
   return {
     username: user.username,
     email: user.email,
     full_name: user.fullName,
     disabled: user.disabled,
+    email_verified: user.email !== null && user.emailVerified !== false,
   }
 }
 

@@ -14,6 +14,9 @@ export type SecurityEventType =
   | 'registration'
   | 'admin'
   | 'mfa'
+  | 'password_reset'
+  | 'email_verification'
+  | 'mail'
 
 export interface SecurityEvent {
   type: SecurityEventType

@@ -24,6 +24,11 @@ export interface ImportOptions {
   dryRun?: boolean
   /** Told after each source user, with how many are done. */
   onProgress?: (done: number) => void
+  /**
+   * Imported addresses count as verified (the source app had no such step) unless this is set: then
+   * they await verification, asked for at the user's next refused login (REQUIRE_VERIFIED_EMAIL).
+   */
+  emailsUnverified?: boolean
   /** A real import is recorded in the audit log as done by `actor`. */
   audit?: { events: SecurityEvents; actor: Actor }
 }
@@ -79,6 +84,7 @@ export async function importUsers(
           hashedPassword: user.hashedPassword ?? '',
           disabled: user.disabled,
           scopes: user.scopes,
+          emailVerified: email !== null && options.emailsUnverified ? false : null,
         })
       } catch (error) {
         // Someone created the same user meanwhile (another import, the API): the same outcomes.

@@ -23,6 +23,11 @@ export interface UserRecord {
    * changes (a database trigger, whoever writes the row): what createSessionIfCurrent checks.
    */
   credentialVersion: number
+  /**
+   * The address's verification: false while a link sent to it waits, true once followed; null when
+   * Gatehouse never asked (users from before, or written by the FastAPI app), which counts as verified.
+   */
+  emailVerified: boolean | null
 }
 
 export interface NewUser {
@@ -32,6 +37,8 @@ export interface NewUser {
   hashedPassword: string
   disabled?: boolean
   scopes?: string[] | null
+  /** Default null (see UserRecord.emailVerified). */
+  emailVerified?: boolean | null
 }
 
 /** One login: the family of refresh tokens rotated from it. Times are epoch milliseconds. */
@@ -53,7 +60,10 @@ export interface SessionRecord {
 /** What a bearer token check needs to know about its user and session. */
 export interface TokenOwner {
   /** With the scopes the user holds now, which bound what any of their tokens may still do. */
-  user: Pick<UserRecord, 'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes'>
+  user: Pick<
+    UserRecord,
+    'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes' | 'emailVerified'
+  >
   session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 
@@ -110,7 +120,7 @@ export interface UserStore {
   /** Changes the given profile fields; false when there is no such user. Throws DuplicateUser for a taken email. */
   updateProfile(
     username: string,
-    profile: { email?: string | null; fullName?: string | null },
+    profile: { email?: string | null; fullName?: string | null; emailVerified?: boolean | null },
   ): Promise<boolean>
   /** Replaces the hash; returns false when there is no such user. */
   setPasswordHash(username: string, hashedPassword: string): Promise<boolean>
@@ -379,6 +389,57 @@ export interface MfaStore {
   spendMfaToken(tokenHash: string, now: number): Promise<boolean>
 }
 
+export type OneTimePurpose = 'reset' | 'verify'
+
+/** A password reset or e-mail verification token, stored as its hash. Times are epoch milliseconds. */
+export interface OneTimeTokenRecord {
+  tokenHash: string
+  purpose: OneTimePurpose
+  userId: number
+  /** What the token was issued against (e.g. the credentials, the address): a change voids it. */
+  binding: string
+  createdAt: number
+  expiresAt: number
+  usedAt: number | null
+}
+
+/** A message of the outbox, claimed for one sending attempt. */
+export interface OutboxMessage {
+  id: number
+  kind: string
+  /** The message as the mail service wrote it (encrypted); null once sent or given up. */
+  payload: string | null
+  /** Attempts made before this one. */
+  attempts: number
+}
+
+export type OutboxOutcome =
+  { sentAt: number } | { retryAt: number; error: string } | { failedAt: number; error: string }
+
+export interface MailStore {
+  /** The user with this address, compared case-insensitively (an exact match first). */
+  findUserByEmail(email: string): Promise<UserRecord | undefined>
+  /** Marks the address verified, only while the user still has exactly `email`; false otherwise. */
+  setEmailVerified(userId: number, email: string): Promise<boolean>
+  createOneTimeToken(token: Omit<OneTimeTokenRecord, 'usedAt'>): Promise<void>
+  findOneTimeToken(tokenHash: string): Promise<OneTimeTokenRecord | undefined>
+  /** Marks the token used if it is unused and unexpired at `now`: true for exactly one caller. */
+  useOneTimeToken(tokenHash: string, now: number): Promise<boolean>
+  /** Marks every unused token of the user for `purpose` used; returns how many. */
+  voidOneTimeTokens(userId: number, purpose: OneTimePurpose, now: number): Promise<number>
+  /** Adds a message to send from `now`; returns its id. */
+  enqueueMail(message: { kind: string; payload: string }, now: number): Promise<number>
+  /**
+   * Claims up to `limit` messages due at `now` for one attempt: counts it and moves their next attempt
+   * to `claimUntil`, atomically, so that no other sender takes them meanwhile (SKIP LOCKED).
+   */
+  claimMail(now: number, limit: number, claimUntil: number): Promise<OutboxMessage[]>
+  /** Records an attempt's outcome; a sent or failed message loses its payload. */
+  settleMail(id: number, outcome: OutboxOutcome): Promise<void>
+  /** Deletes tokens expired and messages settled before `before`; returns how many rows. */
+  pruneMail(before: number): Promise<number>
+}
+
 export interface Store
   extends
     UserStore,
@@ -389,7 +450,8 @@ export interface Store
     LeaseStore,
     IssuerStore,
     ChangeStore,
-    MfaStore {
+    MfaStore,
+    MailStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

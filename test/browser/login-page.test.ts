@@ -223,7 +223,7 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
     await page.getByRole('button', { name: 'Sign in' }).click()
 
-    const username = page.getByLabel('Username')
+    const username = page.getByLabel('Username', { exact: true })
     expect(await page.locator('#username-error').innerText()).toBe('Enter your username.')
     expect(await page.locator('#password-error').innerText()).toBe('Enter your password.')
     expect(await username.getAttribute('aria-invalid')).toBe('true')
@@ -258,7 +258,7 @@ describe.skipIf(skip)('the login page at / in headless Chromium', () => {
       // Keyboard focus (Tab) draws an outline on the field.
       await page.keyboard.press('Tab')
       const outline = await page
-        .getByLabel('Username')
+        .getByLabel('Username', { exact: true })
         .evaluate((input) => getComputedStyle(input).outlineStyle)
       expect(outline).toBe('solid')
       await page.screenshot({ path: join(SCREENSHOTS, `login-page-${colorScheme}.png`) })

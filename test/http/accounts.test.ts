@@ -41,6 +41,7 @@ describe('POST /users (registration)', () => {
       email: 'bob@example.com',
       full_name: 'Bob',
       disabled: false,
+      email_verified: false,
     })
     expect(
       (await t.app.inject(tokenRequest({ username: 'bob', password: 'bob-passphrase' })))
@@ -171,6 +172,7 @@ describe('the admin API', () => {
       email: 'carol@example.com',
       full_name: null,
       disabled: false,
+      email_verified: false,
       scopes: ['items'],
     })
     const duplicate = await t.app.inject({

@@ -44,6 +44,8 @@ describe('migrating from a FastAPI tutorial app', () => {
       email: 'johndoe@example.com',
       full_name: 'John Doe',
       disabled: false,
+      // Never asked to verify: a user from the FastAPI app counts as verified.
+      email_verified: true,
     })
     const raw = new Database(filename, { readonly: true })
     expect(raw.prepare('SELECT COUNT(*) FROM users').pluck().get()).toBe(2)

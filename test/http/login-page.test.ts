@@ -14,6 +14,8 @@ const PAGE_FILES = [
   { url: '/login.css', file: 'login.css', type: 'text/css; charset=utf-8' },
   { url: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
   { url: '/favicon.ico', file: 'favicon.svg', type: 'image/svg+xml' },
+  { url: '/reset-password?token=x', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { url: '/verify-email?token=x', file: 'index.html', type: 'text/html; charset=utf-8' },
 ]
 
 describe('the login page', () => {
@@ -26,6 +28,8 @@ describe('the login page', () => {
       expect(response.body).toBe(readFileSync(new URL(file, PUBLIC_DIR), 'utf8'))
       expect(response.headers['content-type']).toBe(type)
       expect(response.headers['x-content-type-options']).toBe('nosniff')
+      // The recovery pages' addresses hold a one-time token.
+      expect(response.headers['referrer-policy']).toBe('no-referrer')
       const csp = String(response.headers['content-security-policy']).split(/;\s*/)
       expect(csp).toContain("default-src 'self'")
       expect(csp).toContain("frame-ancestors 'none'")
@@ -36,7 +40,9 @@ describe('the login page', () => {
   it('loads nothing from elsewhere and has no inline code, which its CSP would block', () => {
     const html = readFileSync(new URL('index.html', PUBLIC_DIR), 'utf8')
     const references = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((match) => match[1])
-    expect(new Set(references)).toEqual(new Set(['favicon.svg', 'login.css', 'login.js', 'docs']))
+    expect(new Set(references)).toEqual(
+      new Set(['favicon.svg', 'login.css', 'login.js', 'docs', './']),
+    )
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=/i)
   })
 

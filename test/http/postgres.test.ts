@@ -33,6 +33,7 @@ describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
       email: 'alice@example.com',
       full_name: null,
       disabled: false,
+      email_verified: false,
     })
 
     const rotated = await refresh(t, tokens.refresh_token)

@@ -50,6 +50,7 @@ describe('GET /users/me/', () => {
         email: 'alice@example.com',
         full_name: 'Alice Liddell',
         disabled: false,
+        email_verified: false,
       })
     }
   })

@@ -114,7 +114,15 @@ describe('token-owner cache', () => {
         async findTokenOwner(username, sessionId) {
           reads.push(sessionId)
           return {
-            user: { id: 1, username, email: null, fullName: null, disabled: false, scopes: null },
+            user: {
+              id: 1,
+              username,
+              email: null,
+              fullName: null,
+              disabled: false,
+              scopes: null,
+              emailVerified: null,
+            },
             session: { revokedAt: null, expiresAt: Date.now() + 60_000 },
           }
         },

@@ -30,6 +30,8 @@ function importInto(name: string, targetUrl: () => Promise<string>): void {
         hashedPassword: TUTORIAL_HASH,
         disabled: false,
         scopes: null,
+        // The FastAPI app had no verification step: never asked, so counted as verified.
+        emailVerified: null,
       })
       expect(await target.findUserByUsername('alice')).toMatchObject({ disabled: true })
       expect(await target.findUserByUsername('bob')).toMatchObject({ email: null, disabled: false })
@@ -90,6 +92,15 @@ function importInto(name: string, targetUrl: () => Promise<string>): void {
         hashedPassword: '',
         scopes: ['me'],
       })
+    })
+
+    it('imports addresses as awaiting verification when the operator says so', async () => {
+      const source = await readSourceUsers(`sqlite:///${writeTutorialDb(tempDir())}`)
+      const target = await opened(await targetUrl())
+      await importUsers(source, target, { emailsUnverified: true })
+      expect((await target.findUserByUsername('johndoe'))?.emailVerified).toBe(false)
+      // No address, nothing to verify.
+      expect((await target.findUserByUsername('bob'))?.emailVerified).toBeNull()
     })
 
     it('decides the same in a dry run, and writes nothing', async () => {

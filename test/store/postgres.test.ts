@@ -98,6 +98,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         'scopes',
         'username_key',
         'credential_version',
+        'email_verified',
       ])
       const indexes = await admin.query<{ indexname: string }>(
         'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
@@ -147,6 +148,9 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_totp.created_at:bigint',
           'gatehouse_mfa_tokens.created_at:bigint',
           'gatehouse_mfa_tokens.expires_at:bigint',
+          'gatehouse_one_time_tokens.created_at:bigint',
+          'gatehouse_one_time_tokens.expires_at:bigint',
+          'gatehouse_outbox.created_at:bigint',
         ]),
       )
     })

@@ -73,6 +73,7 @@ describe('SQLite store', () => {
       'scopes',
       'username_key',
       'credential_version',
+      'email_verified',
     ])
     // The FastAPI app's own inserts (its columns only) keep working.
     after

@@ -15,6 +15,9 @@ const CONTENT_SECURITY_POLICY =
 
 const FILES = [
   { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+  // The pages the recovery mails link to: the same page, which shows the matching form.
+  { url: '/reset-password', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { url: '/verify-email', file: 'index.html', type: 'text/html; charset=utf-8' },
   { url: '/login.js', file: 'login.js', type: 'text/javascript; charset=utf-8' },
   { url: '/login.css', file: 'login.css', type: 'text/css; charset=utf-8' },
   { url: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
@@ -30,6 +33,8 @@ export async function loginPageRoutes(app: FastifyInstance): Promise<void> {
         .type(type)
         .header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
         .header('X-Content-Type-Options', 'nosniff')
+        // The recovery pages' addresses carry a one-time token: never sent on as a Referer.
+        .header('Referrer-Policy', 'no-referrer')
         // A few KB fetched afresh each time: the names carry no version, so a cached script could outlive an upgrade.
         .header('Cache-Control', 'no-cache')
         .send(body),

@@ -9,6 +9,7 @@ import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 import { issuers } from './006-issuers.js'
+import { mail } from './007-mail.js'
 import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
 
@@ -29,8 +30,8 @@ export const migrations: readonly Migration[] = [
   usernameKeysAudit,
   credentialsRetentionLeases,
   issuers,
+  mail,
   mfa,
-  // 7 lands from another branch; it goes before 8.
   changeFeed,
 ]
 
