@@ -3,6 +3,7 @@
 import { InvalidInput } from '../errors.js'
 import type {
   AuditEvent,
+  ClientRecord,
   CurrentCredentials,
   SessionRecord,
   SigningKeyRecord,
@@ -47,6 +48,18 @@ export interface RefreshTokenRow extends SessionRow {
   token_hash: string
   issued_at: number
   spent_at: number | null
+  successor: string | null
+}
+
+export interface ClientRow {
+  client_id: string
+  name: string
+  /** SQLite answers 0/1, PostgreSQL a boolean. */
+  confidential: number | boolean
+  secret_hash: string | null
+  grants: string
+  scopes: string
+  created_at: number
 }
 
 export interface ThrottleRow {
@@ -181,10 +194,26 @@ export function toRefreshToken(row: RefreshTokenRow) {
       sessionId: row.session_id,
       issuedAt: row.issued_at,
       spentAt: row.spent_at,
+      successor: row.successor,
     },
     session: toSessionRecord(row),
   }
 }
+
+export function toClientRecord(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    confidential: Boolean(row.confidential),
+    secretHash: row.secret_hash,
+    grants: splitScopes(row.grants),
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+  }
+}
+
+export const CLIENT_COLUMNS =
+  'client_id, name, confidential, secret_hash, grants, scopes, created_at'
 
 export function toAuditEvent(row: AuditRow): AuditEvent {
   return {

@@ -144,6 +144,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_signing_keys.created_at:bigint',
           'gatehouse_throttle.expires_at:bigint',
           'gatehouse_leases.expires_at:bigint',
+          'gatehouse_clients.created_at:bigint',
         ]),
       )
     })

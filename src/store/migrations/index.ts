@@ -9,6 +9,7 @@ import { throttleCounters } from './003-throttle.js'
 import { usernameKeysAudit } from './004-username-keys-audit.js'
 import { credentialsRetentionLeases } from './005-credentials-retention-leases.js'
 import { issuers } from './006-issuers.js'
+import { clients } from './010-clients.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -27,6 +28,7 @@ export const migrations: readonly Migration[] = [
   usernameKeysAudit,
   credentialsRetentionLeases,
   issuers,
+  clients,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
