@@ -11,6 +11,7 @@ import { createTimingFloor, floorFor, type TimingFloor } from './security/timing
 import { createTokenService, type TokenService } from './security/tokens.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
+import { createClients, type Clients } from './services/clients.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
@@ -42,6 +43,8 @@ export interface Services {
   accounts: Accounts
   sessions: Sessions
   login: Login
+  /** Registered OAuth clients and client authentication. */
+  clients: Clients
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** Prometheus metrics, when METRICS=true. */
@@ -154,6 +157,14 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
   })
+  const clients = createClients({
+    store,
+    scopes,
+    events,
+    throttle,
+    defaultScopes: config.defaultScopes,
+    requireClient: config.requireClient,
+  })
   const login = createLogin({ checkPassword, sessions, events })
   const accounts = createAccounts({
     store,
@@ -181,6 +192,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     accounts,
     sessions,
     login,
+    clients,
     grants: createGrants({ login, sessions }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,

@@ -15,6 +15,7 @@ import {
   DatabaseUnavailable,
   GatehouseError,
   InsufficientScope,
+  InvalidClient,
   Overloaded,
   Throttled,
   type ErrorCode,
@@ -107,6 +108,14 @@ const ANSWERS = {
   not_found: (e) => ({ status: 404, detail: e.message }),
   user_not_found: (e) => ({ status: 404, detail: e.message }),
   invalid_input: (e) => ({ status: 400, detail: e.message }),
+  // RFC 6749 §5.2: 401, with a Basic challenge when the client tried Basic.
+  invalid_client: (e) => ({
+    status: 401,
+    detail: e.message,
+    error: 'invalid_client',
+    challenge: e instanceof InvalidClient && e.basic ? 'Basic realm="gatehouse"' : undefined,
+  }),
+  unauthorized_client: (e) => ({ status: 400, detail: e.message, error: 'unauthorized_client' }),
   // Raised at start-up only; a request that meets one is a bug, answered as one.
   config_error: { status: 500, detail: 'Internal Server Error' },
 } satisfies Record<ErrorCode, Answer | AnswerOf>

@@ -46,6 +46,8 @@ export interface SessionRecord {
   revokedAt: number | null
   userAgent: string | null
   ip: string | null
+  /** The registered client the session was opened through; null when none was named. */
+  clientId: string | null
 }
 
 /** What a bearer token check needs to know about its user and session. */
@@ -55,7 +57,8 @@ export interface TokenOwner {
   session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 
-export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt'> {
+export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt' | 'clientId'> {
+  clientId?: string | null
   /** The first refresh token of the session, hashed. */
   refreshTokenHash: string
 }

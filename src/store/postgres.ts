@@ -104,7 +104,7 @@ export async function openPostgresStore(
   }
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, client_id) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
       [
         session.id,
         session.userId,
@@ -113,6 +113,7 @@ export async function openPostgresStore(
         session.expiresAt,
         session.userAgent,
         session.ip,
+        session.clientId ?? null,
       ],
     )
     await client.query(

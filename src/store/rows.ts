@@ -42,6 +42,7 @@ export interface SessionRow {
   session_revoked_at: number | null
   session_user_agent: string | null
   session_ip: string | null
+  session_client_id: string | null
 }
 
 export interface RefreshTokenRow extends SessionRow {
@@ -143,7 +144,7 @@ export function credentialsStillCurrent(
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
   s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
-  s.user_agent AS session_user_agent, s.ip AS session_ip`
+  s.user_agent AS session_user_agent, s.ip AS session_ip, s.client_id AS session_client_id`
 
 export function toUserRecord(row: UserRow): UserRecord {
   return {
@@ -184,6 +185,7 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
     revokedAt: row.session_revoked_at,
     userAgent: row.session_user_agent,
     ip: row.session_ip,
+    clientId: row.session_client_id,
   }
 }
 

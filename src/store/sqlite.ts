@@ -175,9 +175,9 @@ export function openSqliteStore(filename: string): Store {
       'UPDATE users SET scopes = ? WHERE username = ?',
     ),
     insertSession: db.prepare<
-      [string, number, string, number, number, number, string | null, string | null]
+      [string, number, string, number, number, number, string | null, string | null, string | null]
     >(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>(
       'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)',
@@ -243,6 +243,7 @@ export function openSqliteStore(filename: string): Store {
       session.expiresAt,
       session.userAgent,
       session.ip,
+      session.clientId ?? null,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   }

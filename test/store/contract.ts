@@ -657,11 +657,12 @@ function hardeningContract(
       expect(racers.filter(Boolean)).toHaveLength(1)
     })
 
-    it('keeps the sealed successor of exactly the rotation that won, on the spent token', async () => {
+    it('keeps the sealed successor of exactly the rotation that won, and the session’s client', async () => {
       const store = await open()
       const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
-      await store.createSession(newSession(alice.id, 's1', 'r1'))
+      await store.createSession({ ...newSession(alice.id, 's1', 'r1'), clientId: 'orders-1' })
       expect((await store.findRefreshToken('r1'))?.token.successor).toBeNull()
+      expect((await store.findRefreshToken('r1'))?.session.clientId).toBe('orders-1')
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
           store.rotateRefreshToken('r1', `r2-${i}`, Date.now(), `sealed-${i}`),

@@ -1,5 +1,6 @@
 // Registered OAuth clients (RFC 6749 §2), and the sealed successor of a rotated refresh token, kept
-// so that a retry of the same refresh within REFRESH_REUSE_GRACE_SECONDS answers the same token.
+// so that a retry of the same refresh within REFRESH_REUSE_GRACE_SECONDS answers the same token;
+// sessions name the client they were opened through (a refresh token is bound to it, RFC 6749 §6).
 import type { Migration } from './index.js'
 
 export const clients: Migration = {
@@ -15,7 +16,8 @@ export const clients: Migration = {
       scopes TEXT NOT NULL,
       created_at INTEGER NOT NULL
     );
-    ALTER TABLE gatehouse_refresh_tokens ADD COLUMN successor TEXT`)
+    ALTER TABLE gatehouse_refresh_tokens ADD COLUMN successor TEXT;
+    ALTER TABLE gatehouse_sessions ADD COLUMN client_id TEXT`)
   },
   async postgres(client) {
     await client.query(`CREATE TABLE gatehouse_clients (
@@ -28,5 +30,6 @@ export const clients: Migration = {
       created_at BIGINT NOT NULL
     )`)
     await client.query('ALTER TABLE gatehouse_refresh_tokens ADD COLUMN successor TEXT')
+    await client.query('ALTER TABLE gatehouse_sessions ADD COLUMN client_id TEXT')
   },
 }
