@@ -13,6 +13,7 @@ import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
 import { createClients, type Clients } from './services/clients.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
+import { createIntrospection, type Introspect } from './services/introspection.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMaintenance, type Maintenance } from './services/maintenance.js'
@@ -45,6 +46,8 @@ export interface Services {
   login: Login
   /** Registered OAuth clients and client authentication. */
   clients: Clients
+  /** RFC 7662: whether a token is live now, for resource servers. */
+  introspect: Introspect
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** Prometheus metrics, when METRICS=true. */
@@ -162,6 +165,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     scopes,
     events,
     throttle,
+    tokens,
     defaultScopes: config.defaultScopes,
     requireClient: config.requireClient,
   })
@@ -193,7 +197,15 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     sessions,
     login,
     clients,
-    grants: createGrants({ login, sessions }),
+    introspect: createIntrospection({
+      store,
+      verifyAccessToken,
+      scopes,
+      issuer: config.issuer,
+      audience: config.audience,
+      refreshTokenIdleDays: config.refreshTokenIdleDays,
+    }),
+    grants: createGrants({ login, sessions, clients }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
       store,

@@ -1,8 +1,10 @@
 // The grant registry: the token endpoint, RFC 8414's `grant_types_supported` and the OpenAPI text
 // are all built from this list. A new grant is one module and one line here.
 import { UnsupportedGrantType } from '../errors.js'
+import type { Clients } from '../services/clients.js'
 import type { Login } from '../services/login.js'
 import type { Sessions } from '../services/sessions.js'
+import { clientCredentialsGrant } from './client-credentials.js'
 import type { Grant } from './grant.js'
 import { passwordGrant } from './password.js'
 import { refreshTokenGrant } from './refresh-token.js'
@@ -16,10 +18,15 @@ export interface GrantRegistry {
   readonly all: readonly Grant[]
 }
 
-export function createGrants(services: { login: Login; sessions: Sessions }): GrantRegistry {
+export function createGrants(services: {
+  login: Login
+  sessions: Sessions
+  clients: Clients
+}): GrantRegistry {
   const all: readonly Grant[] = [
     passwordGrant(services.login),
     refreshTokenGrant(services.sessions),
+    clientCredentialsGrant(services.clients),
   ]
   const byType = new Map(all.map((grant) => [grant.type, grant]))
   return {

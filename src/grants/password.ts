@@ -7,7 +7,7 @@ export function passwordGrant(login: Login): Grant {
     type: 'password',
     summary: '`grant_type=password` (the default) with `username` and `password`',
     parameters: ['username', 'password', 'scope'],
-    exchange: (form, client) =>
+    exchange: (form, client, oauthClient) =>
       login(
         {
           username: requiredParameter(form, 'username'),
@@ -15,6 +15,7 @@ export function passwordGrant(login: Login): Grant {
           scope: form.scope,
         },
         client,
+        oauthClient,
       ),
   }
 }

@@ -36,8 +36,10 @@ export interface TokenKeys {
 
 export interface AccessTokenClaims {
   sub: string
-  /** The session (login) the token belongs to. */
+  /** The session (login) the token belongs to; '' for a client's own token (client_credentials). */
   sid: string
+  /** RFC 9068 `client_id`: the registered client the token was issued to, when one was named. */
+  clientId?: string
   scope: readonly string[]
   exp: number
   iat: number
@@ -50,7 +52,13 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  issue(subject: string, sessionId: string, scope: string[]): IssuedToken
+  /** A user's token in a session; `clientId` (RFC 9068 `client_id`) when a registered client asked. */
+  issue(subject: string, sessionId: string, scope: string[], clientId?: string): IssuedToken
+  /**
+   * A client_credentials token (RFC 6749 §4.4): the client is its subject and its `client_id`; it has
+   * no session (`sid`), which is how every consumer tells it from a user's token.
+   */
+  issueForClient(clientId: string, scope: readonly string[]): IssuedToken
   /** The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. */
   verify(token: string): AccessTokenClaims
   /** Switch to a new key set (after a rotation), keeping the claims policy. */
@@ -126,7 +134,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           complete: true,
           allowedIss,
           allowedAud,
-          requiredClaims: ['sub', 'sid', 'exp', 'iat', 'iss', 'aud'],
+          requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
           clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
         }) as Verify,
       ]),
@@ -170,11 +178,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
     if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`)
       throw new InvalidToken()
-    const { sub, sid, scope, exp, iat, jti } = claims
+    const { sub, sid, scope, exp, iat, jti, client_id: clientId } = claims
+    // Either a user's token (a session) or a client's own (client_id, no session); never neither.
+    const clientToken = sid === undefined && typeof clientId === 'string' && clientId === sub
     if (
       typeof sub !== 'string' ||
       sub === '' ||
-      typeof sid !== 'string' ||
+      (!clientToken && (typeof sid !== 'string' || sid === '')) ||
+      (clientId !== undefined && typeof clientId !== 'string') ||
       typeof exp !== 'number' ||
       typeof iat !== 'number'
     ) {
@@ -192,7 +203,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const scopes = Object.freeze(scope ? scope.split(' ').filter(Boolean) : [])
     return Object.freeze({
       sub,
-      sid,
+      sid: clientToken ? '' : (sid as string),
+      ...(typeof clientId === 'string' ? { clientId } : {}),
       scope: scopes,
       exp,
       iat,
@@ -206,10 +218,20 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       accepted = next
       build()
     },
-    issue(subject, sessionId, scope) {
+    issue(subject, sessionId, scope, clientId) {
       const token = sign({
         sub: subject,
         sid: sessionId,
+        scope: scope.join(' '),
+        jti: randomBytes(16).toString('base64url'),
+        ...(clientId === undefined ? {} : { client_id: clientId }),
+      })
+      return { token, expiresIn: ttlSeconds }
+    },
+    issueForClient(clientId, scope) {
+      const token = sign({
+        sub: clientId,
+        client_id: clientId,
         scope: scope.join(' '),
         jti: randomBytes(16).toString('base64url'),
       })

@@ -5,16 +5,17 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   InvalidClient,
   InvalidInput,
-  InvalidRequest,
   InvalidScope,
   NotFound,
   UnauthorizedClient,
 } from '../errors.js'
+import type { TokenService } from '../security/tokens.js'
 import type { ClientRecord, ClientStore } from '../store/index.js'
-import type { Actor } from './actor.js'
+import type { Actor, ClientInfo } from './actor.js'
 import type { LoginThrottle } from './login-throttle.js'
 import type { ScopeCatalog } from './scopes.js'
 import type { SecurityEvents } from './security-events.js'
+import type { TokenResponse } from './sessions.js'
 
 /** The grant types a client may be registered for. */
 export const CLIENT_GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'] as const
@@ -75,11 +76,25 @@ export interface Clients {
     grantType: string,
     ip: string,
   ): Promise<AuthenticatedClient | undefined>
+  /** The client of a revocation request (RFC 7009 §2.1): as for a token request, without a grant. */
+  admitRevocation(
+    presented: PresentedClient | undefined,
+    ip: string,
+  ): Promise<AuthenticatedClient | undefined>
   /** A confidential client that authenticated (introspection); InvalidClient otherwise. */
   requireConfidential(
     presented: PresentedClient | undefined,
     ip: string,
   ): Promise<AuthenticatedClient>
+  /**
+   * grant_type=client_credentials (RFC 6749 §4.4): an access token whose subject is the client, with
+   * the client's scopes (or the requested part of them), and no refresh token.
+   */
+  issueToken(
+    client: AuthenticatedClient | undefined,
+    requestedScope: string | undefined,
+    from: ClientInfo,
+  ): Promise<TokenResponse>
   /** Whether a client still exists (a client-credentials token's live state). */
   exists(clientId: string): Promise<AuthenticatedClient | undefined>
 }
@@ -89,6 +104,7 @@ export interface ClientsDeps {
   scopes: ScopeCatalog
   events: SecurityEvents
   throttle: LoginThrottle
+  tokens: Pick<TokenService, 'issueForClient'>
   defaultScopes: readonly string[]
   requireClient: boolean
 }
@@ -175,6 +191,27 @@ export function createClients(deps: ClientsDeps): Clients {
     return toAuthenticated(client)
   }
 
+  const admit = async (
+    presented: PresentedClient | undefined,
+    grantType: string | undefined,
+    ip: string,
+  ): Promise<AuthenticatedClient | undefined> => {
+    if (!presented) {
+      if (deps.requireClient) throw new InvalidClient(false, 'A registered client is required')
+      if (grantType === 'client_credentials') throw new InvalidClient(false)
+      return undefined
+    }
+    // Drop-in: without REQUIRE_CLIENT, a client_id nobody registered (Swagger UI's, a tutorial
+    // client's) named without a secret is ignored, as before clients existed.
+    if (!deps.requireClient && presented.secret === undefined) {
+      if (!(await store.findClient(presented.clientId.slice(0, 200)))) return undefined
+    }
+    const client = await authenticate(presented, ip)
+    if (grantType !== undefined && !client.grants.includes(grantType))
+      throw new UnauthorizedClient(`This client may not use grant_type '${grantType.slice(0, 40)}'`)
+    return client
+  }
+
   return {
     async add(input, actor) {
       const name = input.name.trim()
@@ -240,35 +277,40 @@ export function createClients(deps: ClientsDeps): Clients {
       return secret.secret
     },
     authenticate,
-    async admitTokenRequest(presented, grantType, ip) {
-      if (!presented) {
-        if (deps.requireClient) throw new InvalidClient(false, 'A registered client is required')
-        if (grantType === 'client_credentials') throw new InvalidClient(false)
-        return undefined
-      }
-      const client = await authenticate(presented, ip)
-      if (!client.grants.includes(grantType))
-        throw new UnauthorizedClient(
-          `This client may not use grant_type '${grantType.slice(0, 40)}'`,
-        )
-      return client
-    },
+    admitTokenRequest: (presented, grantType, ip) => admit(presented, grantType, ip),
+    admitRevocation: (presented, ip) => admit(presented, undefined, ip),
     async requireConfidential(presented, ip) {
       if (!presented || presented.secret === undefined)
         throw new InvalidClient(presented?.basic ?? false)
       return authenticate(presented, ip)
+    },
+    async issueToken(client, requestedScope, from) {
+      if (!client || !client.confidential) throw new InvalidClient(false)
+      if (!client.grants.includes('client_credentials'))
+        throw new UnauthorizedClient("This client may not use grant_type 'client_credentials'")
+      const granted = scopes.resolve(requestedScope, client.scopes)
+      const access = deps.tokens.issueForClient(client.id, granted)
+      await events({
+        type: 'client_token',
+        outcome: 'success',
+        username: null,
+        ip: from.ip,
+        userAgent: from.userAgent,
+        detail: `client ${client.id}`,
+        actor: `client:${client.id}`,
+      })
+      const response: TokenResponse = {
+        access_token: access.token,
+        token_type: 'bearer',
+        expires_in: access.expiresIn,
+      }
+      const scope = granted.join(' ')
+      if (requestedScope === undefined || requestedScope.trim() !== scope) response.scope = scope
+      return response
     },
     async exists(clientId) {
       const client = await store.findClient(clientId)
       return client && toAuthenticated(client)
     },
   }
-}
-
-/** Refuses a request that authenticates a client more than one way (RFC 6749 §2.3). */
-export function oneClientMethod(basic: boolean, post: boolean): void {
-  if (basic && post)
-    throw new InvalidRequest(
-      'Use one client authentication method: HTTP Basic or the form, not both',
-    )
 }

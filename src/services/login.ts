@@ -3,6 +3,7 @@
 // outcome in the audit log, success or not.
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import type { ClientInfo } from './actor.js'
+import type { AuthenticatedClient } from './clients.js'
 import type { PasswordCheck } from './password-login.js'
 import type { SecurityEvents } from './security-events.js'
 import type { Sessions, TokenResponse } from './sessions.js'
@@ -17,6 +18,7 @@ export interface LoginRequest {
 export type Login = (
   request: LoginRequest,
   client: ClientInfo & { ip: string },
+  oauthClient?: AuthenticatedClient,
 ) => Promise<TokenResponse>
 
 /** How a failed login is recorded; other failures are recorded as `error`. */
@@ -40,7 +42,7 @@ export function createLogin(deps: {
   events: SecurityEvents
 }): Login {
   const { checkPassword, sessions, events } = deps
-  return async ({ username, password, scope }, client) => {
+  return async ({ username, password, scope }, client, oauthClient) => {
     const record = (outcome: string) =>
       events({
         type: 'login',
@@ -51,7 +53,7 @@ export function createLogin(deps: {
       })
     try {
       const { user } = await checkPassword(username, password, client.ip)
-      const response = await sessions.start(user, scope, client)
+      const response = await sessions.start(user, scope, client, oauthClient)
       await record('success')
       return response
     } catch (error) {

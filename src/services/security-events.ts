@@ -13,6 +13,7 @@ export type SecurityEventType =
   | 'password_change'
   | 'registration'
   | 'admin'
+  | 'client_token'
 
 export interface SecurityEvent {
   type: SecurityEventType

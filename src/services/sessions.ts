@@ -7,6 +7,7 @@ import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../errors.js'
 import type { AccessTokenClaims, TokenService } from '../security/tokens.js'
 import type { SessionRecord, Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
+import type { AuthenticatedClient } from './clients.js'
 import type { ScopeCatalog } from './scopes.js'
 import type { SecurityEvents } from './security-events.js'
 
@@ -14,7 +15,8 @@ export interface TokenResponse {
   access_token: string
   token_type: 'bearer'
   expires_in: number
-  refresh_token: string
+  /** Absent for client_credentials (RFC 6749 §4.4.3). */
+  refresh_token?: string
   /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
   scope?: string
 }
@@ -44,12 +46,14 @@ export interface Sessions {
     user: UserRecord,
     requestedScope: string | undefined,
     client: ClientInfo,
+    oauthClient?: AuthenticatedClient,
   ): Promise<TokenResponse>
   /** The refresh_token grant: rotates the refresh token and issues a new access token. */
   refresh(
     refreshToken: string,
     requestedScope: string | undefined,
     client: ClientInfo,
+    oauthClient?: AuthenticatedClient,
   ): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
@@ -82,7 +86,7 @@ function newRefreshToken(): { token: string; hash: string } {
   return { token, hash: hashRefreshToken(token) }
 }
 
-function hashRefreshToken(token: string): string {
+export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
 }
 
@@ -96,8 +100,9 @@ export function createSessions(options: SessionsOptions): Sessions {
     granted: string[],
     requested: string | undefined,
     refreshToken: string,
+    clientId: string | null,
   ): TokenResponse => {
-    const access = tokens.issue(user.username, sessionId, granted)
+    const access = tokens.issue(user.username, sessionId, granted, clientId ?? undefined)
     const response: TokenResponse = {
       access_token: access.token,
       token_type: 'bearer',
@@ -140,8 +145,8 @@ export function createSessions(options: SessionsOptions): Sessions {
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
 
   return {
-    async start(user, requestedScope, client) {
-      const granted = scopes.resolve(requestedScope, scopes.granted(user))
+    async start(user, requestedScope, client, oauthClient) {
+      const granted = scopes.resolve(requestedScope, boundedBy(scopes.granted(user), oauthClient))
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
       const createdAt = Date.now()
@@ -153,6 +158,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         expiresAt: createdAt + options.refreshTokenExpireDays * DAY_MS,
         userAgent: client.userAgent?.slice(0, 512) ?? null,
         ip: client.ip,
+        clientId: oauthClient?.id ?? null,
         refreshTokenHash: refresh.hash,
       }
       // Only if the password just verified is still the user's, and nothing disabled, re-enabled or
@@ -162,10 +168,10 @@ export function createSessions(options: SessionsOptions): Sessions {
         credentialVersion: user.credentialVersion,
       }
       if (!(await store.createSessionIfCurrent(session, current))) throw new InvalidCredentials()
-      return respond(user, sessionId, granted, requestedScope, refresh.token)
+      return respond(user, sessionId, granted, requestedScope, refresh.token, session.clientId)
     },
 
-    async refresh(refreshToken, requestedScope, client) {
+    async refresh(refreshToken, requestedScope, client, oauthClient) {
       const at = Date.now()
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
@@ -178,10 +184,16 @@ export function createSessions(options: SessionsOptions): Sessions {
         throw new InvalidRefreshToken()
       }
       if (!isLive(session, at)) throw new InvalidRefreshToken()
+      // A refresh token is bound to the client it was issued to (RFC 6749 §6).
+      if (session.clientId !== null && session.clientId !== oauthClient?.id)
+        throw new InvalidRefreshToken()
       const user = await store.findUserById(session.userId)
       if (!user || user.disabled) throw new InvalidRefreshToken()
       // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
-      const allowed = session.scope.filter((name) => scopes.granted(user).includes(name))
+      const allowed = boundedBy(
+        session.scope.filter((name) => scopes.granted(user).includes(name)),
+        oauthClient,
+      )
       const granted = scopes.resolve(requestedScope, allowed)
 
       const next = newRefreshToken()
@@ -198,7 +210,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         ...client,
         actor: user.username,
       })
-      return respond(user, session.id, granted, requestedScope, next.token)
+      return respond(user, session.id, granted, requestedScope, next.token, session.clientId)
     },
 
     async revokeToken(token) {
@@ -253,6 +265,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         }))
     },
   }
+}
+
+/** What a registered client may ask for bounds what its user's grant gives. */
+function boundedBy(allowed: readonly string[], client: AuthenticatedClient | undefined): string[] {
+  return client ? allowed.filter((name) => client.scopes.includes(name)) : [...allowed]
 }
 
 function normalize(scope: string): string {
