@@ -202,10 +202,9 @@ export function createClients(deps: ClientsDeps): Clients {
       return undefined
     }
     // Drop-in: without REQUIRE_CLIENT, a client_id nobody registered (Swagger UI's, a tutorial
-    // client's) named without a secret is ignored, as before clients existed.
-    if (!deps.requireClient && presented.secret === undefined) {
-      if (!(await store.findClient(presented.clientId.slice(0, 200)))) return undefined
-    }
+    // client's, which FastAPI's OAuth2PasswordRequestForm ignores) is ignored, as before clients existed.
+    if (!deps.requireClient && !(await store.findClient(presented.clientId.slice(0, 200))))
+      return undefined
     const client = await authenticate(presented, ip)
     if (grantType !== undefined && !client.grants.includes(grantType))
       throw new UnauthorizedClient(`This client may not use grant_type '${grantType.slice(0, 40)}'`)

@@ -195,7 +195,7 @@ describe('discovery', () => {
       token_endpoint: 'https://auth.example.com/token',
       revocation_endpoint: 'https://auth.example.com/revoke',
       jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
-      grant_types_supported: ['password', 'refresh_token'],
+      grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
       scopes_supported: ['me', 'items', 'admin'],
     })
     expect(response.body).not.toContain('evil.example')
