@@ -55,7 +55,7 @@ function introspectionCases(name: string, databaseUrl: () => Promise<string | un
       })
       expect(body.sid).toEqual(expect.any(String))
       expect(body.exp).toBeGreaterThan(Date.now() / 1000)
-      const refresh = (await t.introspect(tokens.refresh_token)).json()
+      const refresh = (await t.introspect(tokens.refresh_token)).json<Record<string, unknown>>()
       expect(refresh).toMatchObject({
         active: true,
         sub: 'alice',
