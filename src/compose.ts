@@ -159,6 +159,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     events,
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
+    refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
+    secretKey: config.secretKey,
   })
   const clients = createClients({
     store,

@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../errors.js'
 import type { AccessTokenClaims, TokenService } from '../security/tokens.js'
-import type { SessionRecord, Store, UserRecord } from '../store/index.js'
+import { createSealer } from '../security/sealing.js'
+import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
 import type { AuthenticatedClient } from './clients.js'
 import type { ScopeCatalog } from './scopes.js'
@@ -74,6 +75,10 @@ export interface SessionsOptions {
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
+  /** REFRESH_REUSE_GRACE_SECONDS: a retry of a rotation this recent answers the same successor. */
+  refreshReuseGraceSeconds: number
+  /** Seals the successor kept for the grace (SECRET_KEY). */
+  secretKey: string
   /** Refreshes, detected reuse, logouts and ended sessions are recorded here. */
   events: SecurityEvents
 }
@@ -93,6 +98,8 @@ export function hashRefreshToken(token: string): string {
 export function createSessions(options: SessionsOptions): Sessions {
   const { store, tokens, scopes } = options
   const idleMs = options.refreshTokenIdleDays * DAY_MS
+  const graceMs = options.refreshReuseGraceSeconds * 1000
+  const sealer = createSealer(options.secretKey, 'refresh successor')
 
   const respond = (
     user: UserRecord,
@@ -144,6 +151,67 @@ export function createSessions(options: SessionsOptions): Sessions {
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
 
+  const endForReuse = async (session: SessionRecord, client: ClientInfo): Promise<never> => {
+    await store.revokeSession(session.id, Date.now())
+    await reportReuse(session, client)
+    throw new InvalidRefreshToken()
+  }
+
+  /** Whether a session may be refreshed now, by this client, and with which scopes. */
+  const admitRefresh = async (
+    session: SessionRecord,
+    requestedScope: string | undefined,
+    oauthClient: AuthenticatedClient | undefined,
+  ): Promise<{ user: UserRecord; session: SessionRecord; granted: string[] }> => {
+    if (!isLive(session, Date.now())) throw new InvalidRefreshToken()
+    // A refresh token is bound to the client it was issued to (RFC 6749 §6).
+    if (session.clientId !== null && session.clientId !== oauthClient?.id)
+      throw new InvalidRefreshToken()
+    const user = await store.findUserById(session.userId)
+    if (!user || user.disabled) throw new InvalidRefreshToken()
+    // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
+    const allowed = boundedBy(
+      session.scope.filter((name) => scopes.granted(user).includes(name)),
+      oauthClient,
+    )
+    return { user, session, granted: scopes.resolve(requestedScope, allowed) }
+  }
+
+  /**
+   * The same refresh token again within REFRESH_REUSE_GRACE_SECONDS of its rotation: the successor
+   * it was rotated into, unsealed, and a fresh access token; undefined when this is no such retry.
+   */
+  const answerRetry = async (
+    found: { token: RefreshTokenRecord; session: SessionRecord },
+    hash: string,
+    requestedScope: string | undefined,
+    client: ClientInfo,
+    oauthClient: AuthenticatedClient | undefined,
+  ): Promise<TokenResponse | undefined> => {
+    const { token } = found
+    if (token.spentAt === null || token.successor === null) return undefined
+    if (token.spentAt + graceMs <= Date.now()) return undefined
+    const successor = sealer.open(token.successor, hash)
+    if (successor === undefined) return undefined
+    // Only while the successor is still the session's live refresh token: once it has been used,
+    // the answer was not lost, and the old token coming back is reuse.
+    const head = await store.findRefreshToken(hashRefreshToken(successor))
+    if (!head || head.token.spentAt !== null) return undefined
+    const { user, session, granted } = await admitRefresh(
+      found.session,
+      requestedScope,
+      oauthClient,
+    )
+    await options.events({
+      type: 'token_refresh',
+      outcome: 'retry',
+      username: user.username,
+      ...client,
+      actor: user.username,
+    })
+    return respond(user, session.id, granted, requestedScope, successor, session.clientId)
+  }
+
   return {
     async start(user, requestedScope, client, oauthClient) {
       const granted = scopes.resolve(requestedScope, boundedBy(scopes.granted(user), oauthClient))
@@ -176,32 +244,32 @@ export function createSessions(options: SessionsOptions): Sessions {
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
       if (!found) throw new InvalidRefreshToken()
-      const { token, session } = found
-      if (token.spentAt !== null) {
+      if (found.token.spentAt !== null) {
+        // A retry within the grace (a lost answer, a duplicated tab) gets the answer it missed.
+        const retried = await answerRetry(found, hash, requestedScope, client, oauthClient)
+        if (retried) return retried
         // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
-        await store.revokeSession(session.id, at)
-        await reportReuse(session, client)
-        throw new InvalidRefreshToken()
+        await endForReuse(found.session, client)
       }
-      if (!isLive(session, at)) throw new InvalidRefreshToken()
-      // A refresh token is bound to the client it was issued to (RFC 6749 §6).
-      if (session.clientId !== null && session.clientId !== oauthClient?.id)
-        throw new InvalidRefreshToken()
-      const user = await store.findUserById(session.userId)
-      if (!user || user.disabled) throw new InvalidRefreshToken()
-      // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
-      const allowed = boundedBy(
-        session.scope.filter((name) => scopes.granted(user).includes(name)),
+      const { user, session, granted } = await admitRefresh(
+        found.session,
+        requestedScope,
         oauthClient,
       )
-      const granted = scopes.resolve(requestedScope, allowed)
 
       const next = newRefreshToken()
-      if (!(await store.rotateRefreshToken(hash, next.hash, at))) {
-        // Lost a race with another use of the same token: that is reuse too.
-        await store.revokeSession(session.id, at)
-        await reportReuse(session, client)
-        throw new InvalidRefreshToken()
+      // The successor, sealed, stays on the spent row for the grace, so a retry can be answered it.
+      const sealed = graceMs > 0 ? sealer.seal(next.token, hash) : undefined
+      if (!(await store.rotateRefreshToken(hash, next.hash, at, sealed))) {
+        // Lost a race with another use of the same token: a retry within the grace if the winner's
+        // rotation is what we now read (it committed with its sealed successor), reuse otherwise.
+        const again = await store.findRefreshToken(hash)
+        const retried =
+          again && again.token.spentAt !== null
+            ? await answerRetry(again, hash, requestedScope, client, oauthClient)
+            : undefined
+        if (retried) return retried
+        await endForReuse(session, client)
       }
       await options.events({
         type: 'token_refresh',
