@@ -95,8 +95,6 @@ export interface Clients {
     requestedScope: string | undefined,
     from: ClientInfo,
   ): Promise<TokenResponse>
-  /** Whether a client still exists (a client-credentials token's live state). */
-  exists(clientId: string): Promise<AuthenticatedClient | undefined>
 }
 
 export interface ClientsDeps {
@@ -306,10 +304,6 @@ export function createClients(deps: ClientsDeps): Clients {
       const scope = granted.join(' ')
       if (requestedScope === undefined || requestedScope.trim() !== scope) response.scope = scope
       return response
-    },
-    async exists(clientId) {
-      const client = await store.findClient(clientId)
-      return client && toAuthenticated(client)
     },
   }
 }
