@@ -9,7 +9,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['bin/*.js', 'eslint.config.js'] },
+        projectService: {
+          allowDefaultProject: ['bin/*.js', 'eslint.config.js', 'examples/*/*.js'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -31,7 +33,7 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
     // The login page's script runs in browsers, outside any TypeScript project. localStorage is not

@@ -23,8 +23,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 let accessToken = null
 let refreshTimer
-// The refresh in flight, shared: a refresh token is single use, and two concurrent refreshes with it
-// look like reuse of a stolen token, which ends the session.
+// The refresh in flight, shared: a refresh token is single use. Gatehouse answers a repeat within
+// REFRESH_REUSE_GRACE_SECONDS with the same new token, so a retry is safe, but one request is enough.
 let refreshing = null
 
 const element = (id) => document.getElementById(id)

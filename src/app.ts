@@ -12,6 +12,7 @@ import {
   registerErrorHandling,
 } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.js'
+import { adminClientRoutes } from './http/routes/admin-clients.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { loginPageRoutes } from './http/routes/login-page.js'
@@ -89,6 +90,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(adminRoutes(services))
   await app.register(mfaRoutes(services))
   if (services.recovery.enabled) await app.register(recoveryRoutes(services.recovery))
+  await app.register(adminClientRoutes(services))
   await app.register(loginPageRoutes)
   return app
 }

@@ -1,8 +1,9 @@
-// Entry point of the `gatehouse` command: serve, migrate, users, keys, audit and hash-password, one
+// Entry point of the `gatehouse` command: serve, migrate, users, clients, keys, audit and hash-password, one
 // module per command group in cli/, all on the server's configuration and services. Every failure
 // is one line on stderr and a non-zero exit, never a trace.
 import { Command, CommanderError } from 'commander'
 import { registerAuditCommands } from './cli/audit.js'
+import { registerClientCommands } from './cli/clients.js'
 import { createCliContext, type CliIo } from './cli/context.js'
 import { registerHashPasswordCommand } from './cli/hash-password.js'
 import { registerKeyCommands } from './cli/keys.js'
@@ -38,6 +39,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   registerServeCommands(program, cli)
   registerUserCommands(program, cli)
   registerKeyCommands(program, cli)
+  registerClientCommands(program, cli)
   registerAuditCommands(program, cli)
   registerHashPasswordCommand(program, cli)
 

@@ -11,7 +11,9 @@ import { createTimingFloor, type TimingFloor } from './security/timing-floor.js'
 import { createTokenService, type TokenService } from './security/tokens.js'
 import { createAccounts, type Accounts } from './services/accounts.js'
 import { createAuditLog, type AuditLog } from './services/audit-log.js'
+import { createClients, type Clients } from './services/clients.js'
 import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
+import { createIntrospection, type Introspect } from './services/introspection.js'
 import { createLogin, type Login } from './services/login.js'
 import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
 import { createMailer, type Mailer } from './services/mail.js'
@@ -62,6 +64,10 @@ export interface Services {
   login: Login
   /** Second factors: TOTP enrolment, recovery codes, the mfa grants' second step. */
   mfa: Mfa
+  /** Registered OAuth clients and client authentication. */
+  clients: Clients
+  /** RFC 7662: whether a token is live now, for resource servers. */
+  introspect: Introspect
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** PostgreSQL (TOKEN_OWNER_CACHE_SIZE > 0): the token owners kept in memory behind currentUser. */
@@ -193,6 +199,17 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     events,
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
+    refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
+    secretKey: config.secretKey,
+  })
+  const clients = createClients({
+    store,
+    scopes,
+    events,
+    throttle,
+    tokens,
+    defaultScopes: config.defaultScopes,
+    requireClient: config.requireClient,
   })
   const mfa = createMfa({
     store,
@@ -254,7 +271,16 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     sessions,
     login,
     mfa,
-    grants: createGrants({ login, sessions, mfa }),
+    clients,
+    introspect: createIntrospection({
+      store,
+      verifyAccessToken,
+      scopes,
+      issuer: config.issuer,
+      audience: config.audience,
+      refreshTokenIdleDays: config.refreshTokenIdleDays,
+    }),
+    grants: createGrants({ login, sessions, mfa, clients }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
       store: ownerCache ?? store,

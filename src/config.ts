@@ -42,6 +42,13 @@ export interface Config {
   accessTokenExpireMinutes: number
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
+  /**
+   * After a rotation, the same refresh token presented again within this many seconds answers the
+   * same successor (an idempotent retry) instead of ending the session (REFRESH_REUSE_GRACE_SECONDS; 0: never).
+   */
+  refreshReuseGraceSeconds: number
+  /** Every token request must name a registered client (REQUIRE_CLIENT). */
+  requireClient: boolean
   /** Scopes of users that have none of their own (DEFAULT_SCOPES). */
   defaultScopes: string[]
   /** Scopes beyond the built-in ones, `me`, `items` and `admin` (SCOPES, as `name=description,...`). */
@@ -269,6 +276,8 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     accessTokenExpireMinutes,
     refreshTokenExpireDays,
     refreshTokenIdleDays,
+    refreshReuseGraceSeconds: readInteger(vars, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3_600),
+    requireClient: readChoice(vars, 'REQUIRE_CLIENT', ['false', 'true'] as const) === 'true',
     defaultScopes,
     extraScopes: parseScopes(vars.SCOPES ?? ''),
     databaseUrl: vars.DATABASE_URL || 'sqlite:///users.db',

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'not_found'
   | 'user_not_found'
   | 'invalid_input'
+  | 'invalid_client'
+  | 'unauthorized_client'
   | 'config_error'
   | 'mfa_required'
   | 'invalid_second_factor'
@@ -208,6 +210,26 @@ export class UserNotFound extends GatehouseError {
 /** Input to an account operation (CLI or admin API) that cannot be accepted. */
 export class InvalidInput extends GatehouseError {
   readonly code = 'invalid_input'
+}
+
+/**
+ * Client authentication failed (RFC 6749 §5.2 `invalid_client`): unknown client, wrong or missing
+ * secret, or no client named where one is required. `basic` when the client tried HTTP Basic, whose
+ * answer is a 401 with a Basic challenge.
+ */
+export class InvalidClient extends GatehouseError {
+  readonly code = 'invalid_client'
+  constructor(
+    readonly basic: boolean,
+    message = 'Client authentication failed',
+  ) {
+    super(message)
+  }
+}
+
+/** An authenticated client using a grant (or endpoint) it is not registered for (`unauthorized_client`). */
+export class UnauthorizedClient extends GatehouseError {
+  readonly code = 'unauthorized_client'
 }
 
 /** Configuration that cannot be used; raised once at start-up with a message naming the setting. */

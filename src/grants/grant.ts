@@ -4,6 +4,7 @@
 // password.ts plus one line in index.ts.
 import { InvalidRequest } from '../errors.js'
 import type { ClientInfo } from '../services/actor.js'
+import type { AuthenticatedClient } from '../services/clients.js'
 import type { TokenResponse } from '../services/sessions.js'
 
 /** The token endpoint's form: every parameter as sent, repeated ones already refused. */
@@ -16,7 +17,12 @@ export interface Grant {
   readonly summary: string
   /** Form parameters this grant reads, required first. */
   readonly parameters: readonly string[]
-  exchange(form: TokenForm, client: ClientInfo & { ip: string }): Promise<TokenResponse>
+  /** `oauthClient`: the registered client the request authenticated as, if any. */
+  exchange(
+    form: TokenForm,
+    client: ClientInfo & { ip: string },
+    oauthClient: AuthenticatedClient | undefined,
+  ): Promise<TokenResponse>
 }
 
 /** A parameter the grant cannot do without: missing or empty is `invalid_request` (RFC 6749 §5.2). */

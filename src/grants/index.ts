@@ -1,9 +1,11 @@
 // The grant registry: the token endpoint, RFC 8414's `grant_types_supported` and the OpenAPI text
 // are all built from this list. A new grant is one module and one line here.
 import { UnsupportedGrantType } from '../errors.js'
+import type { Clients } from '../services/clients.js'
 import type { Login } from '../services/login.js'
 import type { Mfa } from '../services/mfa.js'
 import type { Sessions } from '../services/sessions.js'
+import { clientCredentialsGrant } from './client-credentials.js'
 import type { Grant } from './grant.js'
 import { mfaOtpGrant } from './mfa-otp.js'
 import { mfaRecoveryCodeGrant } from './mfa-recovery-code.js'
@@ -23,12 +25,14 @@ export function createGrants(services: {
   login: Login
   sessions: Sessions
   mfa: Mfa
+  clients: Clients
 }): GrantRegistry {
   const all: readonly Grant[] = [
     passwordGrant(services.login),
     refreshTokenGrant(services.sessions),
     mfaOtpGrant(services.mfa),
     mfaRecoveryCodeGrant(services.mfa),
+    clientCredentialsGrant(services.clients),
   ]
   const byType = new Map(all.map((grant) => [grant.type, grant]))
   return {

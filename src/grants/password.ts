@@ -7,7 +7,7 @@ export function passwordGrant(login: Login): Grant {
     type: 'password',
     summary: '`grant_type=password` (the default) with `username` and `password`',
     parameters: ['username', 'password', 'scope'],
-    exchange: (form, client) =>
+    exchange: (form, client, oauthClient) =>
       login(
         {
           username: requiredParameter(form, 'username'),
@@ -16,6 +16,7 @@ export function passwordGrant(login: Login): Grant {
           clientId: form.client_id,
         },
         client,
+        oauthClient,
       ),
   }
 }

@@ -9,7 +9,7 @@ export function refreshTokenGrant(sessions: Sessions): Grant {
     summary:
       '`grant_type=refresh_token` with `refresh_token` (single use: presenting it twice ends its session)',
     parameters: ['refresh_token', 'scope'],
-    exchange: (form, client) =>
-      sessions.refresh(requiredParameter(form, 'refresh_token'), form.scope, client),
+    exchange: (form, client, oauthClient) =>
+      sessions.refresh(requiredParameter(form, 'refresh_token'), form.scope, client, oauthClient),
   }
 }

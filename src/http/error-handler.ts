@@ -16,6 +16,7 @@ import {
   GatehouseError,
   InsufficientScope,
   MfaRequired,
+  InvalidClient,
   Overloaded,
   Throttled,
   type ErrorCode,
@@ -116,6 +117,14 @@ const ANSWERS = {
     detail: e.message,
     tokenEndpointError: 'invalid_grant',
   }),
+  // RFC 6749 §5.2: 401, with a Basic challenge when the client tried Basic.
+  invalid_client: (e) => ({
+    status: 401,
+    detail: e.message,
+    error: 'invalid_client',
+    challenge: e instanceof InvalidClient && e.basic ? 'Basic realm="gatehouse"' : undefined,
+  }),
+  unauthorized_client: (e) => ({ status: 400, detail: e.message, error: 'unauthorized_client' }),
   // Raised at start-up only; a request that meets one is a bug, answered as one.
   config_error: { status: 500, detail: 'Internal Server Error' },
   // Auth0's answer, which the clients that speak its MFA flow expect as it is.

@@ -67,13 +67,42 @@ export const RevokeFormSchema = Type.Object(
 )
 export type RevokeForm = Static<typeof RevokeFormSchema>
 
+/** RFC 7662 introspection request. */
+export const IntrospectFormSchema = Type.Object(
+  {
+    token: Type.Optional(Type.String({ maxLength: 8_192 })),
+    token_type_hint: Type.Optional(
+      Type.String({ maxLength: 64, description: "'access_token' or 'refresh_token'" }),
+    ),
+  },
+  { additionalProperties: true },
+)
+
+/** RFC 7662 §2.2: `active` always, the rest only for a live token. */
+export const IntrospectionSchema = Type.Object({
+  active: Type.Boolean(),
+  sub: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.String()),
+  sid: Type.Optional(Type.String()),
+})
+
 export const TokenResponseSchema = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-  refresh_token: Type.String({
-    description: 'Single use: exchange it at /token with grant_type=refresh_token',
-  }),
+  refresh_token: Type.Optional(
+    Type.String({
+      description:
+        'Single use: exchange it at /token with grant_type=refresh_token (none for client_credentials)',
+    }),
+  ),
   scope: Type.Optional(
     Type.String({ description: 'Granted scopes, when they differ from the requested ones' }),
   ),

@@ -36,8 +36,10 @@ export interface TokenKeys {
 
 export interface AccessTokenClaims {
   sub: string
-  /** The session (login) the token belongs to. */
+  /** The session (login) the token belongs to; '' for a client's own token (client_credentials). */
   sid: string
+  /** RFC 9068 `client_id`: the registered client the token was issued to, when one was named. */
+  clientId?: string
   scope: readonly string[]
   /** How the user authenticated (RFC 8176), e.g. ['pwd'] or ['pwd', 'otp']; empty when not said. */
   amr: readonly string[]
@@ -52,7 +54,21 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  issue(subject: string, sessionId: string, scope: string[], amr?: readonly string[]): IssuedToken
+  /**
+   * A user's token in a session: `amr` says how the user authenticated (RFC 8176), `clientId` (RFC
+   * 9068 `client_id`) which registered client asked, when one did.
+   */
+  issue(
+    subject: string,
+    sessionId: string,
+    scope: string[],
+    extra?: { amr?: readonly string[]; clientId?: string | undefined },
+  ): IssuedToken
+  /**
+   * A client_credentials token (RFC 6749 §4.4): the client is its subject and its `client_id`; it has
+   * no session (`sid`), which is how every consumer tells it from a user's token.
+   */
+  issueForClient(clientId: string, scope: readonly string[]): IssuedToken
   /** The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. */
   verify(token: string): AccessTokenClaims
   /** Switch to a new key set (after a rotation), keeping the claims policy. */
@@ -128,7 +144,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           complete: true,
           allowedIss,
           allowedAud,
-          requiredClaims: ['sub', 'sid', 'exp', 'iat', 'iss', 'aud'],
+          requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
           clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
         }) as Verify,
       ]),
@@ -172,11 +188,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
     if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`)
       throw new InvalidToken()
-    const { sub, sid, scope, exp, iat, jti, amr } = claims
+    const { sub, sid, scope, exp, iat, jti, amr, client_id: clientId } = claims
+    // Either a user's token (a session) or a client's own (client_id, no session); never neither.
+    const clientToken = sid === undefined && typeof clientId === 'string' && clientId === sub
     if (
       typeof sub !== 'string' ||
       sub === '' ||
-      typeof sid !== 'string' ||
+      (!clientToken && (typeof sid !== 'string' || sid === '')) ||
+      (clientId !== undefined && typeof clientId !== 'string') ||
       typeof exp !== 'number' ||
       typeof iat !== 'number'
     ) {
@@ -199,7 +218,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const scopes = Object.freeze(scope ? scope.split(' ').filter(Boolean) : [])
     return Object.freeze({
       sub,
-      sid,
+      sid: clientToken ? '' : (sid as string),
+      ...(typeof clientId === 'string' ? { clientId } : {}),
       scope: scopes,
       amr: Object.freeze(amr === undefined ? [] : [...amr]),
       exp,
@@ -214,12 +234,22 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       accepted = next
       build()
     },
-    issue(subject, sessionId, scope, amr) {
+    issue(subject, sessionId, scope, { amr, clientId } = {}) {
       const token = sign({
         sub: subject,
         sid: sessionId,
         scope: scope.join(' '),
         ...(amr?.length ? { amr: [...amr] } : {}),
+        jti: randomBytes(16).toString('base64url'),
+        ...(clientId === undefined ? {} : { client_id: clientId }),
+      })
+      return { token, expiresIn: ttlSeconds }
+    },
+    issueForClient(clientId, scope) {
+      const token = sign({
+        sub: clientId,
+        client_id: clientId,
+        scope: scope.join(' '),
         jti: randomBytes(16).toString('base64url'),
       })
       return { token, expiresIn: ttlSeconds }

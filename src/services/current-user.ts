@@ -55,6 +55,8 @@ export function createCurrentUserResolver(deps: {
 
   return async (token) => {
     const claims = await verify(token)
+    // A client's own token (client_credentials) has no user: it is for other services, not these routes.
+    if (claims.sid === '') throw new InvalidToken()
     const found = await store.findTokenOwner(claims.sub, claims.sid)
     if (!found) throw new InvalidToken()
     const { user, session } = found

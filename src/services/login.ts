@@ -5,6 +5,7 @@
 import { GatehouseError, UnverifiedEmail, type ErrorCode } from '../errors.js'
 import type { UserRecord } from '../store/index.js'
 import type { ClientInfo } from './actor.js'
+import type { AuthenticatedClient } from './clients.js'
 import type { Mfa } from './mfa.js'
 import type { PasswordCheck } from './password-check.js'
 import type { SecurityEvents } from './security-events.js'
@@ -22,6 +23,7 @@ export interface LoginRequest {
 export type Login = (
   request: LoginRequest,
   client: ClientInfo & { ip: string },
+  oauthClient?: AuthenticatedClient,
 ) => Promise<TokenResponse>
 
 /** How a failed login is recorded; other failures are recorded as `error`. */
@@ -53,7 +55,7 @@ export function createLogin(deps: {
   resendVerification?: (user: UserRecord) => Promise<void>
 }): Login {
   const { checkPassword, sessions, events, mfa } = deps
-  return async ({ username, password, scope, clientId }, client) => {
+  return async ({ username, password, scope, clientId }, client, oauthClient) => {
     const record = (outcome: string) =>
       events({
         type: 'login',
@@ -69,7 +71,7 @@ export function createLogin(deps: {
         throw new UnverifiedEmail()
       }
       await mfa?.requireSecondFactor(user, { scope, clientId })
-      const response = await sessions.start(user, scope, client)
+      const response = await sessions.start(user, scope, client, { oauthClient })
       await record('success')
       return response
     } catch (error) {

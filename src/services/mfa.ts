@@ -231,7 +231,9 @@ export function createMfa(options: MfaOptions): Mfa {
         throw new InvalidSecondFactor('The mfa_token is invalid, expired or already used')
       await forget(counters)
       // Created only while the verified password and credential version are still the user's.
-      const response = await sessions.start(user, challenge.scope ?? undefined, client, MFA_AMR)
+      const response = await sessions.start(user, challenge.scope ?? undefined, client, {
+        amr: MFA_AMR,
+      })
       await recordLogin('success')
       return response
     } catch (error) {

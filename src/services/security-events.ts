@@ -17,6 +17,7 @@ export type SecurityEventType =
   | 'password_reset'
   | 'email_verification'
   | 'mail'
+  | 'client_token'
 
 export interface SecurityEvent {
   type: SecurityEventType

@@ -5,8 +5,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../errors.js'
 import type { AccessTokenClaims, TokenService } from '../security/tokens.js'
-import type { SessionRecord, Store, UserRecord } from '../store/index.js'
+import { createSealer } from '../security/sealing.js'
+import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
+import type { AuthenticatedClient } from './clients.js'
 import type { ScopeCatalog } from './scopes.js'
 import type { SecurityEvents } from './security-events.js'
 
@@ -14,7 +16,8 @@ export interface TokenResponse {
   access_token: string
   token_type: 'bearer'
   expires_in: number
-  refresh_token: string
+  /** Absent for client_credentials (RFC 6749 §4.4.3). */
+  refresh_token?: string
   /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
   scope?: string
 }
@@ -44,14 +47,19 @@ export interface Sessions {
     user: UserRecord,
     requestedScope: string | undefined,
     client: ClientInfo,
-    /** How the user authenticated (RFC 8176); the session keeps it for its refreshed tokens. */
-    amr?: readonly string[],
+    options?: {
+      /** How the user authenticated (RFC 8176); the session keeps it for its refreshed tokens. */
+      amr?: readonly string[]
+      /** The registered client the login came through, when one authenticated. */
+      oauthClient?: AuthenticatedClient | undefined
+    },
   ): Promise<TokenResponse>
   /** The refresh_token grant: rotates the refresh token and issues a new access token. */
   refresh(
     refreshToken: string,
     requestedScope: string | undefined,
     client: ClientInfo,
+    oauthClient?: AuthenticatedClient,
   ): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
@@ -72,6 +80,10 @@ export interface SessionsOptions {
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
+  /** REFRESH_REUSE_GRACE_SECONDS: a retry of a rotation this recent answers the same successor. */
+  refreshReuseGraceSeconds: number
+  /** Seals the successor kept for the grace (SECRET_KEY). */
+  secretKey: string
   /** Refreshes, detected reuse, logouts and ended sessions are recorded here. */
   events: SecurityEvents
 }
@@ -86,13 +98,15 @@ function newRefreshToken(): { token: string; hash: string } {
   return { token, hash: hashRefreshToken(token) }
 }
 
-function hashRefreshToken(token: string): string {
+export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
 }
 
 export function createSessions(options: SessionsOptions): Sessions {
   const { store, tokens, scopes } = options
   const idleMs = options.refreshTokenIdleDays * DAY_MS
+  const graceMs = options.refreshReuseGraceSeconds * 1000
+  const sealer = createSealer(options.secretKey, 'refresh successor')
 
   const respond = (
     user: UserRecord,
@@ -101,8 +115,12 @@ export function createSessions(options: SessionsOptions): Sessions {
     requested: string | undefined,
     refreshToken: string,
     amr: readonly string[],
+    clientId: string | null,
   ): TokenResponse => {
-    const access = tokens.issue(user.username, sessionId, granted, amr)
+    const access = tokens.issue(user.username, sessionId, granted, {
+      amr,
+      clientId: clientId ?? undefined,
+    })
     const response: TokenResponse = {
       access_token: access.token,
       token_type: 'bearer',
@@ -144,9 +162,71 @@ export function createSessions(options: SessionsOptions): Sessions {
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
 
+  const endForReuse = async (session: SessionRecord, client: ClientInfo): Promise<never> => {
+    await store.revokeSession(session.id, Date.now())
+    await reportReuse(session, client)
+    throw new InvalidRefreshToken()
+  }
+
+  /** Whether a session may be refreshed now, by this client, and with which scopes. */
+  const admitRefresh = async (
+    session: SessionRecord,
+    requestedScope: string | undefined,
+    oauthClient: AuthenticatedClient | undefined,
+  ): Promise<{ user: UserRecord; session: SessionRecord; granted: string[] }> => {
+    if (!isLive(session, Date.now())) throw new InvalidRefreshToken()
+    // A refresh token is bound to the client it was issued to (RFC 6749 §6).
+    if (session.clientId !== null && session.clientId !== oauthClient?.id)
+      throw new InvalidRefreshToken()
+    const user = await store.findUserById(session.userId)
+    if (!user || user.disabled) throw new InvalidRefreshToken()
+    // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
+    const allowed = boundedBy(
+      session.scope.filter((name) => scopes.granted(user).includes(name)),
+      oauthClient,
+    )
+    return { user, session, granted: scopes.resolve(requestedScope, allowed) }
+  }
+
+  /**
+   * The same refresh token again within REFRESH_REUSE_GRACE_SECONDS of its rotation: the successor
+   * it was rotated into, unsealed, and a fresh access token; undefined when this is no such retry.
+   */
+  const answerRetry = async (
+    found: { token: RefreshTokenRecord; session: SessionRecord },
+    hash: string,
+    requestedScope: string | undefined,
+    client: ClientInfo,
+    oauthClient: AuthenticatedClient | undefined,
+  ): Promise<TokenResponse | undefined> => {
+    const { token } = found
+    if (token.spentAt === null || token.successor === null) return undefined
+    if (token.spentAt + graceMs <= Date.now()) return undefined
+    const successor = sealer.open(token.successor, hash)
+    if (successor === undefined) return undefined
+    // Only while the successor is still the session's live refresh token: once it has been used,
+    // the answer was not lost, and the old token coming back is reuse.
+    const head = await store.findRefreshToken(hashRefreshToken(successor))
+    if (!head || head.token.spentAt !== null) return undefined
+    const { user, session, granted } = await admitRefresh(
+      found.session,
+      requestedScope,
+      oauthClient,
+    )
+    await options.events({
+      type: 'token_refresh',
+      outcome: 'retry',
+      username: user.username,
+      ...client,
+      actor: user.username,
+    })
+    const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
+    return respond(user, session.id, granted, requestedScope, successor, amr, session.clientId)
+  }
+
   return {
-    async start(user, requestedScope, client, amr = PASSWORD_ONLY) {
-      const granted = scopes.resolve(requestedScope, scopes.granted(user))
+    async start(user, requestedScope, client, { amr = PASSWORD_ONLY, oauthClient } = {}) {
+      const granted = scopes.resolve(requestedScope, boundedBy(scopes.granted(user), oauthClient))
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
       const createdAt = Date.now()
@@ -158,6 +238,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         expiresAt: createdAt + options.refreshTokenExpireDays * DAY_MS,
         userAgent: client.userAgent?.slice(0, 512) ?? null,
         ip: client.ip,
+        clientId: oauthClient?.id ?? null,
         refreshTokenHash: refresh.hash,
         amr,
       }
@@ -168,34 +249,40 @@ export function createSessions(options: SessionsOptions): Sessions {
         credentialVersion: user.credentialVersion,
       }
       if (!(await store.createSessionIfCurrent(session, current))) throw new InvalidCredentials()
-      return respond(user, sessionId, granted, requestedScope, refresh.token, amr)
+      return respond(user, sessionId, granted, requestedScope, refresh.token, amr, session.clientId)
     },
 
-    async refresh(refreshToken, requestedScope, client) {
+    async refresh(refreshToken, requestedScope, client, oauthClient) {
       const at = Date.now()
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
       if (!found) throw new InvalidRefreshToken()
-      const { token, session } = found
-      if (token.spentAt !== null) {
+      if (found.token.spentAt !== null) {
+        // A retry within the grace (a lost answer, a duplicated tab) gets the answer it missed.
+        const retried = await answerRetry(found, hash, requestedScope, client, oauthClient)
+        if (retried) return retried
         // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
-        await store.revokeSession(session.id, at)
-        await reportReuse(session, client)
-        throw new InvalidRefreshToken()
+        await endForReuse(found.session, client)
       }
-      if (!isLive(session, at)) throw new InvalidRefreshToken()
-      const user = await store.findUserById(session.userId)
-      if (!user || user.disabled) throw new InvalidRefreshToken()
-      // A narrower scope may be asked for, never a wider one, nor one the user has lost since.
-      const allowed = session.scope.filter((name) => scopes.granted(user).includes(name))
-      const granted = scopes.resolve(requestedScope, allowed)
+      const { user, session, granted } = await admitRefresh(
+        found.session,
+        requestedScope,
+        oauthClient,
+      )
 
       const next = newRefreshToken()
-      if (!(await store.rotateRefreshToken(hash, next.hash, at))) {
-        // Lost a race with another use of the same token: that is reuse too.
-        await store.revokeSession(session.id, at)
-        await reportReuse(session, client)
-        throw new InvalidRefreshToken()
+      // The successor, sealed, stays on the spent row for the grace, so a retry can be answered it.
+      const sealed = graceMs > 0 ? sealer.seal(next.token, hash) : undefined
+      if (!(await store.rotateRefreshToken(hash, next.hash, at, sealed))) {
+        // Lost a race with another use of the same token: a retry within the grace if the winner's
+        // rotation is what we now read (it committed with its sealed successor), reuse otherwise.
+        const again = await store.findRefreshToken(hash)
+        const retried =
+          again && again.token.spentAt !== null
+            ? await answerRetry(again, hash, requestedScope, client, oauthClient)
+            : undefined
+        if (retried) return retried
+        await endForReuse(session, client)
       }
       await options.events({
         type: 'token_refresh',
@@ -206,7 +293,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       })
       // The refreshed token says how its login was made, not merely that a refresh token was held.
       const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
-      return respond(user, session.id, granted, requestedScope, next.token, amr)
+      return respond(user, session.id, granted, requestedScope, next.token, amr, session.clientId)
     },
 
     async revokeToken(token) {
@@ -261,6 +348,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         }))
     },
   }
+}
+
+/** What a registered client may ask for bounds what its user's grant gives. */
+function boundedBy(allowed: readonly string[], client: AuthenticatedClient | undefined): string[] {
+  return client ? allowed.filter((name) => client.scopes.includes(name)) : [...allowed]
 }
 
 function normalize(scope: string): string {

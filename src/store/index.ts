@@ -55,6 +55,8 @@ export interface SessionRecord {
   ip: string | null
   /** How the user authenticated at login (RFC 8176 `amr` values); empty for sessions older than MFA. */
   amr: string[]
+  /** The registered client the session was opened through; null when none was named. */
+  clientId: string | null
 }
 
 /** What a bearer token check needs to know about its user and session. */
@@ -67,9 +69,13 @@ export interface TokenOwner {
   session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
 }
 
-export interface NewSession extends Omit<SessionRecord, 'lastUsedAt' | 'revokedAt' | 'amr'> {
+export interface NewSession extends Omit<
+  SessionRecord,
+  'lastUsedAt' | 'revokedAt' | 'amr' | 'clientId'
+> {
   /** Defaults to none recorded. */
   amr?: readonly string[]
+  clientId?: string | null
   /** The first refresh token of the session, hashed. */
   refreshTokenHash: string
 }
@@ -80,6 +86,11 @@ export interface RefreshTokenRecord {
   issuedAt: number
   /** When it was exchanged for a new one; presenting it again afterwards is reuse. */
   spentAt: number | null
+  /**
+   * The token it was exchanged for, sealed (encrypted by the sessions use-case), so that a retry
+   * within the reuse grace answers the same one; null when none was kept.
+   */
+  successor: string | null
 }
 
 export interface SigningKeyRecord {
@@ -186,7 +197,12 @@ export interface SessionStore {
    * Spends `oldHash` and issues `newHash` in its session, atomically: true for exactly one caller,
    * false when the old token was already spent or its session revoked.
    */
-  rotateRefreshToken(oldHash: string, newHash: string, now: number): Promise<boolean>
+  rotateRefreshToken(
+    oldHash: string,
+    newHash: string,
+    now: number,
+    sealedSuccessor?: string,
+  ): Promise<boolean>
   /** Sessions of the user that are neither revoked nor past their absolute end. */
   listActiveSessions(userId: number, now: number): Promise<SessionRecord[]>
   /** Revokes one session (of `userId` when given); false when there was no such active session. */
@@ -243,6 +259,32 @@ export interface LeaseStore {
    * if nobody else holds it at `now`. True when it did.
    */
   takeLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
+}
+
+/** A registered OAuth client (RFC 6749 §2). Times are epoch milliseconds. */
+export interface ClientRecord {
+  clientId: string
+  name: string
+  /** Confidential clients authenticate with a secret (RFC 6749 §2.1). */
+  confidential: boolean
+  /** SHA-256 of the secret (a 256-bit random value); null for a public client. */
+  secretHash: string | null
+  /** The grant types it may use. */
+  grants: string[]
+  /** The scopes it may ask for (and, with client_credentials, holds). */
+  scopes: string[]
+  createdAt: number
+}
+
+export interface ClientStore {
+  createClient(client: ClientRecord): Promise<void>
+  findClient(clientId: string): Promise<ClientRecord | undefined>
+  /** Oldest first. */
+  listClients(): Promise<ClientRecord[]>
+  /** False when there is no such client. */
+  removeClient(clientId: string): Promise<boolean>
+  /** Replaces a confidential client's secret hash; false when there is no such client. */
+  setClientSecret(clientId: string, secretHash: string): Promise<boolean>
 }
 
 export interface IssuerStore {
@@ -451,7 +493,8 @@ export interface Store
     IssuerStore,
     ChangeStore,
     MfaStore,
-    MailStore {
+    MailStore,
+    ClientStore {
   /** Resolves when the database answers a trivial query; rejects otherwise (readiness). */
   ping(): Promise<void>
   /** Connection pool usage, for drivers that pool connections. */

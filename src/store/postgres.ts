@@ -17,6 +17,7 @@ import {
   assertPrunable,
   BCRYPT_PRESENT_QUERY,
   toChange,
+  CLIENT_COLUMNS,
   containsPattern,
   credentialsStillCurrent,
   PRUNE_BATCH,
@@ -26,6 +27,7 @@ import {
   toAuditEvent,
   toOneTimeToken,
   toOutboxMessage,
+  toClientRecord,
   toRefreshToken,
   toSessionRecord,
   toSigningKey,
@@ -36,6 +38,7 @@ import {
   USER_COLUMNS,
   type AuditRow,
   type ChangeRow,
+  type ClientRow,
   type CredentialsRow,
   type KeyRow,
   type OneTimeTokenRow,
@@ -120,7 +123,7 @@ export async function openPostgresStore(
   }
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)`,
       [
         session.id,
         session.userId,
@@ -130,6 +133,7 @@ export async function openPostgresStore(
         session.userAgent,
         session.ip,
         session.amr?.length ? session.amr.join(' ') : null,
+        session.clientId ?? null,
       ],
     )
     await client.query(
@@ -268,6 +272,46 @@ export async function openPostgresStore(
         [issuer, now],
       )
     },
+    async createClient(client) {
+      await query(
+        `INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          client.clientId,
+          client.name,
+          client.confidential,
+          client.secretHash,
+          client.grants.join(' '),
+          client.scopes.join(' '),
+          client.createdAt,
+        ],
+      )
+    },
+    async findClient(clientId) {
+      const { rows } = await query<ClientRow>(
+        `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients WHERE client_id = $1`,
+        [clientId],
+      )
+      return rows[0] && toClientRecord(rows[0])
+    },
+    async listClients() {
+      const { rows } = await query<ClientRow>(
+        `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients ORDER BY created_at, client_id`,
+      )
+      return rows.map(toClientRecord)
+    },
+    async removeClient(clientId) {
+      const { rowCount } = await query('DELETE FROM gatehouse_clients WHERE client_id = $1', [
+        clientId,
+      ])
+      return rowCount === 1
+    },
+    async setClientSecret(clientId, secretHash) {
+      const { rowCount } = await query(
+        'UPDATE gatehouse_clients SET secret_hash = $1 WHERE client_id = $2 AND confidential',
+        [secretHash, clientId],
+      )
+      return rowCount === 1
+    },
     async listIssuers() {
       const { rows } = await query<{ issuer: string }>(
         'SELECT issuer FROM gatehouse_issuers ORDER BY recorded_at, issuer',
@@ -384,7 +428,7 @@ export async function openPostgresStore(
     },
     async findRefreshToken(tokenHash) {
       const { rows } = await query<RefreshTokenRow>(
-        `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
+        `SELECT t.token_hash, t.issued_at, t.spent_at, t.successor, ${SESSION_COLUMNS}
          FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = $1`,
         [tokenHash],
       )
@@ -392,14 +436,14 @@ export async function openPostgresStore(
       if (!row) return undefined
       return toRefreshToken(row)
     },
-    async rotateRefreshToken(oldHash, newHash, now) {
+    async rotateRefreshToken(oldHash, newHash, now, sealedSuccessor) {
       return transaction(async (client) => {
         // The row lock makes concurrent spenders of one token queue up; each re-checks `spent_at IS NULL`
         // once the one before it commits, so exactly one of them, in any process, gets a row back.
         const { rows } = await client.query<{ session_id: string }>(
-          `UPDATE gatehouse_refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL
+          `UPDATE gatehouse_refresh_tokens SET spent_at = $2, successor = $3 WHERE token_hash = $1 AND spent_at IS NULL
            AND session_id IN (SELECT id FROM gatehouse_sessions WHERE revoked_at IS NULL) RETURNING session_id`,
-          [oldHash, now],
+          [oldHash, now, sealedSuccessor ?? null],
         )
         const sessionId = rows[0]?.session_id
         if (sessionId === undefined) return false

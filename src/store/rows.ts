@@ -5,6 +5,7 @@ import type {
   AuditEvent,
   Change,
   ChangeKind,
+  ClientRecord,
   CurrentCredentials,
   MfaTokenRecord,
   OneTimeTokenRecord,
@@ -50,12 +51,25 @@ export interface SessionRow {
   session_user_agent: string | null
   session_ip: string | null
   session_amr: string | null
+  session_client_id: string | null
 }
 
 export interface RefreshTokenRow extends SessionRow {
   token_hash: string
   issued_at: number
   spent_at: number | null
+  successor: string | null
+}
+
+export interface ClientRow {
+  client_id: string
+  name: string
+  /** SQLite answers 0/1, PostgreSQL a boolean. */
+  confidential: number | boolean
+  secret_hash: string | null
+  grants: string
+  scopes: string
+  created_at: number
 }
 
 export interface ThrottleRow {
@@ -149,7 +163,8 @@ export function credentialsStillCurrent(
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
   s.last_used_at AS session_last_used_at, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
-  s.user_agent AS session_user_agent, s.ip AS session_ip, s.amr AS session_amr`
+  s.user_agent AS session_user_agent, s.ip AS session_ip, s.amr AS session_amr,
+  s.client_id AS session_client_id`
 
 export function toUserRecord(row: UserRow): UserRecord {
   return {
@@ -193,6 +208,7 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
     userAgent: row.session_user_agent,
     ip: row.session_ip,
     amr: row.session_amr === null ? [] : splitScopes(row.session_amr),
+    clientId: row.session_client_id,
   }
 }
 
@@ -203,10 +219,26 @@ export function toRefreshToken(row: RefreshTokenRow) {
       sessionId: row.session_id,
       issuedAt: row.issued_at,
       spentAt: row.spent_at,
+      successor: row.successor,
     },
     session: toSessionRecord(row),
   }
 }
+
+export function toClientRecord(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    confidential: Boolean(row.confidential),
+    secretHash: row.secret_hash,
+    grants: splitScopes(row.grants),
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+  }
+}
+
+export const CLIENT_COLUMNS =
+  'client_id, name, confidential, secret_hash, grants, scopes, created_at'
 
 export function toAuditEvent(row: AuditRow): AuditEvent {
   return {

@@ -18,6 +18,7 @@ import {
   assertPrunable,
   BCRYPT_PRESENT_QUERY,
   toChange,
+  CLIENT_COLUMNS,
   containsPattern,
   credentialsStillCurrent,
   PRUNE_BATCH,
@@ -27,6 +28,7 @@ import {
   toAuditEvent,
   toOneTimeToken,
   toOutboxMessage,
+  toClientRecord,
   toRefreshToken,
   toSessionRecord,
   toSigningKey,
@@ -37,6 +39,7 @@ import {
   USER_COLUMNS,
   type AuditRow,
   type ChangeRow,
+  type ClientRow,
   type CredentialsRow,
   type KeyRow,
   type OneTimeTokenRow,
@@ -91,6 +94,19 @@ export function openSqliteStore(filename: string): Store {
     ),
     byId: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
+    insertClient: db.prepare<[string, string, number, string | null, string, string, number]>(
+      `INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    client: db.prepare<[string], ClientRow>(
+      `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients WHERE client_id = ?`,
+    ),
+    clients: db.prepare<[], ClientRow>(
+      `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients ORDER BY created_at, client_id`,
+    ),
+    removeClient: db.prepare<[string]>('DELETE FROM gatehouse_clients WHERE client_id = ?'),
+    setClientSecret: db.prepare<[string, string]>(
+      'UPDATE gatehouse_clients SET secret_hash = ? WHERE client_id = ? AND confidential = 1',
+    ),
     insert: db.prepare<
       [string, string, string | null, string | null, string, number, string | null, number | null],
       UserRow
@@ -190,20 +206,31 @@ export function openSqliteStore(filename: string): Store {
       'UPDATE users SET scopes = ? WHERE username = ?',
     ),
     insertSession: db.prepare<
-      [string, number, string, number, number, number, string | null, string | null, string | null]
+      [
+        string,
+        number,
+        string,
+        number,
+        number,
+        number,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+      ]
     >(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertToken: db.prepare<[string, string, number]>(
       'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)',
     ),
     tokenOwner: db.prepare<[string, string], TokenOwnerRow>(tokenOwnerQuery('?', '?')),
     refreshToken: db.prepare<[string], RefreshTokenRow>(
-      `SELECT t.token_hash, t.issued_at, t.spent_at, ${SESSION_COLUMNS}
+      `SELECT t.token_hash, t.issued_at, t.spent_at, t.successor, ${SESSION_COLUMNS}
        FROM gatehouse_refresh_tokens t JOIN gatehouse_sessions s ON s.id = t.session_id WHERE t.token_hash = ?`,
     ),
-    spendToken: db.prepare<[number, string]>(
-      `UPDATE gatehouse_refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL
+    spendToken: db.prepare<[number, string | null, string]>(
+      `UPDATE gatehouse_refresh_tokens SET spent_at = ?, successor = ? WHERE token_hash = ? AND spent_at IS NULL
        AND session_id IN (SELECT id FROM gatehouse_sessions WHERE revoked_at IS NULL)`,
     ),
     sessionOfToken: db.prepare<[string], { session_id: string }>(
@@ -259,6 +286,7 @@ export function openSqliteStore(filename: string): Store {
       session.userAgent,
       session.ip,
       session.amr?.length ? session.amr.join(' ') : null,
+      session.clientId ?? null,
     )
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   }
@@ -328,13 +356,15 @@ export function openSqliteStore(filename: string): Store {
   }
 
   // Spend and issue in one IMMEDIATE transaction: of concurrent rotations, exactly one sees the old token unspent.
-  const rotate = db.transaction((oldHash: string, newHash: string, now: number): boolean => {
-    if (statements.spendToken.run(now, oldHash).changes !== 1) return false
-    const sessionId = statements.sessionOfToken.get(oldHash)!.session_id
-    statements.insertToken.run(newHash, sessionId, now)
-    statements.touchSession.run(now, sessionId)
-    return true
-  })
+  const rotate = db.transaction(
+    (oldHash: string, newHash: string, now: number, successor: string | null): boolean => {
+      if (statements.spendToken.run(now, successor, oldHash).changes !== 1) return false
+      const sessionId = statements.sessionOfToken.get(oldHash)!.session_id
+      statements.insertToken.run(newHash, sessionId, now)
+      statements.touchSession.run(now, sessionId)
+      return true
+    },
+  )
 
   const updateThrottle = db.transaction(
     <T>(
@@ -487,8 +517,32 @@ export function openSqliteStore(filename: string): Store {
       if (!row) return undefined
       return toRefreshToken(row)
     },
-    async rotateRefreshToken(oldHash, newHash, now) {
-      return rotate.immediate(oldHash, newHash, now)
+    async rotateRefreshToken(oldHash, newHash, now, sealedSuccessor) {
+      return rotate.immediate(oldHash, newHash, now, sealedSuccessor ?? null)
+    },
+    async createClient(client) {
+      statements.insertClient.run(
+        client.clientId,
+        client.name,
+        client.confidential ? 1 : 0,
+        client.secretHash,
+        client.grants.join(' '),
+        client.scopes.join(' '),
+        client.createdAt,
+      )
+    },
+    async findClient(clientId) {
+      const row = statements.client.get(clientId)
+      return row && toClientRecord(row)
+    },
+    async listClients() {
+      return statements.clients.all().map(toClientRecord)
+    },
+    async removeClient(clientId) {
+      return statements.removeClient.run(clientId).changes === 1
+    },
+    async setClientSecret(clientId, secretHash) {
+      return statements.setClientSecret.run(secretHash, clientId).changes === 1
     },
     async listActiveSessions(userId, now) {
       return statements.activeSessions.all(userId, now).map(toSessionRecord)

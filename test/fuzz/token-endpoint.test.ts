@@ -1,4 +1,4 @@
-// Fuzzing POST /token (every grant, the MFA ones included) and POST /revoke: random and mutated bodies, content types and form
+// Fuzzing POST /token (every grant, the MFA and client ones included), POST /revoke and POST /introspect: random and mutated bodies, content types and form
 // encodings, oversized bodies. Whatever arrives: never a 5xx, always a well-formed JSON error, and a
 // rejected request leaves users, hashes, sessions and refresh tokens exactly as they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +15,7 @@ import {
 } from '../support/fuzz.js'
 import {
   anyBody,
+  authorizationHeader,
   contentType,
   FORM,
   formBody,
@@ -322,6 +323,74 @@ describe('fuzzing POST /revoke', () => {
         headers: { authorization: `Bearer ${accessToken}` },
       })
       expect(still.statusCode).toBe(200)
+    },
+    fuzzTimeout(300, 30),
+  )
+})
+
+describe('fuzzing POST /introspect', () => {
+  it(
+    'answers {"active": false} or a well-formed 4xx to any token, body and client credentials; never a 5xx',
+    async () => {
+      const tally = createTally()
+      const { TEST_ACTOR } = await import('../helper.js')
+      const rs = await t.services.clients.add(
+        { name: 'fuzz-rs', confidential: true, grants: ['client_credentials'] },
+        TEST_ACTOR,
+      )
+      const good = `Basic ${Buffer.from(`${rs.client.client_id}:${rs.secret!}`).toString('base64')}`
+      const login = await post({ url: '/token', body: loginBody(), type: FORM })
+      const { access_token: accessToken } = login.json<{ access_token: string }>()
+      const nearMiss = fc.tuple(fc.nat(), fc.constantFrom('A', 'B', '_', '-')).map(([at, char]) => {
+        const index = at % accessToken.lastIndexOf('.')
+        return (
+          accessToken.slice(0, index) +
+          (accessToken[index] === char ? '0' : char) +
+          accessToken.slice(index + 1)
+        )
+      })
+      const token = fc.oneof(jwtShaped, nastyString, nearMiss)
+      const body = fc.oneof(
+        fc.tuple(token, fc.option(nastyString, { nil: undefined })).map(([value, hint]) =>
+          new URLSearchParams({
+            token: value,
+            ...(hint === undefined ? {} : { token_type_hint: hint }),
+          }).toString(),
+        ),
+        anyBody,
+      )
+      const authorization = fc.oneof(
+        fc.constant(good),
+        fc.constant(good),
+        authorizationHeader,
+        nastyString.map((text) => `Basic ${Buffer.from(text).toString('base64')}`),
+      )
+      await fc.assert(
+        fc.asyncProperty(
+          body,
+          fc.oneof(fc.constant(FORM), fc.constant(FORM), contentType),
+          authorization,
+          async (payload, type, auth) => {
+            const headers: Record<string, string> = { authorization: auth }
+            if (type !== undefined) headers['content-type'] = type
+            const response = await t.app.inject({
+              method: 'POST',
+              url: '/introspect',
+              payload,
+              headers,
+            })
+            tally.add(response.statusCode)
+            expectWellFormed(response, { method: 'POST', url: '/introspect' })
+            expect([200, 400, 401, 413, 429], response.body).toContain(response.statusCode)
+            if (response.statusCode === 200) {
+              const answer = response.json<{ active: boolean }>()
+              if (answer.active) expect(payload).toContain(accessToken.slice(0, 20))
+            }
+          },
+        ),
+        fuzzParameters(300),
+      )
+      expect(tally.count(200), String(tally)).toBeGreaterThan(30)
     },
     fuzzTimeout(300, 30),
   )

@@ -200,6 +200,7 @@ describe('discovery', () => {
         'refresh_token',
         'http://auth0.com/oauth/grant-type/mfa-otp',
         'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+        'client_credentials',
       ],
       scopes_supported: ['me', 'items', 'admin'],
     })

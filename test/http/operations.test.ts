@@ -28,7 +28,9 @@ describe('metrics', () => {
   })
 
   it('count logins by outcome, reuse detections and request durations by route', async () => {
-    const t = await build({ env: { METRICS: 'true', THROTTLE_PAIR_LIMIT: '1' } })
+    const t = await build({
+      env: { METRICS: 'true', THROTTLE_PAIR_LIMIT: '1', REFRESH_REUSE_GRACE_SECONDS: '0' },
+    })
     await t.addUser({ username: 'alice', password: 'alice-password' })
     const tokens = (
       await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))

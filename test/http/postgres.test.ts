@@ -20,7 +20,10 @@ const refresh = (t: TestApp, refreshToken: string) =>
 
 describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
   it('logs in, answers /users/me/ and rotates refresh tokens with reuse detection', async () => {
-    const t = await build({ databaseUrl: (await freshSchema()).url })
+    const t = await build({
+      databaseUrl: (await freshSchema()).url,
+      env: { REFRESH_REUSE_GRACE_SECONDS: '0' },
+    })
     await t.addUser({ username: 'alice', password: 'alice-password', email: 'alice@example.com' })
     const login = await t.app.inject(
       tokenRequest({ username: 'alice', password: 'alice-password' }),
@@ -46,8 +49,11 @@ describe.skipIf(skipPostgres)('the HTTP API on PostgreSQL', () => {
     expect((await me(t, next.access_token)).statusCode).toBe(401)
   })
 
-  it('gives exactly one of concurrent refreshes with one token a new token', async () => {
-    const t = await build({ databaseUrl: (await freshSchema()).url })
+  it('gives exactly one of concurrent refreshes with one token a new token (no grace)', async () => {
+    const t = await build({
+      databaseUrl: (await freshSchema()).url,
+      env: { REFRESH_REUSE_GRACE_SECONDS: '0' },
+    })
     await t.addUser({ username: 'alice', password: 'alice-password' })
     const tokens = (
       await t.app.inject(tokenRequest({ username: 'alice', password: 'alice-password' }))

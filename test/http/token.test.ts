@@ -140,19 +140,17 @@ describe('POST /token', () => {
     ).toBe(200)
   })
 
-  it.each([
-    ['client_credentials'],
-    ['authorization_code'],
-    ['urn:ietf:params:oauth:grant-type:jwt-bearer'],
-    ['PASSWORD'],
-  ])('refuses grant_type=%s with unsupported_grant_type', async (grantType) => {
-    const t = await build()
-    const response = await t.app.inject(
-      tokenRequest({ grant_type: grantType, username: 'a', password: 'b' }),
-    )
-    expect(response.statusCode).toBe(400)
-    expect(response.json()).toMatchObject({ error: 'unsupported_grant_type' })
-  })
+  it.each([['authorization_code'], ['urn:ietf:params:oauth:grant-type:jwt-bearer'], ['PASSWORD']])(
+    'refuses grant_type=%s with unsupported_grant_type',
+    async (grantType) => {
+      const t = await build()
+      const response = await t.app.inject(
+        tokenRequest({ grant_type: grantType, username: 'a', password: 'b' }),
+      )
+      expect(response.statusCode).toBe(400)
+      expect(response.json()).toMatchObject({ error: 'unsupported_grant_type' })
+    },
+  )
 
   it.each([
     ['missing username', { password: 'x' }],

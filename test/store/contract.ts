@@ -673,6 +673,58 @@ function hardeningContract(
       expect(await store.findTaken({ username: 'bob', email: null })).toBeUndefined()
     })
 
+    it('keeps the sealed successor of exactly the rotation that won, and the session’s client', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createSession({ ...newSession(alice.id, 's1', 'r1'), clientId: 'orders-1' })
+      expect((await store.findRefreshToken('r1'))?.token.successor).toBeNull()
+      expect((await store.findRefreshToken('r1'))?.session.clientId).toBe('orders-1')
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          store.rotateRefreshToken('r1', `r2-${i}`, Date.now(), `sealed-${i}`),
+        ),
+      )
+      const winner = results.indexOf(true)
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect((await store.findRefreshToken('r1'))?.token.successor).toBe(`sealed-${winner}`)
+      expect((await store.findRefreshToken(`r2-${winner}`))?.token.successor).toBeNull()
+    })
+
+    it('creates, finds, lists, re-keys and removes registered clients', async () => {
+      const store = await open()
+      const orders = {
+        clientId: 'orders-1',
+        name: 'orders',
+        confidential: true,
+        secretHash: 'hash-1',
+        grants: ['client_credentials'],
+        scopes: ['items', 'orders:read'],
+        createdAt: 1_000,
+      }
+      const spa = {
+        ...orders,
+        clientId: 'spa-2',
+        name: 'spa',
+        confidential: false,
+        secretHash: null,
+      }
+      await store.createClient(orders)
+      await store.createClient({ ...spa, createdAt: 2_000, grants: ['password', 'refresh_token'] })
+      expect(await store.findClient('orders-1')).toEqual(orders)
+      expect(await store.findClient('nobody')).toBeUndefined()
+      expect((await store.listClients()).map((client) => client.clientId)).toEqual([
+        'orders-1',
+        'spa-2',
+      ])
+      expect(await store.setClientSecret('orders-1', 'hash-2')).toBe(true)
+      expect((await store.findClient('orders-1'))?.secretHash).toBe('hash-2')
+      expect(await store.setClientSecret('spa-2', 'hash-3')).toBe(false)
+      expect(await store.setClientSecret('nobody', 'hash-3')).toBe(false)
+      expect(await store.removeClient('orders-1')).toBe(true)
+      expect(await store.removeClient('orders-1')).toBe(false)
+      expect(await store.findClient('orders-1')).toBeUndefined()
+    })
+
     it('records the issuers instances sign under, once each, oldest first', async () => {
       const store = await open()
       expect(await store.listIssuers()).toEqual([])

@@ -151,6 +151,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
           'gatehouse_one_time_tokens.created_at:bigint',
           'gatehouse_one_time_tokens.expires_at:bigint',
           'gatehouse_outbox.created_at:bigint',
+          'gatehouse_clients.created_at:bigint',
         ]),
       )
     })

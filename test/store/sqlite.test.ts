@@ -167,3 +167,11 @@ describe('SQLite store', () => {
     expect(() => openSqliteStore(filename)).toThrow(ConfigError)
   })
 })
+
+describe('the migrations', () => {
+  it('are numbered 1, 2, 3 ... in order, so that none is skipped by a database already past it', () => {
+    expect(migrations.map((migration) => migration.version)).toEqual(
+      migrations.map((_, index) => index + 1),
+    )
+  })
+})

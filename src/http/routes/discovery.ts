@@ -13,16 +13,20 @@ export interface DiscoveryDeps {
 
 export function discoveryRoutes(deps: DiscoveryDeps) {
   const { issuer, keys } = deps
+  const CLIENT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post']
   const metadata = {
     issuer,
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/revoke`,
+    introspection_endpoint: `${issuer}/introspect`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: deps.grantTypes,
     response_types_supported: [],
     scopes_supported: deps.scopes,
-    token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
+    // 'none': public clients (and, without REQUIRE_CLIENT, requests naming no client at all).
+    token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
   }
   return async function (app: FastifyInstance): Promise<void> {
     app.get(

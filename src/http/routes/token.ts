@@ -1,21 +1,35 @@
 // The OAuth2 endpoints that take forms: POST /token (RFC 6749 §3.2, dispatched to the grant
-// registry) and POST /revoke (RFC 7009). Own plugin scope so that only form bodies are parsed here;
-// answers are never cached (§5.1).
+// registry), POST /revoke (RFC 7009) and POST /introspect (RFC 7662), each authenticating the
+// client it names. Own plugin scope so that only form bodies are parsed here; never cached (§5.1).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { requiredParameter, type GrantRegistry } from '../../grants/index.js'
+import type { Clients } from '../../services/clients.js'
+import type { Introspect } from '../../services/introspection.js'
 import type { Sessions } from '../../services/sessions.js'
-import { clientOf } from '../client.js'
+import { clientOf, presentedClientOf } from '../client.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
 import {
   ErrorSchema,
   MfaRequiredSchema,
+  IntrospectFormSchema,
+  IntrospectionSchema,
   RevokeFormSchema,
   TokenFormSchema,
   TokenResponseSchema,
 } from '../schemas.js'
 
-export function tokenRoutes({ grants, sessions }: { grants: GrantRegistry; sessions: Sessions }) {
+export function tokenRoutes({
+  grants,
+  sessions,
+  clients,
+  introspect,
+}: {
+  grants: GrantRegistry
+  sessions: Sessions
+  clients: Clients
+  introspect: Introspect
+}) {
   const grantList = grants.all.map((grant) => `- ${grant.summary}`).join('\n')
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -46,7 +60,14 @@ export function tokenRoutes({ grants, sessions }: { grants: GrantRegistry; sessi
       },
       async (request) => {
         const form = request.body
-        return grants.get(form.grant_type || 'password').exchange(form, clientOf(request))
+        const grant = grants.get(form.grant_type || 'password')
+        const client = clientOf(request)
+        const oauthClient = await clients.admitTokenRequest(
+          presentedClientOf(request),
+          grant.type,
+          client.ip,
+        )
+        return grant.exchange(form, client, oauthClient)
       },
     )
 
@@ -67,8 +88,35 @@ export function tokenRoutes({ grants, sessions }: { grants: GrantRegistry; sessi
         },
       },
       async (request, reply) => {
+        await clients.admitRevocation(presentedClientOf(request), request.ip)
         await sessions.revokeToken(requiredParameter(request.body, 'token'))
         return reply.code(200).send()
+      },
+    )
+
+    app.post(
+      '/introspect',
+      {
+        config: { oauthTokenEndpoint: true },
+        schema: {
+          summary: 'Introspect a token (RFC 7662), for confidential clients',
+          description:
+            'Whether an access or refresh token is live now (its session, user and scopes as they are at this moment), and what it stands for. The caller authenticates as a registered confidential client (HTTP Basic or `client_id` + `client_secret`). Anything that is not a live token answers `{"active": false}`.',
+          tags: ['auth'],
+          consumes: [FORM_CONTENT_TYPE],
+          body: IntrospectFormSchema,
+          response: {
+            200: IntrospectionSchema,
+            400: ErrorSchema,
+            401: ErrorSchema,
+            429: ErrorSchema,
+          },
+        },
+      },
+      async (request) => {
+        await clients.requireConfidential(presentedClientOf(request), request.ip)
+        const hint = request.body.token_type_hint
+        return introspect(requiredParameter(request.body, 'token'), hint)
       },
     )
   }

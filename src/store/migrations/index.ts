@@ -12,6 +12,7 @@ import { issuers } from './006-issuers.js'
 import { mail } from './007-mail.js'
 import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
+import { clients } from './010-clients.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -33,6 +34,7 @@ export const migrations: readonly Migration[] = [
   mail,
   mfa,
   changeFeed,
+  clients,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */

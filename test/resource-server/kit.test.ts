@@ -1,0 +1,302 @@
+// The resource-server kit against a real Gatehouse over a socket: the three framework adapters, both
+// key sources (JWKS and an HMAC secret), introspection, an independent JWKS client (jose's own), and
+// the runnable example as a separate process.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { requireScopes as expressScopes } from '../../src/resource-server/express.js'
+import { requireScopes as fastifyScopes } from '../../src/resource-server/fastify.js'
+import { requireScopes as honoScopes, type GatehouseEnv } from '../../src/resource-server/hono.js'
+import {
+  createGatehouseVerifier,
+  type GatehouseVerifier,
+  type GatehouseVerifierOptions,
+} from '../../src/resource-server/verify.js'
+import { buildShared, TEST_ACTOR, TEST_SECRET, tokenRequest, type TestApp } from '../helper.js'
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** A Gatehouse listening on a socket, its ISSUER its own address. */
+async function gatehouse(env: Record<string, string>) {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const t = await buildShared({ env: { ISSUER: issuer, ...env } })
+  await t.app.listen({ port, host: '127.0.0.1' })
+  await t.addUser({ username: 'alice', password: 'alice-password' })
+  const rs = await t.services.clients.add(
+    { name: 'orders', confidential: true, grants: ['client_credentials'], scopes: ['items'] },
+    TEST_ACTOR,
+  )
+  return { t, issuer, clientId: rs.client.client_id, clientSecret: rs.secret! }
+}
+
+async function login(t: TestApp, scope?: string) {
+  const fields = { username: 'alice', password: 'alice-password', ...(scope ? { scope } : {}) }
+  return (await t.app.inject(tokenRequest(fields))).json<{
+    access_token: string
+    refresh_token: string
+  }>()
+}
+
+type Started = { url: string; close: () => Promise<void> }
+
+const frameworks: Record<string, (verifier: GatehouseVerifier) => Promise<Started>> = {
+  async express(verifier) {
+    const app = express()
+    app.get('/orders', expressScopes(verifier, 'items'), (req, res) => {
+      res.json({ owner: req.principal?.username, principal: req.principal })
+    })
+    const server: Server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    }
+  },
+  async fastify(verifier) {
+    const app = Fastify()
+    app.get('/orders', { onRequest: fastifyScopes(verifier, 'items') }, async (request) => ({
+      owner: request.principal?.username,
+      principal: request.principal,
+    }))
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    return { url, close: () => app.close() }
+  },
+  async hono(verifier) {
+    const app = new Hono<GatehouseEnv>()
+    app.get('/orders', honoScopes(verifier, 'items'), (c) =>
+      c.json({ owner: c.get('principal').username, principal: c.get('principal') }),
+    )
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+    await once(server, 'listening')
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    }
+  },
+}
+
+describe('the resource-server kit against an EdDSA Gatehouse', () => {
+  let g: Awaited<ReturnType<typeof gatehouse>>
+  const started: Started[] = []
+  const start = async (name: string, options: Partial<GatehouseVerifierOptions> = {}) => {
+    const service = await frameworks[name]!(
+      createGatehouseVerifier({ issuer: g.issuer, ...options }),
+    )
+    started.push(service)
+    return service
+  }
+
+  beforeAll(async () => {
+    g = await gatehouse({ ALGORITHM: 'EdDSA' })
+  })
+  afterAll(async () => {
+    await Promise.all(started.map((service) => service.close()))
+    await g.t.close()
+  })
+
+  describe.each(Object.keys(frameworks))('%s', (name) => {
+    it('verifies a token with the published keys and puts a typed principal on the request', async () => {
+      const service = await start(name)
+      const tokens = await login(g.t)
+      const answer = await fetch(`${service.url}/orders`, {
+        headers: { authorization: `Bearer ${tokens.access_token}` },
+      })
+      expect(answer.status).toBe(200)
+      const body = (await answer.json()) as { owner: string; principal: Record<string, unknown> }
+      expect(body.owner).toBe('alice')
+      expect(body.principal).toMatchObject({
+        username: 'alice',
+        subject: 'alice',
+        scopes: ['me', 'items'],
+        client: null,
+      })
+      expect(body.principal.session).toEqual(expect.any(String))
+    })
+
+    it('answers as Gatehouse does: 401 with a challenge, 403 insufficient_scope with the scope', async () => {
+      const service = await start(name)
+      const none = await fetch(`${service.url}/orders`)
+      expect(none.status).toBe(401)
+      expect(none.headers.get('www-authenticate')).toBe('Bearer')
+      expect(await none.json()).toEqual({ detail: 'Not authenticated' })
+      const forged = await fetch(`${service.url}/orders`, {
+        headers: { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.' },
+      })
+      expect(forged.status).toBe(401)
+      expect(forged.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"')
+      expect(await forged.json()).toEqual({ detail: 'Could not validate credentials' })
+      const meOnly = await login(g.t, 'me')
+      const narrow = await fetch(`${service.url}/orders`, {
+        headers: { authorization: `Bearer ${meOnly.access_token}` },
+      })
+      expect(narrow.status).toBe(403)
+      expect(narrow.headers.get('www-authenticate')).toBe(
+        'Bearer error="insufficient_scope", scope="items"',
+      )
+      expect(await narrow.json()).toEqual({ detail: 'Not enough permissions' })
+    })
+
+    it('in introspect mode refuses a token whose session ended at Gatehouse', async () => {
+      const service = await start(name, {
+        revocation: {
+          mode: 'introspect',
+          clientId: g.clientId,
+          clientSecret: g.clientSecret,
+          cacheSeconds: 0,
+        },
+      })
+      const tokens = await login(g.t)
+      const call = () =>
+        fetch(`${service.url}/orders`, {
+          headers: { authorization: `Bearer ${tokens.access_token}` },
+        })
+      expect((await call()).status).toBe(200)
+      await g.t.services.sessions.revokeToken(tokens.refresh_token)
+      expect((await call()).status).toBe(401)
+    })
+  })
+
+  it('refuses a token for another audience or issuer', async () => {
+    const tokens = await login(g.t)
+    const otherAudience = createGatehouseVerifier({ issuer: g.issuer, audience: 'https://billing' })
+    await expect(otherAudience.verify(tokens.access_token)).rejects.toMatchObject({ status: 401 })
+  })
+
+  it('accepts a client_credentials token as a client principal', async () => {
+    const issued = await fetch(`${g.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa(`${g.clientId}:${g.clientSecret}`)}`,
+      },
+      body: 'grant_type=client_credentials',
+    })
+    const { access_token: token } = (await issued.json()) as { access_token: string }
+    const principal = await createGatehouseVerifier({ issuer: g.issuer }).verify(token, ['items'])
+    expect(principal).toMatchObject({
+      username: null,
+      subject: g.clientId,
+      client: g.clientId,
+      session: null,
+      scopes: ['items'],
+    })
+  })
+
+  it("is verified by jose's own remote JWKS set, independently of the kit", async () => {
+    const tokens = await login(g.t)
+    const jwks = createRemoteJWKSet(new URL(`${g.issuer}/.well-known/jwks.json`))
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: g.issuer,
+      audience: g.issuer,
+      typ: 'at+jwt',
+      algorithms: ['EdDSA'],
+    })
+    expect(protectedHeader.alg).toBe('EdDSA')
+    expect(payload.sub).toBe('alice')
+  })
+
+  it('runs the example orders service as its own process, end to end', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['examples/resource-server/server.js'], {
+      env: {
+        PATH: process.env.PATH,
+        GATEHOUSE_ISSUER: g.issuer,
+        GATEHOUSE_CLIENT_ID: g.clientId,
+        GATEHOUSE_CLIENT_SECRET: g.clientSecret,
+        PORT: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    try {
+      let output = ''
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.includes('listening')) resolve()
+        })
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+        child.once('exit', (code) => reject(new Error(`example exited (${code}): ${output}`)))
+      })
+      const tokens = await login(g.t)
+      const orders = () =>
+        fetch(`http://127.0.0.1:${port}/orders`, {
+          headers: { authorization: `Bearer ${tokens.access_token}` },
+        })
+      const answer = await orders()
+      expect(answer.status).toBe(200)
+      expect(await answer.json()).toEqual([{ id: 1, owner: 'alice' }])
+      // Logout at Gatehouse: refused once the short positive cache (1 s) has passed.
+      const logout = await fetch(`${g.issuer}/logout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.access_token}` },
+      })
+      expect(logout.status).toBe(204)
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
+      expect((await orders()).status).toBe(401)
+    } finally {
+      child.kill('SIGTERM')
+    }
+  })
+})
+
+describe('the resource-server kit against an HS256 Gatehouse', () => {
+  it('verifies with the shared secret and the one configured algorithm', async () => {
+    const g = await gatehouse({})
+    try {
+      const tokens = await login(g.t)
+      const verifier = createGatehouseVerifier({ issuer: g.issuer, secret: TEST_SECRET })
+      expect((await verifier.verify(tokens.access_token, ['me'])).username).toBe('alice')
+      const wrongAlgorithm = createGatehouseVerifier({
+        issuer: g.issuer,
+        secret: TEST_SECRET,
+        algorithm: 'HS512',
+      })
+      await expect(wrongAlgorithm.verify(tokens.access_token)).rejects.toMatchObject({
+        status: 401,
+      })
+      const wrongSecret = createGatehouseVerifier({ issuer: g.issuer, secret: 'x'.repeat(40) })
+      await expect(wrongSecret.verify(tokens.access_token)).rejects.toMatchObject({ status: 401 })
+    } finally {
+      await g.t.close()
+    }
+  })
+})
+
+describe('the kit as a package part', () => {
+  it('imports nothing of the server: only jose and its own modules', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs')
+    const dir = 'dist/resource-server'
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.js'))) {
+      const text = readFileSync(`${dir}/${file}`, 'utf8')
+      const imports = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gm)].map(
+        (match) => match[1],
+      )
+      for (const specifier of imports) expect(specifier, file).toMatch(/^(jose|\.\/[\w-]+\.js)$/)
+    }
+  })
+
+  it('is exported as package subpaths', async () => {
+    const { createRequire } = await import('node:module')
+    const pkg = createRequire(import.meta.url)('../../package.json') as {
+      exports: Record<string, { default: string }>
+    }
+    for (const name of ['verify', 'express', 'fastify', 'hono'])
+      expect(pkg.exports[`./${name}`]?.default).toBe(`./dist/resource-server/${name}.js`)
+    const verify = (await import('gatehouse-auth/verify')) as Record<string, unknown>
+    expect(typeof verify.createGatehouseVerifier).toBe('function')
+  })
+})
