@@ -108,7 +108,7 @@ describe.skipIf(skip)('the login page with two-step verification, in headless Ch
 
     // Removal needs the password again; afterwards the password alone signs in.
     await page.getByRole('button', { name: 'Remove two-step verification' }).click()
-    await page.getByLabel('Your password').fill(CAROL.password)
+    await page.getByLabel('Your password', { exact: true }).fill(CAROL.password)
     await page.getByRole('button', { name: 'Remove', exact: true }).click()
     await page.getByText('Two-step verification is off.').waitFor()
     await page.getByRole('button', { name: 'Sign out' }).click()

@@ -22,7 +22,10 @@ interface Tokens {
 describe('secrets', () => {
   it('never appear in logs, and hashes and passwords never appear in answers, through a full scenario', async () => {
     const logs = captureLogs()
-    const t = await build({ logs: logs.stream, env: { THROTTLE_PAIR_LIMIT: '3' } })
+    const t = await build({
+      logs: logs.stream,
+      env: { THROTTLE_PAIR_LIMIT: '3', REFRESH_REUSE_GRACE_SECONDS: '0' },
+    })
     await t.addUser({ username: 'alice', password: PASSWORDS.alice, email: 'alice@example.com' })
     await t.addUser({ username: 'dora', password: PASSWORDS.dora, disabled: true })
     const bcrypt = await import('@node-rs/bcrypt')
