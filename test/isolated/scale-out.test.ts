@@ -54,6 +54,8 @@ async function twoInstances(
     ISSUER: 'https://auth.example.test',
     LOG_LEVEL: 'silent',
     LOGIN_MIN_DURATION_MS: '0',
+    // Strict reuse detection across instances (the grace for retries has tests of its own).
+    REFRESH_REUSE_GRACE_SECONDS: '0',
   }
   const [a, b] = await Promise.all([startInstance(env), startInstance(env)])
   return { a, b, username }
