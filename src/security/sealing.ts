@@ -1,6 +1,7 @@
-// Sealing short secrets for storage (AES-256-GCM under a key derived from SECRET_KEY with HKDF):
-// used for the successor of a rotated refresh token, kept only for the reuse grace, so that the
-// database alone never yields a usable refresh token. Associated data binds a sealed value to its row.
+// Sealing secrets for storage: AES-256-GCM under a key derived with HKDF from SECRET_KEY (or a
+// dedicated key) and a purpose, so that a database dump alone yields none of them: TOTP seeds, queued
+// mail (it carries one-time links), the successor of a rotated refresh token during the reuse grace.
+// Associated data binds a sealed value to its row: copied elsewhere, it does not open.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 
 export interface Sealer {

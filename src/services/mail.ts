@@ -2,15 +2,18 @@
 // they carry one-time links) and sent by a background sender, so that a slow or absent mail server
 // never blocks or fails the request that caused the mail. Every instance polls; a claim (SKIP LOCKED)
 // gives each message to one of them. The only module that imports the mail transport.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import nodemailer from 'nodemailer'
 import type { Logger } from 'pino'
 import type { MailConfig } from '../config.js'
+import { createSealer } from '../security/sealing.js'
 import type { MailStore, OutboxMessage } from '../store/index.js'
 import { loadMailTemplates, renderMail, type MailKind, type MailValues } from './mail-templates.js'
 import type { SecurityEvents } from './security-events.js'
 
 export type { MailKind } from './mail-templates.js'
+
+/** What a sealed outbox payload is bound to: it opens as nothing else. */
+const OUTBOX = 'outbox message'
 
 export interface Mailer {
   /** False in production without SMTP_URL: nothing is queued and the mail features are off. */
@@ -59,7 +62,7 @@ export function createMailer(options: MailerOptions): Mailer {
   const { config, store, log, events } = options
   const enabled = config.mode !== 'disabled'
   const templates = enabled ? loadMailTemplates(config.templatesDir) : undefined
-  const key = Buffer.from(hkdfSync('sha256', options.secretKey, '', 'gatehouse mail outbox', 32))
+  const sealer = createSealer(options.secretKey, 'mail outbox')
   const maxAttempts = options.maxAttempts ?? 8
   const retryBaseMs = options.retryBaseMs ?? 30_000
   const pollIntervalMs = options.pollIntervalMs ?? 5_000
@@ -90,13 +93,12 @@ export function createMailer(options: MailerOptions): Mailer {
     message: OutboxMessage,
     now: number,
   ): Promise<'sent' | 'retried' | 'failed'> => {
-    let envelope: Envelope
-    try {
-      envelope = open(key, message.payload ?? '')
-    } catch {
+    const opened = sealer.open(message.payload ?? '', OUTBOX)
+    if (opened === undefined) {
       // Written under another SECRET_KEY, or damaged: no retry can help.
       return giveUp(message, now, 'the message cannot be decrypted (SECRET_KEY changed?)')
     }
+    const envelope = JSON.parse(opened) as Envelope
     try {
       await deliver(envelope)
       await store.settleMail(message.id, { sentAt: Date.now() })
@@ -160,7 +162,7 @@ export function createMailer(options: MailerOptions): Mailer {
     async send(kind, to, values) {
       if (!templates) return
       const rendered = renderMail(templates[kind], values)
-      const payload = seal(key, { to, ...rendered })
+      const payload = sealer.seal(JSON.stringify({ to, ...rendered }), OUTBOX)
       await store.enqueueMail({ kind, payload }, Date.now())
       if (timer) tick()
     },
@@ -214,21 +216,6 @@ function createTransport(smtpUrl: string) {
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   })
-}
-
-function seal(key: Buffer, envelope: Envelope): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', key, iv)
-  const body = Buffer.concat([cipher.update(JSON.stringify(envelope), 'utf8'), cipher.final()])
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')
-}
-
-function open(key: Buffer, payload: string): Envelope {
-  const data = Buffer.from(payload, 'base64')
-  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12))
-  decipher.setAuthTag(data.subarray(12, 28))
-  const text = Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]).toString()
-  return JSON.parse(text) as Envelope
 }
 
 /** A 5xx SMTP answer (e.g. no such mailbox) will not change on retry. */

@@ -13,7 +13,7 @@ import {
   Throttled,
   UserNotFound,
 } from '../errors.js'
-import { createSecretBox } from '../security/secret-box.js'
+import { createSealer } from '../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../security/totp.js'
 import type { Store, ThrottleStore, UserRecord } from '../store/index.js'
 import type { Actor, ClientInfo } from './actor.js'
@@ -116,7 +116,7 @@ function newRecoveryCode(): string {
 export function createMfa(options: MfaOptions): Mfa {
   const { store, throttleStore, policy, checkPassword, sessions, events } = options
   const issuerName = options.issuerName ?? 'Gatehouse'
-  const box = createSecretBox(options.keyMaterial)
+  const box = createSealer(options.keyMaterial, 'totp secrets')
   const context = (userId: number) => `totp:${userId}`
   // Keyed: a database dump alone cannot test guesses against the stored recovery codes.
   const macKey = createHmac('sha256', options.keyMaterial).update('gatehouse mfa').digest()
@@ -248,8 +248,9 @@ export function createMfa(options: MfaOptions): Mfa {
   const acceptTotp = async (user: UserRecord, code: string): Promise<boolean> => {
     const factor = await store.findTotp(user.id)
     if (!factor || factor.confirmedAt === null) return false
+    // Unreadable (MFA_ENCRYPTION_KEY or SECRET_KEY changed): no code matches; an admin resets it.
     const secret = box.open(factor.sealedSecret, context(user.id))
-    const step = matchTotp(secret, code, Date.now())
+    const step = secret === undefined ? undefined : matchTotp(secret, code, Date.now())
     return step !== undefined && (await store.acceptTotpStep(user.id, step))
   }
 
@@ -283,7 +284,7 @@ export function createMfa(options: MfaOptions): Mfa {
       if (!factor || factor.confirmedAt !== null)
         throw new NotFound('No enrolment is waiting for confirmation')
       const secret = box.open(factor.sealedSecret, context(holder.userId))
-      const step = matchTotp(secret, code, Date.now())
+      const step = secret === undefined ? undefined : matchTotp(secret, code, Date.now())
       if (step === undefined) {
         await record(holder, holder.name, 'enrol_bad_code')
         throw new InvalidSecondFactor('Invalid code')

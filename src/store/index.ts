@@ -377,7 +377,7 @@ export interface ThrottleStore {
 /** A user's TOTP factor. Times are epoch milliseconds. */
 export interface TotpFactorRecord {
   userId: number
-  /** The base32 secret, sealed (security/secret-box.ts): the store never sees it in clear. */
+  /** The base32 secret, sealed (security/sealing.ts): the store never sees it in clear. */
   sealedSecret: string
   createdAt: number
   /** Null while the enrolment awaits its first code. */
