@@ -1,16 +1,11 @@
 // The login page's second factor in headless Chromium against a real server: enrolment from the
 // profile (QR code drawn from the server's SVG, confirmation, recovery codes shown once), the code
 // step after the password, the recovery-code alternative, and removal. Codes are computed here.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Secret, TOTP } from 'otpauth'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { parseConfig } from '../../src/config.js'
-import { startServer, type RunningServer } from '../../src/server.js'
-import { seedUser, TEST_SECRET } from '../helper.js'
-import { launchChromium, skipBrowserTests } from '../support/browser.js'
+import type { RunningServer } from '../../src/server.js'
+import { skipBrowserTests, startBrowserFixture, type BrowserFixture } from '../support/browser.js'
 
 const skip = skipBrowserTests('login page (MFA)')
 const CAROL = { username: 'carol', password: 'carol-password', email: 'carol@example.com' }
@@ -19,28 +14,19 @@ const code = (secret: string, offset = 0) =>
   TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 })
 
 describe.skipIf(skip)('the login page with two-step verification, in headless Chromium', () => {
-  let dir: string | undefined
+  let fixture: BrowserFixture | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-mfa-'))
-    const config = parseConfig({
-      SECRET_KEY: TEST_SECRET,
-      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      LOGIN_MIN_DURATION_MS: '0',
+    fixture = await startBrowserFixture({
+      users: [CAROL],
     })
-    await seedUser(config.databaseUrl, CAROL)
-    server = await startServer(config)
-    browser = await launchChromium()
+    ;({ server, browser } = fixture)
   })
 
   afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    await fixture?.close()
   })
 
   async function openPage(): Promise<{ page: Page; problems: string[] }> {

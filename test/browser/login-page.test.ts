@@ -1,15 +1,16 @@
 // The login page at / driven in a real headless Chromium against a real server: password sign-in,
 // the profile, a reload that keeps the session through the stored refresh token, sign-out that
 // revokes it, errors from the API, tabs that do not share sessions, and the refresh before expiry.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, type Page, type Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { parseConfig } from '../../src/config.js'
-import { startServer, type RunningServer } from '../../src/server.js'
-import { seedUser, TEST_SECRET } from '../helper.js'
-import { launchChromium, screenshotsDir, skipBrowserTests } from '../support/browser.js'
+import type { RunningServer } from '../../src/server.js'
+import {
+  screenshotsDir,
+  skipBrowserTests,
+  startBrowserFixture,
+  type BrowserFixture,
+} from '../support/browser.js'
 
 // CI must prove the page works, so there a missing browser fails the suite; locally it only skips.
 const skip = skipBrowserTests('login page')
@@ -51,32 +52,24 @@ const isGrant = (grantType: string) => (request: Request) =>
   new URLSearchParams(request.postData() ?? '').get('grant_type') === grantType
 
 describe.skipIf(skip)('the login page at / in headless Chromium', () => {
-  let dir: string | undefined
+  let fixture: BrowserFixture | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     // One-minute access tokens: the page refreshes them at 48 s, which the clock test reaches by fast-forwarding.
-    const config = parseConfig({
-      SECRET_KEY: TEST_SECRET,
-      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      LOGIN_MIN_DURATION_MS: '0',
-      ACCESS_TOKEN_EXPIRE_MINUTES: '1',
-      THROTTLE_PAIR_LIMIT: '2',
+    fixture = await startBrowserFixture({
+      users: [ALICE, BOB],
+      env: {
+        ACCESS_TOKEN_EXPIRE_MINUTES: '1',
+        THROTTLE_PAIR_LIMIT: '2',
+      },
     })
-    await seedUser(config.databaseUrl, ALICE)
-    await seedUser(config.databaseUrl, BOB)
-    server = await startServer(config)
-    browser = await launchChromium()
+    ;({ server, browser } = fixture)
   })
 
   afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    await fixture?.close()
   })
 
   /** A page in a fresh browser context (nothing stored), recording requests and errors. */

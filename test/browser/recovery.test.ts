@@ -1,16 +1,11 @@
 // Account recovery on the login page in headless Chromium, against a real server and a real SMTP
 // server: ask for a reset link, read the mail, open the link, set a new password, sign in with it
 // (the old one fails); and the verification link of a new address.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { ParsedMail } from 'mailparser'
 import { type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { parseConfig } from '../../src/config.js'
-import { startServer, type RunningServer } from '../../src/server.js'
-import { seedUser, TEST_SECRET } from '../helper.js'
-import { launchChromium, skipBrowserTests } from '../support/browser.js'
+import type { RunningServer } from '../../src/server.js'
+import { skipBrowserTests, startBrowserFixture, type BrowserFixture } from '../support/browser.js'
 import { freePort } from '../support/services.js'
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js'
 
@@ -24,34 +19,25 @@ function linkIn(mail: ParsedMail, path: string): string {
 }
 
 describe.skipIf(skip)('account recovery on the login page in headless Chromium', () => {
-  let dir: string | undefined
+  let fixture: BrowserFixture | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
   let smtp: TestSmtpServer
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
     smtp = await startSmtpServer({ shared: true })
+    // The links in the mail are built from ISSUER: it must be the address the browser opens.
     const port = await freePort()
-    const config = parseConfig({
-      SECRET_KEY: TEST_SECRET,
-      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
-      PORT: String(port),
-      ISSUER: `http://127.0.0.1:${port}`,
-      LOG_LEVEL: 'silent',
-      LOGIN_MIN_DURATION_MS: '0',
-      SMTP_URL: smtp.url,
+    fixture = await startBrowserFixture({
+      users: [ALICE],
+      env: { PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, SMTP_URL: smtp.url },
     })
-    await seedUser(config.databaseUrl, ALICE)
-    server = await startServer(config)
-    browser = await launchChromium()
+    ;({ server, browser } = fixture)
   })
 
   afterAll(async () => {
-    await browser?.close()
-    await server?.close()
+    await fixture?.close()
     await smtp?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {

@@ -1,15 +1,16 @@
 // The interactive docs driven in a real headless Chromium: Authorize logs in through POST /token,
 // "Try it out" calls GET /users/me/ with the token, a wrong password shows Swagger UI's auth error,
 // and the page never reaches beyond the server (Swagger UI is served locally, no CDN).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type Page, type Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { parseConfig } from '../../src/config.js'
-import { startServer, type RunningServer } from '../../src/server.js'
-import { seedUser, TEST_SECRET } from '../helper.js'
-import { launchChromium, screenshotsDir, skipBrowserTests } from '../support/browser.js'
+import type { RunningServer } from '../../src/server.js'
+import {
+  screenshotsDir,
+  skipBrowserTests,
+  startBrowserFixture,
+  type BrowserFixture,
+} from '../support/browser.js'
 
 // CI must prove the page works, so there a missing browser fails the suite; locally it only skips.
 const skip = skipBrowserTests('Swagger UI')
@@ -18,29 +19,19 @@ const USERNAME = 'alice'
 const PASSWORD = 'alice-password'
 
 describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
-  let dir: string | undefined
+  let fixture: BrowserFixture | undefined
   let server: RunningServer | undefined
   let browser: Browser | undefined
 
   beforeAll(async () => {
-    // One server and one browser for the file; each test gets its own context, so no login carries over.
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
-    const config = parseConfig({
-      SECRET_KEY: TEST_SECRET,
-      DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      LOGIN_MIN_DURATION_MS: '0',
+    fixture = await startBrowserFixture({
+      users: [{ username: USERNAME, password: PASSWORD }],
     })
-    await seedUser(config.databaseUrl, { username: USERNAME, password: PASSWORD })
-    server = await startServer(config)
-    browser = await launchChromium()
+    ;({ server, browser } = fixture)
   })
 
   afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    await fixture?.close()
   })
 
   /** The docs in a fresh browser context (no stored authorization), with every request URL recorded. */
