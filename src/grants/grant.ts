@@ -17,6 +17,11 @@ export interface Grant {
   readonly summary: string
   /** Form parameters this grant reads, required first. */
   readonly parameters: readonly string[]
+  /**
+   * The grant a registered client must be allowed to use this one (default: this grant's own type):
+   * the second step of a password login needs `password`.
+   */
+  readonly clientGrant?: string
   /** `oauthClient`: the registered client the request authenticated as, if any. */
   exchange(
     form: TokenForm,

@@ -8,13 +8,18 @@ export function mfaRecoveryCodeGrant(mfa: Mfa): Grant {
     type: 'http://auth0.com/oauth/grant-type/mfa-recovery-code',
     summary:
       '`grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code` with `mfa_token` and `recovery_code` (spent by the login)',
+    // The second step of a password login: a client allowed the password grant may complete it.
+    clientGrant: 'password',
     parameters: ['mfa_token', 'recovery_code', 'client_id'],
-    exchange: (form, client) =>
+    // The mfa_token is bound to the client of the password step: the one that authenticated, or
+    // the client_id it named.
+    exchange: (form, client, oauthClient) =>
       mfa.completeWithRecoveryCode(
         requiredParameter(form, 'mfa_token'),
         requiredParameter(form, 'recovery_code'),
-        form.client_id,
+        oauthClient?.id ?? form.client_id,
         client,
+        oauthClient,
       ),
   }
 }

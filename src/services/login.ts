@@ -70,7 +70,7 @@ export function createLogin(deps: {
         await deps.resendVerification?.(user)
         throw new UnverifiedEmail()
       }
-      await mfa?.requireSecondFactor(user, { scope, clientId })
+      await mfa?.requireSecondFactor(user, { scope, clientId: oauthClient?.id ?? clientId })
       const response = await sessions.start(user, scope, client, { oauthClient })
       await record('success')
       return response

@@ -16,6 +16,7 @@ import {
 import { createSealer } from '../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../security/totp.js'
 import type { Store, ThrottleStore, UserRecord } from '../store/index.js'
+import type { AuthenticatedClient } from './clients.js'
 import type { Actor, ClientInfo } from './actor.js'
 import { countAttempt, type ThrottlePolicy } from './login-throttle.js'
 import { loginOutcome } from './login.js'
@@ -77,6 +78,7 @@ export interface Mfa {
     otp: string,
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
+    oauthClient?: AuthenticatedClient,
   ): Promise<TokenResponse>
   /** The mfa-recovery-code grant; spends the code. */
   completeWithRecoveryCode(
@@ -84,6 +86,7 @@ export interface Mfa {
     recoveryCode: string,
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
+    oauthClient?: AuthenticatedClient,
   ): Promise<TokenResponse>
 }
 
@@ -206,6 +209,7 @@ export function createMfa(options: MfaOptions): Mfa {
     mfaToken: string,
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
+    oauthClient: AuthenticatedClient | undefined,
     verify: (user: UserRecord) => Promise<boolean>,
   ): Promise<TokenResponse> => {
     let username: string | null = null
@@ -233,6 +237,7 @@ export function createMfa(options: MfaOptions): Mfa {
       // Created only while the verified password and credential version are still the user's.
       const response = await sessions.start(user, challenge.scope ?? undefined, client, {
         amr: MFA_AMR,
+        oauthClient,
       })
       await recordLogin('success')
       return response
@@ -343,11 +348,11 @@ export function createMfa(options: MfaOptions): Mfa {
       throw new MfaRequired(token)
     },
 
-    completeWithOtp: (mfaToken, otp, clientId, client) =>
-      complete('otp', mfaToken, clientId, client, (user) => acceptTotp(user, otp)),
+    completeWithOtp: (mfaToken, otp, clientId, client, oauthClient) =>
+      complete('otp', mfaToken, clientId, client, oauthClient, (user) => acceptTotp(user, otp)),
 
-    completeWithRecoveryCode: (mfaToken, code, clientId, client) =>
-      complete('recovery_code', mfaToken, clientId, client, (user) =>
+    completeWithRecoveryCode: (mfaToken, code, clientId, client, oauthClient) =>
+      complete('recovery_code', mfaToken, clientId, client, oauthClient, (user) =>
         code.length > 64
           ? Promise.resolve(false)
           : store.spendRecoveryCode(user.id, recoveryHash(user.id, code), Date.now()),

@@ -3,7 +3,7 @@
 // requireScopes({ mfa: true }), removal and the admin reset. Codes are computed here from the secret.
 import { Secret, TOTP } from 'otpauth'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { build, tokenRequest, type TestApp } from '../helper.js'
+import { build, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
 
 const OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp'
@@ -358,3 +358,33 @@ function mfaSuite(name: string, open: () => Promise<TestApp>): void {
 mfaSuite('SQLite', () => build())
 if (!skipPostgres)
   mfaSuite('PostgreSQL', async () => build({ databaseUrl: (await freshSchema()).url }))
+
+describe('MFA with a registered client', () => {
+  it('binds the mfa_token to the client that authenticated, and the session it opens names it', async () => {
+    const t = await build()
+    const { secret } = await enrolled(t)
+    const { client, secret: clientSecret } = await t.services.clients.add(
+      { name: 'mobile', confidential: true, grants: ['password', 'refresh_token'] },
+      TEST_ACTOR,
+    )
+    // With REQUIRE_CLIENT, a client allowed the password grant completes its second step too.
+    const strict = await build({ dir: t.dir, env: { REQUIRE_CLIENT: 'true' } })
+    const basic = `Basic ${Buffer.from(`${client.client_id}:${clientSecret}`).toString('base64')}`
+    const asClient = (fields: Record<string, string>) =>
+      strict.app.inject({
+        ...tokenRequest(fields),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      })
+    const step = await asClient({ username: 'alice', password: PASSWORD })
+    expect(step.statusCode).toBe(403)
+    const token = step.json<{ mfa_token: string }>().mfa_token
+    // Without the client, the mfa_token is dead.
+    expect((await otpLogin(t, token, code(secret))).statusCode).toBe(400)
+    const done = await asClient({ grant_type: OTP_GRANT, mfa_token: token, otp: code(secret) })
+    expect(done.statusCode).toBe(200)
+    expect(claims(done.json<Tokens>().access_token)).toMatchObject({
+      client_id: client.client_id,
+      amr: ['pwd', 'otp'],
+    })
+  })
+})

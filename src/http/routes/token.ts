@@ -64,7 +64,7 @@ export function tokenRoutes({
         const client = clientOf(request)
         const oauthClient = await clients.admitTokenRequest(
           presentedClientOf(request),
-          grant.type,
+          grant.clientGrant ?? grant.type,
           client.ip,
         )
         return grant.exchange(form, client, oauthClient)
