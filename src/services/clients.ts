@@ -184,7 +184,17 @@ export function createClients(deps: ClientsDeps): Clients {
       expected.length === 32 &&
       timingSafeEqual(hashSecret(secret), expected) &&
       client?.confidential
-    if (!client || !matches) throw new InvalidClient(basic)
+    if (!client || !matches) {
+      // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
+      await events({
+        type: 'client_token',
+        outcome: 'bad_client_credentials',
+        username: null,
+        ip,
+        detail: `client ${clientId}`,
+      })
+      throw new InvalidClient(basic)
+    }
     await reservation.succeeded()
     return toAuthenticated(client)
   }
