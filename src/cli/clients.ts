@@ -92,11 +92,15 @@ export function registerClientCommands(program: Command, cli: CliContext): void 
 
   clients
     .command('remove <client_id>')
-    .description('remove a client: its secret and client-credentials tokens stop working')
+    .description(
+      'remove a client: its secret and tokens stop working, and the sessions opened through it end',
+    )
     .action(async (clientId: string) => {
       await cli.withServices(async (services) => {
-        await services.clients.remove(clientId, actor)
-        print(`Client '${printable(clientId)}' removed.`)
+        const { sessionsEnded } = await services.clients.remove(clientId, actor)
+        print(
+          `Client '${printable(clientId)}' removed; ${sessionsEnded} session${sessionsEnded === 1 ? '' : 's'} opened through it ended.`,
+        )
       })
     })
 

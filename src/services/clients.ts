@@ -62,7 +62,8 @@ export interface Clients {
   list(): Promise<ClientView[]>
   /** NotFound for an unknown client. */
   show(clientId: string): Promise<ClientView>
-  remove(clientId: string, actor: Actor): Promise<void>
+  /** Removes the client and ends every session opened through it; NotFound for an unknown client. */
+  remove(clientId: string, actor: Actor): Promise<{ sessionsEnded: number }>
   /** A new secret for a confidential client; the old one stops working at once. */
   rotateSecret(clientId: string, actor: Actor): Promise<string>
   /** Checks a presented client; InvalidClient (throttled like a password on failure) otherwise. */
@@ -145,14 +146,14 @@ function toAuthenticated(client: ClientRecord): AuthenticatedClient {
 export function createClients(deps: ClientsDeps): Clients {
   const { store, scopes, events } = deps
 
-  const audited = (actor: Actor, action: string, clientId: string) =>
+  const audited = (actor: Actor, action: string, clientId: string, more?: string) =>
     events({
       type: 'admin',
       outcome: action,
       username: actor.name,
       ip: actor.ip,
       userAgent: actor.userAgent,
-      detail: `client ${clientId}`,
+      detail: more === undefined ? `client ${clientId}` : `client ${clientId}: ${more}`,
       actor: actor.name,
     })
 
@@ -270,9 +271,16 @@ export function createClients(deps: ClientsDeps): Clients {
       return toView(await found(clientId))
     },
     async remove(clientId, actor) {
-      if (!(await store.removeClient(clientId)))
-        throw new NotFound(`No client '${clientId.slice(0, 100)}'`)
-      await audited(actor, 'remove_client', clientId)
+      const removed = await store.removeClient(clientId, Date.now())
+      if (!removed) throw new NotFound(`No client '${clientId.slice(0, 100)}'`)
+      const ended = removed.sessionsEnded
+      await audited(
+        actor,
+        'remove_client',
+        clientId,
+        `${ended} session${ended === 1 ? '' : 's'} ended`,
+      )
+      return removed
     },
     async rotateSecret(clientId, actor) {
       const client = await found(clientId)

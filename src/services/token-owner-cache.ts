@@ -139,13 +139,12 @@ export function createTokenOwnerCache(deps: {
 /** The writes after which this process's next request must already see the change. */
 const WRITES = [
   'revokeSession',
-  'revokeUserSessions',
   'changeCredentials',
   'setDisabled',
   'removeUser',
   'setScopes',
   'updateProfile',
-  'setPasswordHash',
+  'removeClient',
 ] as const satisfies readonly (keyof Store)[]
 
 /**

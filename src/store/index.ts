@@ -133,8 +133,6 @@ export interface UserStore {
     username: string,
     profile: { email?: string | null; fullName?: string | null; emailVerified?: boolean | null },
   ): Promise<boolean>
-  /** Replaces the hash; returns false when there is no such user. */
-  setPasswordHash(username: string, hashedPassword: string): Promise<boolean>
   /**
    * Replaces the hash only if it is still `expectedHash`, so an upgrade-on-login can never
    * overwrite a password changed in the meantime. Returns whether it replaced it.
@@ -142,7 +140,10 @@ export interface UserStore {
   replacePasswordHash(id: number, expectedHash: string, hashedPassword: string): Promise<boolean>
   /** Whether any user still has a bcrypt hash (the slowest kind to verify): sizes the login timing floor. */
   hasBcryptHashes(): Promise<boolean>
-  /** Returns false when there is no such user. */
+  /**
+   * Sets only the flag, ending no session (as the FastAPI app writes it; the accounts use-case goes
+   * through changeCredentials). Returns false when there is no such user.
+   */
   setDisabled(username: string, disabled: boolean): Promise<boolean>
   /** Returns false when there is no such user. */
   removeUser(username: string): Promise<boolean>
@@ -207,8 +208,6 @@ export interface SessionStore {
   listActiveSessions(userId: number, now: number): Promise<SessionRecord[]>
   /** Revokes one session (of `userId` when given); false when there was no such active session. */
   revokeSession(sessionId: string, now: number, userId?: number): Promise<boolean>
-  /** Revokes every active session of the user but `exceptSessionId`; returns how many. */
-  revokeUserSessions(userId: number, now: number, exceptSessionId?: string): Promise<number>
   /**
    * Deletes, with their refresh tokens, the sessions revoked or past their absolute end before
    * `now - SESSION_PRUNE_GRACE_MS`, in batches; returns how many sessions.
@@ -281,8 +280,11 @@ export interface ClientStore {
   findClient(clientId: string): Promise<ClientRecord | undefined>
   /** Oldest first. */
   listClients(): Promise<ClientRecord[]>
-  /** False when there is no such client. */
-  removeClient(clientId: string): Promise<boolean>
+  /**
+   * Removes the client and, in the same transaction, revokes every active session opened through it
+   * (its users' refresh and access tokens die with it). Undefined when there is no such client.
+   */
+  removeClient(clientId: string, now: number): Promise<{ sessionsEnded: number } | undefined>
   /** Replaces a confidential client's secret hash; false when there is no such client. */
   setClientSecret(clientId: string, secretHash: string): Promise<boolean>
 }

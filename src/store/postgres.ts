@@ -299,11 +299,18 @@ export async function openPostgresStore(
       )
       return rows.map(toClientRecord)
     },
-    async removeClient(clientId) {
-      const { rowCount } = await query('DELETE FROM gatehouse_clients WHERE client_id = $1', [
-        clientId,
-      ])
-      return rowCount === 1
+    async removeClient(clientId, now) {
+      return transaction(async (client) => {
+        const removed = await client.query('DELETE FROM gatehouse_clients WHERE client_id = $1', [
+          clientId,
+        ])
+        if (removed.rowCount !== 1) return undefined
+        const ended = await client.query(
+          'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL',
+          [now, clientId],
+        )
+        return { sessionsEnded: ended.rowCount ?? 0 }
+      })
     },
     async setClientSecret(clientId, secretHash) {
       const { rowCount } = await query(
@@ -333,10 +340,10 @@ export async function openPostgresStore(
       )
       return rows.map(toAuditEvent)
     },
-    async setPasswordHash(username, hashedPassword) {
+    async setDisabled(username, disabled) {
       return (
-        (await changed('UPDATE users SET hashed_password = $1 WHERE username = $2', [
-          hashedPassword,
+        (await changed('UPDATE users SET disabled = $1 WHERE username = $2', [
+          disabled,
           username,
         ])) > 0
       )
@@ -347,14 +354,6 @@ export async function openPostgresStore(
           'UPDATE users SET hashed_password = $1 WHERE id = $2 AND hashed_password = $3',
           [hashedPassword, id, expectedHash],
         )) > 0
-      )
-    },
-    async setDisabled(username, disabled) {
-      return (
-        (await changed('UPDATE users SET disabled = $1 WHERE username = $2', [
-          disabled,
-          username,
-        ])) > 0
       )
     },
     async removeUser(username) {
@@ -477,12 +476,6 @@ export async function openPostgresStore(
               [now, sessionId, userId],
             )
       return revoked > 0
-    },
-    async revokeUserSessions(userId, now, exceptSessionId) {
-      return changed(
-        'UPDATE gatehouse_sessions SET revoked_at = $1 WHERE user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL',
-        [now, userId, exceptSessionId ?? null],
-      )
     },
     async updateThrottle(key, update) {
       return transaction(async (client) => {

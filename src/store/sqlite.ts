@@ -104,6 +104,9 @@ export function openSqliteStore(filename: string): Store {
       `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients ORDER BY created_at, client_id`,
     ),
     removeClient: db.prepare<[string]>('DELETE FROM gatehouse_clients WHERE client_id = ?'),
+    revokeClientSessions: db.prepare<[number, string]>(
+      'UPDATE gatehouse_sessions SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL',
+    ),
     setClientSecret: db.prepare<[string, string]>(
       'UPDATE gatehouse_clients SET secret_hash = ? WHERE client_id = ? AND confidential = 1',
     ),
@@ -194,9 +197,6 @@ export function openSqliteStore(filename: string): Store {
       'SELECT * FROM gatehouse_audit WHERE id < ? ORDER BY id DESC LIMIT ?',
     ),
     all: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`),
-    setHash: db.prepare<[string, string]>(
-      'UPDATE users SET hashed_password = ? WHERE username = ?',
-    ),
     replaceHash: db.prepare<[string, number, string]>(
       'UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?',
     ),
@@ -291,6 +291,10 @@ export function openSqliteStore(filename: string): Store {
     statements.insertToken.run(session.refreshTokenHash, session.id, session.createdAt)
   }
   const createSession = db.transaction(insertSession)
+  const removeClient = db.transaction((clientId: string, now: number) => {
+    if (statements.removeClient.run(clientId).changes !== 1) return undefined
+    return { sessionsEnded: statements.revokeClientSessions.run(now, clientId).changes }
+  })
 
   // IMMEDIATE: the check and the insert hold the write lock together, so no credential change
   // (ours or another program's) can commit between them.
@@ -478,9 +482,6 @@ export function openSqliteStore(filename: string): Store {
     async listAudit({ limit, before }) {
       return statements.auditPage.all(before ?? Number.MAX_SAFE_INTEGER, limit).map(toAuditEvent)
     },
-    async setPasswordHash(username, hashedPassword) {
-      return statements.setHash.run(hashedPassword, username).changes > 0
-    },
     async replacePasswordHash(id, expectedHash, hashedPassword) {
       return statements.replaceHash.run(hashedPassword, id, expectedHash).changes > 0
     },
@@ -538,8 +539,8 @@ export function openSqliteStore(filename: string): Store {
     async listClients() {
       return statements.clients.all().map(toClientRecord)
     },
-    async removeClient(clientId) {
-      return statements.removeClient.run(clientId).changes === 1
+    async removeClient(clientId, now) {
+      return removeClient(clientId, now)
     },
     async setClientSecret(clientId, secretHash) {
       return statements.setClientSecret.run(secretHash, clientId).changes === 1
@@ -553,9 +554,6 @@ export function openSqliteStore(filename: string): Store {
           ? statements.revokeSession.run(now, sessionId)
           : statements.revokeOwnSession.run(now, sessionId, userId)
       return result.changes > 0
-    },
-    async revokeUserSessions(userId, now, exceptSessionId) {
-      return statements.revokeUserSessions.run(now, userId, exceptSessionId ?? '').changes
     },
     async updateThrottle(key, update) {
       return updateThrottle.immediate(key, update) as ReturnType<typeof update>['result']

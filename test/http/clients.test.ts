@@ -137,6 +137,38 @@ describe('client authentication at /token', () => {
     expect(own.statusCode).toBe(200)
   })
 
+  it('ends the sessions opened through a client when the client is removed', async () => {
+    const t = await withClients()
+    const viaSpa = (await t.token({ ...alice, client_id: t.spa.id })).json<{
+      access_token: string
+      refresh_token: string
+    }>()
+    const direct = (await t.token(alice)).json<{ access_token: string }>()
+    const me = (token: string) =>
+      t.app.inject({ url: '/users/me/', headers: { authorization: `Bearer ${token}` } })
+    expect((await me(viaSpa.access_token)).statusCode).toBe(200)
+
+    await t.addUser({ username: 'root', scopes: ['me', 'admin'] })
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: `/admin/clients/${t.spa.id}`,
+      headers: { authorization: `Bearer ${await t.login('root', 'correct horse battery')}` },
+    })
+    expect(removed.statusCode).toBe(204)
+    expect((await me(viaSpa.access_token)).statusCode).toBe(401)
+    expect((await me(direct.access_token)).statusCode).toBe(200)
+    const refresh = await t.token({
+      grant_type: 'refresh_token',
+      refresh_token: viaSpa.refresh_token,
+      client_id: t.spa.id,
+    })
+    expect(refresh.json()).toMatchObject({ error: 'invalid_grant' })
+    const audit = await t.services.store.listAudit({ limit: 5 })
+    expect(audit.find((event) => event.outcome === 'remove_client')?.detail).toBe(
+      `client ${t.spa.id}: 1 session ended`,
+    )
+  })
+
   it('authenticates the client named at /revoke', async () => {
     const t = await withClients()
     const refresh = (await t.token(alice)).json<{ refresh_token: string }>().refresh_token
@@ -255,7 +287,7 @@ describe('the admin API for clients', () => {
     const audit = await t.services.store.listAudit({ limit: 20 })
     expect(
       audit
-        .filter((event) => event.detail === `client ${id}`)
+        .filter((event) => event.detail?.startsWith(`client ${id}`))
         .map((event) => [event.outcome, event.actor]),
     ).toEqual(
       expect.arrayContaining([

@@ -48,7 +48,7 @@ export function changeFeedContract(
         { kind: 'session_ended', userId: alice.id, username: null, sessionId: 's1' },
       ])
       let mark = await store.latestChangeId()
-      await store.revokeUserSessions(alice.id, Date.now())
+      await store.changeCredentials(alice.id, {}, { now: Date.now() })
       const everywhere = await since(store, mark)
       expect(
         everywhere
@@ -161,9 +161,16 @@ export function changeFeedContract(
         hashedPassword: '$argon2id$v=19$m=19456,t=2,p=1$x$y',
       })
       expect(await store.hasBcryptHashes()).toBe(false)
-      await store.createUser({ username: 'old', hashedPassword: '$2b$12$abcdefghijklmnopqrstuv' })
+      const old = await store.createUser({
+        username: 'old',
+        hashedPassword: '$2b$12$abcdefghijklmnopqrstuv',
+      })
       expect(await store.hasBcryptHashes()).toBe(true)
-      await store.setPasswordHash('old', '$argon2id$v=19$m=19456,t=2,p=1$x$z')
+      await store.changeCredentials(
+        old.id,
+        { hashedPassword: '$argon2id$v=19$m=19456,t=2,p=1$x$z' },
+        undefined,
+      )
       expect(await store.hasBcryptHashes()).toBe(false)
     })
   })

@@ -151,15 +151,12 @@ export function storeContract(
       expect(await store.removeUser('alice')).toBe(false)
     })
 
-    it('sets a password hash, and replaces one only if it is unchanged', async () => {
+    it('replaces a password hash only if it is unchanged', async () => {
       const store = await open()
       const user = await store.createUser({ username: 'alice', hashedPassword: 'old' })
       expect(await store.replacePasswordHash(user.id, 'old', 'upgraded')).toBe(true)
       expect(await store.replacePasswordHash(user.id, 'old', 'stale-upgrade')).toBe(false)
       expect((await store.findUserByUsername('alice'))?.hashedPassword).toBe('upgraded')
-      expect(await store.setPasswordHash('alice', 'new')).toBe(true)
-      expect(await store.setPasswordHash('ghost', 'new')).toBe(false)
-      expect((await store.findUserByUsername('alice'))?.hashedPassword).toBe('new')
     })
 
     it('finds users by id and keeps granted scopes', async () => {
@@ -255,10 +252,11 @@ export function storeContract(
       await store.createSession(newSession(bob.id, 'b1', 'rb1'))
       expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a1', 'a2'])
       expect(await store.revokeSession('b1', now, alice.id)).toBe(false)
-      expect(await store.revokeUserSessions(alice.id, now, 'a2')).toBe(2)
+      expect(await store.changeCredentials(alice.id, {}, { now, exceptSessionId: 'a2' })).toBe(true)
       expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['a2'])
       expect((await store.listActiveSessions(bob.id, now)).map((s) => s.id)).toEqual(['b1'])
-      expect(await store.revokeUserSessions(alice.id, now)).toBe(1)
+      expect(await store.changeCredentials(alice.id, {}, { now })).toBe(true)
+      expect(await store.listActiveSessions(alice.id, now)).toEqual([])
     })
 
     it('forgets the sessions of a removed user', async () => {
@@ -720,9 +718,32 @@ function hardeningContract(
       expect((await store.findClient('orders-1'))?.secretHash).toBe('hash-2')
       expect(await store.setClientSecret('spa-2', 'hash-3')).toBe(false)
       expect(await store.setClientSecret('nobody', 'hash-3')).toBe(false)
-      expect(await store.removeClient('orders-1')).toBe(true)
-      expect(await store.removeClient('orders-1')).toBe(false)
+      expect(await store.removeClient('orders-1', Date.now())).toEqual({ sessionsEnded: 0 })
+      expect(await store.removeClient('orders-1', Date.now())).toBeUndefined()
       expect(await store.findClient('orders-1')).toBeUndefined()
+    })
+
+    it('ends the sessions opened through a client when it is removed, and no others', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createClient({
+        clientId: 'spa-1',
+        name: 'spa',
+        confidential: false,
+        secretHash: null,
+        grants: ['password', 'refresh_token'],
+        scopes: ['items'],
+        createdAt: 1_000,
+      })
+      const now = Date.now()
+      await store.createSession({ ...newSession(alice.id, 'via-spa', 'r1'), clientId: 'spa-1' })
+      await store.createSession({ ...newSession(alice.id, 'via-spa-2', 'r2'), clientId: 'spa-1' })
+      await store.createSession(newSession(alice.id, 'direct', 'r3'))
+      await store.revokeSession('via-spa-2', now - 1)
+      expect(await store.removeClient('spa-1', now)).toEqual({ sessionsEnded: 1 })
+      expect((await store.listActiveSessions(alice.id, now)).map((s) => s.id)).toEqual(['direct'])
+      // The one already ended keeps the time it ended at.
+      expect((await store.findTokenOwner('alice', 'via-spa-2'))?.session.revokedAt).toBe(now - 1)
     })
 
     it('records the issuers instances sign under, once each, oldest first', async () => {

@@ -101,6 +101,8 @@ export function adminClientRoutes({ clients }: { clients: Clients }) {
         onRequest,
         schema: {
           summary: 'Remove a client',
+          description:
+            'Its secret and its own tokens stop working, and every session opened through it ends (its users sign in again).',
           tags,
           params: ClientParams,
           response: { ...NoContent, 404: ErrorSchema },
