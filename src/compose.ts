@@ -213,8 +213,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   })
   const mfa = createMfa({
     store,
-    throttleStore,
-    policy: config.throttle,
+    throttle,
     keyMaterial: config.mfaEncryptionKey ?? config.secretKey,
     checkPassword,
     sessions,

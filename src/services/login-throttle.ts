@@ -50,7 +50,16 @@ export interface LoginThrottle {
    * username as typed, whether or not it exists), like logins; throws Throttled past either limit.
    */
   recovery(identifier: string, ip: string): Promise<void>
+  /**
+   * Counts a second-factor attempt (a TOTP or recovery code) of the user, and against `challenge`
+   * (the mfa_token's hash) when there is one; throws Throttled past either limit. `succeeded()`
+   * forgets both counters; a wrong code leaves them charged.
+   */
+  secondFactor(userId: number, challenge?: string): Promise<Reservation>
 }
+
+/** Wrong codes allowed per mfa_token, and per user over all their mfa_tokens and enrolments. */
+export const SECOND_FACTOR_LIMITS = { challenge: 5, user: 10 } as const
 
 /** A successful login marks its IP as known for the username this long. */
 const KNOWN_PAIR_MS = 30 * 86_400_000
@@ -164,6 +173,30 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     }
   }
 
+  const secondFactor = async (userId: number, challenge?: string): Promise<Reservation> => {
+    const counters: Array<[string, number]> = [
+      [key('mfa-user', String(userId)), SECOND_FACTOR_LIMITS.user],
+    ]
+    if (challenge !== undefined)
+      counters.unshift([key('mfa-token', challenge), SECOND_FACTOR_LIMITS.challenge])
+    const taken: string[] = []
+    for (const [name, limit] of counters) {
+      const { wait } = await take(name, limit)
+      if (wait > 0) {
+        await giveBackAll(taken)
+        throw throttled(wait)
+      }
+      taken.push(name)
+    }
+    return {
+      async succeeded() {
+        for (const name of taken)
+          await store.updateThrottle(name, () => ({ state: null, result: undefined }))
+      },
+      cancelled: () => giveBackAll(taken),
+    }
+  }
+
   /** REDIS_FAILURE_MODE=open lets attempts through while the counters are unreachable. */
   const orOpen = async <T>(attempt: () => Promise<T>, open: T): Promise<T> => {
     try {
@@ -200,6 +233,8 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
           throw throttled(accountWait)
         }
       }, undefined),
+    secondFactor: (userId, challenge) =>
+      orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
   }
 }
 

@@ -1,7 +1,7 @@
 // Second factors (issue #17): TOTP enrolment, recovery codes, and the second step of a password login
 // in Auth0's shape (`mfa_required` with an `mfa_token`, completed by the mfa-otp or mfa-recovery-code
 // grant). Every change and every attempt is audited; attempts are throttled per user and per
-// mfa_token with the login throttle's counting rule.
+// mfa_token by the login throttle (LoginThrottle.secondFactor), with its failure mode.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   IncorrectPassword,
@@ -10,15 +10,14 @@ import {
   InvalidSecondFactor,
   MfaRequired,
   NotFound,
-  Throttled,
   UserNotFound,
 } from '../errors.js'
 import { createSealer } from '../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../security/totp.js'
-import type { Store, ThrottleStore, UserRecord } from '../store/index.js'
+import type { Store, UserRecord } from '../store/index.js'
 import type { AuthenticatedClient } from './clients.js'
 import type { Actor, ClientInfo } from './actor.js'
-import { countAttempt, type ThrottlePolicy } from './login-throttle.js'
+import type { LoginThrottle } from './login-throttle.js'
 import { loginOutcome } from './login.js'
 import type { PasswordCheck } from './password-check.js'
 import type { SecurityEvents } from './security-events.js'
@@ -27,9 +26,6 @@ import type { SessionHolder, Sessions, TokenResponse } from './sessions.js'
 /** How long an mfa_token lets the second step be made after the password. */
 export const MFA_TOKEN_TTL_MS = 5 * 60_000
 export const RECOVERY_CODE_COUNT = 10
-/** Wrong codes allowed per mfa_token, and per user over all their mfa_tokens, within the window. */
-const TOKEN_ATTEMPTS = 5
-const USER_ATTEMPTS = 10
 /** What a login with a second factor says it was (RFC 8176): a password and a one-time code. */
 export const MFA_AMR = ['pwd', 'otp'] as const
 
@@ -92,8 +88,7 @@ export interface Mfa {
 
 export interface MfaOptions {
   store: Store
-  throttleStore: ThrottleStore
-  policy: Pick<ThrottlePolicy, 'windowMs' | 'baseBlockMs' | 'maxBlockMs'>
+  throttle: Pick<LoginThrottle, 'secondFactor'>
   /** MFA_ENCRYPTION_KEY, or SECRET_KEY. */
   keyMaterial: string
   checkPassword: PasswordCheck
@@ -117,7 +112,7 @@ function newRecoveryCode(): string {
 }
 
 export function createMfa(options: MfaOptions): Mfa {
-  const { store, throttleStore, policy, checkPassword, sessions, events } = options
+  const { store, throttle, checkPassword, sessions, events } = options
   const issuerName = options.issuerName ?? 'Gatehouse'
   const box = createSealer(options.keyMaterial, 'totp secrets')
   const context = (userId: number) => `totp:${userId}`
@@ -127,28 +122,6 @@ export function createMfa(options: MfaOptions): Mfa {
     createHmac('sha256', macKey)
       .update(`recovery\0${userId}\0${normalizeRecoveryCode(code)}`)
       .digest('base64url')
-  const throttleKey = (...parts: string[]): string =>
-    createHmac('sha256', macKey).update(parts.join('\0')).digest('base64url')
-
-  /** Counts an attempt on each counter, refusing (Throttled) past any limit. */
-  const charge = async (counters: Array<[string, number]>): Promise<void> => {
-    for (const [name, limit] of counters) {
-      const wait = await throttleStore.updateThrottle(name, (state) => {
-        const { next, refusedForMs } = countAttempt(state, Date.now(), limit, policy)
-        return { state: next, result: refusedForMs }
-      })
-      if (wait > 0) throw new Throttled(Math.ceil(wait / 1000))
-    }
-  }
-  const forget = async (names: string[]): Promise<void> => {
-    for (const name of names)
-      await throttleStore.updateThrottle(name, () => ({ state: null, result: undefined }))
-  }
-  const userCounter = (userId: number): [string, number] => [
-    throttleKey('mfa-user', String(userId)),
-    USER_ATTEMPTS,
-  ]
-
   const findUser = async (username: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) throw new UserNotFound(username)
@@ -183,8 +156,6 @@ export function createMfa(options: MfaOptions): Mfa {
     const dead = () => new InvalidSecondFactor('The mfa_token is invalid, expired or already used')
     if (mfaToken.length > 256) throw dead()
     const tokenHash = sha256(mfaToken)
-    const tokenCounter: [string, number] = [throttleKey('mfa-token', tokenHash), TOKEN_ATTEMPTS]
-    await charge([tokenCounter])
     const challenge = await store.findMfaToken(tokenHash)
     const now = Date.now()
     if (!challenge || challenge.spentAt !== null || challenge.expiresAt <= now) throw dead()
@@ -200,8 +171,8 @@ export function createMfa(options: MfaOptions): Mfa {
       !timingSafeEqual(Buffer.from(digest), Buffer.from(challenge.passwordDigest))
     )
       throw dead()
-    await charge([userCounter(user.id)])
-    return { challenge, user, tokenHash, counters: [tokenCounter[0], userCounter(user.id)[0]] }
+    const attempt = await throttle.secondFactor(user.id, tokenHash)
+    return { challenge, user, tokenHash, attempt }
   }
 
   const complete = async (
@@ -223,7 +194,7 @@ export function createMfa(options: MfaOptions): Mfa {
         detail: method,
       })
     try {
-      const { challenge, user, tokenHash, counters } = await openChallenge(mfaToken, clientId)
+      const { challenge, user, tokenHash, attempt } = await openChallenge(mfaToken, clientId)
       username = user.username
       if (!(await verify(user)))
         throw new InvalidSecondFactor(
@@ -233,7 +204,7 @@ export function createMfa(options: MfaOptions): Mfa {
         )
       if (!(await store.spendMfaToken(tokenHash, Date.now())))
         throw new InvalidSecondFactor('The mfa_token is invalid, expired or already used')
-      await forget(counters)
+      await attempt.succeeded()
       // Created only while the verified password and credential version are still the user's.
       const response = await sessions.start(user, challenge.scope ?? undefined, client, {
         amr: MFA_AMR,
@@ -283,8 +254,7 @@ export function createMfa(options: MfaOptions): Mfa {
     },
 
     async confirmTotp(holder, sessionId, code) {
-      const counter = userCounter(holder.userId)
-      await charge([counter])
+      const attempt = await throttle.secondFactor(holder.userId)
       const factor = await store.findTotp(holder.userId)
       if (!factor || factor.confirmedAt !== null)
         throw new NotFound('No enrolment is waiting for confirmation')
@@ -298,7 +268,7 @@ export function createMfa(options: MfaOptions): Mfa {
       const hashes = codes.map((one) => recoveryHash(holder.userId, one))
       if (!(await store.confirmTotp(holder.userId, factor.sealedSecret, step, hashes, Date.now())))
         throw new NotFound('No enrolment is waiting for confirmation')
-      await forget([counter[0]])
+      await attempt.succeeded()
       await endOtherSessions(holder.userId, sessionId)
       await record(holder, holder.name, 'enrolled')
       return { recovery_codes: codes }

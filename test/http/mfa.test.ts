@@ -388,3 +388,13 @@ describe('MFA with a registered client', () => {
     })
   })
 })
+
+describe('MFA when the throttling counters are unreachable', () => {
+  it('follows REDIS_FAILURE_MODE=open like logins: enrolment and the second step go through', async () => {
+    const t = await build({ env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_FAILURE_MODE: 'open' } })
+    const { secret } = await enrolled(t)
+    const done = await otpLogin(t, await mfaToken(t), code(secret))
+    expect(done.statusCode).toBe(200)
+    expect(claims(done.json<Tokens>().access_token)).toMatchObject({ amr: ['pwd', 'otp'] })
+  })
+})
