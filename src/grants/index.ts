@@ -1,7 +1,7 @@
 // The grant registry: the token endpoint, RFC 8414's `grant_types_supported` and the OpenAPI text
 // are all built from this list. A new grant is one module and one line here.
 import { UnsupportedGrantType } from '../errors.js'
-import type { Clients } from '../services/clients.js'
+import { CLIENT_GRANT_TYPES, type Clients } from '../services/clients.js'
 import type { Login } from '../services/login.js'
 import type { Mfa } from '../services/mfa.js'
 import type { Sessions } from '../services/sessions.js'
@@ -35,6 +35,13 @@ export function createGrants(services: {
     clientCredentialsGrant(services.clients),
   ]
   const byType = new Map(all.map((grant) => [grant.type, grant]))
+  // Clients are registered for the grants the clients service knows: both lists must be one.
+  const registrable = new Set(all.map((grant) => grant.clientGrant ?? grant.type))
+  if (
+    registrable.size !== CLIENT_GRANT_TYPES.length ||
+    !CLIENT_GRANT_TYPES.every((type) => registrable.has(type))
+  )
+    throw new Error(`CLIENT_GRANT_TYPES must list the registry's grants: ${[...registrable]}`)
   return {
     all,
     get(type) {
