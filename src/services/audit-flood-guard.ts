@@ -1,6 +1,8 @@
-// Bounds what one client can make the audit log write: per client address and kind of event (type and
+// Bounds what clients can make the audit log write: per client address and kind of event (type and
 // outcome), the first events of a minute are written, the rest only counted and summarised in one row;
-// every free-text field is cut to a fixed length. Memory is bounded too: a capped map of open minutes.
+// and over all clients at most `totalPerMinute` such events a minute are written, the rest summarised
+// per kind (an attacker with many addresses). Every free-text field is cut to a fixed length. Memory
+// is bounded too: a capped map of open minutes.
 import type { NewAuditEvent } from '../store/index.js'
 
 export type AppendAudit = (event: NewAuditEvent) => Promise<void>
@@ -15,6 +17,8 @@ export interface GuardedAppend extends AppendAudit {
 export interface AuditFloodGuardOptions {
   /** Events of one kind written per client and minute before the rest are summarised. */
   perClientPerMinute: number
+  /** Guarded events written per minute over all clients (default 100 x perClientPerMinute). */
+  totalPerMinute?: number
   /** Open minutes kept at most; the oldest is summarised and forgotten first (default 10,000). */
   maxTracked?: number
   /** Which events may be summarised (default: every outcome but `success`). */
@@ -50,8 +54,12 @@ export function guardAuditFlood(
   const maxTracked = options.maxTracked ?? 10_000
   const guards = options.guards ?? ((event: NewAuditEvent) => event.outcome !== 'success')
   const clientOf = options.clientOf ?? ((ip: string | null) => ip ?? '')
+  const totalPerMinute = options.totalPerMinute ?? 100 * options.perClientPerMinute
   // Insertion order is the order minutes opened, so the oldest are at the front.
   const minutes = new Map<string, OpenMinute>()
+  /** The minute of the total budget: what it wrote, and by kind what it had to leave out. */
+  let total = { start: Number.NEGATIVE_INFINITY, written: 0 }
+  const overBudget = new Map<string, OpenMinute>()
 
   const summaryOf = (minute: OpenMinute, now: number): NewAuditEvent => ({
     at: Math.min(minute.start + MINUTE_MS, now),
@@ -63,6 +71,16 @@ export function guardAuditFlood(
     detail: `${minute.suppressed} similar events suppressed (same client, type and outcome, in the minute from ${new Date(minute.start).toISOString()})`,
     actor: null,
   })
+  const totalSummaryOf = (minute: OpenMinute, now: number): NewAuditEvent => ({
+    ...summaryOf(minute, now),
+    ip: null,
+    detail: `${minute.suppressed} similar events suppressed (many clients: over ${totalPerMinute} a minute in all, in the minute from ${new Date(minute.start).toISOString()})`,
+  })
+  /** Ends the total budget's minute, summarising per kind what it left out. */
+  const closeTotal = (summaries: NewAuditEvent[], now: number): void => {
+    for (const minute of overBudget.values()) summaries.push(totalSummaryOf(minute, now))
+    overBudget.clear()
+  }
 
   /** Forgets the minute `key`, adding its summary to `summaries` when events were left out of it. */
   const close = (
@@ -84,7 +102,21 @@ export function guardAuditFlood(
       if (minute.start + MINUTE_MS > event.at) break
       close(key, minute, summaries, event.at)
     }
-    const key = `${clientOf(event.ip)}\n${event.type}\n${event.outcome}`
+    if (event.at >= total.start + MINUTE_MS || event.at < total.start) {
+      closeTotal(summaries, event.at)
+      total = { start: event.at, written: 0 }
+    }
+    const kind = `${event.type}\n${event.outcome}`
+    if (total.written >= totalPerMinute) {
+      // Past the total budget the event counts only in its kind's summary, not in its client's.
+      let over = overBudget.get(kind)
+      if (!over)
+        overBudget.set(kind, (over = { start: event.at, written: 0, suppressed: 0, sample: event }))
+      over.suppressed++
+      for (const summary of summaries) await append(summary)
+      return
+    }
+    const key = `${clientOf(event.ip)}\n${kind}`
     let minute = minutes.get(key)
     if (minute && (event.at >= minute.start + MINUTE_MS || event.at < minute.start)) {
       close(key, minute, summaries, event.at)
@@ -97,8 +129,10 @@ export function guardAuditFlood(
       minutes.set(key, minute)
     }
     const write = minute.written < options.perClientPerMinute
-    if (write) minute.written++
-    else minute.suppressed++
+    if (write) {
+      minute.written++
+      total.written++
+    } else minute.suppressed++
     for (const summary of summaries) await append(summary)
     if (write) await append(event)
   }
@@ -108,6 +142,7 @@ export function guardAuditFlood(
       const summaries: NewAuditEvent[] = []
       const now = Date.now()
       for (const [key, minute] of minutes) close(key, minute, summaries, now)
+      closeTotal(summaries, now)
       for (const summary of summaries) await append(summary)
     },
     tracked: () => minutes.size,

@@ -65,6 +65,27 @@ describe('audit flood guard', () => {
     expect(written.filter((event) => event.detail?.startsWith('3 similar'))).toHaveLength(3)
   })
 
+  it('bounds the rows of a flood from many addresses, each within its own limit', async () => {
+    const written: NewAuditEvent[] = []
+    const append = guardAuditFlood(async (event) => void written.push(event), {
+      perClientPerMinute: 10,
+      totalPerMinute: 100,
+    })
+    // 20,000 addresses, three failures each, within one minute, then one more the next minute.
+    for (let i = 0; i < 20_000; i++)
+      for (let n = 0; n < 3; n++)
+        await append(failedLogin(T0 + (i >> 9), `10.0.${i >> 8}.${i & 255}`))
+    expect(written).toHaveLength(100)
+    await append(failedLogin(T0 + 61_000, '192.0.2.1'))
+    // The next minute writes again, after one summary of what the first one left out.
+    expect(written).toHaveLength(102)
+    expect(written[100]).toMatchObject({ type: 'login', outcome: 'bad_credentials', ip: null })
+    expect(written[100]!.detail).toMatch(/^59900 similar events suppressed \(many clients/)
+    expect(written[101]!.ip).toBe('192.0.2.1')
+    await append.flush()
+    expect(append.tracked()).toBe(0)
+  })
+
   it('never holds back successes or the events a caller exempts', async () => {
     const written: NewAuditEvent[] = []
     const append = guardAuditFlood(async (event) => void written.push(event), {
@@ -99,6 +120,7 @@ describe('audit flood guard', () => {
     const written: NewAuditEvent[] = []
     const append = guardAuditFlood(async (event) => void written.push(event), {
       perClientPerMinute: 1,
+      totalPerMinute: 10_000,
       maxTracked: 100,
     })
     await append(failedLogin(T0, '10.0.0.1'))
