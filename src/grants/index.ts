@@ -41,7 +41,9 @@ export function createGrants(services: {
     registrable.size !== CLIENT_GRANT_TYPES.length ||
     !CLIENT_GRANT_TYPES.every((type) => registrable.has(type))
   )
-    throw new Error(`CLIENT_GRANT_TYPES must list the registry's grants: ${[...registrable]}`)
+    throw new Error(
+      `CLIENT_GRANT_TYPES must list the registry's grants: ${[...registrable].join(', ')}`,
+    )
   return {
     all,
     get(type) {

@@ -200,6 +200,18 @@ export const AdminPatchUserSchema = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 )
 
+export const ProfileChangeSchema = Type.Object(
+  {
+    email: Type.Optional(Nullable(Email)),
+    full_name: Type.Optional(Nullable(FullName)),
+    current_password: Type.Optional({
+      ...Password,
+      description: 'Needed to change the e-mail address (where reset links go)',
+    }),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
+
 export const NewPasswordSchema = Type.Object(
   { password: Password },
   { additionalProperties: false },

@@ -67,6 +67,14 @@ export interface Accounts {
     newPassword: string,
     keepSessionId: string,
   ): Promise<void>
+  /**
+   * The user's own profile change (absent: unchanged; null or empty: cleared). A new e-mail address
+   * needs the current password, since reset links go there; it then waits for verification.
+   */
+  updateOwnProfile(
+    holder: SessionHolder,
+    change: { email?: string | null; fullName?: string | null; currentPassword?: string },
+  ): Promise<PublicUser>
   /** Disabling also ends every session. */
   setDisabled(username: string, disabled: boolean, actor: Actor): Promise<void>
   remove(username: string, actor: Actor): Promise<void>
@@ -148,6 +156,30 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   // An address Gatehouse can send a link to waits for it (false); without mail it is never asked (null).
   const verificationOf = (email: string | null): boolean | null =>
     email !== null && deps.verification?.enabled ? false : null
+
+  /** Validates the profile fields given and stores them; whether the e-mail address changed. */
+  const changeProfile = async (
+    user: UserRecord,
+    change: { email?: string | null; fullName?: string | null },
+    beforeWrite?: (emailChanged: boolean) => Promise<void>,
+  ): Promise<boolean> => {
+    // Absent: unchanged; null or empty: cleared.
+    const email =
+      change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
+    const fullName =
+      change.fullName === undefined
+        ? undefined
+        : change.fullName
+          ? validateFullName(change.fullName)
+          : null
+    const emailChanged = email !== undefined && email !== user.email
+    await beforeWrite?.(emailChanged)
+    if (email !== undefined || fullName !== undefined) {
+      const emailVerified = emailChanged ? verificationOf(email) : undefined
+      await store.updateProfile(user.username, { email, fullName, emailVerified })
+    }
+    return emailChanged
+  }
   const create = async (account: NewAccount): Promise<PublicUser> => {
     const username = validateUsername(account.username.normalize('NFKC'))
     const email = account.email ? validateEmail(account.email) : null
@@ -205,20 +237,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async update(username, change, actor) {
       const user = await existing(username)
       if (change.scopes) scopes.checkKnown(change.scopes)
-      // Absent: unchanged; null or empty: cleared.
-      const email =
-        change.email === undefined ? undefined : change.email ? validateEmail(change.email) : null
-      const fullName =
-        change.fullName === undefined
-          ? undefined
-          : change.fullName
-            ? validateFullName(change.fullName)
-            : null
-      const emailChanged = email !== undefined && email !== user.email
-      if (email !== undefined || fullName !== undefined) {
-        const emailVerified = emailChanged ? verificationOf(email) : undefined
-        await store.updateProfile(username, { email, fullName, emailVerified })
-      }
+      const emailChanged = await changeProfile(user, change)
       if (change.scopes !== undefined) {
         await store.setScopes(username, change.scopes && [...new Set(change.scopes)])
       }
@@ -284,6 +303,38 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       )
       if (!changed) throw new IncorrectPassword()
       await record('success')
+    },
+    async updateOwnProfile(holder, change) {
+      const user = await store.findUserById(holder.userId)
+      if (!user) throw new UserNotFound(holder.name)
+      const record = (outcome: string, detail: string | null = null) =>
+        events({
+          type: 'profile_change',
+          outcome,
+          username: user.username,
+          ip: holder.ip,
+          userAgent: holder.userAgent,
+          actor: holder.name,
+          detail,
+        })
+      const emailChanged = await changeProfile(user, change, async (emailChanged) => {
+        if (!emailChanged) return
+        if (!change.currentPassword)
+          throw new InvalidInput('Changing the e-mail address needs current_password')
+        try {
+          await deps.checkPassword(user.username, change.currentPassword, holder.ip ?? '')
+        } catch (error) {
+          await record(
+            error instanceof InvalidCredentials ? 'incorrect_password' : loginOutcome(error),
+          )
+          throw error instanceof InvalidCredentials ? new IncorrectPassword() : error
+        }
+      })
+      await record('success', emailChanged ? 'email changed' : null)
+      const updated = await store.findUserById(user.id)
+      if (!updated) throw new UserNotFound(holder.name)
+      if (emailChanged) await deps.verification?.sendVerification(updated)
+      return toPublicUser(updated)
     },
     async setDisabled(username, disabled, actor) {
       await disable(await existing(username), disabled)

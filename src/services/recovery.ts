@@ -14,6 +14,7 @@ import type { Actor, ClientInfo } from './actor.js'
 import type { LoginThrottle } from './login-throttle.js'
 import type { Mailer } from './mail.js'
 import type { SecurityEvents } from './security-events.js'
+import type { SessionHolder } from './sessions.js'
 
 export interface Recovery {
   /** False when mail is disabled (production without SMTP_URL): the endpoints are not served. */
@@ -27,6 +28,11 @@ export interface Recovery {
   confirmReset(token: string, newPassword: string, client: ClientInfo): Promise<void>
   /** Sends a verification link to the user's address (registration, an address change). */
   sendVerification(user: UserRecord): Promise<void>
+  /**
+   * Sends the user a new verification link for their own address (the old links die), throttled
+   * like reset requests; InvalidInput when there is no address or it is verified already.
+   */
+  resendVerification(holder: SessionHolder): Promise<void>
   /** Marks the address a verification token was sent to verified. */
   verifyEmail(token: string, client: ClientInfo): Promise<void>
   /** An operator marks a user's address verified (`gatehouse users verify-email`). */
@@ -127,6 +133,17 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     return `sent:${user.username}`
   }
 
+  const sendVerification = async (user: UserRecord): Promise<void> => {
+    if (!mailer.enabled || !user.email) return
+    await store.voidOneTimeTokens(user.id, 'verify', Date.now())
+    const token = await issue(user, 'verify', user.email, VERIFY_HOURS * 3_600_000)
+    await mailer.send('verify', user.email, {
+      username: user.username,
+      link: `${issuer}/verify-email?token=${token}`,
+      validFor: `${VERIFY_HOURS} hours`,
+    })
+  }
+
   return {
     enabled: mailer.enabled,
     isVerified,
@@ -192,16 +209,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       }
       await record('success', user.username)
     },
-    async sendVerification(user) {
-      if (!mailer.enabled || !user.email) return
-      await store.voidOneTimeTokens(user.id, 'verify', Date.now())
-      const token = await issue(user, 'verify', user.email, VERIFY_HOURS * 3_600_000)
-      await mailer.send('verify', user.email, {
-        username: user.username,
-        link: `${issuer}/verify-email?token=${token}`,
-        validFor: `${VERIFY_HOURS} hours`,
-      })
-    },
+    sendVerification,
     async verifyEmail(token, client) {
       let redeemed
       try {
@@ -229,6 +237,22 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
         username: user.username,
         ...client,
         actor: user.username,
+      })
+    },
+    async resendVerification(holder) {
+      const user = await store.findUserById(holder.userId)
+      if (!user) throw new UserNotFound(holder.name)
+      if (!user.email) throw new InvalidInput('You have no e-mail address to verify')
+      if (isVerified(user)) throw new InvalidInput('Your e-mail address is verified already')
+      await deps.throttle.recovery(user.email, holder.ip ?? '')
+      await sendVerification(user)
+      await events({
+        type: 'email_verification',
+        outcome: 'link_sent',
+        username: user.username,
+        ip: holder.ip,
+        userAgent: holder.userAgent,
+        actor: holder.name,
       })
     },
     async markVerified(username, actor) {

@@ -11,6 +11,7 @@ export type SecurityEventType =
   | 'logout'
   | 'session_revoked'
   | 'password_change'
+  | 'profile_change'
   | 'registration'
   | 'admin'
   | 'mfa'

@@ -207,6 +207,88 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     expect(await t.services.accounts.get('dave')).toMatchObject({ email_verified: true })
   })
 
+  it('lets users change their own address with their password, and ask for a new link', async () => {
+    const t = await setUp()
+    await t.addUser({
+      username: 'alice',
+      email: 'alice@example.com',
+      password: 'old horse battery',
+    })
+    await t.addUser({ username: 'bob', email: 'bob@example.com' })
+    await t.smtp.nth(2)
+    const headers = { authorization: `Bearer ${await t.login('alice', 'old horse battery')}` }
+    const patch = (payload: object) =>
+      t.app.inject({ method: 'PATCH', url: '/users/me/', headers, payload })
+    const resend = () =>
+      t.app.inject({ method: 'POST', url: '/users/me/email/verification', headers })
+
+    // A name needs no password; an address does (reset links go there), and the right one.
+    expect((await patch({ full_name: 'Alice Liddell' })).json()).toMatchObject({
+      full_name: 'Alice Liddell',
+      email: 'alice@example.com',
+    })
+    const bare = await patch({ email: 'alice@new.example' })
+    expect(bare.statusCode).toBe(400)
+    expect(bare.json()).toEqual({ detail: 'Changing the e-mail address needs current_password' })
+    const wrong = await patch({ email: 'alice@new.example', current_password: 'wrong' })
+    expect(wrong.json()).toEqual({ detail: 'Incorrect password' })
+    const taken = await patch({ email: 'bob@example.com', current_password: 'old horse battery' })
+    expect(taken.statusCode).toBe(409)
+    // Only the profile: other fields are not the user's to set.
+    expect((await patch({ full_name: 'x', disabled: true })).json()).toMatchObject({
+      disabled: false,
+    })
+    const changed = await patch({
+      email: 'alice@new.example',
+      current_password: 'old horse battery',
+    })
+    expect(changed.statusCode).toBe(200)
+    expect(changed.json()).toMatchObject({ email: 'alice@new.example', email_verified: false })
+    const first = await t.smtp.nth(3)
+    expect(first.to).toMatchObject({ text: 'alice@new.example' })
+
+    // A new link voids the one before.
+    expect((await resend()).statusCode).toBe(202)
+    const second = await t.smtp.nth(4)
+    expect(second.to).toMatchObject({ text: 'alice@new.example' })
+    const stale = await t.post('/verify-email', { token: tokenOf(first, '/verify-email') })
+    expect(stale.statusCode).toBe(400)
+    const token = tokenOf(second, '/verify-email')
+    expect((await t.post('/verify-email', { token })).statusCode).toBe(204)
+    const again = await resend()
+    expect(again.statusCode).toBe(400)
+    expect(again.json()).toEqual({ detail: 'Your e-mail address is verified already' })
+    expect(t.smtp.messages).toHaveLength(4)
+
+    const audit = await t.store.listAudit({ limit: 50 })
+    expect(
+      audit
+        .filter((e) => e.type === 'profile_change' || e.outcome === 'link_sent')
+        .map((e) => [e.outcome, e.detail])
+        .reverse(),
+    ).toEqual([
+      ['success', null],
+      ['incorrect_password', null],
+      ['success', null],
+      ['success', 'email changed'],
+      ['link_sent', null],
+    ])
+  })
+
+  it('throttles requests for new verification links', async () => {
+    const t = await setUp()
+    await t.addUser({ username: 'alice', email: 'alice@example.com' })
+    const headers = { authorization: `Bearer ${await t.login('alice', 'correct horse battery')}` }
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++)
+      statuses.push(
+        (await t.app.inject({ method: 'POST', url: '/users/me/email/verification', headers }))
+          .statusCode,
+      )
+    expect(statuses).toContain(429)
+    expect(statuses.indexOf(429)).toBeGreaterThan(0)
+  })
+
   it('counts users Gatehouse never asked to verify as verified, and lets an operator verify one', async () => {
     const t = await setUp({ REQUIRE_VERIFIED_EMAIL: 'true' })
     await t.store.createUser({ username: 'legacy', email: 'l@example.com', hashedPassword: 'x' })

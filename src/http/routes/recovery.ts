@@ -1,12 +1,13 @@
 // Account recovery by e-mail: POST /password-reset (ask for a link), POST /password-reset/confirm
-// (set a password with it) and POST /verify-email. Served only while mail is enabled (SMTP_URL, or
-// the development log outside production).
+// (set a password with it), POST /verify-email and POST /users/me/email/verification (a new link for
+// the current user). Served only while mail is enabled (SMTP_URL, or the development log outside
+// production).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { InvalidInput } from '../../errors.js'
 import type { Recovery } from '../../services/recovery.js'
-import { clientOf } from '../client.js'
+import { clientOf, holderOf } from '../client.js'
 import { ErrorSchema } from '../schemas.js'
 
 const Token = Type.String({ minLength: 1, maxLength: 200, description: 'The token of the link' })
@@ -95,6 +96,28 @@ export function recoveryRoutes(recovery: Recovery) {
       async (request, reply) => {
         await recovery.verifyEmail(request.body.token, clientOf(request))
         return reply.code(204).send(null)
+      },
+    )
+
+    app.post(
+      '/users/me/email/verification',
+      {
+        onRequest: app.requireScopes('me'),
+        schema: {
+          summary: 'Send me a new verification link',
+          description:
+            "To the current user's own unverified address; earlier links stop working. Throttled like reset requests.",
+          tags: ['recovery'],
+          response: {
+            202: AcceptedSchema,
+            400: ErrorSchema,
+            429: ErrorSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        await recovery.resendVerification(holderOf(request))
+        return reply.code(202).send({ detail: 'A verification link is on its way' })
       },
     )
   }

@@ -1,5 +1,5 @@
-// The current user's own resources: GET /users/me/, the tutorial's example /users/me/items/, and
-// POST /users/me/password. Each is protected by its one `onRequest` line.
+// The current user's own resources: GET and PATCH /users/me/, the tutorial's example
+// /users/me/items/, and POST /users/me/password. Each is protected by its one `onRequest` line.
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
@@ -9,6 +9,7 @@ import {
   ErrorSchema,
   ItemSchema,
   PasswordChangeSchema,
+  ProfileChangeSchema,
   PublicUserSchema,
   RegistrationSchema,
 } from '../schemas.js'
@@ -50,6 +51,29 @@ export function userRoutes(accounts: Accounts) {
         },
       },
       async (request) => request.user,
+    )
+
+    app.patch(
+      '/users/me/',
+      {
+        onRequest: app.requireScopes('me'),
+        schema: {
+          summary: 'Change my e-mail address or full name',
+          description:
+            'Absent fields stay, null or empty ones are cleared. A new e-mail address needs `current_password` (reset links go there) and, with mail enabled, waits for the verification link sent to it.',
+          tags: ['users'],
+          body: ProfileChangeSchema,
+          response: { 200: PublicUserSchema, 400: ErrorSchema, 409: ErrorSchema },
+        },
+      },
+      async (request) => {
+        const { email, full_name, current_password } = request.body
+        return accounts.updateOwnProfile(holderOf(request), {
+          email,
+          fullName: full_name,
+          currentPassword: current_password,
+        })
+      },
     )
 
     app.get(
