@@ -123,6 +123,21 @@ export function changeFeedContract(
       expect(next).toMatchObject({ kind: 'user_changed', userId: bob.id })
     })
 
+    it('finds the newest change before a moment', async () => {
+      const { store, sql } = await openWithSql()
+      expect(await store.changeIdBefore(Date.now() + HOUR)).toBe(0)
+      await store.createUser({ username: 'dora', hashedPassword: 'h' })
+      for (let i = 0; i < 3; i++) await store.setScopes('dora', [`s${i}`])
+      const [first, second, third] = await store.changesSince(0, 10)
+      await sql(`UPDATE gatehouse_changes SET at = 1000 WHERE id = ${first!.id}`)
+      await sql(`UPDATE gatehouse_changes SET at = 2000 WHERE id = ${second!.id}`)
+      await sql(`UPDATE gatehouse_changes SET at = 3000 WHERE id = ${third!.id}`)
+      expect(await store.changeIdBefore(1000)).toBe(0)
+      expect(await store.changeIdBefore(1001)).toBe(first!.id)
+      expect(await store.changeIdBefore(3000)).toBe(second!.id)
+      expect(await store.changeIdBefore(Date.now())).toBe(third!.id)
+    })
+
     it('delivers to a subscriber what any connection commits, each change once, in order', async () => {
       const { store, sql } = await openWithSql()
       const carol = await store.createUser({ username: 'carol', hashedPassword: 'h' })
@@ -136,6 +151,8 @@ export function changeFeedContract(
       )
       onTestFinished(() => subscription.close())
       expect(subscription.live).toBe(true)
+      const start = await store.latestChangeId()
+      expect(subscription.delivered()).toEqual({ cursor: start, above: new Set() })
 
       await sql(`UPDATE users SET disabled = true WHERE username = 'carol'`)
       await expect.poll(() => seen.length, { timeout: 2_000 }).toBe(1)
@@ -152,6 +169,7 @@ export function changeFeedContract(
       await subscription.catchUp()
       expect(new Set(seen.map((c) => c.id)).size).toBe(seen.length)
       expect(seen).toHaveLength(3)
+      expect(subscription.cursor).toBe(seen.at(-1)!.id)
       expect(gaps).toEqual([])
       await subscription.close()
     })
