@@ -182,6 +182,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     store,
     log: logger,
     auditRetentionDays: config.auditRetentionDays,
+    accessTokenTtlSeconds,
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
   const mailer = createMailer({
