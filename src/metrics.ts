@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client), one registry per app: request durations by route, logins by
-// outcome, refresh-token reuse detections, the password hashing queue, and database pool usage.
+// outcome, refresh-token reuse detections, the password hashing queue, database pool usage, and the
+// revocation event streams (open, cut off).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { SecurityEvent } from './services/security-events.js'
 

@@ -6,8 +6,13 @@
 import type { Logger } from 'pino'
 import { DatabaseUnavailable, GatehouseError, Overloaded } from '../errors.js'
 import { CLOCK_LEEWAY_SECONDS } from '../security/tokens.js'
-import { HOLE_GRACE_MS } from '../store/change-feed.js'
-import type { Change, ChangeStore, ChangeSubscription, DeliveredChanges } from '../store/index.js'
+import {
+  HOLE_GRACE_MS,
+  type Change,
+  type ChangeStore,
+  type ChangeSubscription,
+  type DeliveredChanges,
+} from '../store/index.js'
 
 export const DEFAULT_HEARTBEAT_MS = 15_000
 export const DEFAULT_MAX_SUBSCRIBERS = 1_000

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 
 export { AUDIT_DELETE_FLOOR_MS } from './migrations/005-credentials-retention-leases.js'
+export { HOLE_GRACE_MS } from './change-feed.js'
 
 /** Ended sessions are kept this long after their end, so that a replayed refresh token is still recognised. */
 export const SESSION_PRUNE_GRACE_MS = 3_600_000

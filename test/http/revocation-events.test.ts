@@ -63,15 +63,19 @@ type DatabaseFactory = (dir: string) => Promise<Database_>
 /** Instance `a` where users act, instance `b` serving the stream, on one database. */
 async function twoInstances(
   database: DatabaseFactory,
-  options: RevocationEventOptions & { logs?: ReturnType<typeof captureLogs> } = {},
+  options: RevocationEventOptions & {
+    logs?: ReturnType<typeof captureLogs>
+    env?: Record<string, string>
+  } = {},
 ) {
   const dir = tempDir()
   const db = await database(dir)
   const a = await build({ dir, databaseUrl: db.url })
-  const { logs, ...streamOptions } = options
+  const { logs, env, ...streamOptions } = options
   const b = await build({
     dir,
     databaseUrl: db.url,
+    env,
     logs: logs?.stream,
     revocationEvents: { pollMs: 20, ...streamOptions },
   })
@@ -291,6 +295,19 @@ describe('GET /events/revocations (protocol edges, SQLite)', () => {
     expect(endedSids(backlogOf(restored.received))).toEqual(['recent'])
   })
 
+  it('is documented in OpenAPI as an event stream with its error answers', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    const doc = (await t.b.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>
+      >
+    }>()
+    const responses = doc.paths['/events/revocations']?.get?.responses
+    expect(Object.keys(responses?.['200']?.content ?? {})).toEqual(['text/event-stream'])
+    expect(Object.keys(responses ?? {})).toEqual(expect.arrayContaining(['400', '401', '503']))
+  })
+
   it('refuses a malformed Last-Event-ID with 400', async () => {
     const t = await twoInstances(sqliteDatabase)
     for (const value of ['abc', '-1', '1.5', '1e3', '0x10', String(2 ** 53 + 2), '1'.repeat(40)]) {
@@ -340,7 +357,11 @@ describe('GET /events/revocations (protocol edges, SQLite)', () => {
   it('cuts off a subscriber that does not read, with bounded buffering', async () => {
     const logs = captureLogs()
     const limit = 64 * 1024
-    const t = await twoInstances(sqliteDatabase, { maxUnsentBytes: limit, logs })
+    const t = await twoInstances(sqliteDatabase, {
+      maxUnsentBytes: limit,
+      logs,
+      env: { METRICS: 'true' },
+    })
     // A client that sends its request and then never reads.
     const socket = connect(t.port, '127.0.0.1')
     socket.pause()
@@ -364,6 +385,9 @@ describe('GET /events/revocations (protocol edges, SQLite)', () => {
         cutOff: 1,
       })
     const rssGrowth = process.memoryUsage().rss - rssBefore
+    const metrics = await t.b.app.metrics!.registry.metrics()
+    expect(metrics).toMatch(/^gatehouse_revocation_subscribers_cut_off_total 1$/m)
+    expect(metrics).toMatch(/^gatehouse_revocation_subscribers 0$/m)
     const line = logs
       .text()
       .split('\n')
