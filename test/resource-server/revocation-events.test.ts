@@ -1,12 +1,14 @@
 // The kit's `events` revocation mode against a small fake Gatehouse (node:http) that the test drives:
 // the backlog and `ready`, what each kind of event refuses (and what it must not), the one
 // introspection after a user changed, resuming with Last-Event-ID, a silent connection taken for
-// dead, the stale window then 503, refused credentials, close().
+// dead, the stale window then 503, refused credentials, close() (and the Fastify adapter's).
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import Fastify from 'fastify'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createGatehouseVerifierFor } from '../../src/resource-server/fastify.js'
 import {
   createGatehouseVerifier,
   type GatehouseVerifier,
@@ -372,5 +374,24 @@ describe('the events revocation mode', () => {
     await stream.closed
     expect(status().state).toBe('closed')
     expect(await statusOf(verifier, await token(fake, { sub: 'alice', sid: 's' }))).toBe(503)
+  })
+})
+
+describe('the Fastify adapter', () => {
+  it('closes a verifier it created with the app, ending its revocation stream', async () => {
+    const fake = await fakeGatehouse()
+    cleanups.push(fake.close)
+    const app = Fastify()
+    const verifier = createGatehouseVerifierFor(app, {
+      issuer: fake.issuer,
+      secret: SECRET,
+      revocation: { mode: 'events', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+    })
+    const stream = await fake.nextSubscription()
+    stream.ready()
+    await app.ready()
+    await app.close()
+    await stream.closed
+    expect(verifier.status()).toMatchObject({ mode: 'events', state: 'closed' })
   })
 })
