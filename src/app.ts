@@ -18,6 +18,7 @@ import { healthRoutes } from './http/routes/health.js'
 import { loginPageRoutes } from './http/routes/login-page.js'
 import { mfaRoutes } from './http/routes/mfa.js'
 import { recoveryRoutes } from './http/routes/recovery.js'
+import { revocationEventRoutes } from './http/routes/revocation-events.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { tokenRoutes } from './http/routes/token.js'
 import { userRoutes } from './http/routes/users.js'
@@ -80,6 +81,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     }),
   )
   await app.register(tokenRoutes(services))
+  await app.register(revocationEventRoutes(services))
   if (metrics && config.metricsPort === undefined) {
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

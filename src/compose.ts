@@ -25,6 +25,11 @@ import {
 } from './services/password-check.js'
 import { createMfa, type Mfa } from './services/mfa.js'
 import { createRecovery, type Recovery } from './services/recovery.js'
+import {
+  createRevocationEvents,
+  type RevocationEventOptions,
+  type RevocationEvents,
+} from './services/revocation-events.js'
 import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
 import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
 import { createSessions, type Sessions } from './services/sessions.js'
@@ -68,6 +73,8 @@ export interface Services {
   clients: Clients
   /** RFC 7662: whether a token is live now, for resource servers. */
   introspect: Introspect
+  /** GET /events/revocations: the change feed as Server-Sent Events, for resource servers. */
+  revocationEvents: RevocationEvents
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** PostgreSQL (TOKEN_OWNER_CACHE_SIZE > 0): the token owners kept in memory behind currentUser. */
@@ -90,6 +97,8 @@ export interface ServiceOptions {
   logger?: Logger
   /** Defaults to one built from the config; tests pass one to share it. */
   hasher?: PasswordHasher
+  /** The revocation event streams' heartbeat, limits and polling (defaults suit production). */
+  revocationEvents?: RevocationEventOptions
 }
 
 export async function createServices(options: ServiceOptions): Promise<Services> {
@@ -159,8 +168,16 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     ? (await import('./metrics.js')).createMetrics({
         hashQueueDepth: () => hasher.queueDepth,
         databasePool: store.poolStats?.bind(store),
+        revocationSubscribers: () => revocationEvents.stats.subscribers,
       })
     : undefined
+  const revocationEvents = createRevocationEvents({
+    ...options.revocationEvents,
+    store,
+    log: logger,
+    accessTokenTtlSeconds,
+    onCutOff: metrics?.countRevocationCutOff,
+  })
 
   const throttle = createLoginThrottle({
     store: throttleStore,
@@ -182,6 +199,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     store,
     log: logger,
     auditRetentionDays: config.auditRetentionDays,
+    accessTokenTtlSeconds,
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
   const mailer = createMailer({
@@ -280,6 +298,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
       audience: config.audience,
       refreshTokenIdleDays: config.refreshTokenIdleDays,
     }),
+    revocationEvents,
     grants: createGrants({ login, sessions, mfa, clients }),
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
@@ -295,6 +314,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     },
     async close() {
       stopKeyReload()
+      await revocationEvents.close()
       await ownerCache?.close()
       sizing?.stop()
       await maintenance.stop()

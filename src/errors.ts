@@ -151,11 +151,14 @@ export class ThrottleUnavailable extends GatehouseError {
   readonly code = 'throttle_unavailable'
 }
 
-/** Too many password checks are already queued: shed load instead of queueing without bound. */
+/** Too much already in progress (password checks queued, event streams open): shed load. */
 export class Overloaded extends GatehouseError {
   readonly code = 'overloaded'
-  constructor(readonly retryAfterSeconds = 1) {
-    super('The server is busy, try again shortly')
+  constructor(
+    readonly retryAfterSeconds = 1,
+    message = 'The server is busy, try again shortly',
+  ) {
+    super(message)
   }
 }
 

@@ -8,6 +8,8 @@ export interface MetricSources {
   hashQueueDepth: () => number
   /** Connections of the database pool, when the store has one. */
   databasePool?: () => { total: number; idle: number; waiting: number }
+  /** Revocation event streams open on this instance. */
+  revocationSubscribers?: () => number
 }
 
 export interface Metrics {
@@ -15,6 +17,8 @@ export interface Metrics {
   observeRequest: (route: string, method: string, status: number, seconds: number) => void
   /** Counts the security events that have metrics: logins by outcome, refresh token reuse. */
   record: (event: SecurityEvent) => void
+  /** Counts a revocation event stream ended for not reading fast enough. */
+  countRevocationCutOff: () => void
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -51,6 +55,22 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.set(sources.hashQueueDepth())
     },
   })
+  const cutOff = new Counter({
+    name: 'gatehouse_revocation_subscribers_cut_off_total',
+    help: 'Revocation event streams ended because their subscriber did not read fast enough',
+    registers: [registry],
+  })
+  const subscribers = sources.revocationSubscribers
+  if (subscribers) {
+    new Gauge({
+      name: 'gatehouse_revocation_subscribers',
+      help: 'Revocation event streams open on this instance',
+      registers: [registry],
+      collect() {
+        this.set(subscribers())
+      },
+    })
+  }
   const pool = sources.databasePool
   if (pool) {
     new Gauge({
@@ -75,5 +95,6 @@ export function createMetrics(sources: MetricSources): Metrics {
       else if (event.type === 'refresh_reuse') reuse.inc()
       else if (event.type === 'mail' && event.outcome === 'undeliverable') undeliverable.inc()
     },
+    countRevocationCutOff: () => cutOff.inc(),
   }
 }

@@ -12,6 +12,7 @@ import { parseConfig, type Config } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import type { PasswordHasher } from '../src/security/passwords.js'
 import type { NewAccount } from '../src/services/accounts.js'
+import type { RevocationEventOptions } from '../src/services/revocation-events.js'
 import type { Actor } from '../src/services/actor.js'
 import { openStore, type Store } from '../src/store/index.js'
 
@@ -56,6 +57,8 @@ export interface BuildOptions {
   databaseUrl?: string
   logs?: Writable
   dir?: string
+  /** The revocation event streams' heartbeat and limits (services' defaults otherwise). */
+  revocationEvents?: RevocationEventOptions
 }
 
 export async function build(options: BuildOptions = {}): Promise<TestApp> {
@@ -94,7 +97,12 @@ async function open(
   })
   const store = await openStore(config.databaseUrl, { poolSize: config.databasePoolSize })
   const logger = options.logs ? createLogger('debug', options.logs) : undefined
-  const services = await createServices({ config, store, logger })
+  const services = await createServices({
+    config,
+    store,
+    logger,
+    revocationEvents: options.revocationEvents,
+  })
   const app = await buildApp(services)
   return {
     app,

@@ -4,23 +4,36 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
+import { CLOCK_LEEWAY_SECONDS } from '../security/tokens.js'
 import type { Store } from '../store/index.js'
 
 /** The lease row the instances compete for. */
 export const MAINTENANCE_LEASE = 'maintenance'
 const DAY_MS = 86_400_000
 const HOUR_MS = 3_600_000
+/** Beyond the token lifetime, for reconnect delays and ids committing late (HOLE_GRACE_MS). */
+const CHANGE_RETENTION_MARGIN_MS = HOUR_MS
+
 /**
- * Change-feed rows are kept a day: instances read them within milliseconds, and a revocation-event
- * subscriber reconnecting within a day resumes from its last event id.
+ * How long change-feed rows are kept: a day, and at least as long as an access token may still pass
+ * after the change (its lifetime and the clock leeway), so that a revocation-event subscriber resuming
+ * from any event id, or starting without one, never needs a pruned row: anything older says nothing
+ * about a token that can still be presented.
  */
-export const CHANGE_RETENTION_MS = DAY_MS
+export function changeRetentionMs(accessTokenTtlSeconds: number): number {
+  return Math.max(
+    DAY_MS,
+    (accessTokenTtlSeconds + CLOCK_LEEWAY_SECONDS) * 1000 + CHANGE_RETENTION_MARGIN_MS,
+  )
+}
 
 export interface MaintenanceOptions {
   store: Pick<Store, 'takeLease' | 'pruneAudit' | 'pruneSessions' | 'pruneChanges'>
   log: Pick<Logger, 'info' | 'error'>
   /** Audit events older than this many days are pruned (AUDIT_RETENTION_DAYS, at least 1). */
   auditRetentionDays: number
+  /** The access-token lifetime (ACCESS_TOKEN_EXPIRE_MINUTES): change-feed rows outlive it. */
+  accessTokenTtlSeconds: number
   /** Time between runs across all instances (default: an hour). */
   intervalMs?: number
   /** Delay of the first run after start() (default: random, up to a minute, so restarts spread out). */
@@ -34,7 +47,7 @@ export interface MaintenanceRun {
   ran: boolean
   auditEvents: number
   sessions: number
-  /** Change-feed rows past CHANGE_RETENTION_MS. */
+  /** Change-feed rows past changeRetentionMs. */
   changes: number
 }
 
@@ -52,6 +65,7 @@ export interface Maintenance {
 export function createMaintenance(options: MaintenanceOptions): Maintenance {
   const { store, log, auditRetentionDays } = options
   const intervalMs = options.intervalMs ?? HOUR_MS
+  const changeRetention = changeRetentionMs(options.accessTokenTtlSeconds)
   const holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   let timers: NodeJS.Timeout[] = []
   let running: Promise<void> | undefined
@@ -59,7 +73,7 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
   const prune = async (now = Date.now()): Promise<Omit<MaintenanceRun, 'ran'>> => {
     const auditEvents = await store.pruneAudit(now - auditRetentionDays * DAY_MS)
     const sessions = await store.pruneSessions(now)
-    const changes = await store.pruneChanges(now - CHANGE_RETENTION_MS)
+    const changes = await store.pruneChanges(now - changeRetention)
     if (auditEvents > 0 || sessions > 0) {
       log.info({ auditEvents, sessions }, 'pruned old audit events and ended sessions')
     }

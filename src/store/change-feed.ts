@@ -1,7 +1,7 @@
 // Delivery of the change feed (gatehouse_changes) to one subscriber, shared by both drivers: a
 // cursor, pulls that never overlap, each change delivered once, and the gap/resume signalling. The
 // drivers only say when to pull (SQLite: a timer; PostgreSQL: a notification) and when the feed is down.
-import type { Change, ChangeListener, GapListener } from './index.js'
+import type { Change, ChangeListener, DeliveredChanges, GapListener } from './index.js'
 
 /** Changes read per query while catching up. */
 const PULL_BATCH = 1_000
@@ -18,6 +18,10 @@ export interface ChangePump {
   /** The feed is down (connection lost): report a gap once; the next successful pull resumes it. */
   down(error: Error): void
   readonly live: boolean
+  /** Every change up to this id was delivered, or given up on as rolled back. */
+  readonly cursor: number
+  /** What was delivered so far, as a copy: everything up to `cursor`, and the ids in `above`. */
+  delivered(): DeliveredChanges
 }
 
 export function createChangePump(options: {
@@ -114,5 +118,9 @@ export function createChangePump(options: {
     get live() {
       return live
     },
+    get cursor() {
+      return cursor
+    },
+    delivered: () => ({ cursor, above: new Set(delivered) }),
   }
 }

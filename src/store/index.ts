@@ -320,9 +320,23 @@ export type ChangeListener = (changes: Change[]) => void
 /** The feed is down: changes go unseen until the listener is called again (after catching up). */
 export type GapListener = (error: Error) => void
 
+/** The changes a subscription has delivered: every id up to `cursor`, and the ids in `above`. */
+export interface DeliveredChanges {
+  cursor: number
+  above: ReadonlySet<number>
+}
+
 export interface ChangeSubscription {
   /** False from a gap until the feed has reconnected and delivered everything since. */
   readonly live: boolean
+  /**
+   * Every change up to this id has been delivered (or given up on as rolled back): a point from which
+   * reading the feed again misses nothing this subscription delivered. Read it in the listener for the
+   * point after that call's changes.
+   */
+  readonly cursor: number
+  /** A copy of what has been delivered so far (ids commit out of order on PostgreSQL). */
+  delivered(): DeliveredChanges
   /** Delivers every change committed before this call (e.g. after a write of this process). */
   catchUp(): Promise<void>
   close(): Promise<void>
@@ -340,6 +354,12 @@ export interface ChangeStore {
   changesSince(afterId: number, limit: number): Promise<Change[]>
   /** The id of the newest change, 0 when there is none. */
   latestChangeId(): Promise<number>
+  /**
+   * The id of the newest change (by its time) older than `at` (epoch ms), 0 when there is none: a
+   * point to read the feed from to see every change since about `at` (ids and times may disagree by
+   * the moments concurrent writers take; allow a margin).
+   */
+  changeIdBefore(at: number): Promise<number>
   /**
    * Calls `listener` with every change committed from now on, by any process (PostgreSQL: LISTEN on
    * a dedicated connection, reconnected when lost, calling `onGap` then; SQLite: polling the file).

@@ -564,6 +564,13 @@ export async function openPostgresStore(
       )
       return rows[0]?.id ?? 0
     },
+    async changeIdBefore(at) {
+      const { rows } = await query<{ id: number }>(
+        'SELECT id FROM gatehouse_changes WHERE at < $1 ORDER BY at DESC, id DESC LIMIT 1',
+        [at],
+      )
+      return rows[0]?.id ?? 0
+    },
     async subscribeChanges(listener, onGap, options = {}) {
       const subscription = await listenForChanges({
         connectionString,
@@ -579,6 +586,10 @@ export async function openPostgresStore(
         get live() {
           return subscription.live
         },
+        get cursor() {
+          return subscription.pump.cursor
+        },
+        delivered: () => subscription.pump.delivered(),
         catchUp: () => subscription.catchUp(),
         async close() {
           subscriptions.delete(subscription)
@@ -711,7 +722,12 @@ async function listenForChanges(options: {
   listener: ChangeListener
   onGap: GapListener
   afterId: number | undefined
-}): Promise<{ live: boolean; catchUp(): Promise<void>; close(): Promise<void> }> {
+}): Promise<{
+  live: boolean
+  pump: ChangePump
+  catchUp(): Promise<void>
+  close(): Promise<void>
+}> {
   let closed = false
   let client: pg.Client | undefined
   let retry: NodeJS.Timeout | undefined
@@ -790,6 +806,7 @@ async function listenForChanges(options: {
     get live() {
       return started.live
     },
+    pump: started,
     catchUp: () => started.pull(),
     async close() {
       closed = true

@@ -177,6 +177,9 @@ export function openSqliteStore(filename: string): Store {
     changesSince: db.prepare<[number, number], ChangeRow>(
       'SELECT * FROM gatehouse_changes WHERE id > ? ORDER BY id LIMIT ?',
     ),
+    changeBefore: db.prepare<[number], { id: number }>(
+      'SELECT id FROM gatehouse_changes WHERE at < ? ORDER BY at DESC, id DESC LIMIT 1',
+    ),
     latestChange: db.prepare<[], { id: number | null }>(
       'SELECT MAX(id) AS id FROM gatehouse_changes',
     ),
@@ -578,6 +581,9 @@ export function openSqliteStore(filename: string): Store {
     async latestChangeId() {
       return statements.latestChange.get()?.id ?? 0
     },
+    async changeIdBefore(at) {
+      return statements.changeBefore.get(at)?.id ?? 0
+    },
     async subscribeChanges(listener, onGap, options = {}) {
       // Other processes (the CLI, another server on the same file) write too, and SQLite has no
       // notifications: the file is polled. One indexed read of the newest rows, ~100 µs per second.
@@ -594,6 +600,10 @@ export function openSqliteStore(filename: string): Store {
         get live() {
           return pump.live
         },
+        get cursor() {
+          return pump.cursor
+        },
+        delivered: () => pump.delivered(),
         catchUp: () => pump.pull(),
         async close() {
           clearInterval(timer)

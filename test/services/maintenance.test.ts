@@ -1,7 +1,11 @@
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { parseConfig } from '../../src/config.js'
-import { createMaintenance, MAINTENANCE_LEASE } from '../../src/services/maintenance.js'
+import {
+  changeRetentionMs,
+  createMaintenance,
+  MAINTENANCE_LEASE,
+} from '../../src/services/maintenance.js'
 import type { NewSession, Store } from '../../src/store/index.js'
 import { openPostgresStore } from '../../src/store/postgres.js'
 import { openSqliteStore } from '../../src/store/sqlite.js'
@@ -48,7 +52,12 @@ describe('maintenance', () => {
     })
     const now = Date.now()
     await seed(one, now)
-    const options = { log, auditRetentionDays: 90, intervalMs: 3_600_000 }
+    const options = {
+      log,
+      auditRetentionDays: 90,
+      accessTokenTtlSeconds: 1_800,
+      intervalMs: 3_600_000,
+    }
     const a = createMaintenance({ ...options, store: one, holder: 'a' })
     const b = createMaintenance({ ...options, store: two, holder: 'b' })
 
@@ -84,6 +93,7 @@ describe('maintenance', () => {
       store,
       log: { info: vi.fn(), error: errors },
       auditRetentionDays: 1,
+      accessTokenTtlSeconds: 1_800,
       intervalMs: 20,
       firstRunDelayMs: 0,
     })
@@ -98,6 +108,27 @@ describe('maintenance', () => {
     expect(Date.now() - before).toBeGreaterThanOrEqual(DAY)
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(runs).toBe(stoppedAt)
+  })
+
+  it('keeps change-feed rows a day, and longer than an access token may still pass', async () => {
+    expect(changeRetentionMs(30 * 60)).toBe(DAY)
+    // Two days of tokens: two days, the clock leeway and a margin.
+    expect(changeRetentionMs(2 * 86_400)).toBeGreaterThan(2 * DAY + 30_000)
+    const store = {
+      takeLease: vi.fn<Store['takeLease']>(async () => true),
+      pruneAudit: vi.fn<Store['pruneAudit']>(async () => 0),
+      pruneSessions: vi.fn<Store['pruneSessions']>(async () => 0),
+      pruneChanges: vi.fn<Store['pruneChanges']>(async () => 0),
+    }
+    const now = Date.now()
+    const maintenance = createMaintenance({
+      store,
+      log,
+      auditRetentionDays: 90,
+      accessTokenTtlSeconds: 2 * 86_400,
+    })
+    await maintenance.runOnce(now)
+    expect(store.pruneChanges).toHaveBeenCalledWith(now - changeRetentionMs(2 * 86_400))
   })
 
   it('reads AUDIT_RETENTION_DAYS and MAINTENANCE_INTERVAL_MINUTES, refusing values out of range', () => {
@@ -125,7 +156,13 @@ describe('maintenance', () => {
       await seed(stores[0]!, now)
       const runs = await Promise.all(
         stores.map((store, i) =>
-          createMaintenance({ store, log, auditRetentionDays: 90, holder: `i${i}` }).runOnce(now),
+          createMaintenance({
+            store,
+            log,
+            auditRetentionDays: 90,
+            accessTokenTtlSeconds: 1_800,
+            holder: `i${i}`,
+          }).runOnce(now),
         ),
       )
       expect(runs.filter((run) => run.ran)).toEqual([

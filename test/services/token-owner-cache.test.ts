@@ -127,7 +127,13 @@ describe('token-owner cache', () => {
           }
         },
         async subscribeChanges() {
-          return { live: true, catchUp: async () => undefined, close: async () => undefined }
+          return {
+            live: true,
+            cursor: 0,
+            delivered: () => ({ cursor: 0, above: new Set<number>() }),
+            catchUp: async () => undefined,
+            close: async () => undefined,
+          }
         },
       },
     })

@@ -35,6 +35,7 @@ export function changeFeedContract(
     it('records ended sessions, changed and removed users, whoever writes them', async () => {
       const { store, sql } = await openWithSql()
       const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
       await store.createSession(session(alice.id, 's1'))
       await store.createSession(session(alice.id, 's2'))
       await store.createSession(session(alice.id, 's3'))
@@ -45,7 +46,7 @@ export function changeFeedContract(
       // One session of several: that session; the last one: and then the user's sessions all ended.
       await store.revokeSession('s1', Date.now())
       expect(await since(store, start)).toEqual([
-        { kind: 'session_ended', userId: alice.id, username: null, sessionId: 's1' },
+        { kind: 'session_ended', userId: alice.id, username: 'alice', sessionId: 's1' },
       ])
       let mark = await store.latestChangeId()
       await store.revokeUserSessions(alice.id, Date.now())
@@ -57,11 +58,13 @@ export function changeFeedContract(
           .sort(),
       ).toEqual(['s2', 's3'])
       expect(everywhere.filter((c) => c.kind === 'user_sessions_ended')).toEqual([
-        { kind: 'user_sessions_ended', userId: alice.id, username: null, sessionId: null },
+        { kind: 'user_sessions_ended', userId: alice.id, username: 'alice', sessionId: null },
       ])
+      expect(everywhere.filter((c) => c.username !== 'alice')).toEqual([])
       expect(everywhere.at(-1)?.kind).toBe('user_sessions_ended')
 
       // Another program's writes: disabled, scopes, profile, a rename; an unrelated column says nothing.
+      // A rename is said under the old name: the one the user's tokens were issued under.
       mark = await store.latestChangeId()
       await sql(`UPDATE users SET disabled = true WHERE username = 'alice'`)
       await sql(`UPDATE users SET scopes = 'me' WHERE username = 'alice'`)
@@ -70,33 +73,33 @@ export function changeFeedContract(
       await sql(`UPDATE users SET username_key = username_key WHERE username = 'alice'`)
       await sql(`UPDATE users SET username = 'alicia' WHERE username = 'alice'`)
       expect(await since(store, mark)).toEqual([
-        ...Array.from({ length: 4 }, () => ({
+        ...Array.from({ length: 5 }, () => ({
           kind: 'user_changed',
           userId: alice.id,
           username: 'alice',
           sessionId: null,
         })),
-        { kind: 'user_changed', userId: alice.id, username: 'alicia', sessionId: null },
       ])
 
-      // A removed user takes their live sessions with them; ended ones are not said again.
+      // A removed user takes their live sessions with them, said under their name before the removal;
+      // ended ones are not said again.
       await store.createSession(session(alice.id, 's4'))
+      await store.createSession(session(alice.id, 's5'))
       mark = await store.latestChangeId()
       await sql(`DELETE FROM users WHERE username = 'alicia'`)
-      const removed = await since(store, mark)
-      expect(removed).toContainEqual({
-        kind: 'session_ended',
-        userId: alice.id,
-        username: null,
-        sessionId: 's4',
-      })
-      expect(removed).toContainEqual({
-        kind: 'user_removed',
-        userId: alice.id,
-        username: 'alicia',
-        sessionId: null,
-      })
-      expect(removed.filter((c) => c.kind === 'session_ended')).toHaveLength(1)
+      expect(await since(store, mark)).toEqual([
+        { kind: 'session_ended', userId: alice.id, username: 'alicia', sessionId: 's4' },
+        { kind: 'session_ended', userId: alice.id, username: 'alicia', sessionId: 's5' },
+        { kind: 'user_removed', userId: alice.id, username: 'alicia', sessionId: null },
+      ])
+
+      // A session deleted on its own (its user stays) is said with the user's name.
+      await store.createSession(session(bob.id, 'b1'))
+      mark = await store.latestChangeId()
+      await sql(`DELETE FROM gatehouse_sessions WHERE id = 'b1'`)
+      expect(await since(store, mark)).toEqual([
+        { kind: 'session_ended', userId: bob.id, username: 'bob', sessionId: 'b1' },
+      ])
     })
 
     it('pages through the feed, with ids that keep growing after pruning', async () => {
@@ -120,6 +123,21 @@ export function changeFeedContract(
       expect(next).toMatchObject({ kind: 'user_changed', userId: bob.id })
     })
 
+    it('finds the newest change before a moment', async () => {
+      const { store, sql } = await openWithSql()
+      expect(await store.changeIdBefore(Date.now() + HOUR)).toBe(0)
+      await store.createUser({ username: 'dora', hashedPassword: 'h' })
+      for (let i = 0; i < 3; i++) await store.setScopes('dora', [`s${i}`])
+      const [first, second, third] = await store.changesSince(0, 10)
+      await sql(`UPDATE gatehouse_changes SET at = 1000 WHERE id = ${first!.id}`)
+      await sql(`UPDATE gatehouse_changes SET at = 2000 WHERE id = ${second!.id}`)
+      await sql(`UPDATE gatehouse_changes SET at = 3000 WHERE id = ${third!.id}`)
+      expect(await store.changeIdBefore(1000)).toBe(0)
+      expect(await store.changeIdBefore(1001)).toBe(first!.id)
+      expect(await store.changeIdBefore(3000)).toBe(second!.id)
+      expect(await store.changeIdBefore(Date.now())).toBe(third!.id)
+    })
+
     it('delivers to a subscriber what any connection commits, each change once, in order', async () => {
       const { store, sql } = await openWithSql()
       const carol = await store.createUser({ username: 'carol', hashedPassword: 'h' })
@@ -133,6 +151,8 @@ export function changeFeedContract(
       )
       onTestFinished(() => subscription.close())
       expect(subscription.live).toBe(true)
+      const start = await store.latestChangeId()
+      expect(subscription.delivered()).toEqual({ cursor: start, above: new Set() })
 
       await sql(`UPDATE users SET disabled = true WHERE username = 'carol'`)
       await expect.poll(() => seen.length, { timeout: 2_000 }).toBe(1)
@@ -143,12 +163,13 @@ export function changeFeedContract(
       await store.revokeSession('c1', Date.now())
       await subscription.catchUp()
       expect(brief(seen.slice(1))).toEqual([
-        { kind: 'session_ended', userId: carol.id, username: null, sessionId: 'c1' },
-        { kind: 'user_sessions_ended', userId: carol.id, username: null, sessionId: null },
+        { kind: 'session_ended', userId: carol.id, username: 'carol', sessionId: 'c1' },
+        { kind: 'user_sessions_ended', userId: carol.id, username: 'carol', sessionId: null },
       ])
       await subscription.catchUp()
       expect(new Set(seen.map((c) => c.id)).size).toBe(seen.length)
       expect(seen).toHaveLength(3)
+      expect(subscription.cursor).toBe(seen.at(-1)!.id)
       expect(gaps).toEqual([])
       await subscription.close()
     })

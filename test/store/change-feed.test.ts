@@ -45,6 +45,27 @@ describe('change pump', () => {
     ])
   })
 
+  it('says what it delivered: everything up to its cursor, and the ids above it', async () => {
+    const rows = [change(1), change(3), change(4)]
+    const cursors: number[] = []
+    const pump = createChangePump({
+      changesSince: async (afterId, limit) =>
+        rows.filter((row) => row.id > afterId).slice(0, limit),
+      afterId: 0,
+      listener: () => cursors.push(pump.cursor),
+      onGap: () => undefined,
+    })
+    await pump.pull()
+    // 2 is missing: the cursor waits below it, and the copy does not follow later pulls.
+    const before = pump.delivered()
+    expect(before).toEqual({ cursor: 1, above: new Set([3, 4]) })
+    rows.splice(1, 0, change(2))
+    await pump.pull()
+    expect(pump.delivered()).toEqual({ cursor: 4, above: new Set() })
+    expect(before.above).toEqual(new Set([3, 4]))
+    expect(cursors).toEqual([1, 4])
+  })
+
   it('gives up on a missing id (a rolled-back insert) only after the grace period', async () => {
     const now = { ms: 0 }
     const rows = [change(2)]

@@ -13,6 +13,7 @@ import { mail } from './007-mail.js'
 import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
 import { clients } from './010-clients.js'
+import { changeFeedUsernames } from './011-change-feed-usernames.js'
 
 /** What a PostgreSQL migration gets: a client inside the migrating transaction. */
 export type PostgresMigrationClient = Pick<ClientBase, 'query'>
@@ -35,6 +36,7 @@ export const migrations: readonly Migration[] = [
   mfa,
   changeFeed,
   clients,
+  changeFeedUsernames,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */

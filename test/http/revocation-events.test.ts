@@ -1,0 +1,435 @@
+// GET /events/revocations over real sockets: what one instance changes reaches the stream another
+// instance serves (sharing the SQLite file or the PostgreSQL schema), resume points lose nothing,
+// and the protocol's edges (no header, bad header, bad client, heartbeat, slow reader, cap, close).
+import { connect, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import type { RevocationEventOptions } from '../../src/services/revocation-events.js'
+import type { NewSession } from '../../src/store/index.js'
+import { build, captureLogs, TEST_ACTOR, tempDir, type TestApp } from '../helper.js'
+import { dataOf, openEventStream, type StreamEvent } from '../support/event-stream.js'
+import { freshSchema, skipPostgres } from '../support/postgres.js'
+
+const PASSWORD = 'correct horse battery'
+const TTL_SECONDS = 30 * 60
+const LEEWAY_SECONDS = 30
+
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
+
+const sidOf = (token: string): string =>
+  (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
+
+interface Database_ {
+  url: string | undefined
+  /** Runs SQL on the shared database as another program would. */
+  sql(text: string): Promise<void>
+}
+
+async function sqliteDatabase(dir: string): Promise<Database_> {
+  return {
+    url: undefined,
+    async sql(text) {
+      const db = new Database(join(dir, 'users.db'))
+      try {
+        db.exec(text)
+      } finally {
+        db.close()
+      }
+    },
+  }
+}
+
+async function postgresDatabase(): Promise<Database_> {
+  const { url, schema, admin } = await freshSchema()
+  return {
+    url,
+    async sql(text) {
+      const client = await admin.connect()
+      try {
+        await client.query(`SET search_path TO ${schema}`)
+        await client.query(text)
+      } finally {
+        await client.query('RESET search_path').catch(() => undefined)
+        client.release()
+      }
+    },
+  }
+}
+
+type DatabaseFactory = (dir: string) => Promise<Database_>
+
+/** Instance `a` where users act, instance `b` serving the stream, on one database. */
+async function twoInstances(
+  database: DatabaseFactory,
+  options: RevocationEventOptions & { logs?: ReturnType<typeof captureLogs> } = {},
+) {
+  const dir = tempDir()
+  const db = await database(dir)
+  const a = await build({ dir, databaseUrl: db.url })
+  const { logs, ...streamOptions } = options
+  const b = await build({
+    dir,
+    databaseUrl: db.url,
+    logs: logs?.stream,
+    revocationEvents: { pollMs: 20, ...streamOptions },
+  })
+  await b.app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (b.app.server.address() as AddressInfo).port
+  const url = `http://127.0.0.1:${port}/events/revocations`
+  await a.addUser({ username: 'alice', password: PASSWORD })
+  const orders = await a.services.clients.add(
+    { name: 'orders', confidential: true, grants: ['client_credentials'] },
+    TEST_ACTOR,
+  )
+  const spa = await a.services.clients.add({ name: 'spa' }, TEST_ACTOR)
+  const auth = basic(orders.client.client_id, orders.secret!)
+  const open = (headers: Record<string, string> = {}) =>
+    openEventStream(url, { authorization: auth, ...headers })
+  const login = () => a.login('alice', PASSWORD)
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+  const logout = async (token: string) => {
+    const response = await a.app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })
+    expect(response.statusCode).toBe(204)
+  }
+  return { a, b, db, dir, port, url, auth, orders, spa, open, login, logout, bearer }
+}
+
+const ready = (received: StreamEvent[]) => received.some((e) => e.event === 'ready')
+/** The events before `ready`: the backlog. */
+const backlogOf = (received: StreamEvent[]) =>
+  received
+    .slice(
+      0,
+      received.findIndex((e) => e.event === 'ready'),
+    )
+    .filter((e) => e.event)
+const endedSids = (events: StreamEvent[]) =>
+  events.filter((e) => e.event === 'session_ended').map((e) => dataOf<{ sid: string }>(e).sid)
+
+function session(userId: number, id: string): NewSession {
+  return {
+    id,
+    userId,
+    scope: ['me'],
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 3_600_000,
+    userAgent: null,
+    ip: null,
+    refreshTokenHash: `r-${id}`,
+  }
+}
+
+function crossInstanceCases(name: string, database: DatabaseFactory) {
+  describe(`GET /events/revocations across instances (${name})`, () => {
+    it('publishes a logout, a logout everywhere, a scope change, a disable and a removal made on another instance', async () => {
+      const t = await twoInstances(database)
+      const stream = await t.open()
+      expect(stream.status).toBe(200)
+      expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8')
+      expect(stream.headers['cache-control']).toBe('no-store')
+      expect(stream.headers['x-accel-buffering']).toBe('no')
+      await stream.until(ready)
+      expect(stream.received[0]).toMatchObject({ retry: '1000' })
+      expect(dataOf(stream.events('ready')[0]!)).toEqual({ heartbeat: 15 })
+      const seen = (kind: string, matches: (data: Record<string, unknown>) => boolean) =>
+        stream.until((received) => received.some((e) => e.event === kind && matches(dataOf(e))))
+
+      const [one, two, three] = [await t.login(), await t.login(), await t.login()]
+      const before = Math.floor(Date.now() / 1000)
+      await t.logout(one)
+      await seen('session_ended', (data) => data.sid === sidOf(one))
+      const ended = dataOf<{ at: number }>(stream.events('session_ended')[0]!)
+      expect(ended).toEqual({
+        sid: sidOf(one),
+        sub: 'alice',
+        at: ended.at,
+        until: ended.at + TTL_SECONDS + LEEWAY_SECONDS,
+      })
+      expect(ended.at).toBeGreaterThanOrEqual(before - 1)
+      expect(ended.at).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1)
+      expect(Number.isInteger(ended.at)).toBe(true)
+
+      const everywhere = await t.a.app.inject({
+        method: 'POST',
+        url: '/users/me/sessions/revoke-all',
+        headers: t.bearer(two),
+      })
+      expect(everywhere.statusCode).toBe(204)
+      await seen('user_sessions_ended', (data) => data.sub === 'alice')
+      expect(endedSids(stream.events()).sort()).toEqual(
+        [sidOf(one), sidOf(two), sidOf(three)].sort(),
+      )
+      const all = dataOf(stream.events('user_sessions_ended')[0]!)
+      expect(Object.keys(all).sort()).toEqual(['at', 'sub', 'until'])
+
+      await t.a.services.accounts.setScopes('alice', ['me'], TEST_ACTOR)
+      await seen('user_changed', (data) => data.sub === 'alice')
+      const four = await t.login()
+      await t.a.services.accounts.setDisabled('alice', true, TEST_ACTOR)
+      await seen('session_ended', (data) => data.sid === sidOf(four))
+      await stream.until((r) => r.filter((e) => e.event === 'user_changed').length === 2)
+      await t.a.services.accounts.remove('alice', TEST_ACTOR)
+      await seen('user_removed', (data) => data.sub === 'alice')
+
+      // Every event has a resume point, and they never decrease.
+      const ids = stream.events().filter((e) => e.event !== 'ready')
+      expect(ids.every((e) => /^\d+$/.test(e.id ?? ''))).toBe(true)
+      const points = ids.map((e) => Number(e.id))
+      expect(points).toEqual([...points].sort((x, y) => x - y))
+    })
+
+    it('resumes after Last-Event-ID with exactly what was missed', async () => {
+      const t = await twoInstances(database)
+      const [one, two, three] = [await t.login(), await t.login(), await t.login()]
+      const first = await t.open()
+      await first.until(ready)
+      await t.logout(one)
+      await first.until((r) => endedSids(r).includes(sidOf(one)))
+      const last = first.events().at(-1)!.id!
+      first.close()
+
+      await t.logout(two)
+      await t.logout(three)
+      const second = await t.open({ 'last-event-id': last })
+      await second.until(ready)
+      const backlog = backlogOf(second.received)
+      expect(endedSids(backlog).sort()).toEqual([sidOf(two), sidOf(three)].sort())
+      expect(backlog.map((e) => e.event)).toEqual([
+        'session_ended',
+        'session_ended',
+        'user_sessions_ended',
+      ])
+    })
+
+    it('loses nothing across reconnects while sessions end', async () => {
+      const t = await twoInstances(database)
+      const alice = (await t.a.store.findUserByUsername('alice'))!
+      const sids = Array.from({ length: 40 }, (_, i) => `s${i}`)
+      for (const sid of sids) await t.a.store.createSession(session(alice.id, sid))
+      const writing = (async () => {
+        for (const sid of sids) {
+          await t.a.store.revokeSession(sid, Date.now())
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+      })()
+
+      const received = new Set<string>()
+      let last: string | undefined
+      let reconnects = 0
+      while (received.size < sids.length) {
+        const stream = await t.open(last === undefined ? {} : { 'last-event-id': last })
+        // Read a few events, then drop the connection, as a flaky network would.
+        await stream
+          .until((r) => r.filter((e) => e.event === 'session_ended').length >= 3, 300)
+          .catch(() => undefined)
+        stream.close()
+        for (const sid of endedSids(stream.received)) received.add(sid)
+        last = stream.received.filter((e) => e.id !== undefined).at(-1)?.id ?? last
+        reconnects++
+        expect(reconnects).toBeLessThan(200)
+      }
+      await writing
+      expect([...received].sort()).toEqual([...sids].sort())
+      expect(reconnects).toBeGreaterThan(3)
+    })
+  })
+}
+
+crossInstanceCases('SQLite', sqliteDatabase)
+describe.skipIf(skipPostgres)('on PostgreSQL', () => {
+  crossInstanceCases('PostgreSQL', () => postgresDatabase())
+
+  it('carries a logout to another instance’s stream quickly (p50 / p99 over 50 logouts)', async () => {
+    const t = await twoInstances(() => postgresDatabase())
+    const tokens: string[] = []
+    for (let i = 0; i < 50; i++) tokens.push(await t.login())
+    const stream = await t.open()
+    await stream.until(ready)
+    const latencies: number[] = []
+    for (const token of tokens) {
+      const sid = sidOf(token)
+      const start = performance.now()
+      await t.logout(token)
+      await stream.until((r) => endedSids(r).includes(sid))
+      const event = stream.events('session_ended').find((e) => dataOf(e).sid === sid)!
+      latencies.push(event.receivedAt - start)
+    }
+    latencies.sort((x, y) => x - y)
+    const p50 = latencies[Math.floor(latencies.length * 0.5)]!
+    const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1]!
+    console.log(
+      `revocation events, PostgreSQL, logout on one instance -> event on another: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (50 logouts)`,
+    )
+    expect(p99).toBeLessThan(1_000)
+  })
+})
+
+describe('GET /events/revocations (protocol edges, SQLite)', () => {
+  it('starts without Last-Event-ID with the events whose until has not passed', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    const alice = (await t.a.store.findUserByUsername('alice'))!
+    for (const sid of ['old', 'recent', 'keep'])
+      await t.a.store.createSession(session(alice.id, sid))
+    await t.a.store.revokeSession('old', Date.now())
+    // Older than a token lifetime and the leeway: no token it concerns can still pass.
+    const past = (TTL_SECONDS + LEEWAY_SECONDS + 5) * 1000
+    await t.db.sql(`UPDATE gatehouse_changes SET at = at - ${past} WHERE session_id = 'old'`)
+    await t.a.store.revokeSession('recent', Date.now())
+
+    const fresh = await t.open()
+    await fresh.until(ready)
+    expect(endedSids(backlogOf(fresh.received))).toEqual(['recent'])
+    // From a resume point, every event after it, however old.
+    const all = await t.open({ 'last-event-id': '0' })
+    await all.until(ready)
+    expect(endedSids(backlogOf(all.received))).toEqual(['old', 'recent'])
+    // A point above the newest change (a restored database): as without the header.
+    const restored = await t.open({ 'last-event-id': String(2 ** 53) })
+    await restored.until(ready)
+    expect(endedSids(backlogOf(restored.received))).toEqual(['recent'])
+  })
+
+  it('refuses a malformed Last-Event-ID with 400', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    for (const value of ['abc', '-1', '1.5', '1e3', '0x10', String(2 ** 53 + 2), '1'.repeat(40)]) {
+      const response = await t.b.app.inject({
+        method: 'GET',
+        url: '/events/revocations',
+        headers: { authorization: t.auth, 'last-event-id': value },
+      })
+      expect(response.statusCode, value).toBe(400)
+      expect(response.json<{ detail: string }>().detail).toMatch(/Last-Event-ID/)
+    }
+  })
+
+  it('answers 401 invalid_client with a Basic challenge to no, bad or public client credentials', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    const token = await t.login()
+    const answers = [
+      {},
+      { authorization: basic(t.orders.client.client_id, 'wrong') },
+      { authorization: basic('nobody', 'secret') },
+      { authorization: basic(t.spa.client.client_id, '') },
+      { authorization: `Bearer ${token}` },
+      { authorization: 'Basic !!!' },
+    ]
+    for (const headers of answers) {
+      const response = await t.b.app.inject({ method: 'GET', url: '/events/revocations', headers })
+      expect(response.statusCode, JSON.stringify(headers)).toBe(401)
+      expect(response.headers['www-authenticate']).toMatch(/^Basic/)
+      expect(response.json()).toMatchObject({ error: 'invalid_client' })
+    }
+    // Failures are audited like those at /introspect, never with the secret.
+    const audit = await t.a.store.listAudit({ limit: 20 })
+    expect(audit.some((event) => event.outcome === 'bad_client_credentials')).toBe(true)
+    expect(JSON.stringify(audit)).not.toContain('wrong')
+  })
+
+  it('sends a heartbeat when nothing else was sent', async () => {
+    const t = await twoInstances(sqliteDatabase, { heartbeatMs: 100 })
+    const stream = await t.open()
+    await stream.until(ready)
+    expect(dataOf(stream.events('ready')[0]!)).toEqual({ heartbeat: 0.1 })
+    await stream.until((r) => r.filter((e) => e.comment === 'heartbeat').length >= 2, 2_000)
+    const [first, second] = stream.received.filter((e) => e.comment === 'heartbeat')
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(80)
+  })
+
+  it('cuts off a subscriber that does not read, with bounded buffering', async () => {
+    const logs = captureLogs()
+    const limit = 64 * 1024
+    const t = await twoInstances(sqliteDatabase, { maxUnsentBytes: limit, logs })
+    // A client that sends its request and then never reads.
+    const socket = connect(t.port, '127.0.0.1')
+    socket.pause()
+    socket.write(`GET /events/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: ${t.auth}\r\n\r\n`)
+    await expect.poll(() => t.b.services.revocationEvents.stats.subscribers).toBe(1)
+    const rssBefore = process.memoryUsage().rss
+    // Another program ends sessions in bulk: 60 000 events, ~10 MB of stream.
+    const rows = 2_000
+    const padding = 'x'.repeat(64)
+    for (let batch = 0; batch < 30 && t.b.services.revocationEvents.stats.cutOff === 0; batch++) {
+      await t.db
+        .sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows})
+        INSERT INTO gatehouse_changes (at, kind, user_id, username, session_id)
+        SELECT ${Date.now()}, 'session_ended', 1, 'alice', '${padding}' || ${batch} || '-' || i FROM n`)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+    }
+    await expect
+      .poll(() => t.b.services.revocationEvents.stats, { timeout: 5_000 })
+      .toEqual({
+        subscribers: 0,
+        cutOff: 1,
+      })
+    const rssGrowth = process.memoryUsage().rss - rssBefore
+    const line = logs
+      .text()
+      .split('\n')
+      .find((text) => text.includes('cut off'))
+    expect(line).toBeDefined()
+    const logged = JSON.parse(line!) as { level: number; clientId: string; unsentBytes: number }
+    expect(logged.level).toBe(40)
+    expect(logged.clientId).toBe(t.orders.client.client_id)
+    // At most the limit and the one batch that crossed it were ever held for it.
+    const batchBytes = rows * 2 * 200
+    expect(logged.unsentBytes).toBeGreaterThan(limit)
+    expect(logged.unsentBytes).toBeLessThan(limit + batchBytes)
+
+    // The server ended the connection: reading now drains what the kernel held, then the end.
+    let bytes = 0
+    socket.on('data', (chunk: Buffer) => (bytes += chunk.length))
+    const closed = new Promise((resolve) => socket.on('close', resolve))
+    socket.on('error', () => undefined)
+    socket.resume()
+    await closed
+    console.log(
+      `slow subscriber cut off holding ${logged.unsentBytes} bytes; it received ${bytes} bytes in all; RSS grew ${(rssGrowth / 1e6).toFixed(1)} MB`,
+    )
+  })
+
+  it('refuses subscribers beyond the cap with 503 and Retry-After', async () => {
+    const t = await twoInstances(sqliteDatabase, { maxSubscribers: 2 })
+    const streams = [await t.open(), await t.open()]
+    await Promise.all(streams.map((stream) => stream.until(ready)))
+    const refused = await t.b.app.inject({
+      method: 'GET',
+      url: '/events/revocations',
+      headers: { authorization: t.auth },
+    })
+    expect(refused.statusCode).toBe(503)
+    expect(refused.headers['retry-after']).toBe('5')
+    expect(refused.json<{ detail: string }>().detail).toMatch(/subscribers/)
+    streams[0]!.close()
+    await expect.poll(() => t.b.services.revocationEvents.stats.subscribers).toBe(1)
+    const again = await t.open()
+    expect(again.status).toBe(200)
+  })
+
+  it('ends every stream when the app closes, without hanging', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    const reading = await t.open()
+    await reading.until(ready)
+    const stalled = connect(t.port, '127.0.0.1')
+    stalled.pause()
+    stalled.on('error', () => undefined)
+    stalled.write(`GET /events/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: ${t.auth}\r\n\r\n`)
+    await expect.poll(() => t.b.services.revocationEvents.stats.subscribers).toBe(2)
+    const start = performance.now()
+    await closeWithin(t.b, 5_000)
+    expect(performance.now() - start).toBeLessThan(5_000)
+    await reading.ended
+    expect(t.b.services.revocationEvents.stats.subscribers).toBe(0)
+  })
+})
+
+async function closeWithin(t: TestApp, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    t.app.close(),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`app.close() still pending after ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
