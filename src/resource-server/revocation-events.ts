@@ -52,7 +52,7 @@ export type RevocationVerdict =
   | { kind: 'live' }
   /** Its session or user ended. */
   | { kind: 'revoked' }
-  /** Its user changed after it was issued: introspect it once (then `remember`). */
+  /** Its user changed after it was issued (or ended in its second): introspect it once (`recheck`). */
   | { kind: 'recheck'; changedAt: number }
   /** The state cannot be trusted (no stream yet, stale, or refused credentials). */
   | { kind: 'unavailable' }
@@ -128,7 +128,7 @@ export function subscribeToRevocations(
   const maxEntries = options.maxEntries ?? 100_000
 
   const endedSessions = new Map<string, number>() // sid -> until
-  const endedUsers = changeMap() // tokens of sub with iat <= at are dead
+  const endedUsers = changeMap() // tokens of sub with iat < at are dead, iat = at rechecked
   const changedUsers = changeMap() // tokens of sub with iat <= at are rechecked once
   const rechecked = new Map<
     string,
@@ -159,7 +159,8 @@ export function subscribeToRevocations(
     endedUsers.sweep(nowS)
     changedUsers.sweep(nowS)
     for (const [token, entry] of rechecked)
-      if (!changedUsers.get(entry.sub, nowS)) rechecked.delete(token)
+      if (!changedUsers.get(entry.sub, nowS) && !endedUsers.get(entry.sub, nowS))
+        rechecked.delete(token)
   }
 
   /** Bounded memory: the oldest remembered entry (the soonest to expire) goes first. */
@@ -361,9 +362,12 @@ export function subscribeToRevocations(
       const sessionUntil = endedSessions.get(sid)
       if (sessionUntil !== undefined && sessionUntil >= nowS) return { kind: 'revoked' }
       const ended = endedUsers.get(sub, nowS)
-      if (ended && iat <= ended.at) return { kind: 'revoked' }
+      if (ended && iat < ended.at) return { kind: 'revoked' }
       const changed = changedUsers.get(sub, nowS)
       if (changed && iat <= changed.at) return { kind: 'recheck', changedAt: changed.at }
+      // Times are whole seconds: a token of the same second as the end may be of a login just after
+      // it (the ended sessions' own tokens are refused by their sid), so it is asked about once.
+      if (ended && iat === ended.at) return { kind: 'recheck', changedAt: ended.at }
       return { kind: 'live' }
     },
 

@@ -183,17 +183,23 @@ describe('the events revocation mode', () => {
       200,
     )
     expect(await statusOf(verifier, await token(fake, { sub: 'alice', sid: 'old-sid' }))).toBe(200)
+    // Times are whole seconds: a token of the second of the end may be of a login just after it, so
+    // it is introspected once (a live one passes, an ended one is refused).
+    fake.introspection = (jwt) => ({ active: jwt === bobSameSecond, scope: 'me items' })
+    const bobSameSecond = await token(fake, { sub: 'bob', sid: 'bob-2', iat: at })
     for (const sub of ['bob', 'carol']) {
       const before = await token(fake, { sub, sid: `${sub}-1`, iat: at - 1 })
       const sameSecond = await token(fake, { sub, sid: `${sub}-2`, iat: at })
       const after = await token(fake, { sub, sid: `${sub}-3`, iat: at + 1 })
       expect(await statusOf(verifier, before)).toBe(401)
-      expect(await statusOf(verifier, sameSecond)).toBe(401)
+      expect(await statusOf(verifier, sameSecond)).toBe(sub === 'bob' ? 200 : 401)
+      expect(await statusOf(verifier, sameSecond)).toBe(sub === 'bob' ? 200 : 401)
       expect(await statusOf(verifier, after)).toBe(200)
     }
+    expect(fake.introspected).toHaveLength(2)
     const dave = await token(fake, { sub: 'dave', sid: 'dave-1', iat: at - 1 })
     expect(await statusOf(verifier, dave)).toBe(200)
-    expect(fake.introspected).toEqual([])
+    expect(fake.introspected).toHaveLength(2)
     expect(status()).toMatchObject({
       mode: 'events',
       state: 'connected',
