@@ -21,6 +21,7 @@ import { formatNumber, formatRatio, formatStatuses, formatTable } from './report
 import { ensureBuilt, startFloor, startGatehouse, type ServerProcess } from './server-process.js'
 import { BENCH_PASSWORD, createUsersFixture } from './users-fixture.js'
 import { benchDatabase } from './database.js'
+import { benchResourceServer, formatResourceServerLine } from './resource-server.js'
 
 const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' }
 /** Length of one turn of a server in scenario 1. */
@@ -614,3 +615,9 @@ async function main(): Promise<void> {
 }
 
 await main()
+
+// The resource-server kit: the example service in events mode against the same service unverified.
+if (!process.argv.includes('--users')) {
+  print()
+  print(formatResourceServerLine(await benchResourceServer(readDuration())))
+}

@@ -1,8 +1,15 @@
 // The kit's Fastify adapter: `requireScopes(verifier, ...scopes)` is an onRequest hook that puts the
 // token's principal on `request.principal` or answers as Gatehouse does (401/403, `{"detail"}`, RFC 6750
-// challenge). Only Fastify's types are imported.
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import { BearerError, type GatehousePrincipal, type GatehouseVerifier } from './verify.js'
+// challenge); `createGatehouseVerifierFor(app, options)` closes the verifier (its revocation stream)
+// with the app. Only Fastify's types are imported.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  BearerError,
+  createGatehouseVerifier,
+  type GatehousePrincipal,
+  type GatehouseVerifier,
+  type GatehouseVerifierOptions,
+} from './verify.js'
 
 export * from './verify.js'
 
@@ -23,4 +30,14 @@ export function requireScopes(verifier: GatehouseVerifier, ...scopes: string[]) 
       await reply.code(error.status).send(error.body)
     }
   }
+}
+
+/** A verifier closed with `app` (onClose), so that `app.close()` also ends its revocation stream. */
+export function createGatehouseVerifierFor(
+  app: FastifyInstance,
+  options: GatehouseVerifierOptions,
+): GatehouseVerifier {
+  const verifier = createGatehouseVerifier(options)
+  app.addHook('onClose', () => verifier.close())
+  return verifier
 }

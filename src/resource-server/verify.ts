@@ -1,7 +1,8 @@
 // The resource-server kit's framework-free core: verifies Gatehouse access tokens in another service
 // exactly as Gatehouse does (one algorithm per key, RFC 9068 `typ`, iss, aud, exp, iat, clock
 // tolerance, required scopes), with keys from the issuer's RFC 8414 metadata and JWKS or an HMAC
-// secret, and optionally asks Gatehouse (RFC 7662) whether the token is still live. Imports only jose.
+// secret, and optionally learns whether the token is still live: by asking Gatehouse (RFC 7662) or
+// from its revocation event stream (revocation-events.ts). Imports only jose and its own modules.
 import {
   createRemoteJWKSet,
   errors as joseErrors,
@@ -9,6 +10,18 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose'
+import {
+  subscribeToRevocations,
+  type RevocationEvents,
+  type RevocationEventsOptions,
+  type RevocationEventsStatus,
+} from './revocation-events.js'
+
+export type {
+  RevocationEventsOptions,
+  RevocationEventsState,
+  RevocationEventsStatus,
+} from './revocation-events.js'
 
 /** Who a verified token stands for. */
 export interface GatehousePrincipal {
@@ -35,6 +48,8 @@ export type RevocationMode =
       /** How long a positive answer is trusted (default 5 s; 0: ask on every request). */
       cacheSeconds?: number
     }
+  /** Learn of ended sessions from Gatehouse's revocation event stream: no call per request. */
+  | RevocationEventsOptions
 
 export interface GatehouseVerifierOptions {
   /** Gatehouse's base URL (its ISSUER), e.g. https://auth.example.com. */
@@ -69,6 +84,8 @@ export class BearerError extends Error {
   }
 }
 
+const unreachable = () =>
+  new BearerError(503, 'The authorization server cannot be reached', undefined)
 const notAuthenticated = () => new BearerError(401, 'Not authenticated', 'Bearer')
 const invalidToken = (detail = 'Could not validate credentials') =>
   new BearerError(401, detail, 'Bearer error="invalid_token"')
@@ -91,6 +108,10 @@ export interface GatehouseVerifier {
     authorization: string | undefined,
     requiredScopes?: readonly string[],
   ): Promise<GatehousePrincipal>
+  /** How revocation is learnt; in `events` mode, the stream's state and its last error. */
+  status(): { mode: 'none' | 'introspect' } | RevocationEventsStatus
+  /** Stops the revocation stream (`events` mode); verifications then answer 503. */
+  close(): Promise<void>
 }
 
 interface Metadata {
@@ -137,33 +158,81 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
     return { key: jwks, algorithms: ASYMMETRIC }
   }
 
+  const clientAuthorization =
+    revocation.mode === 'none'
+      ? ''
+      : `Basic ${btoa(`${encodeURIComponent(revocation.clientId)}:${encodeURIComponent(revocation.clientSecret)}`)}`
+
+  /** RFC 7662: the scopes of a live token, null for an inactive one; 503 when Gatehouse cannot answer. */
+  const introspect = async (token: string): Promise<readonly string[] | null> => {
+    let answer: { active?: boolean; scope?: string }
+    try {
+      const endpoint = (await discover()).introspection_endpoint ?? `${issuer}/introspect`
+      const response = await doFetch(endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: clientAuthorization,
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      })
+      if (!response.ok) throw new Error(`introspection: HTTP ${response.status}`)
+      answer = (await response.json()) as typeof answer
+    } catch {
+      throw unreachable()
+    }
+    if (answer.active !== true) return null
+    return (answer.scope ?? '').split(' ').filter(Boolean)
+  }
+
   const live = new Map<string, { until: number; scopes: readonly string[] }>()
-  const introspect = async (token: string): Promise<readonly string[]> => {
-    if (revocation.mode !== 'introspect') throw new Error('unreachable')
+  const introspectWithCache = async (token: string, cacheSeconds = 5) => {
     const cached = live.get(token)
     if (cached && cached.until > Date.now()) return cached.scopes
     live.delete(token)
-    const endpoint = (await discover()).introspection_endpoint ?? `${issuer}/introspect`
-    const credentials = `${encodeURIComponent(revocation.clientId)}:${encodeURIComponent(revocation.clientSecret)}`
-    const response = await doFetch(endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${btoa(credentials)}`,
-      },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-    })
-    if (!response.ok)
-      throw new BearerError(503, 'The authorization server cannot be reached', undefined)
-    const answer = (await response.json()) as { active?: boolean; scope?: string }
-    if (answer.active !== true) throw invalidToken()
-    const scopes = (answer.scope ?? '').split(' ').filter(Boolean)
-    const ttl = (revocation.cacheSeconds ?? 5) * 1000
-    if (ttl > 0) {
+    const scopes = await introspect(token)
+    if (scopes === null) throw invalidToken()
+    if (cacheSeconds > 0) {
       if (live.size >= MAX_CACHED) live.delete(live.keys().next().value!)
-      live.set(token, { until: Date.now() + ttl, scopes })
+      live.set(token, { until: Date.now() + cacheSeconds * 1000, scopes })
     }
     return scopes
+  }
+
+  // Events mode subscribes at once, so that the state is ready before the first request.
+  const events: RevocationEvents | undefined =
+    revocation.mode === 'events'
+      ? subscribeToRevocations(
+          `${issuer}/events/revocations`,
+          clientAuthorization,
+          revocation,
+          doFetch,
+        )
+      : undefined
+
+  /** The scopes a user's token still holds according to the event stream. */
+  const scopesFromEvents = async (
+    stream: RevocationEvents,
+    token: string,
+    claims: { sub: string; sid: string; iat: number },
+    scopes: readonly string[],
+  ): Promise<readonly string[]> => {
+    const verdict = await stream.verdict(claims)
+    switch (verdict.kind) {
+      case 'live':
+        return scopes
+      case 'revoked':
+        throw invalidToken()
+      case 'unavailable':
+        throw unreachable()
+      case 'recheck': {
+        const current = await stream.recheck(token, claims.sub, verdict.changedAt, () =>
+          introspect(token),
+        )
+        if (current === null) throw invalidToken()
+        return current
+      }
+    }
   }
 
   const verify = async (
@@ -186,7 +255,7 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw invalidToken('Token has expired')
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw invalidToken()
-      throw new BearerError(503, 'The authorization server cannot be reached', undefined)
+      throw unreachable()
     }
     const {
       sub,
@@ -211,7 +280,11 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
       throw invalidToken()
     let scopes: readonly string[] =
       typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []
-    if (revocation.mode === 'introspect') scopes = await introspect(token)
+    if (revocation.mode === 'introspect')
+      scopes = await introspectWithCache(token, revocation.cacheSeconds)
+    // A client's own token has no session to end: trusted until it expires.
+    else if (events && !clientToken)
+      scopes = await scopesFromEvents(events, token, { sub, sid: sid as string, iat }, scopes)
     const missing = requiredScopes.filter((name) => !scopes.includes(name))
     if (missing.length > 0) throw insufficientScope(requiredScopes)
     return Object.freeze({
@@ -230,6 +303,11 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
       const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')
       if (!match) throw notAuthenticated()
       return verify(match[1]!, requiredScopes)
+    },
+    status: () =>
+      events?.status() ?? { mode: revocation.mode === 'introspect' ? 'introspect' : 'none' },
+    close: async () => {
+      await events?.close()
     },
   }
 }
