@@ -24,16 +24,18 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PACKAGE_NAME = 'gatehouse-auth'
 /** The address the documentation uses; each block gets the address of the server it runs against. */
 const DOCUMENTED_ADDRESS = '127.0.0.1:8000'
+/** The address of another service that trusts Gatehouse (a `service` block), likewise. */
+const DOCUMENTED_SERVICE_ADDRESS = '127.0.0.1:8001'
 
 interface Snippet {
-  kind: 'shell' | 'server'
+  kind: 'shell' | 'server' | 'service'
   code: string
   /** Text the block's output must contain. */
   expect: string | undefined
   line: number
 }
 
-const MARKER = /^<!-- test: (shell|server)(?: expect="((?:[^"\\]|\\.)*)")? -->$/
+const MARKER = /^<!-- test: (shell|server|service)(?: expect="((?:[^"\\]|\\.)*)")? -->$/
 
 /** The marked blocks of a Markdown file, in order: a marker, blank lines, then a fenced block. */
 export function markedSnippets(markdown: string): Snippet[] {
@@ -123,17 +125,24 @@ function userEnvironment(project: string, port: number): NodeJS.ProcessEnv {
 }
 
 interface Served {
+  /** Gatehouse (`gatehouse serve` or a `server` block), or a `service` block that trusts it. */
+  kind: 'gatehouse' | 'service'
   url: string
   process: ChildProcess
   output: () => string
 }
 
-async function serve(command: string, args: string[], project: string): Promise<Served> {
+async function serve(
+  command: string,
+  args: string[],
+  project: string,
+  service?: { env: Record<string, string> },
+): Promise<Served> {
   const port = await freePort()
   // Its own process group, so that tsx's child goes with it.
   const child = spawn(command, args, {
     cwd: project,
-    env: userEnvironment(project, port),
+    env: { ...userEnvironment(project, port), ...service?.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -144,12 +153,14 @@ async function serve(command: string, args: string[], project: string): Promise<
   const deadline = Date.now() + 30_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${command} exited:\n${output}`)
-    const ready = await fetch(`${url}/healthz`).then(
-      (answer) => answer.ok,
+    // Gatehouse is ready when healthy; a service of the user's when it answers anything.
+    const ready = await fetch(service ? url : `${url}/healthz`).then(
+      (answer) => service !== undefined || answer.ok,
       () => false,
     )
-    if (ready) return { url, process: child, output: () => output }
-    if (Date.now() > deadline) throw new Error(`${command} did not answer /healthz:\n${output}`)
+    const kind = service ? 'service' : 'gatehouse'
+    if (ready) return { kind, url, process: child, output: () => output }
+    if (Date.now() > deadline) throw new Error(`${command} did not answer:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
@@ -195,6 +206,8 @@ describe('the code blocks of the README and docs/ run against the packed package
     await unpack(tarball, project)
     const started: Served[] = []
     let current: Served | undefined
+    let service: Served | undefined
+    const bin = (name: string) => join(project, 'node_modules/.bin', name)
 
     for (const snippet of snippets) {
       const where = `${document}:${snippet.line}`
@@ -202,12 +215,40 @@ describe('the code blocks of the README and docs/ run against the packed package
         const file = `server-${snippet.line}.ts`
         writeFileSync(join(project, file), snippet.code)
         await typecheck(project, file, where)
-        current = await serve(join(project, 'node_modules/.bin/tsx'), [file], project)
+        current = await serve(bin('tsx'), [file], project)
+      } else if (snippet.kind === 'service') {
+        // What the reader does first: a running Gatehouse, the service registered as a confidential
+        // client; with the default HS256 the service also gets Gatehouse's SECRET_KEY.
+        current ??= await serve(bin('gatehouse'), ['serve'], project)
+        const gatehouseEnv = userEnvironment(project, Number(new URL(current.url).port))
+        const { stdout } = await run(
+          bin('gatehouse'),
+          ['clients', 'add', `service-${snippet.line}`, '--confidential', '--json'],
+          { cwd: project, env: gatehouseEnv },
+        )
+        const client = JSON.parse(stdout) as { client_id: string; client_secret: string }
+        const secret = /^SECRET_KEY=(.+)$/m.exec(readFileSync(join(project, '.env'), 'utf8'))?.[1]
+        if (!secret) throw new Error(`${where}: Gatehouse saved no SECRET_KEY to .env`)
+        const file = `service-${snippet.line}.ts`
+        writeFileSync(join(project, file), snippet.code)
+        await typecheck(project, file, where)
+        if (service) await stop(service)
+        service = await serve(bin('tsx'), [file], project, {
+          env: {
+            GATEHOUSE_ISSUER: current.url,
+            GATEHOUSE_SECRET: secret,
+            GATEHOUSE_CLIENT_ID: client.client_id,
+            GATEHOUSE_CLIENT_SECRET: client.client_secret,
+          },
+        })
+        started.push(service)
+        servers.push(service)
       } else {
         // What `npm start` is in a clone: `gatehouse serve` from the installed package.
-        current ??= await serve(join(project, 'node_modules/.bin/gatehouse'), ['serve'], project)
+        current ??= await serve(bin('gatehouse'), ['serve'], project)
         const address = new URL(current.url).host
-        const code = snippet.code.replaceAll(DOCUMENTED_ADDRESS, address)
+        let code = snippet.code.replaceAll(DOCUMENTED_ADDRESS, address)
+        if (service) code = code.replaceAll(DOCUMENTED_SERVICE_ADDRESS, new URL(service.url).host)
         const env = userEnvironment(project, Number(new URL(current.url).port))
         const result = await run('bash', ['-euo', 'pipefail', '-c', code], {
           cwd: project,
@@ -276,12 +317,20 @@ describe('the code blocks of the README and docs/ run against the packed package
     // The newcomer's path stays tested: removing a marker must not quietly shrink this test.
     expect(snippets.filter((snippet) => snippet.kind === 'shell').length).toBeGreaterThanOrEqual(3)
     expect(snippets.filter((snippet) => snippet.kind === 'server')).toHaveLength(1)
+    // Another service that trusts Gatehouse, one per framework of the kit.
+    expect(
+      snippets.filter((snippet) => snippet.kind === 'service').map((snippet) => snippet.code),
+    ).toEqual([
+      expect.stringContaining(`from '${PACKAGE_NAME}/express'`),
+      expect.stringContaining(`from '${PACKAGE_NAME}/fastify'`),
+      expect.stringContaining(`from '${PACKAGE_NAME}/hono'`),
+    ])
     expect(snippets.find((snippet) => snippet.kind === 'server')?.code).toContain(
       `from '${PACKAGE_NAME}'`,
     )
 
     const started = await runDocument('README.md')
-    const embedded = started.at(-1)
+    const embedded = started.filter((served) => served.kind === 'gatehouse').at(-1)
     if (!embedded) throw new Error('no server ran')
     const unauthenticated = await fetch(`${embedded.url}/orders`)
     expect(unauthenticated.status).toBe(401)
@@ -298,7 +347,7 @@ describe('the code blocks of the README and docs/ run against the packed package
     })
     expect(orders.status).toBe(200)
     expect(await orders.json()).toEqual([{ order_id: 1, owner: 'alice' }])
-  }, 90_000)
+  }, 180_000)
 
   const pagesWithSnippets = DOCUMENTS.filter(
     (name) =>
