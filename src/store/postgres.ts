@@ -123,6 +123,7 @@ export async function openPostgresStore(
       if (deleted < PRUNE_BATCH) return total
     }
   }
+  let throttleUpdates = 0
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
       `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)`,
@@ -511,13 +512,15 @@ export async function openPostgresStore(
         } else {
           await client.query('DELETE FROM gatehouse_throttle WHERE key = $1', [key])
         }
-        // Expired counters are forgotten a few at a time, on the way. Rows other transactions hold are
-        // skipped, never waited for: two updates pruning each other's rows could otherwise deadlock.
-        await client.query(
-          `DELETE FROM gatehouse_throttle WHERE key IN (
-             SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)`,
-          [now],
-        )
+        // Expired counters are forgotten a batch at a time, on every THROTTLE_PRUNE_EVERY-th update (a round trip
+        // less for the others). Rows other transactions hold are skipped, never waited for: two
+        // updates pruning each other's rows could otherwise deadlock.
+        if (++throttleUpdates % THROTTLE_PRUNE_EVERY === 0)
+          await client.query(
+            `DELETE FROM gatehouse_throttle WHERE key IN (
+               SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`,
+            [now],
+          )
         return result
       }, NOT_DURABLE)
     },
@@ -872,6 +875,9 @@ async function lockThrottleRow(client: Query, key: string): Promise<ThrottleRow>
   )
   return rows[0]!
 }
+
+/** The throttle's expired counters are pruned on one update in this many (100 rows each time per update). */
+export const THROTTLE_PRUNE_EVERY = 8
 
 interface TransactionOptions {
   /**
