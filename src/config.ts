@@ -66,6 +66,11 @@ export interface Config {
   hashConcurrency: number
   /** Password checks allowed to wait before /token answers 503 (HASH_QUEUE_MAX). */
   hashQueueMax: number
+  /**
+   * How much nicer than the event loop the hashing threads run (HASH_THREAD_NICENESS, 0 to 19, default
+   * 10; Linux only): the event loop gets the CPU first whenever it has work.
+   */
+  hashThreadNiceness: number
   /** Minimum duration of every login answer in ms, or 'auto' to measure it at start (LOGIN_MIN_DURATION_MS). */
   loginMinDurationMs: number | 'auto'
   /** Largest accepted request body in bytes (BODY_LIMIT). */
@@ -289,6 +294,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     production,
     hashConcurrency: readInteger(vars, 'HASH_CONCURRENCY', availableParallelism(), 1, 256),
     hashQueueMax: readInteger(vars, 'HASH_QUEUE_MAX', 64, 0, 100_000),
+    hashThreadNiceness: readInteger(vars, 'HASH_THREAD_NICENESS', 10, 0, 19),
     loginMinDurationMs:
       minDuration === 'auto' ? 'auto' : readInteger(vars, 'LOGIN_MIN_DURATION_MS', 0, 0, 10_000),
     bodyLimit: readInteger(vars, 'BODY_LIMIT', 65_536, 1_024, 10 * 1024 * 1024),

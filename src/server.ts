@@ -9,6 +9,7 @@ import { buildApp } from './app.js'
 import { configWarnings, type Config } from './config.js'
 import { createServices } from './compose.js'
 import { createLogger } from './logger.js'
+import { lowerHashingThreadPriority } from './security/hashing-threads.js'
 import { describeMailSetup } from './services/mail.js'
 import { openStore } from './store/index.js'
 
@@ -30,6 +31,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw error
   })
   const app = await buildApp(services)
+  // After the calibration (buildApp): the pool's threads exist and are idle.
+  const priority = await lowerHashingThreadPriority({ niceness: config.hashThreadNiceness })
+  if (priority.applied)
+    logger.info(
+      { threads: priority.threads.length, nice: priority.niceness },
+      'hashing threads run at a lower priority than the event loop',
+    )
+  else logger.debug({ reason: priority.reason }, 'hashing thread priority left unchanged')
   app.addHook('onClose', async () => {
     await services.close()
     await store.close()

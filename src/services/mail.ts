@@ -2,7 +2,7 @@
 // they carry one-time links) and sent by a background sender, so that a slow or absent mail server
 // never blocks or fails the request that caused the mail. Every instance polls; a claim (SKIP LOCKED)
 // gives each message to one of them. The only module that imports the mail transport.
-import nodemailer from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
 import type { MailConfig } from '../config.js'
 import { createSealer } from '../security/sealing.js'
@@ -66,21 +66,23 @@ export function createMailer(options: MailerOptions): Mailer {
   const maxAttempts = options.maxAttempts ?? 8
   const retryBaseMs = options.retryBaseMs ?? 30_000
   const pollIntervalMs = options.pollIntervalMs ?? 5_000
-  const transport = config.mode === 'smtp' ? createTransport(config.smtpUrl!) : undefined
+  // Loaded with the first message: nodemailer weighs 3 MB of heap that most processes never use.
+  let transport: Promise<Transporter> | undefined
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> | undefined
   let again = false
   let lastPrune = 0
 
   const deliver = async (envelope: Envelope): Promise<void> => {
-    if (!transport) {
+    if (config.mode !== 'smtp') {
       log.info(
         { to: envelope.to, subject: envelope.subject, text: envelope.text },
         'mail NOT sent (no SMTP_URL; for development only): this line holds the link itself',
       )
       return
     }
-    await transport.sendMail({
+    const sender = await (transport ??= createTransport(config.smtpUrl!))
+    await sender.sendMail({
       from: config.from,
       to: envelope.to,
       subject: envelope.subject,
@@ -177,7 +179,8 @@ export function createMailer(options: MailerOptions): Mailer {
       timer = undefined
       again = false
       await running
-      transport?.close()
+      const opened = await transport?.catch(() => undefined)
+      opened?.close()
     },
     runOnce,
   }
@@ -202,7 +205,8 @@ export function describeMailSetup(config: MailConfig): { level: 'info' | 'warn';
 }
 
 /** smtps:// is TLS from the start; smtp:// upgrades with STARTTLS whenever the server offers it. */
-function createTransport(smtpUrl: string) {
+async function createTransport(smtpUrl: string): Promise<Transporter> {
+  const { default: nodemailer } = await import('nodemailer')
   const url = new URL(smtpUrl)
   const secure = url.protocol === 'smtps:'
   return nodemailer.createTransport({

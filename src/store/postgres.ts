@@ -110,8 +110,10 @@ export async function openPostgresStore(
   }
   const changed = async (text: string, values: unknown[]): Promise<number> =>
     (await query(text, values)).rowCount ?? 0
-  const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> =>
-    inTransaction(pool, work)
+  const transaction = <T>(
+    work: (client: Query) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> => inTransaction(pool, work, options)
   /** Runs a batched DELETE until a batch comes back short; each batch commits on its own. */
   const deleteInBatches = async (text: string, values: unknown[]): Promise<number> => {
     let total = 0
@@ -121,6 +123,7 @@ export async function openPostgresStore(
       if (deleted < PRUNE_BATCH) return total
     }
   }
+  let throttleUpdates = 0
   const insertSession = async (client: Query, session: NewSession): Promise<void> => {
     await client.query(
       `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)`,
@@ -478,6 +481,9 @@ export async function openPostgresStore(
       return revoked > 0
     },
     async updateThrottle(key, update) {
+      // Not durable: a login makes up to eight of these, and waiting for the disk at each commit made
+      // it slower than its password check on PostgreSQL. A server crash may forget the last few
+      // hundred milliseconds of counts (a few attempts), as Redis, the other counter store, may.
       return transaction(async (client) => {
         const row = await lockThrottleRow(client, key)
         const now = Date.now()
@@ -499,15 +505,17 @@ export async function openPostgresStore(
         } else {
           await client.query('DELETE FROM gatehouse_throttle WHERE key = $1', [key])
         }
-        // Expired counters are forgotten a few at a time, on the way. Rows other transactions hold are
-        // skipped, never waited for: two updates pruning each other's rows could otherwise deadlock.
-        await client.query(
-          `DELETE FROM gatehouse_throttle WHERE key IN (
-             SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)`,
-          [now],
-        )
+        // Expired counters are forgotten a batch at a time, on every THROTTLE_PRUNE_EVERY-th update (a round trip
+        // less for the others). Rows other transactions hold are skipped, never waited for: two
+        // updates pruning each other's rows could otherwise deadlock.
+        if (++throttleUpdates % THROTTLE_PRUNE_EVERY === 0)
+          await client.query(
+            `DELETE FROM gatehouse_throttle WHERE key IN (
+               SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`,
+            [now],
+          )
         return result
-      })
+      }, NOT_DURABLE)
     },
     async listSigningKeys(now) {
       const { rows } = await query<KeyRow>(
@@ -878,8 +886,25 @@ async function lockThrottleRow(client: Query, key: string): Promise<ThrottleRow>
   return rows[0]!
 }
 
+/** The throttle's expired counters are pruned on one update in this many (100 rows each time per update). */
+export const THROTTLE_PRUNE_EVERY = 8
+
+interface TransactionOptions {
+  /**
+   * False: the commit returns without waiting for the write-ahead log to reach the disk
+   * (synchronous_commit off for this transaction only); a server crash may lose it, never corrupt it.
+   */
+  durable: boolean
+}
+
+const NOT_DURABLE: TransactionOptions = { durable: false }
+
 /** Runs `work` in a transaction on one pooled connection: committed, or rolled back and rethrown. */
-async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<T>): Promise<T> {
+async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: Query) => Promise<T>,
+  { durable }: TransactionOptions = { durable: true },
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let client: pg.PoolClient
     try {
@@ -894,7 +919,8 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<
     }
     client.on('error', onError)
     try {
-      await client.query('BEGIN')
+      // One round trip for both statements (the simple query protocol takes several).
+      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off')
       const result = await work(client)
       await client.query('COMMIT')
       return result

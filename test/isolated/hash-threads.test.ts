@@ -72,8 +72,18 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   return { url, pid: child.pid! }
 }
 
+/** The nice value of one thread of a process: field 19 of its stat line, 17 after the command name. */
+function niceness(pid: number, tid: string): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+}
+
 /** Threads that ran hashes during logins of JOBS users at once with a wrong password (one bcrypt verify each). */
-async function hashingThreads({ url, pid }: { url: string; pid: number }): Promise<number> {
+async function hashingThreads(server: { url: string; pid: number }): Promise<number> {
+  return (await hashingThreadIds(server)).length
+}
+
+async function hashingThreadIds({ url, pid }: { url: string; pid: number }): Promise<string[]> {
   const login = async (index: number): Promise<void> => {
     const answer = await fetch(`${url}/token`, {
       method: 'POST',
@@ -83,15 +93,36 @@ async function hashingThreads({ url, pid }: { url: string; pid: number }): Promi
   }
   const before = threadCpuSeconds(pid)
   await Promise.all(Array.from({ length: JOBS }, (_, index) => login(index)))
-  const spent = [...threadCpuSeconds(pid)].map(([tid, seconds]) => seconds - (before.get(tid) ?? 0))
-  const oneHash = spent.reduce((sum, seconds) => sum + seconds, 0) / JOBS
+  const spent = [...threadCpuSeconds(pid)].map(
+    ([tid, seconds]) => [tid, seconds - (before.get(tid) ?? 0)] as const,
+  )
+  const oneHash = spent.reduce((sum, [, seconds]) => sum + seconds, 0) / JOBS
   // Half a hash's CPU time at least: V8's helper threads spend a few milliseconds, a hash ~100.
-  return spent.filter((seconds) => seconds >= oneHash / 2).length
+  return spent.filter(([, seconds]) => seconds >= oneHash / 2).map(([tid]) => tid)
 }
 
 describe('password hashing threads', () => {
   it('runs HASH_CONCURRENCY=8 hashes at once under bin/gatehouse-server, on any number of cores', async () => {
     expect(await hashingThreads(await startServer({}))).toBe(JOBS)
+  })
+
+  it('runs the hashing threads nicer than the event loop (HASH_THREAD_NICENESS, default 10)', async () => {
+    const server = await startServer({})
+    const threads = await hashingThreadIds(server)
+    expect(threads).toHaveLength(JOBS)
+    expect(threads.map((tid) => niceness(server.pid, tid))).toEqual(threads.map(() => 10))
+    expect(niceness(server.pid, String(server.pid))).toBe(0)
+    // Every thread of the pool (HASH_CONCURRENCY + 4), not only those that hashed, and nothing else.
+    const niced = readdirSync(`/proc/${server.pid}/task`).filter(
+      (tid) => niceness(server.pid, tid) === 10,
+    )
+    expect(niced).toHaveLength(JOBS + 4)
+  })
+
+  it('leaves the threads alone with HASH_THREAD_NICENESS=0', async () => {
+    const server = await startServer({ HASH_THREAD_NICENESS: '0' })
+    const threads = await hashingThreadIds(server)
+    expect(threads.map((tid) => niceness(server.pid, tid))).toEqual(threads.map(() => 0))
   })
 
   it('keeps a UV_THREADPOOL_SIZE set by the operator: with 4 threads, 8 hashes take 4 threads', async () => {

@@ -7,6 +7,7 @@ import { openStore } from '../../src/store/index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import {
   openPostgresStore,
+  THROTTLE_PRUNE_EVERY,
   toStoreError,
   type PostgresStoreOptions,
 } from '../../src/store/postgres.js'
@@ -65,6 +66,28 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
     CREATE UNIQUE INDEX ix_users_username ON users (username);`
 
   describe('PostgreSQL store', () => {
+    it('forgets expired throttle counters on the way, a batch every THROTTLE_PRUNE_EVERY updates', async () => {
+      const { schema, url, admin } = await freshSchema()
+      const store = await openTemp(url)
+      const keep = { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0 }
+      for (let index = 0; index < 50; index++)
+        await store.updateThrottle(`old-${index}`, () => ({
+          state: { ...keep, expiresAt: Date.now() - 1_000 },
+          result: undefined,
+        }))
+      await store.updateThrottle('live', () => ({
+        state: { ...keep, expiresAt: Date.now() + 60_000 },
+        result: undefined,
+      }))
+      // The 50 expired counters are gone after at most THROTTLE_PRUNE_EVERY more updates; the live one stays.
+      for (let index = 0; index < THROTTLE_PRUNE_EVERY; index++)
+        await store.updateThrottle('live', (state) => ({ state: state ?? null, result: undefined }))
+      const { rows } = await admin.query<{ key: string }>(
+        `SELECT key FROM ${schema}.gatehouse_throttle`,
+      )
+      expect(rows.map((row) => row.key)).toEqual(['live'])
+    })
+
     it('opens a users table written by SQLAlchemy, keeping its columns, rows and indexes', async () => {
       const { schema, url, admin } = await freshSchema()
       await admin.query(

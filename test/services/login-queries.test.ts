@@ -1,0 +1,71 @@
+// What one password login costs PostgreSQL: its statements, and the commits that wait for the disk.
+// The throttle's counters (up to eight small transactions a login) commit without waiting for the
+// write-ahead log: waiting for it at each one made a login slower than its password check.
+import pg from 'pg'
+import { describe, expect, it, vi } from 'vitest'
+import { build } from '../helper.js'
+import { freshSchema, skipPostgres } from '../support/postgres.js'
+
+const PASSWORD = 'correct horse battery'
+
+/** The text of each statement sent on any connection while `work` runs, in order. */
+async function statementsDuring(work: () => Promise<void>): Promise<string[]> {
+  // A spy calls through: the statements run as they would, and are recorded.
+  const spy = vi.spyOn(pg.Client.prototype, 'query')
+  try {
+    await work()
+    return spy.mock.calls.map(([first]) =>
+      typeof first === 'string' ? first : (first as { text: string }).text,
+    )
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+/** Transactions by their statements, and the statements run outside any transaction. */
+function transactions(texts: string[]): { transactions: string[][]; alone: string[] } {
+  const found: string[][] = []
+  const alone: string[] = []
+  let current: string[] | undefined
+  for (const text of texts) {
+    if (text.startsWith('BEGIN')) found.push((current = [text]))
+    else if (current) {
+      current.push(text)
+      if (text === 'COMMIT' || text === 'ROLLBACK') current = undefined
+    } else alone.push(text)
+  }
+  return { transactions: found, alone }
+}
+
+describe.skipIf(skipPostgres)('a password login on PostgreSQL', () => {
+  it('waits for the disk at two commits only (the session, the audit event); the throttle does not', async () => {
+    const { url } = await freshSchema()
+    // One connection: statements are then sent one transaction after the other, as counted.
+    const t = await build({ databaseUrl: url, env: { DATABASE_POOL_SIZE: '1' } })
+    await t.addUser({ username: 'alice', scopes: ['me'] })
+    await t.login('alice', PASSWORD)
+
+    const texts = await statementsDuring(async () => {
+      await t.login('alice', PASSWORD)
+    })
+    const { transactions: done, alone } = transactions(texts)
+    const throttle = done.filter((statements) =>
+      statements.some((text) => text.includes('gatehouse_throttle')),
+    )
+    const durable = done.filter((statements) => statements[0] === 'BEGIN')
+    const writesAlone = alone.filter((text) => /^\s*(INSERT|UPDATE|DELETE)/i.test(text))
+
+    // The pair, the address and the known-address mark before the check; the pair, the mark and the
+    // address again after it.
+    expect(throttle.length).toBeGreaterThanOrEqual(6)
+    for (const statements of throttle)
+      expect(statements[0]).toBe('BEGIN; SET LOCAL synchronous_commit TO off')
+    expect(durable.map((statements) => statements[1])).toEqual([
+      expect.stringMatching(/FROM users WHERE id = \$1 FOR SHARE/),
+    ])
+    expect(writesAlone).toEqual([expect.stringMatching(/^INSERT INTO gatehouse_audit/)])
+    // Every statement, each a round trip: a regression here is a slower login.
+    // 32, and one more when this login's update is the one that prunes expired counters (was 38).
+    expect(texts.length).toBeLessThanOrEqual(33)
+  })
+})
