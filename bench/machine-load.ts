@@ -43,3 +43,17 @@ export function watchOtherLoad(): { stop(): { otherCores: number; cores: number 
     },
   }
 }
+
+/**
+ * Waits until the machine's cores are mostly idle (below `busyCores` busy over a quarter second), at
+ * most `timeoutMs`: a server started while another still drains its hashing queue would measure its
+ * login timing floor on a loaded machine.
+ */
+export async function waitUntilQuiet(busyCores = 0.3, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    const before = machineBusyTicks()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    if ((machineBusyTicks() - before) / (0.25 * TICKS_PER_SECOND) < busyCores) return
+  }
+}

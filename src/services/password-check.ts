@@ -158,13 +158,16 @@ export function createFloorSizing(deps: {
     const changed = sizedFor !== undefined
     sizedFor = kind
     floor.setBase(
-      floorFor(kind === 'bcrypt' ? Math.max(times.bcryptMs, times.argon2idMs) : times.argon2idMs),
+      kind === 'bcrypt'
+        ? floorFor(Math.max(times.bcryptMs, times.argon2idMs))
+        : floorFor(times.argon2idMs, true),
     )
-    if (changed)
-      log.info(
-        { floorMs: floor.floorMs, sizedFor: kind },
-        'login timing floor resized for the hash kinds stored',
-      )
+    log.info(
+      { floorMs: floor.floorMs, sizedFor: kind, verifyMs: times },
+      changed
+        ? 'login timing floor resized for the hash kinds stored'
+        : 'login timing floor sized for the hash kinds stored',
+    )
   }
   const recheck = async (): Promise<void> => {
     size((await store.hasBcryptHashes()) ? 'bcrypt' : 'argon2id')

@@ -110,10 +110,8 @@ export async function openPostgresStore(
   }
   const changed = async (text: string, values: unknown[]): Promise<number> =>
     (await query(text, values)).rowCount ?? 0
-  const transaction = <T>(
-    work: (client: Query) => Promise<T>,
-    options?: TransactionOptions,
-  ): Promise<T> => inTransaction(pool, work, options)
+  const transaction = <T>(work: (client: Query) => Promise<T>): Promise<T> =>
+    inTransaction(pool, work)
   /** Runs a batched DELETE until a batch comes back short; each batch commits on its own. */
   const deleteInBatches = async (text: string, values: unknown[]): Promise<number> => {
     let total = 0
@@ -484,38 +482,28 @@ export async function openPostgresStore(
       // Not durable: a login makes up to eight of these, and waiting for the disk at each commit made
       // it slower than its password check on PostgreSQL. A server crash may forget the last few
       // hundred milliseconds of counts (a few attempts), as Redis, the other counter store, may.
-      return transaction(async (client) => {
-        const row = await lockThrottleRow(client, key)
+      // Two round trips each (a login's largest share of them): the lock with the transaction's
+      // start, the write with its commit.
+      const literalKey = pg.escapeLiteral(key)
+      const prune = ++throttleUpdates % THROTTLE_PRUNE_EVERY === 0
+      return inTwoRoundTrips(pool, lockThrottleRowQuery(literalKey), (rows) => {
+        const row = rows[0] as ThrottleRow
         const now = Date.now()
         // The placeholder a first attempt inserts has expired at 0: it reads as no counter.
         const current = row.expires_at > now ? toThrottleState(row) : undefined
         const { state, result } = update(current)
-        if (state) {
-          await client.query(
-            'UPDATE gatehouse_throttle SET count = $2, window_start = $3, blocked_until = $4, strikes = $5, expires_at = $6 WHERE key = $1',
-            [
-              key,
-              state.count,
-              state.windowStart,
-              state.blockedUntil,
-              state.strikes,
-              state.expiresAt,
-            ],
-          )
-        } else {
-          await client.query('DELETE FROM gatehouse_throttle WHERE key = $1', [key])
-        }
-        // Expired counters are forgotten a batch at a time, on every THROTTLE_PRUNE_EVERY-th update (a round trip
-        // less for the others). Rows other transactions hold are skipped, never waited for: two
-        // updates pruning each other's rows could otherwise deadlock.
-        if (++throttleUpdates % THROTTLE_PRUNE_EVERY === 0)
-          await client.query(
-            `DELETE FROM gatehouse_throttle WHERE key IN (
-               SELECT key FROM gatehouse_throttle WHERE expires_at < $1 ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`,
-            [now],
-          )
-        return result
-      }, NOT_DURABLE)
+        const write = state
+          ? `UPDATE gatehouse_throttle SET count = ${integer(state.count)}, window_start = ${integer(state.windowStart)}, blocked_until = ${integer(state.blockedUntil)}, strikes = ${integer(state.strikes)}, expires_at = ${integer(state.expiresAt)} WHERE key = ${literalKey}`
+          : `DELETE FROM gatehouse_throttle WHERE key = ${literalKey}`
+        // Expired counters are forgotten a batch at a time, on every THROTTLE_PRUNE_EVERY-th update (a
+        // round trip less for the others). Rows other transactions hold are skipped, never waited for:
+        // two updates pruning each other's rows could otherwise deadlock.
+        const pruning = prune
+          ? `; DELETE FROM gatehouse_throttle WHERE key IN (
+               SELECT key FROM gatehouse_throttle WHERE expires_at < ${integer(now)} ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`
+          : ''
+        return { write: write + pruning, result }
+      })
     },
     async listSigningKeys(now) {
       const { rows } = await query<KeyRow>(
@@ -877,33 +865,58 @@ async function backfillUsernameKeys(client: Query): Promise<void> {
  * pruned) under load. An upsert is guaranteed to insert or lock, in one statement; its no-op update
  * returns the row as it was.
  */
-async function lockThrottleRow(client: Query, key: string): Promise<ThrottleRow> {
-  const { rows } = await client.query<ThrottleRow>(
-    `INSERT INTO gatehouse_throttle AS t (key, count, window_start, blocked_until, strikes, expires_at) VALUES ($1, 0, 0, 0, 0, 0)
-     ON CONFLICT (key) DO UPDATE SET key = t.key RETURNING t.count, t.window_start, t.blocked_until, t.strikes, t.expires_at`,
-    [key],
-  )
-  return rows[0]!
+function lockThrottleRowQuery(literalKey: string): string {
+  return `INSERT INTO gatehouse_throttle AS t (key, count, window_start, blocked_until, strikes, expires_at) VALUES (${literalKey}, 0, 0, 0, 0, 0)
+     ON CONFLICT (key) DO UPDATE SET key = t.key RETURNING t.count, t.window_start, t.blocked_until, t.strikes, t.expires_at`
+}
+
+/** A number written into SQL text: only ever a finite integer. */
+function integer(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError(`not a finite number: ${value}`)
+  return String(Math.trunc(value))
 }
 
 /** The throttle's expired counters are pruned on one update in this many (100 rows each time per update). */
 export const THROTTLE_PRUNE_EVERY = 8
 
-interface TransactionOptions {
-  /**
-   * False: the commit returns without waiting for the write-ahead log to reach the disk
-   * (synchronous_commit off for this transaction only); a server crash may lose it, never corrupt it.
-   */
-  durable: boolean
+/** Runs `work` in a transaction on one pooled connection: committed, or rolled back and rethrown. */
+async function inTransaction<T>(pool: pg.Pool, work: (client: Query) => Promise<T>): Promise<T> {
+  return withConnection(pool, async (client) => {
+    await client.query('BEGIN')
+    const result = await work(client)
+    await client.query('COMMIT')
+    return result
+  })
 }
 
-const NOT_DURABLE: TransactionOptions = { durable: false }
-
-/** Runs `work` in a transaction on one pooled connection: committed, or rolled back and rethrown. */
-async function inTransaction<T>(
+/**
+ * A read-modify-write transaction that does not wait for the disk (synchronous_commit off for it
+ * only: a server crash may lose it, never corrupt it), in two round trips: its start with `read`
+ * (whose rows `modify` gets), then modify's `write` with the commit. Both are simple queries, which
+ * take no parameters: values go in as literals (pg.escapeLiteral, integer()).
+ */
+async function inTwoRoundTrips<T>(
   pool: pg.Pool,
-  work: (client: Query) => Promise<T>,
-  { durable }: TransactionOptions = { durable: true },
+  read: string,
+  modify: (rows: unknown[]) => { write: string; result: T },
+): Promise<T> {
+  return withConnection(pool, async (client) => {
+    const results = (await client.query(
+      `BEGIN; SET LOCAL synchronous_commit TO off; ${read}`,
+    )) as unknown as pg.QueryResult[]
+    const { write, result } = modify(results.at(-1)!.rows)
+    await client.query(`${write}; COMMIT`)
+    return result
+  })
+}
+
+/**
+ * Runs `run` on one pooled connection, rolling back what it left open on failure and retrying it on a
+ * deadlock or serialization failure; errors come out as the store's.
+ */
+async function withConnection<T>(
+  pool: pg.Pool,
+  run: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let client: pg.PoolClient
@@ -919,11 +932,7 @@ async function inTransaction<T>(
     }
     client.on('error', onError)
     try {
-      // One round trip for both statements (the simple query protocol takes several).
-      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off')
-      const result = await work(client)
-      await client.query('COMMIT')
-      return result
+      return await run(client)
     } catch (error) {
       // A connection whose state is unknown is closed rather than handed to the next caller.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError))
