@@ -41,7 +41,7 @@ import {
   withCatchUp,
   type TokenOwnerCache,
 } from './services/token-owner-cache.js'
-import { parseDatabaseUrl, type Store, type ThrottleStore } from './store/index.js'
+import type { Store, ThrottleStore } from './store/index.js'
 import type { RedisThrottleStore } from './store/redis-throttle.js'
 
 export interface Services {
@@ -77,7 +77,7 @@ export interface Services {
   revocationEvents: RevocationEvents
   grants: GrantRegistry
   currentUser: CurrentUserResolver
-  /** PostgreSQL (TOKEN_OWNER_CACHE_SIZE > 0): the token owners kept in memory behind currentUser. */
+  /** TOKEN_OWNER_CACHE_SIZE > 0: the token owners kept in memory behind currentUser. */
   tokenOwners: TokenOwnerCache | undefined
   /** Prometheus metrics, when METRICS=true. */
   metrics: Metrics | undefined
@@ -104,9 +104,10 @@ export interface ServiceOptions {
 export async function createServices(options: ServiceOptions): Promise<Services> {
   const { config } = options
   const logger = options.logger ?? createLogger('silent')
-  // PostgreSQL only: there a lookup is a round trip; SQLite's costs ~3 µs and sees the CLI's writes at once.
+  // On PostgreSQL a lookup is a round trip; on SQLite a read on the event loop, where asking the file
+  // whether another process committed (the CLI, another worker) costs less than the read.
   const ownerCache =
-    config.tokenOwnerCacheSize > 0 && parseDatabaseUrl(config.databaseUrl).driver === 'postgres'
+    config.tokenOwnerCacheSize > 0
       ? createTokenOwnerCache({
           store: options.store,
           size: config.tokenOwnerCacheSize,

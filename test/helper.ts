@@ -107,7 +107,8 @@ async function open(
   return {
     app,
     services,
-    store,
+    // What the services write through: a write here counts on the next request, as theirs do.
+    store: services.store,
     config,
     hasher: services.hasher,
     dir,

@@ -99,6 +99,8 @@ export function createTokenOwnerCache(deps: {
   return {
     async findTokenOwner(username, sessionId) {
       if (!subscription && !closed && Date.now() >= retryAt) await start()
+      // Another process wrote (SQLite: the CLI, another worker): what it changed counts from this request.
+      if (subscription?.pending()) await subscription.catchUp()
       const entry = trusted() ? entries.get(sessionId) : undefined
       if (entry && entry.username === username) {
         hits++
@@ -153,7 +155,8 @@ const WRITES = [
  * (other instances hear of it through the feed within milliseconds).
  */
 export function withCatchUp(store: Store, cache: Pick<TokenOwnerCache, 'catchUp'>): Store {
-  const wrapped: Store = { ...store }
+  // Every other method is the store's own, looked up at each call.
+  const wrapped: Store = Object.create(store) as Store
   for (const name of WRITES) {
     const write = (store[name] as (...args: unknown[]) => Promise<unknown>).bind(store)
     ;(wrapped as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {

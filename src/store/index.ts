@@ -342,6 +342,12 @@ export interface ChangeSubscription {
   delivered(): DeliveredChanges
   /** Delivers every change committed before this call (e.g. after a write of this process). */
   catchUp(): Promise<void>
+  /**
+   * Whether another process may have committed changes that catchUp would deliver, known without a
+   * query: SQLite asks the file whether another connection committed since the last pull (PRAGMA
+   * data_version, at most once a millisecond); PostgreSQL is told by notifications and answers false.
+   */
+  pending(): boolean
   close(): Promise<void>
 }
 

@@ -580,6 +580,8 @@ export async function openPostgresStore(
         },
         delivered: () => subscription.pump.delivered(),
         catchUp: () => subscription.catchUp(),
+        // Notifications drive the pulls.
+        pending: () => false,
         async close() {
           subscriptions.delete(subscription)
           await subscription.close()

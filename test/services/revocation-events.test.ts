@@ -42,6 +42,7 @@ function fakeFeed() {
         },
         delivered: () => pump.delivered(),
         catchUp: () => pump.pull(),
+        pending: () => false,
         close: async () => undefined,
       }
     },

@@ -1,8 +1,12 @@
-// The token-owner cache on PostgreSQL: hot sessions cost no query, and every instance sharing the
-// database refuses a token at once when its session ends or its user changes, feed up or down.
+// The token-owner cache: hot sessions cost no query, and every instance (PostgreSQL) or process
+// (SQLite: the CLI, another worker) sharing the database refuses a token at once when its session
+// ends or its user changes, feed up or down.
+import { setTimeout as sleep } from 'node:timers/promises'
+import Database from 'better-sqlite3'
 import pg from 'pg'
 import { describe, expect, it, vi } from 'vitest'
 import { createTokenOwnerCache } from '../../src/services/token-owner-cache.js'
+import { parseDatabaseUrl } from '../../src/store/index.js'
 import { build, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
 
@@ -22,6 +26,35 @@ async function untilRefused(t: TestApp, token: string, since: number): Promise<n
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
+
+describe('token-owner cache (SQLite)', () => {
+  it('answers a hot session without reading the file, and counts another process’s writes from its next request', async () => {
+    const t = await build()
+    await t.addUser({ username: 'alice', scopes: ['me'] })
+    const token = await t.login('alice', PASSWORD)
+    expect((await me(t, token)).statusCode).toBe(200)
+    const { misses } = t.services.tokenOwners!.stats
+    for (let i = 0; i < 50; i++) expect((await me(t, token)).statusCode).toBe(200)
+    expect(t.services.tokenOwners!.stats).toMatchObject({ misses, trusted: true })
+
+    // Another process: its own connection to the file, writing as the FastAPI app or sqlite3 would.
+    const { filename } = parseDatabaseUrl(t.config.databaseUrl) as { filename: string }
+    const other = new Database(filename)
+    try {
+      other.prepare("UPDATE users SET disabled = 1 WHERE username = 'alice'").run()
+      await sleep(2) // the file is asked at most once a millisecond
+      expect((await me(t, token)).statusCode).toBe(400)
+      other.prepare("UPDATE users SET disabled = 0 WHERE username = 'alice'").run()
+      await sleep(2)
+      expect((await me(t, token)).statusCode).toBe(200)
+      other.prepare('UPDATE gatehouse_sessions SET revoked_at = ?').run(Date.now())
+      await sleep(2)
+      expect((await me(t, token)).statusCode).toBe(401)
+    } finally {
+      other.close()
+    }
+  })
+})
 
 describe.skipIf(skipPostgres)('token-owner cache (PostgreSQL)', () => {
   it('answers a hot session from memory: no database query in steady state', async () => {
@@ -132,6 +165,7 @@ describe('token-owner cache', () => {
             cursor: 0,
             delivered: () => ({ cursor: 0, above: new Set<number>() }),
             catchUp: async () => undefined,
+            pending: () => false,
             close: async () => undefined,
           }
         },
