@@ -19,7 +19,6 @@ import {
   toChange,
   CLIENT_COLUMNS,
   containsPattern,
-  credentialsStillCurrent,
   PRUNE_BATCH,
   takeLeaseQuery,
   SESSION_COLUMNS,
@@ -39,7 +38,6 @@ import {
   type AuditRow,
   type ChangeRow,
   type ClientRow,
-  type CredentialsRow,
   type KeyRow,
   type OneTimeTokenRow,
   type OutboxRow,
@@ -122,9 +120,25 @@ export async function openPostgresStore(
     }
   }
   let throttleUpdates = 0
-  const insertSession = async (client: Query, session: NewSession): Promise<void> => {
-    await client.query(
-      `INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)`,
+  /**
+   * A session and its first refresh token in one statement (atomic without a transaction: one round
+   * trip, not four), created only from the rows `owner` selects: one row for any user, or the user
+   * row locked FOR SHARE while its credentials are still the ones a login verified.
+   */
+  const insertSession = async (
+    session: NewSession,
+    owner = 'SELECT true',
+    ownerValues: unknown[] = [],
+  ): Promise<boolean> => {
+    const { rows } = await query<{ created: number }>(
+      `WITH owner AS (${owner}),
+       session AS (
+         INSERT INTO gatehouse_sessions (id, user_id, scope, created_at, last_used_at, expires_at, user_agent, ip, amr, client_id)
+         SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8, $9 FROM owner RETURNING id),
+       token AS (
+         INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at)
+         SELECT $10, id, $4 FROM session RETURNING 1)
+       SELECT count(*)::int AS created FROM token`,
       [
         session.id,
         session.userId,
@@ -135,12 +149,11 @@ export async function openPostgresStore(
         session.ip,
         session.amr?.length ? session.amr.join(' ') : null,
         session.clientId ?? null,
+        session.refreshTokenHash,
+        ...ownerValues,
       ],
     )
-    await client.query(
-      'INSERT INTO gatehouse_refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)',
-      [session.refreshTokenHash, session.id, session.createdAt],
-    )
+    return rows[0]?.created === 1
   }
 
   try {
@@ -369,21 +382,18 @@ export async function openPostgresStore(
       )
     },
     async createSession(session: NewSession) {
-      await transaction((client) => insertSession(client, session))
+      await insertSession(session)
     },
     async createSessionIfCurrent(session, expect) {
-      return transaction(async (client) => {
-        // FOR SHARE blocks any UPDATE of the row until this commits, so a credential change either
-        // committed before (and is read here: READ COMMITTED locking reads see the newest version)
-        // or waits, and its revocation then sees this session.
-        const { rows } = await client.query<CredentialsRow>(
-          'SELECT hashed_password, credential_version, disabled FROM users WHERE id = $1 FOR SHARE',
-          [session.userId],
-        )
-        if (!credentialsStillCurrent(rows[0], expect)) return false
-        await insertSession(client, session)
-        return true
-      })
+      // FOR SHARE blocks any UPDATE of the row until this commits, so a credential change either
+      // committed before (and the row no longer matches: READ COMMITTED locking reads re-check the
+      // newest version) or waits, and its revocation then sees this session.
+      return insertSession(
+        session,
+        `SELECT true FROM users WHERE id = $2 AND hashed_password = $11 AND credential_version = $12
+           AND disabled IS NOT TRUE FOR SHARE`,
+        [expect.hashedPassword, expect.credentialVersion],
+      )
     },
     async changeCredentials(userId, change, revoke) {
       return transaction(async (client) => {
