@@ -76,7 +76,8 @@ describe.skipIf(skip)('Swagger UI at /docs in headless Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'swagger-authorized.png') })
     await dialog.getByRole('button', { name: 'Close', exact: true }).click()
 
-    const operation = page.locator('.opblock', {
+    // GET, not PATCH, of the same path.
+    const operation = page.locator('.opblock.opblock-get', {
       has: page.locator('.opblock-summary-path[data-path="/users/me/"]'),
     })
     await operation.locator('.opblock-summary').click()
