@@ -156,12 +156,12 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   let redis: Promise<RedisThrottleStore> | undefined
   const throttleStore: ThrottleStore = config.redisUrl
     ? {
-        async updateThrottle(key, update) {
+        async updateThrottles(keys, update) {
           const url = config.redisUrl!
           redis ??= import('./store/redis-throttle.js').then((module) =>
             module.openRedisThrottleStore(url),
           )
-          return (await redis).updateThrottle(key, update)
+          return (await redis).updateThrottles(keys, update)
         },
       }
     : store

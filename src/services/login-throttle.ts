@@ -91,29 +91,33 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const userShare = Math.max(1, Math.min(policy.pairLimit, Math.floor((policy.userLimit - 1) / 2)))
   const prefixLength = policy.ipv6PrefixLength ?? 64
 
-  /** Charges one attempt; the wait when refused (0: allowed), and whether it is a first failure. */
-  const take = (name: string, limit: number): Promise<{ wait: number; early: boolean }> =>
-    store.updateThrottle(name, (state) => {
-      const { next, refusedForMs } = countAttempt(state, Date.now(), limit, policy)
-      const early = next.strikes === 0 && next.count <= userShare
-      return { state: next, result: { wait: refusedForMs, early } }
+  /** One atomic update of `keys`, decided by `decide` on a ledger of their states. */
+  const withCounters = <T>(keys: string[], decide: (ledger: Ledger) => T): Promise<T> =>
+    store.updateThrottles(keys, (states) => {
+      const ledger = createLedger(keys, states, Date.now(), policy)
+      const result = decide(ledger)
+      return { states: ledger.states(), result }
     })
 
-  /** The wait an attempt would get, without charging it. */
-  const peek = (name: string, limit: number): Promise<number> =>
-    store.updateThrottle(name, (state) => ({
-      state: state ?? null,
-      result: countAttempt(state, Date.now(), limit, policy).refusedForMs,
-    }))
-
-  const giveBack = (name: string): Promise<void> =>
-    store.updateThrottle(name, (state) => ({
-      state: state && state.count > 0 ? { ...state, count: state.count - 1 } : (state ?? null),
-      result: undefined,
-    }))
-  const giveBackAll = async (names: string[]): Promise<void> => {
-    for (const name of names) await giveBack(name)
+  /** Charges `counters` in order, in one update (see Ledger.take); throws Throttled on a refusal. */
+  const chargeInOrder = async (counters: Array<[string, number]>): Promise<string[]> => {
+    const { wait, charged } = await withCounters(
+      counters.map(([name]) => name),
+      (ledger) => {
+        for (const [name, limit] of counters) {
+          const refusedFor = ledger.take(name, limit)
+          if (refusedFor > 0) return { wait: refusedFor, charged: [] }
+        }
+        return { wait: 0, charged: ledger.charged() }
+      },
+    )
+    if (wait > 0) throw throttled(wait)
+    return charged
   }
+  const giveBackAll = (names: string[]): Promise<void> =>
+    withCounters(names, (ledger) => names.forEach((name) => ledger.giveBack(name)))
+  const forgetAll = (names: string[]): Promise<void> =>
+    withCounters(names, (ledger) => names.forEach((name) => ledger.set(name, null)))
 
   const reserve = async (username: string, ip: string): Promise<Reservation> => {
     const user = username.normalize('NFKC').toLowerCase()
@@ -122,54 +126,46 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     const userKey = key('user', user)
     const ipKey = key('ip', address)
     const knownKey = key('known', user, address)
-    const known = await store.updateThrottle(knownKey, (state) => ({
-      state: state ?? null,
-      result: state !== undefined,
-    }))
 
     // In order, stopping at the first refusal and giving back what was taken: a refused attempt
     // costs nothing on another counter (else one address could spend the username's budget).
-    const pair = await take(pairKey, policy.pairLimit)
-    if (pair.wait > 0) throw throttled(pair.wait)
-    const taken = [pairKey]
-    const ipWait = (await take(ipKey, policy.ipLimit)).wait
-    if (ipWait > 0) {
-      await giveBackAll(taken)
-      throw throttled(ipWait)
-    }
-    taken.push(ipKey)
-    if (!known) {
-      // Past its share, an address is still refused while the username is, but charges it nothing.
-      const userWait = pair.early
-        ? (await take(userKey, policy.userLimit)).wait
-        : await peek(userKey, policy.userLimit)
-      if (userWait > 0) {
-        await giveBackAll(taken)
-        throw throttled(userWait)
+    const { wait, charged } = await withCounters([pairKey, ipKey, userKey, knownKey], (ledger) => {
+      const refused = (refusedFor: number) => ({ wait: refusedFor, charged: [] })
+      const known = ledger.state(knownKey) !== undefined
+      const pairWait = ledger.take(pairKey, policy.pairLimit)
+      if (pairWait > 0) return refused(pairWait)
+      const pair = ledger.state(pairKey)!
+      const early = pair.strikes === 0 && pair.count <= userShare
+      const ipWait = ledger.take(ipKey, policy.ipLimit)
+      if (ipWait > 0) return refused(ipWait)
+      if (!known) {
+        // Past its share, an address is still refused while the username is, but charges it nothing.
+        const userWait = early
+          ? ledger.take(userKey, policy.userLimit)
+          : ledger.peek(userKey, policy.userLimit)
+        if (userWait > 0) return refused(userWait)
       }
-      if (pair.early) taken.push(userKey)
-    }
+      return { wait: 0, charged: ledger.charged() }
+    })
+    if (wait > 0) throw throttled(wait)
 
-    const shared = taken.filter((name) => name !== pairKey)
+    const shared = charged.filter((name) => name !== pairKey)
     return {
       async succeeded() {
         const at = Date.now()
-        await store.updateThrottle(pairKey, () => ({ state: null, result: undefined }))
-        await store.updateThrottle(knownKey, () => ({
-          state: {
+        await withCounters([pairKey, knownKey, ...shared], (ledger) => {
+          ledger.set(pairKey, null)
+          ledger.set(knownKey, {
             count: 0,
             windowStart: at,
             blockedUntil: 0,
             strikes: 0,
             expiresAt: at + KNOWN_PAIR_MS,
-          },
-          result: undefined,
-        }))
-        await giveBackAll(shared)
+          })
+          for (const name of shared) ledger.giveBack(name)
+        })
       },
-      async cancelled() {
-        await giveBackAll(taken)
-      },
+      cancelled: () => giveBackAll(charged),
     }
   }
 
@@ -179,22 +175,8 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     ]
     if (challenge !== undefined)
       counters.unshift([key('mfa-token', challenge), SECOND_FACTOR_LIMITS.challenge])
-    const taken: string[] = []
-    for (const [name, limit] of counters) {
-      const { wait } = await take(name, limit)
-      if (wait > 0) {
-        await giveBackAll(taken)
-        throw throttled(wait)
-      }
-      taken.push(name)
-    }
-    return {
-      async succeeded() {
-        for (const name of taken)
-          await store.updateThrottle(name, () => ({ state: null, result: undefined }))
-      },
-      cancelled: () => giveBackAll(taken),
-    }
+    const charged = await chargeInOrder(counters)
+    return { succeeded: () => forgetAll(charged), cancelled: () => giveBackAll(charged) }
   }
 
   /** REDIS_FAILURE_MODE=open lets attempts through while the counters are unreachable. */
@@ -216,22 +198,17 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     registration: (ip) =>
       orOpen(async () => {
         const address = throttleAddress(ip, prefixLength)
-        const { wait } = await take(key('register', address), policy.registrationLimit ?? 10)
-        if (wait > 0) throw throttled(wait)
+        await chargeInOrder([[key('register', address), policy.registrationLimit ?? 10]])
       }, undefined),
     recovery: (identifier, ip) =>
       orOpen(async () => {
         const address = throttleAddress(ip, prefixLength)
-        const ipKey = key('recover-ip', address)
-        const ipWait = (await take(ipKey, policy.registrationLimit ?? 10)).wait
-        if (ipWait > 0) throw throttled(ipWait)
         // A mailbox gets a few mails per window at most, whoever asks for them.
         const account = identifier.normalize('NFKC').toLowerCase()
-        const accountWait = (await take(key('recover', account), policy.pairLimit)).wait
-        if (accountWait > 0) {
-          await giveBack(ipKey)
-          throw throttled(accountWait)
-        }
+        await chargeInOrder([
+          [key('recover-ip', address), policy.registrationLimit ?? 10],
+          [key('recover', account), policy.pairLimit],
+        ])
       }, undefined),
     secondFactor: (userId, challenge) =>
       orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
@@ -239,6 +216,68 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
 }
 
 const throttled = (waitMs: number): Throttled => new Throttled(Math.ceil(waitMs / 1000))
+
+/** The counters of one atomic update, as an update decides their next states. */
+interface Ledger {
+  state(name: string): ThrottleState | undefined
+  set(name: string, state: ThrottleState | null): void
+  /**
+   * Charges one attempt: 0 when allowed, else how long it is refused for. A refused counter keeps its
+   * refusal and the counters charged before it in this update are given back (a refused attempt
+   * costs nothing on another counter).
+   */
+  take(name: string, limit: number): number
+  /** How long an attempt would be refused for, without charging it; a refusal gives back as take's. */
+  peek(name: string, limit: number): number
+  /** One attempt fewer on the counter (an attempt that turned out not to count). */
+  giveBack(name: string): void
+  /** The counters take charged in this update, in order. */
+  charged(): string[]
+  /** The next states, in the order of the keys. */
+  states(): (ThrottleState | null)[]
+}
+
+function createLedger(
+  keys: readonly string[],
+  read: (ThrottleState | undefined)[],
+  now: number,
+  policy: Pick<ThrottlePolicy, 'windowMs' | 'baseBlockMs' | 'maxBlockMs'>,
+): Ledger {
+  const next = new Map<string, ThrottleState | null>(
+    keys.map((name, index) => [name, read[index] ?? null]),
+  )
+  let charged: string[] = []
+  const ledger: Ledger = {
+    state: (name) => next.get(name) ?? undefined,
+    set(name, state) {
+      next.set(name, state)
+    },
+    take(name, limit) {
+      const { next: state, refusedForMs } = countAttempt(ledger.state(name), now, limit, policy)
+      next.set(name, state)
+      if (refusedForMs > 0) {
+        for (const taken of charged) ledger.giveBack(taken)
+        charged = []
+      } else charged.push(name)
+      return refusedForMs
+    },
+    peek(name, limit) {
+      const { refusedForMs } = countAttempt(ledger.state(name), now, limit, policy)
+      if (refusedForMs > 0) {
+        for (const taken of charged) ledger.giveBack(taken)
+        charged = []
+      }
+      return refusedForMs
+    },
+    giveBack(name) {
+      const state = ledger.state(name)
+      if (state && state.count > 0) next.set(name, { ...state, count: state.count - 1 })
+    },
+    charged: () => [...charged],
+    states: () => keys.map((name) => next.get(name) ?? null),
+  }
+  return ledger
+}
 
 /**
  * The address an attempt is counted under: an IPv4 address as it is (also when IPv4-mapped,

@@ -394,13 +394,29 @@ export interface ThrottleState {
 
 export interface ThrottleStore {
   /**
-   * Reads the counter `key`, lets `update` decide its next state (null: forget it) and a result, and
-   * stores the state, atomically across processes. Returns the result.
+   * Reads the counters `keys` (distinct; an absent or expired one reads as undefined), lets `update`
+   * decide their next states (in the same order; null: forget it) and a result, and stores them,
+   * atomically across processes. `update` may run more than once (a store retries on contention):
+   * keep it pure. Returns the result.
    */
-  updateThrottle<T>(
-    key: string,
-    update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
-  ): Promise<T>
+  updateThrottles<T>(keys: readonly string[], update: ThrottleUpdate<T>): Promise<T>
+}
+
+export type ThrottleUpdate<T> = (states: (ThrottleState | undefined)[]) => {
+  states: (ThrottleState | null)[]
+  result: T
+}
+
+/** One counter's update: updateThrottles with one key. */
+export function updateThrottle<T>(
+  store: ThrottleStore,
+  key: string,
+  update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
+): Promise<T> {
+  return store.updateThrottles([key], ([state]) => {
+    const { state: next, result } = update(state)
+    return { states: [next], result }
+  })
 }
 
 /** A user's TOTP factor. Times are epoch milliseconds. */

@@ -488,31 +488,40 @@ export async function openPostgresStore(
             )
       return revoked > 0
     },
-    async updateThrottle(key, update) {
-      // Not durable: a login makes up to eight of these, and waiting for the disk at each commit made
-      // it slower than its password check on PostgreSQL. A server crash may forget the last few
-      // hundred milliseconds of counts (a few attempts), as Redis, the other counter store, may.
-      // Two round trips each (a login's largest share of them): the lock with the transaction's
-      // start, the write with its commit.
-      const literalKey = pg.escapeLiteral(key)
+    async updateThrottles(keys, update) {
+      // Not durable: a login makes a few of these, and waiting for the disk at each commit made it
+      // slower than its password check on PostgreSQL. A server crash may forget the last few hundred
+      // milliseconds of counts (a few attempts), as Redis, the other counter store, may.
+      // Two round trips for all the counters: their locks with the transaction's start, their writes
+      // with its commit. Locked in key order, so two updates of the same keys cannot deadlock.
+      const literals = new Map(keys.map((key) => [key, pg.escapeLiteral(key)]))
       const prune = ++throttleUpdates % THROTTLE_PRUNE_EVERY === 0
-      return inTwoRoundTrips(pool, lockThrottleRowQuery(literalKey), (rows) => {
-        const row = rows[0] as ThrottleRow
+      return inTwoRoundTrips(pool, lockThrottleRowsQuery([...literals.values()].sort()), (rows) => {
+        const byKey = new Map(
+          (rows as (ThrottleRow & { key: string })[]).map((row) => [row.key, row]),
+        )
         const now = Date.now()
         // The placeholder a first attempt inserts has expired at 0: it reads as no counter.
-        const current = row.expires_at > now ? toThrottleState(row) : undefined
-        const { state, result } = update(current)
-        const write = state
-          ? `UPDATE gatehouse_throttle SET count = ${integer(state.count)}, window_start = ${integer(state.windowStart)}, blocked_until = ${integer(state.blockedUntil)}, strikes = ${integer(state.strikes)}, expires_at = ${integer(state.expiresAt)} WHERE key = ${literalKey}`
-          : `DELETE FROM gatehouse_throttle WHERE key = ${literalKey}`
+        const { states, result } = update(
+          keys.map((key) => {
+            const row = byKey.get(key)
+            return row && row.expires_at > now ? toThrottleState(row) : undefined
+          }),
+        )
+        const writes = keys.map((key, index) => {
+          const state = states[index]
+          const literalKey = literals.get(key)!
+          return state
+            ? `UPDATE gatehouse_throttle SET count = ${integer(state.count)}, window_start = ${integer(state.windowStart)}, blocked_until = ${integer(state.blockedUntil)}, strikes = ${integer(state.strikes)}, expires_at = ${integer(state.expiresAt)} WHERE key = ${literalKey}`
+            : `DELETE FROM gatehouse_throttle WHERE key = ${literalKey}`
+        })
         // Expired counters are forgotten a batch at a time, on every THROTTLE_PRUNE_EVERY-th update (a
         // round trip less for the others). Rows other transactions hold are skipped, never waited for:
         // two updates pruning each other's rows could otherwise deadlock.
-        const pruning = prune
-          ? `; DELETE FROM gatehouse_throttle WHERE key IN (
-               SELECT key FROM gatehouse_throttle WHERE expires_at < ${integer(now)} ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`
-          : ''
-        return { write: write + pruning, result }
+        if (prune)
+          writes.push(`DELETE FROM gatehouse_throttle WHERE key IN (
+               SELECT key FROM gatehouse_throttle WHERE expires_at < ${integer(now)} ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`)
+        return { write: writes.join('; '), result }
       })
     },
     async listSigningKeys(now) {
@@ -871,15 +880,16 @@ async function backfillUsernameKeys(client: Query): Promise<void> {
 }
 
 /**
- * Locks the counter's row for this transaction, creating it first when absent. SELECT ... FOR UPDATE
+ * Locks the counters' rows for this transaction, creating them first when absent. SELECT ... FOR UPDATE
  * cannot lock a row that does not exist yet (two first attempts would both start from zero), and
  * INSERT ... ON CONFLICT DO NOTHING followed by it can find the row deleted in between (forgotten or
  * pruned) under load. An upsert is guaranteed to insert or lock, in one statement; its no-op update
  * returns the row as it was.
  */
-function lockThrottleRowQuery(literalKey: string): string {
-  return `INSERT INTO gatehouse_throttle AS t (key, count, window_start, blocked_until, strikes, expires_at) VALUES (${literalKey}, 0, 0, 0, 0, 0)
-     ON CONFLICT (key) DO UPDATE SET key = t.key RETURNING t.count, t.window_start, t.blocked_until, t.strikes, t.expires_at`
+function lockThrottleRowsQuery(literalKeys: readonly string[]): string {
+  const values = literalKeys.map((key) => `(${key}, 0, 0, 0, 0, 0)`).join(', ')
+  return `INSERT INTO gatehouse_throttle AS t (key, count, window_start, blocked_until, strikes, expires_at) VALUES ${values}
+     ON CONFLICT (key) DO UPDATE SET key = t.key RETURNING t.key, t.count, t.window_start, t.blocked_until, t.strikes, t.expires_at`
 }
 
 /** A number written into SQL text: only ever a finite integer. */

@@ -1,10 +1,10 @@
 // Throttling counters in Redis (REDIS_URL), shared by every instance, with key expiry. Each update is
-// an optimistic transaction (WATCH, GET, MULTI/SET or DEL, EXEC, retried when another instance got
+// an optimistic transaction (WATCH, MGET, MULTI/SET or DEL, EXEC, retried when another instance got
 // there first), so the counting rule stays in one place (services/login-throttle.ts) for every store.
 // WATCH is per connection, so updates take turns on one dedicated connection of this process.
 import { Redis } from 'ioredis'
 import { ThrottleUnavailable } from '../errors.js'
-import type { ThrottleState, ThrottleStore } from './index.js'
+import type { ThrottleState, ThrottleStore, ThrottleUpdate } from './index.js'
 
 const PREFIX = 'gatehouse:throttle:'
 /** Redis answers in well under a millisecond locally; past this it is treated as unreachable. */
@@ -28,29 +28,38 @@ export function openRedisThrottleStore(url: string): RedisThrottleStore {
   redis.on('error', () => {})
   let turn: Promise<unknown> = Promise.resolve()
 
-  const attempt = async <T>(
-    key: string,
-    update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
-  ) => {
+  const attempt = async <T>(keys: readonly string[], update: ThrottleUpdate<T>): Promise<T> => {
     for (let tries = 0; tries < MAX_ATTEMPTS; tries++) {
-      await redis.watch(key)
-      const raw = await redis.get(key)
+      await redis.watch(...keys)
+      const raws = await redis.mget(...keys)
       const now = Date.now()
-      const parsed = raw === null ? undefined : (JSON.parse(raw) as ThrottleState)
-      const { state, result } = update(parsed && parsed.expiresAt > now ? parsed : undefined)
+      const { states, result } = update(
+        raws.map((raw) => {
+          const parsed = raw === null ? undefined : (JSON.parse(raw) as ThrottleState)
+          return parsed && parsed.expiresAt > now ? parsed : undefined
+        }),
+      )
       const transaction = redis.multi()
-      if (state)
-        transaction.set(key, JSON.stringify(state), 'PX', Math.max(1, state.expiresAt - now))
-      else transaction.del(key)
-      // EXEC answers null when the watched key changed meanwhile: read again and redo.
+      keys.forEach((key, index) => {
+        const state = states[index]
+        if (state)
+          transaction.set(key, JSON.stringify(state), 'PX', Math.max(1, state.expiresAt - now))
+        else transaction.del(key)
+      })
+      // EXEC answers null when a watched key changed meanwhile: read again and redo.
       if ((await transaction.exec()) !== null) return result
     }
     throw new ThrottleUnavailable('throttle counter kept changing under concurrent updates')
   }
 
   return {
-    async updateThrottle(key, update) {
-      const run = turn.then(() => attempt(PREFIX + key, update))
+    async updateThrottles(keys, update) {
+      const run = turn.then(() =>
+        attempt(
+          keys.map((key) => PREFIX + key),
+          update,
+        ),
+      )
       turn = run.catch(() => undefined)
       try {
         return await run

@@ -11,7 +11,7 @@ import {
   type NewUser,
   type SigningKeyRecord,
   type Store,
-  type ThrottleState,
+  type ThrottleUpdate,
 } from './index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
@@ -377,25 +377,26 @@ export function openSqliteStore(filename: string): Store {
     },
   )
 
-  const updateThrottle = db.transaction(
-    <T>(
-      key: string,
-      update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
-    ): T => {
-      const row = statements.throttle.get(key)
+  const updateThrottles = db.transaction(
+    <T>(keys: readonly string[], update: ThrottleUpdate<T>): T => {
+      const rows = keys.map((key) => statements.throttle.get(key))
       const now = Date.now()
-      const current = row && row.expires_at > now ? toThrottleState(row) : undefined
-      const { state, result } = update(current)
-      if (state)
-        statements.saveThrottle.run(
-          key,
-          state.count,
-          state.windowStart,
-          state.blockedUntil,
-          state.strikes,
-          state.expiresAt,
-        )
-      else if (row) statements.forgetThrottle.run(key)
+      const { states, result } = update(
+        rows.map((row) => (row && row.expires_at > now ? toThrottleState(row) : undefined)),
+      )
+      keys.forEach((key, index) => {
+        const state = states[index]
+        if (state)
+          statements.saveThrottle.run(
+            key,
+            state.count,
+            state.windowStart,
+            state.blockedUntil,
+            state.strikes,
+            state.expiresAt,
+          )
+        else if (rows[index]) statements.forgetThrottle.run(key)
+      })
       // Expired counters are forgotten a few at a time, on the way.
       statements.pruneThrottle.run(now)
       return result
@@ -562,8 +563,8 @@ export function openSqliteStore(filename: string): Store {
           : statements.revokeOwnSession.run(now, sessionId, userId)
       return result.changes > 0
     },
-    async updateThrottle(key, update) {
-      return updateThrottle.immediate(key, update) as ReturnType<typeof update>['result']
+    async updateThrottles(keys, update) {
+      return updateThrottles.immediate(keys, update) as ReturnType<typeof update>['result']
     },
     async listSigningKeys(now) {
       return statements.keys.all(now).map(toSigningKey)

@@ -11,7 +11,7 @@ describe('an unreachable database', () => {
     const token = await t.login('alice', 'alice-password')
     const failure = new DatabaseUnavailable('connect ECONNREFUSED 10.0.0.5:5432')
     vi.spyOn(t.store, 'findTokenOwner').mockRejectedValue(failure)
-    vi.spyOn(t.store, 'updateThrottle').mockRejectedValue(failure)
+    vi.spyOn(t.store, 'updateThrottles').mockRejectedValue(failure)
     for (const response of [
       await t.app.inject({
         method: 'GET',

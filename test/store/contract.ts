@@ -8,6 +8,7 @@ import {
   type Store,
   type ThrottleState,
   type ThrottleStore,
+  updateThrottle,
 } from '../../src/store/index.js'
 import { changeFeedContract } from './change-feed-contract.js'
 
@@ -41,11 +42,40 @@ function newSession(
 /** The throttle-counter part of the contract, which Redis also implements. */
 export function throttleContract(name: string, open: () => Promise<ThrottleStore>): void {
   describe(`${name} throttle counters`, () => {
+    it('updates several counters in one atomic update, named in any order, without deadlock', async () => {
+      const store = await open()
+      const [a, b] = [`a-${Math.random()}`, `b-${Math.random()}`]
+      const read = (keys: string[]) =>
+        store.updateThrottles(keys, (states) => ({
+          states: states.map((state) => state ?? null),
+          result: states.map((state) => state?.count),
+        }))
+      const bump = (keys: string[]) =>
+        store.updateThrottles(keys, (states) => ({
+          states: states.map((state) => ({
+            count: (state?.count ?? 0) + 1,
+            windowStart: 0,
+            blockedUntil: 0,
+            strikes: 0,
+            expiresAt: Date.now() + HOUR,
+          })),
+          result: undefined,
+        }))
+      await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? [a, b] : [b, a])))
+      expect(await read([a, b])).toEqual([20, 20])
+      expect(await read([b, a])).toEqual([20, 20])
+      await store.updateThrottles([b, a], ([stateB]) => ({
+        states: [stateB ?? null, null],
+        result: undefined,
+      }))
+      expect(await read([a, b])).toEqual([undefined, 20])
+    })
+
     it('updates throttle counters atomically, and forgets them on request or expiry', async () => {
       const store = await open()
       const k = `k-${Math.random()}`
       const bump = (key: string) =>
-        store.updateThrottle(key, (state) => {
+        updateThrottle(store, key, (state) => {
           const count = (state?.count ?? 0) + 1
           const next: ThrottleState = {
             count,
@@ -59,17 +89,17 @@ export function throttleContract(name: string, open: () => Promise<ThrottleStore
       const counts = await Promise.all(Array.from({ length: 20 }, () => bump(k)))
       expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
       expect(
-        await store.updateThrottle(k, (state) => ({ state: null, result: state?.count })),
+        await updateThrottle(store, k, (state) => ({ state: null, result: state?.count })),
       ).toBe(20)
       expect(
-        await store.updateThrottle(k, (state) => ({ state: state ?? null, result: state })),
+        await updateThrottle(store, k, (state) => ({ state: state ?? null, result: state })),
       ).toBeUndefined()
-      await store.updateThrottle(`old-${k}`, () => ({
+      await updateThrottle(store, `old-${k}`, () => ({
         state: { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0, expiresAt: Date.now() - 1 },
         result: undefined,
       }))
       expect(
-        await store.updateThrottle(`old-${k}`, (state) => ({
+        await updateThrottle(store, `old-${k}`, (state) => ({
           state: state ?? null,
           result: state,
         })),

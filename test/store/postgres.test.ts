@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, DatabaseUnavailable } from '../../src/errors.js'
 import type { Store } from '../../src/store/index.js'
-import { openStore } from '../../src/store/index.js'
+import { openStore, updateThrottle } from '../../src/store/index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import {
   openPostgresStore,
@@ -71,17 +71,20 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       const store = await openTemp(url)
       const keep = { count: 1, windowStart: 0, blockedUntil: 0, strikes: 0 }
       for (let index = 0; index < 50; index++)
-        await store.updateThrottle(`old-${index}`, () => ({
+        await updateThrottle(store, `old-${index}`, () => ({
           state: { ...keep, expiresAt: Date.now() - 1_000 },
           result: undefined,
         }))
-      await store.updateThrottle('live', () => ({
+      await updateThrottle(store, 'live', () => ({
         state: { ...keep, expiresAt: Date.now() + 60_000 },
         result: undefined,
       }))
       // The 50 expired counters are gone after at most THROTTLE_PRUNE_EVERY more updates; the live one stays.
       for (let index = 0; index < THROTTLE_PRUNE_EVERY; index++)
-        await store.updateThrottle('live', (state) => ({ state: state ?? null, result: undefined }))
+        await updateThrottle(store, 'live', (state) => ({
+          state: state ?? null,
+          result: undefined,
+        }))
       const { rows } = await admin.query<{ key: string }>(
         `SELECT key FROM ${schema}.gatehouse_throttle`,
       )
@@ -349,7 +352,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         Array.from({ length: 4 }, () => openTemp(url, { poolSize: 3 })),
       )
       const bump = (store: Store) =>
-        store.updateThrottle('fresh-key', (state) => {
+        updateThrottle(store, 'fresh-key', (state) => {
           const count = (state?.count ?? 0) + 1
           return {
             state: {
@@ -370,7 +373,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       const store = await openTemp((await freshSchema()).url, { poolSize: 6 })
       const outcomes = await Promise.all(
         Array.from({ length: 30 }, (_, i) =>
-          store.updateThrottle('k', (state) => {
+          updateThrottle(store, 'k', (state) => {
             if (i % 3 === 0) return { state: null, result: 'forgot' }
             return {
               state: {
@@ -499,7 +502,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
         DatabaseUnavailable,
       )
       await expect(
-        store.updateThrottle('k', () => ({ state: null, result: 0 })),
+        updateThrottle(store, 'k', () => ({ state: null, result: 0 })),
       ).rejects.toBeInstanceOf(DatabaseUnavailable)
       // A new store on the same schema (the server is back) sees the data.
       const again = await openTemp(urlWithSchema(schema))
@@ -509,7 +512,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
     it('reports a connection the server terminates mid-query (57P01) as DatabaseUnavailable', async () => {
       const { schema, url, admin } = await freshSchema()
       const store = await openTemp(url, { poolSize: 1 })
-      await store.updateThrottle('k', () => ({
+      await updateThrottle(store, 'k', () => ({
         state: {
           count: 1,
           windowStart: 0,
@@ -525,7 +528,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       await holder.query(
         `BEGIN; SELECT * FROM ${schema}.gatehouse_throttle WHERE key = 'k' FOR UPDATE`,
       )
-      const waiting = store.updateThrottle('k', (state) => ({
+      const waiting = updateThrottle(store, 'k', (state) => ({
         state: state ?? null,
         result: state,
       }))
@@ -547,7 +550,7 @@ describe.skipIf(skipPostgres)('PostgreSQL', () => {
       await holder.query('ROLLBACK')
       // The pool drops the dead connection and opens a new one.
       expect(
-        (await store.updateThrottle('k', (state) => ({ state: state ?? null, result: state })))
+        (await updateThrottle(store, 'k', (state) => ({ state: state ?? null, result: state })))
           ?.count,
       ).toBe(1)
     })
