@@ -31,14 +31,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw error
   })
   const app = await buildApp(services)
-  // After the calibration (buildApp): the pool's threads exist and are idle.
-  const priority = await lowerHashingThreadPriority({ niceness: config.hashThreadNiceness })
-  if (priority.applied)
-    logger.info(
-      { threads: priority.threads.length, nice: priority.niceness },
-      'hashing threads run at a lower priority than the event loop',
-    )
-  else logger.debug({ reason: priority.reason }, 'hashing thread priority left unchanged')
   app.addHook('onClose', async () => {
     await services.close()
     await store.close()
@@ -51,6 +43,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   })
   if (app.metrics && config.metricsPort !== undefined)
     await serveMetrics(app, app.metrics.registry, config.host, config.metricsPort)
+  // The hasher's calibration (onReady) first, at the priority other processes have: at a lower one
+  // it measured, and waited, as long as any busy process on the machine let it (a slow start).
+  // Then the pool's threads exist and are idle.
+  await app.ready()
+  const priority = await lowerHashingThreadPriority({ niceness: config.hashThreadNiceness })
+  if (priority.applied)
+    logger.info(
+      { threads: priority.threads.length, nice: priority.niceness },
+      'hashing threads run at a lower priority than the event loop',
+    )
+  else logger.debug({ reason: priority.reason }, 'hashing thread priority left unchanged')
   const url = await app.listen({ host: config.host, port: config.port })
   logger.info(`Gatehouse is serving on ${url} (interactive docs at ${url}/docs)`)
   const mail = describeMailSetup(config.mail)
