@@ -407,18 +407,6 @@ export type ThrottleUpdate<T> = (states: (ThrottleState | undefined)[]) => {
   result: T
 }
 
-/** One counter's update: updateThrottles with one key. */
-export function updateThrottle<T>(
-  store: ThrottleStore,
-  key: string,
-  update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
-): Promise<T> {
-  return store.updateThrottles([key], ([state]) => {
-    const { state: next, result } = update(state)
-    return { states: [next], result }
-  })
-}
-
 /** A user's TOTP factor. Times are epoch milliseconds. */
 export interface TotpFactorRecord {
   userId: number

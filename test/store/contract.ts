@@ -8,7 +8,6 @@ import {
   type Store,
   type ThrottleState,
   type ThrottleStore,
-  updateThrottle,
 } from '../../src/store/index.js'
 import { changeFeedContract } from './change-feed-contract.js'
 
@@ -37,6 +36,18 @@ function newSession(
     ip: '127.0.0.1',
     refreshTokenHash,
   }
+}
+
+/** One counter's update: updateThrottles with one key. */
+export function updateThrottle<T>(
+  store: ThrottleStore,
+  key: string,
+  update: (state: ThrottleState | undefined) => { state: ThrottleState | null; result: T },
+): Promise<T> {
+  return store.updateThrottles([key], ([state]) => {
+    const { state: next, result } = update(state)
+    return { states: [next], result }
+  })
 }
 
 /** The throttle-counter part of the contract, which Redis also implements. */

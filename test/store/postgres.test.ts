@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, DatabaseUnavailable } from '../../src/errors.js'
 import type { Store } from '../../src/store/index.js'
-import { openStore, updateThrottle } from '../../src/store/index.js'
+import { openStore } from '../../src/store/index.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import {
   openPostgresStore,
@@ -18,7 +18,7 @@ import {
   TEST_DATABASE_URL,
   urlWithSchema,
 } from '../support/postgres.js'
-import { storeContract } from './contract.js'
+import { storeContract, updateThrottle } from './contract.js'
 
 async function openTemp(
   url: string,
