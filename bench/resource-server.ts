@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url'
 import { buildApp } from '../src/app.js'
 import { createServices } from '../src/compose.js'
 import { parseConfig } from '../src/config.js'
-import { openStore } from '../src/store/index.js'
+import { openStore } from '../src/store/open.js'
 import { runLoad, type LoadResult } from './load.js'
 import { formatNumber, formatRatio } from './report.js'
 

@@ -3,7 +3,7 @@
 // bcrypt hash on its first successful login, so each bcrypt user gives exactly one measured login.
 import { hash as bcryptHash } from '@node-rs/bcrypt'
 import { createPasswordHasher } from '../src/security/passwords.js'
-import { openStore } from '../src/store/index.js'
+import { openStore } from '../src/store/open.js'
 
 /** Every bench user's password. */
 export const BENCH_PASSWORD = 'correct horse battery staple'

@@ -9,39 +9,42 @@ import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
 import { createTimingFloor, type TimingFloor } from './security/timing-floor.js'
 import { createTokenService, type TokenService } from './security/tokens.js'
-import { createAccounts, type Accounts } from './services/accounts.js'
-import { createAuditLog, type AuditLog } from './services/audit-log.js'
-import { createClients, type Clients } from './services/clients.js'
-import { createCurrentUserResolver, type CurrentUserResolver } from './services/current-user.js'
-import { createIntrospection, type Introspect } from './services/introspection.js'
-import { createLogin, type Login } from './services/login.js'
-import { createLoginThrottle, throttleAddress } from './services/login-throttle.js'
-import { createMailer, type Mailer } from './services/mail.js'
-import { createMaintenance, type Maintenance } from './services/maintenance.js'
+import { createAccounts, type Accounts } from './services/accounts/accounts.js'
+import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
+import { createClients, type Clients } from './services/clients/clients.js'
+import {
+  createCurrentUserResolver,
+  type CurrentUserResolver,
+} from './services/sessions/current-user.js'
+import { createIntrospection, type Introspect } from './services/introspection/introspection.js'
+import { createLogin, type Login } from './services/login/login.js'
+import { createLoginThrottle, throttleAddress } from './services/throttle/login-throttle.js'
+import { createMailer, type Mailer } from './services/mail/mail.js'
+import { createMaintenance, type Maintenance } from './services/maintenance/maintenance.js'
 import {
   createFloorSizing,
   createPasswordCheck,
   type FloorSizing,
-} from './services/password-check.js'
-import { createMfa, type Mfa } from './services/mfa.js'
-import { createRecovery, type Recovery } from './services/recovery.js'
+} from './services/login/password-check.js'
+import { createMfa, type Mfa } from './services/mfa/mfa.js'
+import { createRecovery, type Recovery } from './services/recovery/recovery.js'
 import {
   createRevocationEvents,
   type RevocationEventOptions,
   type RevocationEvents,
-} from './services/revocation-events.js'
-import { createScopeCatalog, type ScopeCatalog } from './services/scopes.js'
-import { createAuditTrail, type SecurityEvents } from './services/security-events.js'
-import { createSessions, type Sessions } from './services/sessions.js'
-import { createAccessTokenVerifier } from './services/access-token-verifier.js'
-import { createKeyManager, type KeyManager } from './services/signing-keys.js'
-import { createTokenIssuers } from './services/token-issuers.js'
+} from './services/events/revocation-events.js'
+import { createScopeCatalog, type ScopeCatalog } from './services/scopes/scopes.js'
+import { createAuditTrail, type SecurityEvents } from './services/audit/security-events.js'
+import { createSessions, type Sessions } from './services/sessions/sessions.js'
+import { createAccessTokenVerifier } from './services/sessions/access-token-verifier.js'
+import { createKeyManager, type KeyManager } from './services/keys/signing-keys.js'
+import { createTokenIssuers } from './services/keys/token-issuers.js'
 import {
   createTokenOwnerCache,
   withCatchUp,
   type TokenOwnerCache,
-} from './services/token-owner-cache.js'
-import type { Store, ThrottleStore } from './store/index.js'
+} from './services/sessions/token-owner-cache.js'
+import type { Store, ThrottleStore } from './store/contract.js'
 import type { RedisThrottleStore } from './store/redis-throttle.js'
 
 export interface Services {

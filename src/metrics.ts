@@ -2,7 +2,7 @@
 // outcome, refresh-token reuse detections, the password hashing queue, database pool usage, and the
 // revocation event streams (open, cut off).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { SecurityEvent } from './services/security-events.js'
+import type { SecurityEvent } from './services/audit/security-events.js'
 
 export interface MetricSources {
   /** Password hashing jobs running plus waiting. */

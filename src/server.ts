@@ -10,8 +10,8 @@ import { configWarnings, type Config } from './config.js'
 import { createServices } from './compose.js'
 import { createLogger } from './logger.js'
 import { lowerHashingThreadPriority } from './security/hashing-threads.js'
-import { describeMailSetup } from './services/mail.js'
-import { openStore } from './store/index.js'
+import { describeMailSetup } from './services/mail/mail.js'
+import { openStore } from './store/open.js'
 
 /** In-flight requests get this long to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 10_000

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { configWarnings, loadConfig, parseConfig } from '../src/config.js'
 import { ConfigError } from '../src/errors.js'
-import { parseDatabaseUrl } from '../src/store/index.js'
+import { parseDatabaseUrl } from '../src/store/open.js'
 import { tempDir } from './helper.js'
 
 const STRONG = 'a'.repeat(64)

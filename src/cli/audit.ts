@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors.js'
-import type { AuditEntry } from '../services/audit-log.js'
+import type { AuditEntry } from '../services/audit/audit-log.js'
 import type { CliContext } from './context.js'
 import { printable } from './terminal-text.js'
 

@@ -1,7 +1,7 @@
 // `gatehouse clients ...`: add, list, show, remove and rotate-secret for registered OAuth clients.
 // A confidential client's secret is printed once, at `add` or `rotate-secret`; only its hash is kept.
 import type { Command } from 'commander'
-import type { ClientView } from '../services/clients.js'
+import type { ClientView } from '../services/clients/clients.js'
 import type { CliContext } from './context.js'
 import { printable } from './terminal-text.js'
 

@@ -7,8 +7,8 @@ import { read } from 'read'
 import { createServices, type Services } from '../compose.js'
 import { loadConfig, type Config } from '../config.js'
 import { InvalidInput } from '../errors.js'
-import type { Actor } from '../services/actor.js'
-import { openStore } from '../store/index.js'
+import type { Actor } from '../services/shared/actor.js'
+import { openStore } from '../store/open.js'
 
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean }

@@ -1,6 +1,6 @@
 // grant_type=client_credentials (RFC 6749 §4.4): a confidential client registered for it, authenticated
 // at the token endpoint, gets an access token of its own (subject: the client), without a refresh token.
-import type { Clients } from '../services/clients.js'
+import type { Clients } from '../services/clients/clients.js'
 import type { Grant } from './grant.js'
 
 export function clientCredentialsGrant(clients: Clients): Grant {

@@ -3,9 +3,9 @@
 // and the handler that validates them and calls its use-case. Adding a grant is one module like
 // password.ts plus one line in index.ts.
 import { InvalidRequest } from '../errors.js'
-import type { ClientInfo } from '../services/actor.js'
-import type { AuthenticatedClient } from '../services/clients.js'
-import type { TokenResponse } from '../services/sessions.js'
+import type { ClientInfo } from '../services/shared/actor.js'
+import type { AuthenticatedClient } from '../services/clients/clients.js'
+import type { TokenResponse } from '../services/sessions/sessions.js'
 
 /** The token endpoint's form: every parameter as sent, repeated ones already refused. */
 export type TokenForm = Readonly<Record<string, string | undefined>>

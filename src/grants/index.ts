@@ -1,10 +1,10 @@
 // The grant registry: the token endpoint, RFC 8414's `grant_types_supported` and the OpenAPI text
 // are all built from this list. A new grant is one module and one line here.
 import { UnsupportedGrantType } from '../errors.js'
-import { CLIENT_GRANT_TYPES, type Clients } from '../services/clients.js'
-import type { Login } from '../services/login.js'
-import type { Mfa } from '../services/mfa.js'
-import type { Sessions } from '../services/sessions.js'
+import { CLIENT_GRANT_TYPES, type Clients } from '../services/clients/clients.js'
+import type { Login } from '../services/login/login.js'
+import type { Mfa } from '../services/mfa/mfa.js'
+import type { Sessions } from '../services/sessions/sessions.js'
 import { clientCredentialsGrant } from './client-credentials.js'
 import type { Grant } from './grant.js'
 import { mfaOtpGrant } from './mfa-otp.js'

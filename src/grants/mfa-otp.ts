@@ -1,6 +1,6 @@
 // grant_type=http://auth0.com/oauth/grant-type/mfa-otp (Auth0's MFA API): completes a password login
 // that answered `mfa_required`, with its `mfa_token` and the current code of the user's authenticator.
-import type { Mfa } from '../services/mfa.js'
+import type { Mfa } from '../services/mfa/mfa.js'
 import { requiredParameter, type Grant } from './grant.js'
 
 export function mfaOtpGrant(mfa: Mfa): Grant {

@@ -1,6 +1,6 @@
 // grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code (Auth0's MFA API): completes a
 // password login that answered `mfa_required` with one of the user's single-use recovery codes.
-import type { Mfa } from '../services/mfa.js'
+import type { Mfa } from '../services/mfa/mfa.js'
 import { requiredParameter, type Grant } from './grant.js'
 
 export function mfaRecoveryCodeGrant(mfa: Mfa): Grant {

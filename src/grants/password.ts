@@ -1,5 +1,5 @@
 // grant_type=password (RFC 6749 §4.3): username and password, checked through the login use-case.
-import type { Login } from '../services/login.js'
+import type { Login } from '../services/login/login.js'
 import { requiredParameter, type Grant } from './grant.js'
 
 export function passwordGrant(login: Login): Grant {

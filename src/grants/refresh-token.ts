@@ -1,6 +1,6 @@
 // grant_type=refresh_token (RFC 6749 §6): a single-use refresh token rotated into a new one; a
 // spent one presented again ends its session (reuse detection, in the sessions use-case).
-import type { Sessions } from '../services/sessions.js'
+import type { Sessions } from '../services/sessions/sessions.js'
 import { requiredParameter, type Grant } from './grant.js'
 
 export function refreshTokenGrant(sessions: Sessions): Grant {

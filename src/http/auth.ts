@@ -10,8 +10,8 @@ import {
   InvalidToken,
   NotAuthenticated,
 } from '../errors.js'
-import type { CurrentUserResolver, Principal } from '../services/current-user.js'
-import type { PublicUser } from '../services/public-user.js'
+import type { CurrentUserResolver, Principal } from '../services/sessions/current-user.js'
+import type { PublicUser } from '../services/shared/public-user.js'
 import { ErrorSchema } from './schemas.js'
 
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer'

@@ -1,7 +1,7 @@
 // Delivery of the change feed (gatehouse_changes) to one subscriber, shared by both drivers: a
 // cursor, pulls that never overlap, each change delivered once, and the gap/resume signalling. The
 // drivers only say when to pull (SQLite: a timer; PostgreSQL: a notification) and when the feed is down.
-import type { Change, ChangeListener, DeliveredChanges, GapListener } from './index.js'
+import type { Change, ChangeListener, DeliveredChanges, GapListener } from './contract.js'
 
 /** Changes read per query while catching up. */
 const PULL_BATCH = 1_000

@@ -2,7 +2,7 @@
 // users.db, or a PostgreSQL database. The source is opened read-only and never migrated, and only
 // the tutorial's columns are read (plus `scopes` when the source is itself a Gatehouse database).
 import { InvalidInput } from '../errors.js'
-import { parseDatabaseUrl } from './index.js'
+import { parseDatabaseUrl } from './open.js'
 
 /** A user as the source holds it; the tutorial's schema allows NULL almost everywhere. */
 export interface SourceUser {

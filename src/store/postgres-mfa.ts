@@ -1,7 +1,7 @@
 // The PostgreSQL side of MfaStore (TOTP factors, recovery codes, mfa_tokens), kept beside
 // postgres.ts. Single statements are atomic on their own; confirm and remove run in a transaction.
 import type pg from 'pg'
-import type { MfaStore } from './index.js'
+import type { MfaStore } from './contract.js'
 import { toMfaToken, toTotpFactor, type MfaTokenRow, type TotpRow } from './rows.js'
 
 type Query = Pick<pg.ClientBase, 'query'>

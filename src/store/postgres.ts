@@ -11,7 +11,7 @@ import {
   type NewSession,
   type NewUser,
   type Store,
-} from './index.js'
+} from './contract.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
   assertPrunable,

@@ -1,10 +1,10 @@
 // Throttling counters in Redis (REDIS_URL), shared by every instance, with key expiry. Each update is
 // an optimistic transaction (WATCH, MGET, MULTI/SET or DEL, EXEC, retried when another instance got
-// there first), so the counting rule stays in one place (services/login-throttle.ts) for every store.
+// there first), so the counting rule stays in one place (services/throttle/login-throttle.ts) for every store.
 // WATCH is per connection, so updates take turns on one dedicated connection of this process.
 import { Redis } from 'ioredis'
 import { ThrottleUnavailable } from '../errors.js'
-import type { ThrottleState, ThrottleStore, ThrottleUpdate } from './index.js'
+import type { ThrottleState, ThrottleStore, ThrottleUpdate } from './contract.js'
 
 const PREFIX = 'gatehouse:throttle:'
 /** Redis answers in well under a millisecond locally; past this it is treated as unreachable. */

@@ -17,7 +17,7 @@ import type {
   TokenOwner,
   TotpFactorRecord,
   UserRecord,
-} from './index.js'
+} from './contract.js'
 import { AUDIT_DELETE_FLOOR_MS } from './migrations/005-credentials-retention-leases.js'
 
 export interface UserRow {

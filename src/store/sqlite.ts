@@ -12,7 +12,7 @@ import {
   type SigningKeyRecord,
   type Store,
   type ThrottleUpdate,
-} from './index.js'
+} from './contract.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations/index.js'
 import {
   assertPrunable,

@@ -10,7 +10,7 @@ import {
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createKeyManager } from '../../src/services/signing-keys.js'
+import { createKeyManager } from '../../src/services/keys/signing-keys.js'
 import { build, tempDir, type TestApp } from '../helper.js'
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')

@@ -1,6 +1,6 @@
 // Brute-force protection on POST /token: limits, backoff, race-freedom, trusted proxies, overload.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { countAttempt } from '../../src/services/login-throttle.js'
+import { countAttempt } from '../../src/services/throttle/login-throttle.js'
 import { build, tokenRequest, type TestApp } from '../helper.js'
 
 const attempt = (

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { openStore } from '../../src/store/index.js'
+import { openStore } from '../../src/store/open.js'
 import { tempDir } from '../helper.js'
 import { freePort } from '../support/services.js'
 

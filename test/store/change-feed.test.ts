@@ -2,7 +2,7 @@
 // and a gap reported once, then closed by a call after the next successful pull.
 import { describe, expect, it } from 'vitest'
 import { createChangePump, HOLE_GRACE_MS } from '../../src/store/change-feed.js'
-import type { Change } from '../../src/store/index.js'
+import type { Change } from '../../src/store/contract.js'
 
 const change = (id: number): Change => ({
   id,

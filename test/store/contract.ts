@@ -8,7 +8,7 @@ import {
   type Store,
   type ThrottleState,
   type ThrottleStore,
-} from '../../src/store/index.js'
+} from '../../src/store/contract.js'
 import { changeFeedContract } from './change-feed-contract.js'
 
 /** A store, and a way to write its database as another program would (the FastAPI app, an operator). */

@@ -2,8 +2,8 @@ import { createServer } from 'node:net'
 import type pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, DatabaseUnavailable } from '../../src/errors.js'
-import type { Store } from '../../src/store/index.js'
-import { openStore } from '../../src/store/index.js'
+import type { Store } from '../../src/store/contract.js'
+import { openStore } from '../../src/store/open.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
 import {
   openPostgresStore,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser } from 'playwright-core'
 import { parseConfig } from '../../src/config.js'
 import { startServer, type RunningServer } from '../../src/server.js'
-import type { NewAccount } from '../../src/services/accounts.js'
+import type { NewAccount } from '../../src/services/accounts/accounts.js'
 import { seedUser, TEST_SECRET } from '../helper.js'
 
 const CHROMIUM = '/usr/bin/chromium'

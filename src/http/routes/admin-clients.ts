@@ -4,8 +4,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CLIENT_GRANT_TYPES, type Clients } from '../../services/clients.js'
-import { ADMIN_SCOPE } from '../../services/scopes.js'
+import { CLIENT_GRANT_TYPES, type Clients } from '../../services/clients/clients.js'
+import { ADMIN_SCOPE } from '../../services/scopes/scopes.js'
 import { actorOf } from '../client.js'
 import { ErrorSchema, NoContent } from '../schemas.js'
 

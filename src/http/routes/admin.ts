@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Accounts } from '../../services/accounts.js'
-import type { AuditLog } from '../../services/audit-log.js'
-import { ADMIN_SCOPE } from '../../services/scopes.js'
+import type { Accounts } from '../../services/accounts/accounts.js'
+import type { AuditLog } from '../../services/audit/audit-log.js'
+import { ADMIN_SCOPE } from '../../services/scopes/scopes.js'
 import { actorOf } from '../client.js'
 import {
   AdminCreateUserSchema,

@@ -1,7 +1,7 @@
 // Discovery: the public signing keys (GET /.well-known/jwks.json) and RFC 8414 authorization server
 // metadata. Every URL is built from the configured ISSUER, never from the request's Host header.
 import type { FastifyInstance } from 'fastify'
-import type { KeyManager } from '../../services/signing-keys.js'
+import type { KeyManager } from '../../services/keys/signing-keys.js'
 
 export interface DiscoveryDeps {
   issuer: string

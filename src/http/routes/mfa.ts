@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Mfa } from '../../services/mfa.js'
-import { ADMIN_SCOPE } from '../../services/scopes.js'
+import type { Mfa } from '../../services/mfa/mfa.js'
+import { ADMIN_SCOPE } from '../../services/scopes/scopes.js'
 import { actorOf, holderOf } from '../client.js'
 import { NoContent } from '../schemas.js'
 

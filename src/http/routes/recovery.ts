@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { InvalidInput } from '../../errors.js'
-import type { Recovery } from '../../services/recovery.js'
+import type { Recovery } from '../../services/recovery/recovery.js'
 import { clientOf, holderOf } from '../client.js'
 import { ErrorSchema } from '../schemas.js'
 

@@ -1,10 +1,10 @@
 // GET /events/revocations (docs/revocation-events.md): what ends or alters tokens, as Server-Sent
 // Events, for confidential clients authenticated as at /introspect. The route authenticates, reads
-// Last-Event-ID and hands the socket over; services/revocation-events.ts owns the stream.
+// Last-Event-ID and hands the socket over; services/events/revocation-events.ts owns the stream.
 import type { FastifyInstance } from 'fastify'
 import { InvalidClient, InvalidRequest } from '../../errors.js'
-import type { Clients } from '../../services/clients.js'
-import type { RevocationEvents } from '../../services/revocation-events.js'
+import type { Clients } from '../../services/clients/clients.js'
+import type { RevocationEvents } from '../../services/events/revocation-events.js'
 import { presentedClientOf } from '../client.js'
 import { ErrorSchema } from '../schemas.js'
 

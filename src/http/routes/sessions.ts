@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Sessions } from '../../services/sessions.js'
+import type { Sessions } from '../../services/sessions/sessions.js'
 import { holderOf } from '../client.js'
 import { NoContent, SessionSchema } from '../schemas.js'
 

@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { requiredParameter, type GrantRegistry } from '../../grants/index.js'
-import type { Clients } from '../../services/clients.js'
-import type { Introspect } from '../../services/introspection.js'
-import type { Sessions } from '../../services/sessions.js'
+import type { Clients } from '../../services/clients/clients.js'
+import type { Introspect } from '../../services/introspection/introspection.js'
+import type { Sessions } from '../../services/sessions/sessions.js'
 import { clientOf, presentedClientOf } from '../client.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
 import {

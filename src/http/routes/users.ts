@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Accounts } from '../../services/accounts.js'
+import type { Accounts } from '../../services/accounts/accounts.js'
 import { clientOf, holderOf } from '../client.js'
 import {
   ErrorSchema,

@@ -2,7 +2,7 @@
 // asked this address to be verified (rows from before this version, rows the FastAPI app writes, users
 // imported from it), which counts as verified; Gatehouse writes FALSE for an address it sent a link to
 // and TRUE once that link is followed. One-time tokens are stored as hashes only, with what voids them
-// (`binding`); the outbox holds mail until one instance has sent it (see services/mail.ts).
+// (`binding`); the outbox holds mail until one instance has sent it (see services/mail/mail.ts).
 import type { Migration } from './index.js'
 
 export const mail: Migration = {

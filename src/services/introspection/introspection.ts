@@ -1,0 +1,128 @@
+// Token introspection (RFC 7662) for resource servers: whether a token is live *now*, decided from
+// the live session, user and client rows (a logout, a disable or a removed scope shows at once), and
+// what it stands for. Anything else, however odd the token, is simply `{"active": false}`.
+import { GatehouseError } from '../../errors.js'
+import type { AccessTokenClaims } from '../../security/tokens.js'
+import type { Store } from '../../store/contract.js'
+import type { ScopeCatalog } from '../scopes/scopes.js'
+import { hashRefreshToken } from '../sessions/sessions.js'
+
+export interface IntrospectionAnswer {
+  active: boolean
+  sub?: string
+  scope?: string
+  client_id?: string
+  username?: string
+  token_type?: 'Bearer' | 'refresh_token'
+  exp?: number
+  iat?: number
+  iss?: string
+  aud?: string
+  sid?: string
+}
+
+export type Introspect = (token: string, hint?: string) => Promise<IntrospectionAnswer>
+
+export interface IntrospectionDeps {
+  store: Pick<Store, 'findTokenOwner' | 'findUserById' | 'findRefreshToken' | 'findClient'>
+  verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
+  scopes: ScopeCatalog
+  issuer: string
+  audience: string
+  refreshTokenIdleDays: number
+}
+
+const INACTIVE: IntrospectionAnswer = Object.freeze({ active: false })
+const MAX_TOKEN_LENGTH = 8_192
+
+export function createIntrospection(deps: IntrospectionDeps): Introspect {
+  const { store, scopes, issuer, audience } = deps
+  const idleMs = deps.refreshTokenIdleDays * 86_400_000
+  const seconds = (ms: number) => Math.floor(ms / 1000)
+
+  const accessToken = async (token: string): Promise<IntrospectionAnswer> => {
+    let claims: AccessTokenClaims
+    try {
+      claims = await deps.verifyAccessToken(token)
+    } catch (error) {
+      // Forged, expired, malformed ...: not active. Only our own refusals; a database outage is a 503.
+      if (error instanceof GatehouseError && error.code !== 'database_unavailable') return INACTIVE
+      throw error
+    }
+    const common = {
+      token_type: 'Bearer' as const,
+      exp: claims.exp,
+      iat: claims.iat,
+      iss: issuer,
+      aud: audience,
+    }
+    if (claims.sid === '') {
+      // A client's own token: live while the client is registered, within the scopes it still has.
+      const client = await store.findClient(claims.sub)
+      if (!client) return INACTIVE
+      const scope = claims.scope.filter((name) => client.scopes.includes(name))
+      return {
+        active: true,
+        sub: claims.sub,
+        client_id: claims.sub,
+        scope: scope.join(' '),
+        ...common,
+      }
+    }
+    const owner = await store.findTokenOwner(claims.sub, claims.sid)
+    if (!owner || owner.user.disabled) return INACTIVE
+    if (owner.session.revokedAt !== null || owner.session.expiresAt <= Date.now()) return INACTIVE
+    const user = await store.findUserById(owner.user.id)
+    if (!user) return INACTIVE
+    const held = scopes.granted(user)
+    return {
+      active: true,
+      sub: claims.sub,
+      username: claims.sub,
+      sid: claims.sid,
+      scope: claims.scope.filter((name) => held.includes(name)).join(' '),
+      ...(claims.clientId === undefined ? {} : { client_id: claims.clientId }),
+      ...common,
+    }
+  }
+
+  const refreshToken = async (token: string): Promise<IntrospectionAnswer | undefined> => {
+    const found = await store.findRefreshToken(hashRefreshToken(token))
+    if (!found) return undefined
+    const { token: row, session } = found
+    const now = Date.now()
+    const live =
+      row.spentAt === null &&
+      session.revokedAt === null &&
+      session.expiresAt > now &&
+      session.lastUsedAt + idleMs > now
+    if (!live) return INACTIVE
+    const user = await store.findUserById(session.userId)
+    if (!user || user.disabled) return INACTIVE
+    const held = scopes.granted(user)
+    return {
+      active: true,
+      token_type: 'refresh_token',
+      sub: user.username,
+      username: user.username,
+      sid: session.id,
+      scope: session.scope.filter((name) => held.includes(name)).join(' '),
+      ...(session.clientId === null ? {} : { client_id: session.clientId }),
+      exp: seconds(Math.min(session.expiresAt, session.lastUsedAt + idleMs)),
+      iat: seconds(row.issuedAt),
+      iss: issuer,
+      aud: audience,
+    }
+  }
+
+  return async (token, hint) => {
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return INACTIVE
+    // A JWT has dots, a refresh token (base64url) none; the hint only orders the look-ups (RFC 7662 §2.1).
+    const looksLikeJwt = token.includes('.')
+    if (!looksLikeJwt || hint === 'refresh_token') {
+      const answer = await refreshToken(token)
+      if (answer) return answer
+    }
+    return looksLikeJwt ? accessToken(token) : INACTIVE
+  }
+}
