@@ -45,7 +45,7 @@ import {
   type TokenOwnerCache,
 } from './services/sessions/token-owner-cache.js'
 import type { Store, ThrottleStore } from './store/contract.js'
-import type { RedisThrottleStore } from './store/redis-throttle.js'
+import type { RedisThrottleStore } from './store/redis/throttle.js'
 
 export interface Services {
   config: Config
@@ -161,7 +161,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     ? {
         async updateThrottles(keys, update) {
           const url = config.redisUrl!
-          redis ??= import('./store/redis-throttle.js').then((module) =>
+          redis ??= import('./store/redis/throttle.js').then((module) =>
             module.openRedisThrottleStore(url),
           )
           return (await redis).updateThrottles(keys, update)

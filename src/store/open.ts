@@ -60,9 +60,9 @@ export async function openStore(
 ): Promise<Store> {
   const location = parseDatabaseUrl(databaseUrl, options.cwd)
   if (location.driver === 'postgres') {
-    const { openPostgresStore } = await import('./postgres.js')
+    const { openPostgresStore } = await import('./postgres/index.js')
     return openPostgresStore(location.connectionString, { poolSize: options.poolSize })
   }
-  const { openSqliteStore } = await import('./sqlite.js')
+  const { openSqliteStore } = await import('./sqlite/index.js')
   return openSqliteStore(location.filename)
 }

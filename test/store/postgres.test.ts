@@ -5,12 +5,9 @@ import { ConfigError, DatabaseUnavailable } from '../../src/errors.js'
 import type { Store } from '../../src/store/contract.js'
 import { openStore } from '../../src/store/open.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
-import {
-  openPostgresStore,
-  THROTTLE_PRUNE_EVERY,
-  toStoreError,
-  type PostgresStoreOptions,
-} from '../../src/store/postgres.js'
+import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/index.js'
+import { toStoreError } from '../../src/store/postgres/store-errors.js'
+import { THROTTLE_PRUNE_EVERY } from '../../src/store/postgres/throttle.js'
 import {
   freshSchema,
   relay,
@@ -18,7 +15,8 @@ import {
   TEST_DATABASE_URL,
   urlWithSchema,
 } from '../support/postgres.js'
-import { storeContract, updateThrottle } from './contract.js'
+import { storeContract } from './contract/index.js'
+import { updateThrottle } from './contract/throttle.js'
 
 async function openTemp(
   url: string,

@@ -4,11 +4,11 @@ import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import { LATEST_SCHEMA_VERSION, migrations } from '../../src/store/migrations/index.js'
-import { openSqliteStore } from '../../src/store/sqlite.js'
+import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import { AUDIT_DELETE_FLOOR_MS, type Store } from '../../src/store/contract.js'
 import { tempDir } from '../helper.js'
 import { SQLALCHEMY_SQLITE_SCHEMA } from '../support/tutorial-db.js'
-import { storeContract } from './contract.js'
+import { storeContract } from './contract/index.js'
 
 function openTemp(filename = join(tempDir(), 'users.db')): Store {
   const store = openSqliteStore(filename)

@@ -1,6 +1,6 @@
 // The tutorial's table, created only when absent. A table SQLAlchemy created may lack a unique
 // index on username (the login lookup); one is added then, since usernames are unique by contract.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 export const usersTable: Migration = {
   version: 1,

@@ -2,7 +2,7 @@
 // (one per login, the "family" of its refresh tokens), every refresh token ever issued (by hash
 // only, kept after rotation so that reuse can be detected), and the signing keys of asymmetric algorithms.
 // Times are epoch milliseconds (BIGINT on PostgreSQL).
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 export const sessionsScopesKeys: Migration = {
   version: 2,

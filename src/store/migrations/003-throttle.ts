@@ -1,6 +1,6 @@
 // Failed-login counters shared by every process on the database, so limits hold across workers and
 // restarts. Rows carry their own expiry and are pruned as they are touched.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 export const throttleCounters: Migration = {
   version: 3,

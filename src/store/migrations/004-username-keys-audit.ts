@@ -2,7 +2,7 @@
 // "Alice" and "ａｌｉｃｅ" cannot both exist. Existing rows are backfilled; if legacy data already holds
 // such look-alikes, the index is created non-unique and they stay as they are. Plus the append-only
 // audit log of security events.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 import { usernameKey } from '../username-key.js'
 
 export const usernameKeysAudit: Migration = {

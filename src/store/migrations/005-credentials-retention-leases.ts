@@ -3,15 +3,8 @@
 // FastAPI app included), so a login can create its session only if what it verified is still current.
 // The audit log gains `actor` and may lose rows past the retention, never recent ones; sessions get
 // the indexes their pruning needs; `gatehouse_leases` lets one instance of many run periodic jobs.
-import type { Migration } from './index.js'
-
-/**
- * Audit events younger than this cannot be deleted, by Gatehouse or by any SQL: one day (the shortest
- * AUDIT_RETENTION_DAYS) less an hour, so that an instance whose clock runs ahead of the database's by
- * up to an hour can still prune at the shortest retention, while the events of the last day (those of
- * an incident under way) stay out of reach of a bug or an injected statement.
- */
-export const AUDIT_DELETE_FLOOR_MS = 23 * 3_600_000
+import { AUDIT_DELETE_FLOOR_MS } from '../contract.js'
+import type { Migration } from './migration.js'
 
 export const credentialsRetentionLeases: Migration = {
   version: 5,

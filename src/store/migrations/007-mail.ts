@@ -3,7 +3,7 @@
 // imported from it), which counts as verified; Gatehouse writes FALSE for an address it sent a link to
 // and TRUE once that link is followed. One-time tokens are stored as hashes only, with what voids them
 // (`binding`); the outbox holds mail until one instance has sent it (see services/mail/mail.ts).
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 export const mail: Migration = {
   version: 7,

@@ -2,7 +2,7 @@
 // with the last accepted time step so that a code is never accepted twice), single-use recovery codes
 // (hashed), the short-lived `mfa_token`s that carry a verified password to the second step (hashed),
 // and the `amr` of each session, so that refreshed tokens still say how their login was made.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 const tables = (bigint: string) => `
   CREATE TABLE gatehouse_totp (

@@ -4,7 +4,7 @@
 // what they keep in memory; revocation events are published from it. On PostgreSQL each writing
 // statement also notifies channel `gatehouse_changes` (payload: the schema), delivered at commit.
 // A partial index answers "is any bcrypt hash left?" (the login timing floor) without a scan.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /** The LISTEN/NOTIFY channel; the payload is the schema whose feed changed. */
 export const CHANGE_CHANNEL = 'gatehouse_changes'

@@ -1,7 +1,7 @@
 // Registered OAuth clients (RFC 6749 §2), and the sealed successor of a rotated refresh token, kept
 // so that a retry of the same refresh within REFRESH_REUSE_GRACE_SECONDS answers the same token;
 // sessions name the client they were opened through (a refresh token is bound to it, RFC 6749 §6).
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 export const clients: Migration = {
   version: 10,

@@ -3,7 +3,7 @@
 // session rows carry the username too, and a user_changed row names the user as they were before the
 // change (a rename leaves the tokens issued under the old name). A removed user's live sessions are
 // recorded before the row goes, while the name can still be read; the cascade then records nothing.
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 const SQLITE_NOW = `CAST(unixepoch('subsec') * 1000 AS INTEGER)`
 const POSTGRES_NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`

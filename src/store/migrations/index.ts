@@ -1,8 +1,6 @@
 // Schema versions, applied in order by each driver inside one transaction. A version is never
 // edited once released: changes come as a new version, defined once per driver side by side. Version
 // 1 adopts the FastAPI tutorial's `users` table as it is, so a database that app wrote opens unchanged.
-import type { Database } from 'better-sqlite3'
-import type { ClientBase } from 'pg'
 import { usersTable } from './001-users-table.js'
 import { sessionsScopesKeys } from './002-sessions-scopes-keys.js'
 import { throttleCounters } from './003-throttle.js'
@@ -14,16 +12,7 @@ import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
 import { clients } from './010-clients.js'
 import { changeFeedUsernames } from './011-change-feed-usernames.js'
-
-/** What a PostgreSQL migration gets: a client inside the migrating transaction. */
-export type PostgresMigrationClient = Pick<ClientBase, 'query'>
-
-export interface Migration {
-  version: number
-  name: string
-  sqlite(db: Database): void
-  postgres(client: PostgresMigrationClient): Promise<void>
-}
+import type { Migration } from './migration.js'
 
 export const migrations: readonly Migration[] = [
   usersTable,

@@ -5,7 +5,7 @@ import {
   guardAuditFlood,
 } from '../../../src/services/audit/audit-flood-guard.js'
 import type { AuditEvent, NewAuditEvent } from '../../../src/store/contract.js'
-import { openSqliteStore } from '../../../src/store/sqlite.js'
+import { openSqliteStore } from '../../../src/store/sqlite/index.js'
 import { tempDir } from '../../helper.js'
 
 const T0 = Date.UTC(2026, 0, 1)

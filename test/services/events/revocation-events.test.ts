@@ -9,7 +9,7 @@ import {
   type EventSink,
   type RevocationEventDeps,
 } from '../../../src/services/events/revocation-events.js'
-import { createChangePump, type ChangePump } from '../../../src/store/change-feed.js'
+import { createChangePump, type ChangePump } from '../../../src/store/change-pump.js'
 import type { Change } from '../../../src/store/contract.js'
 
 const log = { info: () => undefined, warn: () => undefined }

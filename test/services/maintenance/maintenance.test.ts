@@ -7,8 +7,8 @@ import {
   MAINTENANCE_LEASE,
 } from '../../../src/services/maintenance/maintenance.js'
 import type { NewSession, Store } from '../../../src/store/contract.js'
-import { openPostgresStore } from '../../../src/store/postgres.js'
-import { openSqliteStore } from '../../../src/store/sqlite.js'
+import { openPostgresStore } from '../../../src/store/postgres/index.js'
+import { openSqliteStore } from '../../../src/store/sqlite/index.js'
 import { tempDir } from '../../helper.js'
 import { freshSchema, skipPostgres } from '../../support/postgres.js'
 

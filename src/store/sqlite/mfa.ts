@@ -1,8 +1,8 @@
-// The SQLite side of MfaStore (TOTP factors, recovery codes, mfa_tokens), kept beside sqlite.ts so
-// that the second factor's statements sit together. Prepared once, on the store's connection.
+// The SQLite side of MfaStore (TOTP factors, recovery codes, mfa_tokens), the second factor's
+// statements together. Prepared once, on the store's connection.
 import type Database from 'better-sqlite3'
-import type { MfaStore } from './contract.js'
-import { toMfaToken, toTotpFactor, type MfaTokenRow, type TotpRow } from './rows.js'
+import type { MfaStore } from '../contract.js'
+import { toMfaToken, toTotpFactor, type MfaTokenRow, type TotpRow } from '../rows/mfa.js'
 
 export function createSqliteMfaStore(db: Database.Database): MfaStore {
   const statements = {

@@ -1,10 +1,8 @@
 // The change-feed part of the store contract: triggers write it whoever changes the data, and a
 // subscription delivers each change once, in order, to every process.
 import { describe, expect, it, onTestFinished } from 'vitest'
-import type { Change, NewSession, Store } from '../../src/store/contract.js'
-import type { StoreWithSql } from './contract.js'
-
-const HOUR = 3_600_000
+import type { Change, NewSession, Store } from '../../../src/store/contract.js'
+import { HOUR, type StoreWithSql } from './fixtures.js'
 
 function session(userId: number, id: string, expiresAt = Date.now() + HOUR): NewSession {
   return {

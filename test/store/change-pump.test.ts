@@ -1,8 +1,8 @@
 // The change pump both drivers deliver the feed with: each change once, late commits not skipped,
 // and a gap reported once, then closed by a call after the next successful pull.
 import { describe, expect, it } from 'vitest'
-import { createChangePump, HOLE_GRACE_MS } from '../../src/store/change-feed.js'
-import type { Change } from '../../src/store/contract.js'
+import { createChangePump } from '../../src/store/change-pump.js'
+import { HOLE_GRACE_MS, type Change } from '../../src/store/contract.js'
 
 const change = (id: number): Change => ({
   id,

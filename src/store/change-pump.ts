@@ -1,16 +1,16 @@
 // Delivery of the change feed (gatehouse_changes) to one subscriber, shared by both drivers: a
 // cursor, pulls that never overlap, each change delivered once, and the gap/resume signalling. The
 // drivers only say when to pull (SQLite: a timer; PostgreSQL: a notification) and when the feed is down.
-import type { Change, ChangeListener, DeliveredChanges, GapListener } from './contract.js'
+import {
+  HOLE_GRACE_MS,
+  type Change,
+  type ChangeListener,
+  type DeliveredChanges,
+  type GapListener,
+} from './contract.js'
 
 /** Changes read per query while catching up. */
 const PULL_BATCH = 1_000
-/**
- * PostgreSQL hands out ids when a row is inserted but shows it at commit, so a change may appear
- * after one with a higher id. An id skipped over is waited for this long (re-read on every pull)
- * before it is taken for a rolled-back insert; change-writing transactions last milliseconds.
- */
-export const HOLE_GRACE_MS = 30_000
 
 export interface ChangePump {
   /** Reads and delivers what is new; a failure reports a gap. Resolves when this pull is done. */

@@ -3,8 +3,8 @@
 // there first), so the counting rule stays in one place (services/throttle/login-throttle.ts) for every store.
 // WATCH is per connection, so updates take turns on one dedicated connection of this process.
 import { Redis } from 'ioredis'
-import { ThrottleUnavailable } from '../errors.js'
-import type { ThrottleState, ThrottleStore, ThrottleUpdate } from './contract.js'
+import { ThrottleUnavailable } from '../../errors.js'
+import type { ThrottleState, ThrottleStore, ThrottleUpdate } from '../contract.js'
 
 const PREFIX = 'gatehouse:throttle:'
 /** Redis answers in well under a millisecond locally; past this it is treated as unreachable. */

@@ -1,18 +1,10 @@
-// The PostgreSQL side of MfaStore (TOTP factors, recovery codes, mfa_tokens), kept beside
-// postgres.ts. Single statements are atomic on their own; confirm and remove run in a transaction.
-import type pg from 'pg'
-import type { MfaStore } from './contract.js'
-import { toMfaToken, toTotpFactor, type MfaTokenRow, type TotpRow } from './rows.js'
+// The PostgreSQL side of MfaStore (TOTP factors, recovery codes, mfa_tokens). Single statements are
+// atomic on their own; confirm and remove run in a transaction.
+import type { MfaStore } from '../contract.js'
+import { toMfaToken, toTotpFactor, type MfaTokenRow, type TotpRow } from '../rows/mfa.js'
+import type { Database } from './database.js'
 
-type Query = Pick<pg.ClientBase, 'query'>
-
-export function createPostgresMfaStore(
-  query: <R extends pg.QueryResultRow>(
-    text: string,
-    values?: unknown[],
-  ) => Promise<pg.QueryResult<R>>,
-  transaction: <T>(work: (client: Query) => Promise<T>) => Promise<T>,
-): MfaStore {
+export function createPostgresMfaStore({ query, transaction }: Database): MfaStore {
   const changed = async (text: string, values: unknown[]): Promise<boolean> =>
     ((await query(text, values)).rowCount ?? 0) > 0
 

@@ -1,7 +1,7 @@
 import { describe, onTestFinished } from 'vitest'
-import { openRedisThrottleStore } from '../../src/store/redis-throttle.js'
-import { requireService } from '../support/services.js'
-import { throttleContract } from './contract.js'
+import { openRedisThrottleStore } from '../../../src/store/redis/throttle.js'
+import { requireService } from '../../support/services.js'
+import { throttleContract } from '../contract/throttle.js'
 
 const redisUp = await requireService('Redis', '127.0.0.1', 6379)
 
