@@ -77,7 +77,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       issuer: config.issuer,
       keys: services.keys,
       scopes: Object.keys(services.scopes.known),
-      grantTypes: services.grants.all.map((grant) => grant.type),
+      grantTypes: services.grants.types,
     }),
   )
   await app.register(tokenRoutes(services))

@@ -3,7 +3,7 @@
 // signing keys' periodic reload, and closes them again; the store is the caller's to open and close.
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
-import { createGrants, type GrantRegistry } from './grants/index.js'
+import { createGrantRegistry, type Grant, type GrantRegistry } from './grants/index.js'
 import { createLogger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
@@ -78,6 +78,7 @@ export interface Services {
   introspect: Introspect
   /** GET /events/revocations: the change feed as Server-Sent Events, for resource servers. */
   revocationEvents: RevocationEvents
+  /** The grant types of /token: their parameters, client rules and handlers (src/grants/). */
   grants: GrantRegistry
   currentUser: CurrentUserResolver
   /** TOKEN_OWNER_CACHE_SIZE > 0: the token owners kept in memory behind currentUser. */
@@ -102,6 +103,8 @@ export interface ServiceOptions {
   hasher?: PasswordHasher
   /** The revocation event streams' heartbeat, limits and polling (defaults suit production). */
   revocationEvents?: RevocationEventOptions
+  /** The grant types /token offers: GRANTS of src/grants/index.ts unless a test passes more. */
+  grants?: readonly Grant[]
 }
 
 export async function createServices(options: ServiceOptions): Promise<Services> {
@@ -224,6 +227,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
     secretKey: config.secretKey,
   })
+  const grants = createGrantRegistry(options.grants)
   const clients = createClients({
     store,
     scopes,
@@ -232,6 +236,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     tokens,
     defaultScopes: config.defaultScopes,
     requireClient: config.requireClient,
+    // The grants declare which clients they admit; services cannot import them, so they are handed in.
+    grants: grants.clientRules,
   })
   const mfa = createMfa({
     store,
@@ -302,7 +308,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
       refreshTokenIdleDays: config.refreshTokenIdleDays,
     }),
     revocationEvents,
-    grants: createGrants({ login, sessions, mfa, clients }),
+    grants,
     currentUser: createCurrentUserResolver({
       verifyAccessToken,
       store: ownerCache ?? store,

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { onTestFinished } from 'vitest'
 import { buildApp } from '../src/app.js'
-import { createServices, type Services } from '../src/compose.js'
+import { createServices, type ServiceOptions, type Services } from '../src/compose.js'
 import { parseConfig, type Config } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import type { PasswordHasher } from '../src/security/passwords.js'
@@ -60,6 +60,8 @@ export interface BuildOptions {
   dir?: string
   /** The revocation event streams' heartbeat and limits (services' defaults otherwise). */
   revocationEvents?: RevocationEventOptions
+  /** The grant types /token offers (the registry's GRANTS otherwise). */
+  grants?: ServiceOptions['grants']
 }
 
 export async function build(options: BuildOptions = {}): Promise<TestApp> {
@@ -103,6 +105,7 @@ async function open(
     store,
     logger,
     revocationEvents: options.revocationEvents,
+    grants: options.grants,
   })
   const app = await buildApp(services)
   return {

@@ -1,6 +1,7 @@
 // `gatehouse clients ...`: add, list, show, remove and rotate-secret for registered OAuth clients.
 // A confidential client's secret is printed once, at `add` or `rotate-secret`; only its hash is kept.
 import type { Command } from 'commander'
+import { registrableGrantTypes } from '../grants/index.js'
 import type { ClientView } from '../services/clients/clients.js'
 import type { CliContext } from './context.js'
 import { printable } from './terminal-text.js'
@@ -36,7 +37,7 @@ export function registerClientCommands(program: Command, cli: CliContext): void 
     .option('--confidential', 'a client that keeps a secret (a server), not a browser or app')
     .option(
       '--grants <list>',
-      'grant types it may use, comma-separated: password, refresh_token, client_credentials',
+      `grant types it may use, comma-separated: ${registrableGrantTypes().join(', ')}`,
     )
     .option('--scopes <list>', 'scopes it may ask for, space-separated (default DEFAULT_SCOPES)')
     .option('--json', 'print one JSON object with client_id and client_secret')

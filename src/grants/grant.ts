@@ -1,33 +1,50 @@
 // What a grant type is (RFC 6749 §4, §6): the `grant_type` value the token endpoint dispatches on,
-// the form parameters it reads (listed here, so the OpenAPI text and RFC 8414 metadata say them),
-// and the handler that validates them and calls its use-case. Adding a grant is one module like
-// password.ts plus one line in index.ts.
+// the form parameters it reads with their schemas, which clients it admits, and the handler that
+// validates the parameters and calls its use-case. Everything the token endpoint, the metadata, the
+// OpenAPI text and client registration say of a grant comes from here, through the registry.
+import type { TString } from 'typebox'
 import { InvalidRequest } from '../errors.js'
 import type { ClientInfo } from '../services/shared/actor.js'
 import type { AuthenticatedClient } from '../services/clients/clients.js'
 import type { TokenResponse } from '../services/sessions/sessions.js'
+import type { ClientGrantRule, Clients } from '../services/clients/clients.js'
+import type { Login } from '../services/login/login.js'
+import type { Mfa } from '../services/mfa/mfa.js'
+import type { Sessions } from '../services/sessions/sessions.js'
 
 /** The token endpoint's form: every parameter as sent, repeated ones already refused. */
 export type TokenForm = Readonly<Record<string, string | undefined>>
+
+/** One token request, as the grant sees it. */
+export interface TokenRequest {
+  form: TokenForm
+  client: ClientInfo & { ip: string }
+  /** The registered client the request authenticated as, if any (admitted by the grant's rule). */
+  oauthClient: AuthenticatedClient | undefined
+}
+
+/** The use-cases a grant may call: the token route hands them to `exchange`. */
+export interface GrantServices {
+  login: Login
+  sessions: Sessions
+  mfa: Mfa
+  clients: Clients
+}
 
 export interface Grant {
   /** The `grant_type` value, e.g. `password`. */
   readonly type: string
   /** One line for the token endpoint's description. */
   readonly summary: string
-  /** Form parameters this grant reads, required first. */
-  readonly parameters: readonly string[]
   /**
-   * The grant a registered client must be allowed to use this one (default: this grant's own type):
-   * the second step of a password login needs `password`.
+   * The form parameters it reads, each a string schema whose description says what it is. A name two
+   * grants share has one schema (see parameters.ts); which ones are required is checked by
+   * `exchange`, in protocol order, since it may depend on the request.
    */
-  readonly clientGrant?: string
-  /** `oauthClient`: the registered client the request authenticated as, if any. */
-  exchange(
-    form: TokenForm,
-    client: ClientInfo & { ip: string },
-    oauthClient: AuthenticatedClient | undefined,
-  ): Promise<TokenResponse>
+  readonly parameters: Readonly<Record<string, TString>>
+  /** Which clients may be registered for it and use it (enforced by the clients use-case). */
+  readonly clients: Omit<ClientGrantRule, 'type'>
+  exchange(request: TokenRequest, services: GrantServices): Promise<TokenResponse>
 }
 
 /** A parameter the grant cannot do without: missing or empty is `invalid_request` (RFC 6749 §5.2). */

@@ -1,25 +1,31 @@
 // grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code (Auth0's MFA API): completes a
 // password login that answered `mfa_required` with one of the user's single-use recovery codes.
-import type { Mfa } from '../services/mfa/mfa.js'
+import { Type } from 'typebox'
 import { requiredParameter, type Grant } from './grant.js'
+import { ClientIdParameter, MfaTokenParameter } from './parameters.js'
 
-export function mfaRecoveryCodeGrant(mfa: Mfa): Grant {
-  return {
-    type: 'http://auth0.com/oauth/grant-type/mfa-recovery-code',
-    summary:
-      '`grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code` with `mfa_token` and `recovery_code` (spent by the login)',
-    // The second step of a password login: a client allowed the password grant may complete it.
-    clientGrant: 'password',
-    parameters: ['mfa_token', 'recovery_code', 'client_id'],
-    // The mfa_token is bound to the client of the password step: the one that authenticated, or
-    // the client_id it named.
-    exchange: (form, client, oauthClient) =>
-      mfa.completeWithRecoveryCode(
-        requiredParameter(form, 'mfa_token'),
-        requiredParameter(form, 'recovery_code'),
-        oauthClient?.id ?? form.client_id,
-        client,
-        oauthClient,
-      ),
-  }
+export const mfaRecoveryCodeGrant: Grant = {
+  type: 'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+  summary:
+    '`grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code` with `mfa_token` and `recovery_code` (spent by the login)',
+  parameters: {
+    mfa_token: MfaTokenParameter,
+    recovery_code: Type.String({
+      maxLength: 64,
+      description: "One of the user's single-use recovery codes",
+    }),
+    client_id: ClientIdParameter,
+  },
+  // The second step of a password login: a client allowed the password grant may complete it.
+  clients: { allowedBy: 'password' },
+  // The mfa_token is bound to the client of the password step: the one that authenticated, or
+  // the client_id it named.
+  exchange: ({ form, client, oauthClient }, { mfa }) =>
+    mfa.completeWithRecoveryCode(
+      requiredParameter(form, 'mfa_token'),
+      requiredParameter(form, 'recovery_code'),
+      oauthClient?.id ?? form.client_id,
+      client,
+      oauthClient,
+    ),
 }

@@ -19,42 +19,6 @@ export const PublicUserSchema = Type.Object(
   { description: 'A user as anyone outside Gatehouse may see it: never a password hash.' },
 )
 
-/**
- * The token endpoint's form (RFC 6749 §4.3.2 password grant, §6 refresh grant). Which fields are
- * required depends on grant_type, so each grant (src/grants/) checks presence, in protocol order.
- */
-export const TokenFormSchema = Type.Object(
-  {
-    grant_type: Type.Optional(
-      Type.String({ maxLength: 64, description: "'password' (the default) or 'refresh_token'" }),
-    ),
-    username: Type.Optional(Type.String({ maxLength: 256, description: 'password grant' })),
-    password: Type.Optional(
-      Type.String({ maxLength: 4_096, format: 'password', description: 'password grant' }),
-    ),
-    refresh_token: Type.Optional(
-      Type.String({ maxLength: 512, description: 'refresh_token grant' }),
-    ),
-    scope: Type.Optional(
-      Type.String({
-        maxLength: 1_024,
-        description: 'Space-separated scopes; default: all granted',
-      }),
-    ),
-    mfa_token: Type.Optional(
-      Type.String({ maxLength: 256, description: 'mfa-otp and mfa-recovery-code grants' }),
-    ),
-    otp: Type.Optional(Type.String({ maxLength: 16, description: 'mfa-otp grant' })),
-    recovery_code: Type.Optional(
-      Type.String({ maxLength: 64, description: 'mfa-recovery-code grant' }),
-    ),
-    client_id: Type.Optional(Type.String({ maxLength: 256 })),
-    client_secret: Type.Optional(Type.String({ maxLength: 256, format: 'password' })),
-  },
-  { additionalProperties: true },
-)
-export type TokenForm = Static<typeof TokenFormSchema>
-
 /** RFC 7009 revocation request. */
 export const RevokeFormSchema = Type.Object(
   {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.js'
+import { registrableGrantTypes } from '../../src/grants/index.js'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import { captureLogs, tempDir } from '../helper.js'
 import { join } from 'node:path'
@@ -75,5 +76,13 @@ describe('gatehouse clients', () => {
     expect(publicCc.stderr).toContain('confidential')
     const spa = await gatehouse(dir, ['clients', 'add', 'spa', '--json'])
     expect(JSON.parse(spa.stdout)).toMatchObject({ confidential: false, client_secret: null })
+  })
+
+  it("lists the registry's grants a client may be registered for in the help of add", async () => {
+    const help = await gatehouse(tempDir(), ['clients', 'add', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      `comma-separated: ${registrableGrantTypes().join(', ')}`,
+    )
   })
 })

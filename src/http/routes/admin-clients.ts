@@ -4,7 +4,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CLIENT_GRANT_TYPES, type Clients } from '../../services/clients/clients.js'
+import type { GrantRegistry } from '../../grants/index.js'
+import type { Clients } from '../../services/clients/clients.js'
 import { ADMIN_SCOPE } from '../../services/scopes/scopes.js'
 import { actorOf } from '../client.js'
 import { ErrorSchema, NoContent } from '../schemas.js'
@@ -18,21 +19,23 @@ const ClientSchema = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
 })
 
-const NewClientSchema = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
-    confidential: Type.Optional(Type.Boolean()),
-    grants: Type.Optional(
-      Type.Array(Type.Union(CLIENT_GRANT_TYPES.map((grant) => Type.Literal(grant))), {
-        maxItems: 10,
-      }),
-    ),
-    scopes: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
-    ),
-  },
-  { additionalProperties: false },
-)
+/** The grants a client may be registered for are the registry's, listed in the schema (and docs). */
+const newClientSchema = (registrable: readonly string[]) =>
+  Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 100 }),
+      confidential: Type.Optional(Type.Boolean()),
+      grants: Type.Optional(
+        Type.Array(Type.Union(registrable.map((grant) => Type.Literal(grant))), {
+          maxItems: 10,
+        }),
+      ),
+      scopes: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
+      ),
+    },
+    { additionalProperties: false },
+  )
 
 const CreatedClientSchema = Type.Object({
   ...ClientSchema.properties,
@@ -45,7 +48,14 @@ const SecretSchema = Type.Object({ client_id: Type.String(), client_secret: Type
 
 const ClientParams = Type.Object({ client_id: Type.String({ minLength: 1, maxLength: 200 }) })
 
-export function adminClientRoutes({ clients }: { clients: Clients }) {
+export function adminClientRoutes({
+  clients,
+  grants,
+}: {
+  clients: Clients
+  grants: GrantRegistry
+}) {
+  const NewClientSchema = newClientSchema(grants.registrable)
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
     const onRequest = app.requireScopes(ADMIN_SCOPE)

@@ -3,10 +3,8 @@
 // client it names. Own plugin scope so that only form bodies are parsed here; never cached (§5.1).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { requiredParameter, type GrantRegistry } from '../../grants/index.js'
-import type { Clients } from '../../services/clients/clients.js'
+import { requiredParameter, type GrantRegistry, type GrantServices } from '../../grants/index.js'
 import type { Introspect } from '../../services/introspection/introspection.js'
-import type { Sessions } from '../../services/sessions/sessions.js'
 import { clientOf, presentedClientOf } from '../client.js'
 import { acceptOnlyForms, FORM_CONTENT_TYPE } from '../form-body.js'
 import {
@@ -15,22 +13,14 @@ import {
   IntrospectFormSchema,
   IntrospectionSchema,
   RevokeFormSchema,
-  TokenFormSchema,
   TokenResponseSchema,
 } from '../schemas.js'
 
-export function tokenRoutes({
-  grants,
-  sessions,
-  clients,
-  introspect,
-}: {
-  grants: GrantRegistry
-  sessions: Sessions
-  clients: Clients
-  introspect: Introspect
-}) {
-  const grantList = grants.all.map((grant) => `- ${grant.summary}`).join('\n')
+/** `services`: the use-cases the grants call, which include the sessions and clients used here. */
+export function tokenRoutes(
+  services: GrantServices & { grants: GrantRegistry; introspect: Introspect },
+) {
+  const { grants, sessions, clients, introspect } = services
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
     acceptOnlyForms(app)
@@ -43,11 +33,11 @@ export function tokenRoutes({
       {
         config: { oauthTokenEndpoint: true },
         schema: {
-          summary: 'Log in with username and password, or refresh',
-          description: `OAuth2 token endpoint. Answers a bearer access token (a signed JWT) and a new single-use refresh token.\n\n${grantList}`,
+          summary: 'Get an access token (OAuth2 token endpoint)',
+          description: `OAuth2 token endpoint (RFC 6749 §3.2). Answers a bearer access token (a signed JWT) and, for a user's session, a new single-use refresh token. The \`grant_type\`s:\n\n${grants.description}`,
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
-          body: TokenFormSchema,
+          body: grants.formSchema,
           response: {
             200: TokenResponseSchema,
             400: ErrorSchema,
@@ -60,14 +50,15 @@ export function tokenRoutes({
       },
       async (request) => {
         const form = request.body
-        const grant = grants.get(form.grant_type || 'password')
+        const grant = grants.get(form.grant_type || grants.defaultType)
         const client = clientOf(request)
+        // Which clients the grant admits is its own rule, which the clients use-case applies.
         const oauthClient = await clients.admitTokenRequest(
           presentedClientOf(request),
-          grant.clientGrant ?? grant.type,
+          grant.type,
           client.ip,
         )
-        return grant.exchange(form, client, oauthClient)
+        return grant.exchange({ form, client, oauthClient }, services)
       },
     )
 

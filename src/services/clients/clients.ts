@@ -8,6 +8,7 @@ import {
   InvalidScope,
   NotFound,
   UnauthorizedClient,
+  UnsupportedGrantType,
 } from '../../errors.js'
 import type { TokenService } from '../../security/tokens.js'
 import type { ClientRecord, ClientStore } from '../../store/contract.js'
@@ -17,8 +18,27 @@ import type { ScopeCatalog } from '../scopes/scopes.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { TokenResponse } from '../sessions/sessions.js'
 
-/** The grant types a client may be registered for. */
-export const CLIENT_GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'] as const
+/**
+ * What this use-case must know of one grant type to register clients for it and to admit its token
+ * requests. Each grant declares its rule beside its parameters (src/grants/); compose.ts hands the
+ * registry's list over, because services never import grants: the rules are data the grants own,
+ * enforced here so that every entry point (HTTP, CLI, the library) registers and admits alike.
+ */
+export interface ClientGrantRule {
+  /** The `grant_type`. */
+  readonly type: string
+  /**
+   * A client registered for this grant may use this one, which no client is registered for itself
+   * (the second step of a password login needs `password`).
+   */
+  readonly allowedBy?: string
+  /** Only a confidential client may be registered for it. */
+  readonly confidentialOnly?: boolean
+  /** A request naming no registered client is refused (401) even without REQUIRE_CLIENT. */
+  readonly clientRequired?: boolean
+  /** A client registered without a list of grants gets this one. */
+  readonly byDefault?: boolean
+}
 
 /** What a client is shown as (never its secret or its hash). */
 export interface ClientView {
@@ -33,7 +53,7 @@ export interface ClientView {
 export interface NewClient {
   name: string
   confidential?: boolean
-  /** Defaults to password and refresh_token. */
+  /** Defaults to the grants whose rule says `byDefault` (password and refresh_token). */
   grants?: string[]
   /** Defaults to DEFAULT_SCOPES. */
   scopes?: string[]
@@ -69,8 +89,9 @@ export interface Clients {
   /** Checks a presented client; InvalidClient (throttled like a password on failure) otherwise. */
   authenticate(presented: PresentedClient, ip: string): Promise<AuthenticatedClient>
   /**
-   * The client a token request acts for, with `grantType` checked against it: undefined when none
-   * was named and REQUIRE_CLIENT is off (the FastAPI tutorial's clients name none).
+   * The client a token request acts for, with `grantType` checked against it by the grant's rule:
+   * undefined when none was named and REQUIRE_CLIENT is off (the FastAPI tutorial's clients name
+   * none). UnsupportedGrantType for a grant type without a rule.
    */
   admitTokenRequest(
     presented: PresentedClient | undefined,
@@ -106,6 +127,8 @@ export interface ClientsDeps {
   tokens: Pick<TokenService, 'issueForClient'>
   defaultScopes: readonly string[]
   requireClient: boolean
+  /** One rule per grant type of the registry (src/grants/index.ts). */
+  grants: readonly ClientGrantRule[]
 }
 
 const NAME = /^[\w.:@ -]{1,100}$/u
@@ -145,6 +168,9 @@ function toAuthenticated(client: ClientRecord): AuthenticatedClient {
 
 export function createClients(deps: ClientsDeps): Clients {
   const { store, scopes, events } = deps
+  const rules = new Map(deps.grants.map((rule) => [rule.type, rule]))
+  const registrable = deps.grants.filter((rule) => rule.allowedBy === undefined)
+  const defaultGrants = registrable.filter((rule) => rule.byDefault).map((rule) => rule.type)
 
   const audited = (actor: Actor, action: string, clientId: string, more?: string) =>
     events({
@@ -205,18 +231,22 @@ export function createClients(deps: ClientsDeps): Clients {
     grantType: string | undefined,
     ip: string,
   ): Promise<AuthenticatedClient | undefined> => {
-    if (!presented) {
+    const rule = grantType === undefined ? undefined : rules.get(grantType)
+    if (grantType !== undefined && !rule) throw new UnsupportedGrantType(grantType)
+    const noClient = () => {
       if (deps.requireClient) throw new InvalidClient(false, 'A registered client is required')
-      if (grantType === 'client_credentials') throw new InvalidClient(false)
+      if (rule?.clientRequired) throw new InvalidClient(false)
       return undefined
     }
+    if (!presented) return noClient()
     // Drop-in: without REQUIRE_CLIENT, a client_id nobody registered (Swagger UI's, a tutorial
     // client's, which FastAPI's OAuth2PasswordRequestForm ignores) is ignored, as before clients existed.
     if (!deps.requireClient && !(await store.findClient(presented.clientId.slice(0, 200))))
-      return undefined
+      return noClient()
     const client = await authenticate(presented, ip)
-    if (grantType !== undefined && !client.grants.includes(grantType))
-      throw new UnauthorizedClient(`This client may not use grant_type '${grantType.slice(0, 40)}'`)
+    const needed = rule?.allowedBy ?? rule?.type
+    if (needed !== undefined && !client.grants.includes(needed))
+      throw new UnauthorizedClient(`This client may not use grant_type '${needed.slice(0, 40)}'`)
     return client
   }
 
@@ -228,16 +258,15 @@ export function createClients(deps: ClientsDeps): Clients {
           'A client name is 1 to 100 letters, digits, spaces and . _ - : @ characters',
         )
       const confidential = input.confidential ?? false
-      const grants = [...new Set(input.grants ?? ['password', 'refresh_token'])]
-      const unknown = grants.find(
-        (grant) => !(CLIENT_GRANT_TYPES as readonly string[]).includes(grant),
-      )
+      const grants = [...new Set(input.grants ?? defaultGrants)]
+      const unknown = grants.find((grant) => !registrable.some((rule) => rule.type === grant))
       if (unknown !== undefined)
         throw new InvalidInput(
-          `Unknown grant '${unknown.slice(0, 40)}' (known: ${CLIENT_GRANT_TYPES.join(', ')})`,
+          `Unknown grant '${unknown.slice(0, 40)}' (known: ${registrable.map((rule) => rule.type).join(', ')})`,
         )
-      if (grants.includes('client_credentials') && !confidential)
-        throw new InvalidInput('Only a confidential client may use client_credentials')
+      const confidentialOnly = grants.find((grant) => rules.get(grant)?.confidentialOnly)
+      if (confidentialOnly !== undefined && !confidential)
+        throw new InvalidInput(`Only a confidential client may use ${confidentialOnly}`)
       const granted = [...new Set(input.scopes ?? deps.defaultScopes)]
       try {
         scopes.checkKnown(granted)
