@@ -108,6 +108,7 @@ export interface ChangeRow {
   user_id: number | null
   username: string | null
   session_id: string | null
+  client_id: string | null
 }
 
 /** A row of the token-owner lookup (tokenOwnerQuery). */
@@ -353,6 +354,7 @@ export function toChange(row: ChangeRow): Change {
     userId: row.user_id,
     username: row.username,
     sessionId: row.session_id,
+    clientId: row.client_id,
   }
 }
 
