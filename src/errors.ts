@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'insufficient_user_authentication'
   | 'invalid_link'
   | 'unverified_email'
+  | 'too_many_streams'
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: ErrorCode
@@ -277,5 +278,16 @@ export class UnverifiedEmail extends GatehouseError {
   readonly code = 'unverified_email'
   constructor() {
     super('The e-mail address of this account is not verified yet: follow the link just sent to it')
+  }
+}
+
+/** A client already holds as many long-lived streams as it may on this instance: one must end first. */
+export class TooManyStreams extends GatehouseError {
+  readonly code = 'too_many_streams'
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message)
   }
 }

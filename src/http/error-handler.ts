@@ -19,6 +19,7 @@ import {
   InvalidClient,
   Overloaded,
   Throttled,
+  TooManyStreams,
   type ErrorCode,
 } from '../errors.js'
 
@@ -144,6 +145,13 @@ const ANSWERS = {
     detail: e.message,
     error: 'insufficient_user_authentication',
     challenge: `Bearer error="insufficient_user_authentication", error_description="${e.message}"`,
+  }),
+  // The client's own limit, not the server's load: 429 (RFC 6585), `slow_down` as for the throttle.
+  too_many_streams: (e) => ({
+    status: 429,
+    detail: e.message,
+    error: 'slow_down',
+    retryAfter: e instanceof TooManyStreams ? e.retryAfterSeconds : 1,
   }),
 } satisfies Record<ErrorCode, Answer | AnswerOf>
 

@@ -11,6 +11,7 @@ const change = (id: number): Change => ({
   userId: 1,
   username: null,
   sessionId: `s${id}`,
+  clientId: null,
 })
 
 function pumpOver(rows: Change[], now = { ms: 0 }) {

@@ -10,6 +10,8 @@ import { ErrorSchema } from '../schemas.js'
 
 const DESCRIPTION = `Server-Sent Events for resource servers: each ended session (\`session_ended\`), each user whose sessions all ended (\`user_sessions_ended\`), each removed user (\`user_removed\`) and each changed user (\`user_changed\`), as they happen on any instance. For registered confidential clients, with HTTP Basic (\`client_id:client_secret\`).
 
+Each instance serves at most 10 streams per client (429) and 1 000 in all (503). A client's streams end when it is removed or its secret is rotated.
+
 The stream starts after the \`Last-Event-ID\` sent (the last \`id\` received: a resume point, which loses nothing and may repeat events), or without it with every event whose \`until\` has not passed. After that backlog comes \`event: ready\` (\`{"heartbeat": seconds}\`), then live events, and a \`: heartbeat\` comment when nothing else was sent for that long. See docs/revocation-events.md.`
 
 /** `Last-Event-ID`: a resume point this server gave out, a decimal integer from 0 to 2^53. */
@@ -64,7 +66,11 @@ export function revocationEventRoutes({
               description: 'Missing or bad client credentials, or not a confidential client',
               ...ErrorSchema,
             },
-            429: { description: 'Too many failed client authentications', ...ErrorSchema },
+            429: {
+              description:
+                'Too many failed client authentications, or this client has as many streams open on this instance as it may (see Retry-After)',
+              ...ErrorSchema,
+            },
             503: {
               description:
                 'Too many subscribers on this instance, or the database is unavailable (see Retry-After)',
@@ -79,7 +85,14 @@ export function revocationEventRoutes({
         if (!presented) throw new InvalidClient(true, 'Client authentication required (HTTP Basic)')
         const client = await clients.requireConfidential(presented, request.ip)
         const lastEventId = parseLastEventId(request.headers['last-event-id'])
-        const stream = await revocationEvents.subscribe({ clientId: client.id, lastEventId })
+        const stream = await revocationEvents.subscribe({
+          clientId: client.id,
+          lastEventId,
+          // The secret may have been rotated (or the client removed) since it was checked above.
+          async confirm() {
+            if (!(await clients.stillCurrent(presented))) throw new InvalidClient(true)
+          },
+        })
         reply.hijack()
         // Headers other hooks set (CORS) go out too: a hijacked reply writes its own.
         for (const [name, value] of Object.entries(reply.getHeaders()))

@@ -109,6 +109,11 @@ export interface Clients {
     ip: string,
   ): Promise<AuthenticatedClient>
   /**
+   * Whether credentials that authenticated still do (the client was not removed nor its secret
+   * rotated since), without throttling or audit: a second look once a long-lived stream is registered.
+   */
+  stillCurrent(presented: PresentedClient): Promise<boolean>
+  /**
    * grant_type=client_credentials (RFC 6749 §4.4): an access token whose subject is the client, with
    * the client's scopes (or the requested part of them), and no refresh token.
    */
@@ -145,6 +150,18 @@ function newSecret(): { secret: string; hash: string } {
 
 /** A hash to compare against when the client is unknown, so that both paths cost the same. */
 const DUMMY_HASH = hashSecret(randomBytes(32).toString('base64url'))
+
+/** Whether `secret` is the confidential client's (the dummy hash stands in for none). */
+function secretMatches(client: ClientRecord | undefined, secret: string): boolean {
+  const expected =
+    client?.secretHash != null ? Buffer.from(client.secretHash, 'base64url') : DUMMY_HASH
+  // Constant time over the digests: the comparison says nothing about how much of a secret matched.
+  return (
+    expected.length === 32 &&
+    timingSafeEqual(hashSecret(secret), expected) &&
+    client?.confidential === true
+  )
+}
 
 function toView(client: ClientRecord): ClientView {
   return {
@@ -204,14 +221,7 @@ export function createClients(deps: ClientsDeps): Clients {
     // Counted before the check, like a password: guessing secrets is throttled per client and address.
     const reservation = await deps.throttle.reserve(`client:${clientId}`, ip)
     const client = await store.findClient(clientId)
-    const expected =
-      client?.secretHash != null ? Buffer.from(client.secretHash, 'base64url') : DUMMY_HASH
-    // Constant time over the digests: the comparison says nothing about how much of a secret matched.
-    const matches =
-      expected.length === 32 &&
-      timingSafeEqual(hashSecret(secret), expected) &&
-      client?.confidential
-    if (!client || !matches) {
+    if (!client || !secretMatches(client, secret)) {
       // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
       await events({
         type: 'client_token',
@@ -327,6 +337,10 @@ export function createClients(deps: ClientsDeps): Clients {
       if (!presented || presented.secret === undefined)
         throw new InvalidClient(presented?.basic ?? false)
       return authenticate(presented, ip)
+    },
+    async stillCurrent(presented) {
+      if (presented.secret === undefined || presented.clientId.length > 200) return false
+      return secretMatches(await store.findClient(presented.clientId), presented.secret)
     },
     async issueToken(client, requestedScope, from) {
       if (!client || !client.confidential) throw new InvalidClient(false)

@@ -13,8 +13,10 @@ export const HOLE_GRACE_MS = 30_000
  * `user_sessions_ended`: the user has no active session left (said once, after the last one ends).
  * `user_changed`: their username, email, full name, hash, disabled flag or scopes changed.
  * `user_removed`: the user row was deleted (their sessions with it).
+ * `client_changed`: a registered client was removed or its row changed (a rotated secret).
  */
-export type ChangeKind = 'session_ended' | 'user_sessions_ended' | 'user_changed' | 'user_removed'
+export type ChangeKind =
+  'session_ended' | 'user_sessions_ended' | 'user_changed' | 'user_removed' | 'client_changed'
 
 /** One row of the change feed, written by database triggers whoever changes the data. */
 export interface Change {
@@ -27,6 +29,8 @@ export interface Change {
   username: string | null
   /** For session_ended. */
   sessionId: string | null
+  /** For client_changed. */
+  clientId: string | null
 }
 
 /** New changes, in id order, each delivered once. A call after a gap means the feed is live again. */

@@ -12,6 +12,7 @@ import { mfa } from './008-mfa.js'
 import { changeFeed } from './009-change-feed.js'
 import { clients } from './010-clients.js'
 import { changeFeedUsernames } from './011-change-feed-usernames.js'
+import { changeFeedClients } from './012-change-feed-clients.js'
 import type { Migration } from './migration.js'
 
 export const migrations: readonly Migration[] = [
@@ -26,6 +27,7 @@ export const migrations: readonly Migration[] = [
   changeFeed,
   clients,
   changeFeedUsernames,
+  changeFeedClients,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */

@@ -8,6 +8,7 @@ export interface ChangeRow {
   user_id: number | null
   username: string | null
   session_id: string | null
+  client_id: string | null
 }
 
 export function toChange(row: ChangeRow): Change {
@@ -18,5 +19,6 @@ export function toChange(row: ChangeRow): Change {
     userId: row.user_id,
     username: row.username,
     sessionId: row.session_id,
+    clientId: row.client_id,
   }
 }

@@ -1,11 +1,14 @@
 // The revocation event streams over a feed whose ids commit out of order (as on PostgreSQL): resume
-// points never pass an id still to commit, a joining subscriber gets each change once, and a
-// subscriber that stops reading while it joins is cut off.
+// points never pass an id still to commit, a joining subscriber gets each change once, a subscriber
+// that stops reading is cut off before its unsent output passes the bound, a removed or changed
+// client's streams end, and streams are capped per client.
 import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { DatabaseUnavailable } from '../../../src/errors.js'
+import { DatabaseUnavailable, InvalidClient, TooManyStreams } from '../../../src/errors.js'
 import {
   createRevocationEvents,
+  DEFAULT_MAX_SUBSCRIBERS_PER_CLIENT,
+  DEFAULT_MAX_UNSENT_BYTES,
   type EventSink,
   type RevocationEventDeps,
 } from '../../../src/services/events/revocation-events.js'
@@ -60,23 +63,50 @@ function fakeFeed() {
           userId: 1,
           username: 'alice',
           sessionId: `s${id}`,
+          clientId: null,
         })
+      rows.sort((a, b) => a.id - b.id)
+      for (const pump of pumps) await pump.pull()
+    },
+    /** Commits a client_changed row (the client removed, or its secret rotated). */
+    async changeClient(id: number, clientId: string) {
+      rows.push({
+        id,
+        at: Date.now(),
+        kind: 'client_changed',
+        userId: null,
+        username: null,
+        sessionId: null,
+        clientId,
+      })
       rows.sort((a, b) => a.id - b.id)
       for (const pump of pumps) await pump.pull()
     },
   }
 }
 
-/** A sink that keeps what is written; `writableLength` is what a test says the socket holds. */
-function fakeSink() {
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
+
+/**
+ * A sink that keeps what is written; `writableLength` is what a test says the socket holds, or, for
+ * a receiver that does not read, everything written since the last `drain()`.
+ */
+function fakeSink({ reading = true }: { reading?: boolean } = {}) {
   const emitter = new EventEmitter()
   let text = ''
+  const writes: number[] = []
+  let mostUnsent = 0
   const sink: EventSink & { writableLength: number; destroyed: boolean } = {
     writableLength: 0,
     destroyed: false,
     write(chunk: string) {
       text += chunk
-      return true
+      const bytes = Buffer.byteLength(chunk)
+      writes.push(bytes)
+      if (!reading) sink.writableLength += bytes
+      mostUnsent = Math.max(mostUnsent, sink.writableLength)
+      // As a socket: false once its buffer holds 16 KiB (a 'drain' follows when it empties).
+      return sink.writableLength < 16 * 1024
     },
     once(event: 'drain' | 'close', listener: () => void) {
       emitter.once(event, listener)
@@ -102,7 +132,20 @@ function fakeSink() {
           sid: (JSON.parse(data!.slice(6)) as { sid: string }).sid,
         }
       })
-  return { sink, events, text: () => text }
+  return {
+    sink,
+    events,
+    text: () => text,
+    /** The size of each write. */
+    writes,
+    /** The most the sink ever held unsent. */
+    mostUnsent: () => mostUnsent,
+    /** The receiver takes everything held. */
+    drain() {
+      sink.writableLength = 0
+      emitter.emit('drain')
+    },
+  }
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
@@ -198,5 +241,180 @@ describe('revocation events', () => {
     expect(events.stats.subscribers).toBe(0)
     await expect(events.subscribe({ clientId: 'rs' })).resolves.toBeDefined()
     await events.close()
+  })
+
+  it('keeps a subscriber that does not read within the bound, even for one delivery of 10 000 changes', async () => {
+    const feed = fakeFeed()
+    const warnings: { unsentBytes: number; refusedBytes: number }[] = []
+    const events = createRevocationEvents({
+      store: feed.store,
+      log: { info: () => undefined, warn: (fields: object) => void warnings.push(fields as never) },
+      accessTokenTtlSeconds: 1800,
+    })
+    const stuck = fakeSink({ reading: false })
+    ;(await events.subscribe({ clientId: 'rs' })).attach(stuck.sink)
+    await settle()
+    // A logout everywhere over many sessions: one delivery of about 1 MB of stream.
+    await feed.commit(...range(1, 10_000))
+    expect(stuck.sink.destroyed).toBe(true)
+    expect(stuck.mostUnsent()).toBeLessThanOrEqual(DEFAULT_MAX_UNSENT_BYTES)
+    expect(stuck.mostUnsent()).toBeGreaterThan(DEFAULT_MAX_UNSENT_BYTES / 2)
+    expect(events.stats).toEqual({ subscribers: 0, cutOff: 1 })
+    const [cut] = warnings
+    expect(cut!.unsentBytes).toBeLessThanOrEqual(DEFAULT_MAX_UNSENT_BYTES)
+    expect(cut!.unsentBytes + cut!.refusedBytes).toBeGreaterThan(DEFAULT_MAX_UNSENT_BYTES)
+    await events.close()
+  })
+
+  it('bounds what it holds for a subscriber still joining, and cuts it off past the bound', async () => {
+    const feed = fakeFeed()
+    const warnings: { unsentBytes: number; refusedBytes: number }[] = []
+    const events = createRevocationEvents({
+      store: feed.store,
+      log: { info: () => undefined, warn: (fields: object) => void warnings.push(fields as never) },
+      accessTokenTtlSeconds: 1800,
+      maxUnsentBytes: 20_000,
+    })
+    ;(await events.subscribe({ clientId: 'a' })).attach(fakeSink().sink)
+    await settle()
+    // Joined, not yet attached: what comes live meanwhile is held, never past the bound.
+    const joining = await events.subscribe({ clientId: 'rs' })
+    await feed.commit(...range(1, 1_000))
+    expect(events.stats).toEqual({ subscribers: 1, cutOff: 1 })
+    expect(warnings[0]!.unsentBytes).toBeLessThanOrEqual(20_000)
+    const late = fakeSink()
+    joining.attach(late.sink)
+    expect(late.sink.destroyed).toBe(true)
+    await events.close()
+  })
+
+  it('writes one large delivery in pages, all of it, to a subscriber that keeps up', async () => {
+    const feed = fakeFeed()
+    const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
+    const reader = fakeSink()
+    ;(await events.subscribe({ clientId: 'rs' })).attach(reader.sink)
+    await settle()
+    await feed.commit(...range(1, 10_000))
+    expect(reader.sink.destroyed).toBe(false)
+    expect(reader.events()).toHaveLength(10_000)
+    expect(reader.writes.length).toBeGreaterThan(10)
+    // A page is about 16 KiB: it closes with the event that reaches that size.
+    expect(Math.max(...reader.writes)).toBeLessThan(16 * 1024 + 200)
+    expect(events.stats.cutOff).toBe(0)
+    await events.close()
+  })
+
+  it('sends a large backlog at the pace of its receiver, within the bound', async () => {
+    const feed = fakeFeed()
+    const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
+    ;(await events.subscribe({ clientId: 'a' })).attach(fakeSink().sink)
+    await feed.commit(...range(1, 5_000))
+    const slow = fakeSink({ reading: false })
+    ;(await events.subscribe({ clientId: 'rs', lastEventId: 0 })).attach(slow.sink)
+    // It reads a little now and then: the backlog waits for it, and is never cut off.
+    for (let round = 0; round < 200 && !slow.text().includes('event: ready'); round++) {
+      await settle()
+      slow.drain()
+    }
+    expect(slow.text()).toContain('event: ready')
+    expect(slow.events()).toHaveLength(5_000)
+    expect(slow.mostUnsent()).toBeLessThanOrEqual(64 * 1024 + 16 * 1024 + 200)
+    expect(events.stats.cutOff).toBe(0)
+    await events.close()
+  })
+
+  it('ends every stream of a client removed or changed, joining ones too, and tells the others nothing of it', async () => {
+    const feed = fakeFeed()
+    const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
+    const [first, second, other] = [fakeSink(), fakeSink(), fakeSink()]
+    ;(await events.subscribe({ clientId: 'rs' })).attach(first.sink)
+    ;(await events.subscribe({ clientId: 'rs' })).attach(second.sink)
+    ;(await events.subscribe({ clientId: 'other' })).attach(other.sink)
+    const joining = await events.subscribe({ clientId: 'rs' })
+    await settle()
+    await feed.commit(1)
+    await feed.changeClient(2, 'rs')
+    await feed.commit(3)
+    expect(first.sink.destroyed).toBe(true)
+    expect(second.sink.destroyed).toBe(true)
+    expect(events.stats.subscribers).toBe(1)
+    const late = fakeSink()
+    joining.attach(late.sink)
+    expect(late.sink.destroyed).toBe(true)
+    expect(late.text()).toBe('')
+    // The others carry on, with no event of the client change.
+    expect(other.sink.destroyed).toBe(false)
+    expect(other.events().map((e) => e.sid)).toEqual(['s1', 's3'])
+    expect(other.text()).not.toContain('client')
+    // Nor does a backlog; and the client may subscribe again (with its new secret).
+    const resumed = fakeSink()
+    ;(await events.subscribe({ clientId: 'rs', lastEventId: 0 })).attach(resumed.sink)
+    await settle()
+    expect(resumed.events().map((e) => e.sid)).toEqual(['s1', 's3'])
+    expect(resumed.text()).not.toContain('client')
+    expect(resumed.sink.destroyed).toBe(false)
+    await events.close()
+  })
+
+  it('drops a stream whose client changed between its authentication and its joining', async () => {
+    const feed = fakeFeed()
+    const events = createRevocationEvents({
+      store: feed.store,
+      log,
+      accessTokenTtlSeconds: 1800,
+      maxSubscribersPerClient: 1,
+    })
+    let confirmed = 0
+    const refused = events.subscribe({
+      clientId: 'rs',
+      confirm: async () => {
+        confirmed++
+        // By then the stream is registered: a change delivered from now on would reach it.
+        expect(events.stats.subscribers).toBe(1)
+        throw new InvalidClient(true)
+      },
+    })
+    await expect(refused).rejects.toBeInstanceOf(InvalidClient)
+    expect(confirmed).toBe(1)
+    expect(events.stats.subscribers).toBe(0)
+    // Its place is given back.
+    const stream = await events.subscribe({ clientId: 'rs', confirm: async () => undefined })
+    const sink = fakeSink()
+    stream.attach(sink.sink)
+    await settle()
+    expect(sink.text()).toContain('event: ready')
+    await events.close()
+  })
+
+  it('caps the streams of each client on the instance, apart from the instance cap', async () => {
+    const feed = fakeFeed()
+    const events = createRevocationEvents({
+      store: feed.store,
+      log,
+      accessTokenTtlSeconds: 1800,
+      maxSubscribersPerClient: 2,
+    })
+    const open = [fakeSink(), fakeSink()]
+    for (const sink of open) (await events.subscribe({ clientId: 'rs' })).attach(sink.sink)
+    const refused = events.subscribe({ clientId: 'rs' })
+    await expect(refused).rejects.toBeInstanceOf(TooManyStreams)
+    await expect(refused).rejects.toMatchObject({ retryAfterSeconds: 5 })
+    await expect(refused).rejects.toThrow(/2 revocation event streams open on this instance/)
+    // Another client is not held back by this one.
+    await expect(events.subscribe({ clientId: 'other' })).resolves.toBeDefined()
+    open[0]!.sink.destroy()
+    await expect(events.subscribe({ clientId: 'rs' })).resolves.toBeDefined()
+    await events.close()
+
+    // By default: 10 per client.
+    expect(DEFAULT_MAX_SUBSCRIBERS_PER_CLIENT).toBe(10)
+    const defaults = createRevocationEvents({
+      store: fakeFeed().store,
+      log,
+      accessTokenTtlSeconds: 1800,
+    })
+    for (let i = 0; i < 10; i++) await defaults.subscribe({ clientId: 'rs' })
+    await expect(defaults.subscribe({ clientId: 'rs' })).rejects.toBeInstanceOf(TooManyStreams)
+    await defaults.close()
   })
 })

@@ -100,6 +100,71 @@ export function changeFeedContract(
       ])
     })
 
+    it('records a removed client and any change of a client row, naming the client', async () => {
+      const { store, sql } = await openWithSql()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      const client = (clientId: string) => ({
+        clientId,
+        name: clientId,
+        confidential: true,
+        secretHash: 'old-hash',
+        grants: ['client_credentials'],
+        scopes: ['me'],
+        createdAt: Date.now(),
+      })
+      await store.createClient(client('orders'))
+      await store.createClient(client('billing'))
+      const clientChanges = async (mark: number) =>
+        (await store.changesSince(mark, 100))
+          .filter((change) => change.kind === 'client_changed')
+          .map(({ kind, userId, username, sessionId, clientId }) => ({
+            kind,
+            userId,
+            username,
+            sessionId,
+            clientId,
+          }))
+      const changed = (clientId: string) => ({
+        kind: 'client_changed',
+        userId: null,
+        username: null,
+        sessionId: null,
+        clientId,
+      })
+      // Registering a client says nothing: no stream can be open with it yet.
+      expect(await store.changesSince(0, 100)).toEqual([])
+
+      let mark = await store.latestChangeId()
+      expect(await store.setClientSecret('orders', 'new-hash')).toBe(true)
+      expect(await clientChanges(mark)).toEqual([changed('orders')])
+      // Another program's change of the row (its scopes) is said too; a refused one is not.
+      mark = await store.latestChangeId()
+      await sql(`UPDATE gatehouse_clients SET scopes = 'me items' WHERE client_id = 'billing'`)
+      expect(await store.setClientSecret('nobody', 'h')).toBe(false)
+      expect(await clientChanges(mark)).toEqual([changed('billing')])
+
+      // A removal: its sessions end and the client change is said.
+      await store.createSession({ ...session(alice.id, 'o1'), clientId: 'orders' })
+      mark = await store.latestChangeId()
+      expect(await store.removeClient('orders', Date.now())).toEqual({ sessionsEnded: 1 })
+      const removal = await store.changesSince(mark, 100)
+      expect(removal.map((change) => change.kind).sort()).toEqual([
+        'client_changed',
+        'session_ended',
+        'user_sessions_ended',
+      ])
+      expect(removal.find((change) => change.kind === 'client_changed')?.clientId).toBe('orders')
+      // User changes name no client.
+      mark = await store.latestChangeId()
+      await store.setScopes('alice', ['me'])
+      expect(await store.changesSince(mark, 100)).toEqual([
+        expect.objectContaining({ kind: 'user_changed', clientId: null }),
+      ])
+      mark = await store.latestChangeId()
+      await sql(`DELETE FROM gatehouse_clients WHERE client_id = 'billing'`)
+      expect(await clientChanges(mark)).toEqual([changed('billing')])
+    })
+
     it('pages through the feed, with ids that keep growing after pruning', async () => {
       const store = await open()
       const bob = await store.createUser({ username: 'bob', hashedPassword: 'h' })
