@@ -13,14 +13,13 @@ import {
 import { checkNewPassword } from '../../security/password-policy.js'
 import type { PasswordHasher } from '../../security/passwords.js'
 import type { Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
-import { loginOutcome } from '../login/login.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
+import { loginOutcome } from '../shared/login-outcome.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { PasswordCheck } from '../login/password-check.js'
 import { toPublicUser, type AdminUser, type PublicUser } from '../shared/public-user.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder } from '../sessions/sessions.js'
 
 export interface NewAccount {
   username: string

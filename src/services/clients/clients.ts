@@ -15,7 +15,8 @@ import type { Actor, ClientInfo } from '../shared/actor.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { TokenResponse } from '../sessions/sessions.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import type { TokenResponse } from '../shared/token-response.js'
 
 /** The grant types a client may be registered for. */
 export const CLIENT_GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'] as const
@@ -46,14 +47,6 @@ export interface PresentedClient {
   secret?: string
   /** Sent with HTTP Basic (a failure then answers a Basic challenge). */
   basic: boolean
-}
-
-/** A client that proved who it is (or a public client that named itself). */
-export interface AuthenticatedClient {
-  id: string
-  confidential: boolean
-  grants: readonly string[]
-  scopes: readonly string[]
 }
 
 export interface Clients {

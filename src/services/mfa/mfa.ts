@@ -15,13 +15,15 @@ import {
 import { createSealer } from '../../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../../security/totp.js'
 import type { Store, UserRecord } from '../../store/contract.js'
-import type { AuthenticatedClient } from '../clients/clients.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import { loginOutcome } from '../shared/login-outcome.js'
+import type { TokenResponse } from '../shared/token-response.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
-import { loginOutcome } from '../login/login.js'
+import type { SecondFactorGate } from '../login/login.js'
 import type { PasswordCheck } from '../login/password-check.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder, Sessions, TokenResponse } from '../sessions/sessions.js'
+import type { Sessions } from '../sessions/sessions.js'
 
 /** How long an mfa_token lets the second step be made after the password. */
 export const MFA_TOKEN_TTL_MS = 5 * 60_000
@@ -41,7 +43,7 @@ export interface MfaStatus {
   recovery_codes_left: number
 }
 
-export interface Mfa {
+export interface Mfa extends SecondFactorGate {
   status(userId: number): Promise<MfaStatus>
   /** Status of a user by name, for admins and the CLI. */
   statusOf(username: string): Promise<MfaStatus>
@@ -60,14 +62,6 @@ export interface Mfa {
   removeTotp(holder: SessionHolder, sessionId: string, password: string): Promise<void>
   /** An admin (or the CLI) removes a user's factor and codes, and ends all their sessions. */
   reset(username: string, actor: Actor): Promise<void>
-  /**
-   * For the password login: throws MfaRequired (with a new mfa_token) when the user, whose password
-   * `user.hashedPassword` was just verified, has a confirmed factor; returns otherwise.
-   */
-  requireSecondFactor(
-    user: UserRecord,
-    request: { scope: string | undefined; clientId: string | undefined },
-  ): Promise<void>
   /** The mfa-otp grant. */
   completeWithOtp(
     mfaToken: string,

@@ -10,11 +10,10 @@ import { InvalidInput, InvalidLink, UserNotFound } from '../../errors.js'
 import { checkNewPassword } from '../../security/password-policy.js'
 import type { PasswordHasher } from '../../security/passwords.js'
 import type { OneTimePurpose, OneTimeTokenRecord, Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { Mailer } from '../mail/mail.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder } from '../sessions/sessions.js'
 
 export interface Recovery {
   /** False when mail is disabled (production without SMTP_URL): the endpoints are not served. */

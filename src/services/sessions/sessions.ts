@@ -7,25 +7,11 @@ import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../../errors.
 import type { AccessTokenClaims, TokenService } from '../../security/tokens.js'
 import { createSealer } from '../../security/sealing.js'
 import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
-import type { AuthenticatedClient } from '../clients/clients.js'
+import type { ClientInfo, SessionHolder } from '../shared/actor.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import type { TokenResponse } from '../shared/token-response.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-
-export interface TokenResponse {
-  access_token: string
-  token_type: 'bearer'
-  expires_in: number
-  /** Absent for client_credentials (RFC 6749 §4.4.3). */
-  refresh_token?: string
-  /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
-  scope?: string
-}
-
-/** A signed-in user acting on their own sessions (Actor.name is their username). */
-export interface SessionHolder extends Actor {
-  userId: number
-}
 
 export interface SessionView {
   id: string
