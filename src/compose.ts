@@ -125,6 +125,22 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const floor = createTimingFloor(auto ? 0 : (config.loginMinDurationMs as number))
   const scopes = createScopeCatalog(config.extraScopes, config.defaultScopes)
 
+  // The audit trail (and the metrics it tells) first: every use-case records through it.
+  const metrics = config.metrics
+    ? (await import('./metrics.js')).createMetrics({
+        hashQueueDepth: () => hasher.queueDepth,
+        databasePool: store.poolStats?.bind(store),
+        revocationSubscribers: () => revocationEvents.stats.subscribers,
+      })
+    : undefined
+  const events = createAuditTrail({
+    store,
+    log: logger,
+    also: metrics?.record,
+    perClientPerMinute: config.auditEventsPerClientPerMinute,
+    clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
+  })
+
   const accessTokenTtlSeconds = config.accessTokenExpireMinutes * 60
   const keys = await createKeyManager({
     algorithm: config.algorithm,
@@ -132,6 +148,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     signingKeyPem: config.signingKeyPem,
     store,
     accessTokenTtlSeconds,
+    events,
     onChange: (current) => tokens.setKeys(current),
   })
   const tokens = createTokenService({
@@ -168,13 +185,6 @@ export async function createServices(options: ServiceOptions): Promise<Services>
         },
       }
     : store
-  const metrics = config.metrics
-    ? (await import('./metrics.js')).createMetrics({
-        hashQueueDepth: () => hasher.queueDepth,
-        databasePool: store.poolStats?.bind(store),
-        revocationSubscribers: () => revocationEvents.stats.subscribers,
-      })
-    : undefined
   const revocationEvents = createRevocationEvents({
     ...options.revocationEvents,
     store,
@@ -192,13 +202,6 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   })
   const sizing = auto ? createFloorSizing({ floor, hasher, store, log: logger }) : undefined
   const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger, sizing })
-  const events = createAuditTrail({
-    store,
-    log: logger,
-    also: metrics?.record,
-    perClientPerMinute: config.auditEventsPerClientPerMinute,
-    clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
-  })
   const maintenance = createMaintenance({
     store,
     log: logger,

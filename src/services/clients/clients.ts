@@ -14,6 +14,7 @@ import type { ClientRecord, ClientStore } from '../../store/contract.js'
 import type { Actor, ClientInfo } from '../shared/actor.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { auditEvent, type ClientAdminAction } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { AuthenticatedClient } from '../shared/authenticated-client.js'
 import type { TokenResponse } from '../shared/token-response.js'
@@ -139,16 +140,8 @@ function toAuthenticated(client: ClientRecord): AuthenticatedClient {
 export function createClients(deps: ClientsDeps): Clients {
   const { store, scopes, events } = deps
 
-  const audited = (actor: Actor, action: string, clientId: string, more?: string) =>
-    events({
-      type: 'admin',
-      outcome: action,
-      username: actor.name,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      detail: more === undefined ? `client ${clientId}` : `client ${clientId}: ${more}`,
-      actor: actor.name,
-    })
+  const audited = (actor: Actor, action: ClientAdminAction, clientId: string, note?: string) =>
+    events(auditEvent.clientChanged(actor, action, clientId, note))
 
   const found = async (clientId: string): Promise<ClientRecord> => {
     const client = await store.findClient(clientId)
@@ -180,13 +173,7 @@ export function createClients(deps: ClientsDeps): Clients {
       client?.confidential
     if (!client || !matches) {
       // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
-      await events({
-        type: 'client_token',
-        outcome: 'bad_client_credentials',
-        username: null,
-        ip,
-        detail: `client ${clientId}`,
-      })
+      await events(auditEvent.clientAuthenticationFailed(clientId, ip))
       throw new InvalidClient(basic)
     }
     await reservation.succeeded()
@@ -298,15 +285,7 @@ export function createClients(deps: ClientsDeps): Clients {
         throw new UnauthorizedClient("This client may not use grant_type 'client_credentials'")
       const granted = scopes.resolve(requestedScope, client.scopes)
       const access = deps.tokens.issueForClient(client.id, granted)
-      await events({
-        type: 'client_token',
-        outcome: 'success',
-        username: null,
-        ip: from.ip,
-        userAgent: from.userAgent,
-        detail: `client ${client.id}`,
-        actor: `client:${client.id}`,
-      })
+      await events(auditEvent.clientTokenIssued(client.id, from))
       const response: TokenResponse = {
         access_token: access.token,
         token_type: 'bearer',

@@ -9,6 +9,7 @@ import type { AuthenticatedClient } from '../shared/authenticated-client.js'
 import { loginOutcome } from '../shared/login-outcome.js'
 import type { TokenResponse } from '../shared/token-response.js'
 import type { PasswordCheck } from './password-check.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { Sessions } from '../sessions/sessions.js'
 
@@ -51,14 +52,7 @@ export function createLogin(deps: {
 }): Login {
   const { checkPassword, sessions, events, mfa } = deps
   return async ({ username, password, scope, clientId }, client, oauthClient) => {
-    const record = (outcome: string) =>
-      events({
-        type: 'login',
-        outcome,
-        username,
-        ...client,
-        actor: outcome === 'success' ? username : null,
-      })
+    const record = (outcome: string) => events(auditEvent.login(outcome, username, client))
     try {
       const { user } = await checkPassword(username, password, client.ip)
       if (deps.requireVerifiedEmail && user.emailVerified === false) {

@@ -8,6 +8,7 @@ import type { MailConfig } from '../../config.js'
 import { createSealer } from '../../security/sealing.js'
 import type { MailStore, OutboxMessage } from '../../store/contract.js'
 import { loadMailTemplates, renderMail, type MailKind, type MailValues } from './mail-templates.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 
 export type { MailKind } from './mail-templates.js'
@@ -119,12 +120,7 @@ export function createMailer(options: MailerOptions): Mailer {
   const giveUp = async (message: OutboxMessage, now: number, reason: string) => {
     await store.settleMail(message.id, { failedAt: now, error: reason })
     log.error({ mail: message.id, kind: message.kind, reason }, 'mail could not be delivered')
-    await events({
-      type: 'mail',
-      outcome: 'undeliverable',
-      username: null,
-      detail: `${message.kind} mail #${message.id}: ${reason}`,
-    })
+    await events(auditEvent.mailUndeliverable(message.kind, message.id, reason))
     return 'failed' as const
   }
 

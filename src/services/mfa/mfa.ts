@@ -22,6 +22,7 @@ import type { TokenResponse } from '../shared/token-response.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { SecondFactorGate } from '../login/login.js'
 import type { PasswordCheck } from '../login/password-check.js'
+import { auditEvent, type MfaOutcome, type SecondFactorMethod } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { Sessions } from '../sessions/sessions.js'
 
@@ -131,15 +132,8 @@ export function createMfa(options: MfaOptions): Mfa {
   }
 
   /** An MFA change or attempt, by `actor`, about `username`. */
-  const record = (actor: Actor, username: string, outcome: string) =>
-    events({
-      type: 'mfa',
-      outcome,
-      username,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      actor: actor.name,
-    })
+  const record = (actor: Actor, username: string, outcome: MfaOutcome) =>
+    events(auditEvent.mfa(actor, username, outcome))
 
   /** Ends every session of the user but `exceptSessionId` (through the credential version: logins in flight too). */
   const endOtherSessions = (userId: number, exceptSessionId?: string) =>
@@ -170,7 +164,7 @@ export function createMfa(options: MfaOptions): Mfa {
   }
 
   const complete = async (
-    method: 'otp' | 'recovery_code',
+    method: SecondFactorMethod,
     mfaToken: string,
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
@@ -179,14 +173,7 @@ export function createMfa(options: MfaOptions): Mfa {
   ): Promise<TokenResponse> => {
     let username: string | null = null
     const recordLogin = (outcome: string) =>
-      events({
-        type: 'login',
-        outcome,
-        username,
-        ...client,
-        actor: outcome === 'success' ? username : null,
-        detail: method,
-      })
+      events(auditEvent.login(outcome, username, client, method))
     try {
       const { challenge, user, tokenHash, attempt } = await openChallenge(mfaToken, clientId)
       username = user.username

@@ -11,6 +11,7 @@ import type { ClientInfo, SessionHolder } from '../shared/actor.js'
 import type { AuthenticatedClient } from '../shared/authenticated-client.js'
 import type { TokenResponse } from '../shared/token-response.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 
 export interface SessionView {
@@ -120,13 +121,7 @@ export function createSessions(options: SessionsOptions): Sessions {
 
   const reportReuse = async (session: SessionRecord, client: ClientInfo): Promise<void> => {
     const username = (await store.findUserById(session.userId))?.username ?? null
-    await options.events({
-      type: 'refresh_reuse',
-      outcome: 'session_revoked',
-      username,
-      ...client,
-      detail: `session ${session.id}`,
-    })
+    await options.events(auditEvent.refreshReuse(username, client, session.id))
   }
 
   const endOwn = async (holder: SessionHolder, sessionId: string): Promise<void> => {
@@ -134,16 +129,6 @@ export function createSessions(options: SessionsOptions): Sessions {
       throw new NotFound('No such active session')
     }
   }
-
-  const record = (holder: SessionHolder, type: 'logout' | 'session_revoked', outcome: string) =>
-    options.events({
-      type,
-      outcome,
-      username: holder.name,
-      ip: holder.ip,
-      userAgent: holder.userAgent,
-      actor: holder.name,
-    })
 
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
@@ -199,13 +184,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       requestedScope,
       oauthClient,
     )
-    await options.events({
-      type: 'token_refresh',
-      outcome: 'retry',
-      username: user.username,
-      ...client,
-      actor: user.username,
-    })
+    await options.events(auditEvent.tokenRefreshed('retry', user.username, client))
     const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
     return respond(user, session.id, granted, requestedScope, successor, amr, session.clientId)
   }
@@ -270,13 +249,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         if (retried) return retried
         await endForReuse(session, client)
       }
-      await options.events({
-        type: 'token_refresh',
-        outcome: 'success',
-        username: user.username,
-        ...client,
-        actor: user.username,
-      })
+      await options.events(auditEvent.tokenRefreshed('success', user.username, client))
       // The refreshed token says how its login was made, not merely that a refresh token was held.
       const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
       return respond(user, session.id, granted, requestedScope, next.token, amr, session.clientId)
@@ -302,18 +275,18 @@ export function createSessions(options: SessionsOptions): Sessions {
 
     async logout(holder, sessionId) {
       await endOwn(holder, sessionId)
-      await record(holder, 'logout', 'success')
+      await options.events(auditEvent.sessionsEnded(holder, 'logout'))
     },
 
     async endOne(holder, sessionId) {
       await endOwn(holder, sessionId)
-      await record(holder, 'session_revoked', 'one')
+      await options.events(auditEvent.sessionsEnded(holder, 'one'))
     },
 
     async endAll(holder) {
       // Through the credential version, so that logins in flight end too.
       await store.changeCredentials(holder.userId, {}, { now: Date.now() })
-      await record(holder, 'session_revoked', 'all')
+      await options.events(auditEvent.sessionsEnded(holder, 'all'))
     },
 
     async list(userId, currentSessionId) {
