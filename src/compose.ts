@@ -210,7 +210,12 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
   const mailer = createMailer({
-    config: config.mail,
+    settings: {
+      mode: config.mail.mode,
+      smtpUrl: config.mail.smtpUrl,
+      from: config.mail.from,
+      templatesDir: config.mail.templatesDir,
+    },
     store,
     log: logger,
     events,
