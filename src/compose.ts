@@ -128,6 +128,22 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const floor = createTimingFloor(auto ? 0 : (config.loginMinDurationMs as number))
   const scopes = createScopeCatalog(config.extraScopes, config.defaultScopes)
 
+  // The audit trail (and the metrics it tells) first: every use-case records through it.
+  const metrics = config.metrics
+    ? (await import('./metrics.js')).createMetrics({
+        hashQueueDepth: () => hasher.queueDepth,
+        databasePool: store.poolStats?.bind(store),
+        revocationSubscribers: () => revocationEvents.stats.subscribers,
+      })
+    : undefined
+  const events = createAuditTrail({
+    store,
+    log: logger,
+    also: metrics?.record,
+    perClientPerMinute: config.auditEventsPerClientPerMinute,
+    clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
+  })
+
   const accessTokenTtlSeconds = config.accessTokenExpireMinutes * 60
   const keys = await createKeyManager({
     algorithm: config.algorithm,
@@ -135,6 +151,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     signingKeyPem: config.signingKeyPem,
     store,
     accessTokenTtlSeconds,
+    events,
     onChange: (current) => tokens.setKeys(current),
   })
   const tokens = createTokenService({
@@ -171,13 +188,6 @@ export async function createServices(options: ServiceOptions): Promise<Services>
         },
       }
     : store
-  const metrics = config.metrics
-    ? (await import('./metrics.js')).createMetrics({
-        hashQueueDepth: () => hasher.queueDepth,
-        databasePool: store.poolStats?.bind(store),
-        revocationSubscribers: () => revocationEvents.stats.subscribers,
-      })
-    : undefined
   const revocationEvents = createRevocationEvents({
     ...options.revocationEvents,
     store,
@@ -195,13 +205,6 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   })
   const sizing = auto ? createFloorSizing({ floor, hasher, store, log: logger }) : undefined
   const checkPassword = createPasswordCheck({ store, hasher, floor, throttle, log: logger, sizing })
-  const events = createAuditTrail({
-    store,
-    log: logger,
-    also: metrics?.record,
-    perClientPerMinute: config.auditEventsPerClientPerMinute,
-    clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
-  })
   const maintenance = createMaintenance({
     store,
     log: logger,
@@ -210,7 +213,12 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     intervalMs: config.maintenanceIntervalMinutes * 60_000,
   })
   const mailer = createMailer({
-    config: config.mail,
+    settings: {
+      mode: config.mail.mode,
+      smtpUrl: config.mail.smtpUrl,
+      from: config.mail.from,
+      templatesDir: config.mail.templatesDir,
+    },
     store,
     log: logger,
     events,

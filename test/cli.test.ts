@@ -575,7 +575,7 @@ describe('gatehouse users import', () => {
 })
 
 describe('gatehouse keys rotate', () => {
-  it('adds a new signing key for asymmetric algorithms', async () => {
+  it('adds a new signing key for asymmetric algorithms, audited with the operator', async () => {
     const dir = tempDir()
     const out = captureLogs()
     const err = captureLogs()
@@ -596,9 +596,23 @@ describe('gatehouse keys rotate', () => {
     expect(await run()).toBe(0)
     const store = openSqliteStore(join(dir, 'users.db'))
     const keys = await store.listSigningKeys(Date.now())
+    const events = (await store.listAudit({ limit: 10 })).reverse()
     await store.close()
     expect(keys).toHaveLength(3)
     expect(keys.filter((key) => key.retireAt === null)).toHaveLength(1)
+    // The two rotations are recorded (not the key made at first start), the last one naming the key in use.
+    const actor = `cli:${userInfo().username}`
+    expect(events.map((event) => [event.type, event.outcome, event.username, event.actor])).toEqual(
+      [
+        ['admin', 'rotate_signing_key', actor, actor],
+        ['admin', 'rotate_signing_key', actor, actor],
+      ],
+    )
+    const current = keys.find((key) => key.retireAt === null)!
+    const [first, second] = events.map((event) => event.detail?.replace(/^key /, ''))
+    expect(second).toBe(current.kid)
+    expect(keys.map((key) => key.kid)).toContain(first)
+    expect(first).not.toBe(second)
     expect(out.text()).toMatch(/New signing key [\w-]{43}/)
   })
 

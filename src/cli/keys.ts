@@ -11,14 +11,7 @@ export function registerKeyCommands(program: Command, cli: CliContext): void {
     .description('add a new signing key; older keys keep verifying until their tokens have expired')
     .action(async () => {
       await cli.withServices(async (services) => {
-        const kid = await services.keys.rotate()
-        await services.events({
-          type: 'admin',
-          outcome: 'rotate_signing_key',
-          username: cli.actor.name,
-          actor: cli.actor.name,
-          detail: `key ${kid}`,
-        })
+        const kid = await services.keys.rotate(cli.actor)
         cli.print(
           `New signing key ${kid}. Running servers switch to it within a minute; older keys retire when their tokens expire.`,
         )

@@ -5,12 +5,12 @@
 import type { TString } from 'typebox'
 import { InvalidRequest } from '../errors.js'
 import type { ClientInfo } from '../services/shared/actor.js'
-import type { AuthenticatedClient } from '../services/clients/clients.js'
-import type { TokenResponse } from '../services/sessions/sessions.js'
 import type { ClientGrantRule, Clients } from '../services/clients/clients.js'
 import type { Login } from '../services/login/login.js'
 import type { Mfa } from '../services/mfa/mfa.js'
 import type { Sessions } from '../services/sessions/sessions.js'
+import type { AuthenticatedClient } from '../services/shared/authenticated-client.js'
+import type { TokenResponse } from '../services/shared/token-response.js'
 
 /** The token endpoint's form: every parameter as sent, repeated ones already refused. */
 export type TokenForm = Readonly<Record<string, string | undefined>>

@@ -2,9 +2,8 @@
 // agent, for an authenticated request the user acting, and the OAuth client credentials it carried.
 import type { FastifyRequest } from 'fastify'
 import { InvalidClient, InvalidRequest } from '../errors.js'
-import type { Actor, ClientInfo } from '../services/shared/actor.js'
+import type { Actor, ClientInfo, SessionHolder } from '../services/shared/actor.js'
 import type { PresentedClient } from '../services/clients/clients.js'
-import type { SessionHolder } from '../services/sessions/sessions.js'
 
 export function clientOf(request: FastifyRequest): ClientInfo & { ip: string } {
   return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip }

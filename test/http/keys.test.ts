@@ -10,6 +10,7 @@ import {
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { SecurityEvent } from '../../src/services/audit/security-events.js'
 import { createKeyManager } from '../../src/services/keys/signing-keys.js'
 import { build, tempDir, type TestApp } from '../helper.js'
 
@@ -106,16 +107,29 @@ describe('asymmetric keys', () => {
     const before = await t.login('alice', 'alice-password')
     const oldKid = part(before, 0).kid
 
-    // Rotated by another process (the CLI) on the same database.
+    // Rotated by another process (the CLI) on the same database, and recorded as its operator's doing.
+    const recorded: SecurityEvent[] = []
     const manager = await createKeyManager({
       algorithm: 'EdDSA',
       secretKey: 'unused',
       signingKeyPem: undefined,
       store: t.store,
       accessTokenTtlSeconds: 600,
+      events: async (event) => {
+        recorded.push(event)
+      },
     })
-    const newKid = await manager.rotate()
+    const newKid = await manager.rotate({ name: 'cli:ops', ip: null, userAgent: null })
     expect(newKid).not.toBe(oldKid)
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        type: 'admin',
+        outcome: 'rotate_signing_key',
+        username: 'cli:ops',
+        actor: 'cli:ops',
+        detail: `key ${newKid}`,
+      }),
+    ])
 
     // Another instance on the same database signs with the new key; this one accepts its tokens at once
     // (the unknown kid makes it reload its keys) and keeps accepting the old key's tokens.

@@ -203,7 +203,7 @@ describe('signing keys rotated on another instance', () => {
     const t = await build({ env })
     await t.addUser({ username: 'alice', password: 'alice-password' })
     const other = await build({ dir: t.dir, env })
-    await other.services.keys.rotate()
+    await other.services.keys.rotate({ name: 'cli:ops', ip: null, userAgent: null })
     const token = await other.login('alice', 'alice-password')
     const revoke = await t.app.inject({
       method: 'POST',

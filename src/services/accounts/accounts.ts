@@ -13,14 +13,14 @@ import {
 import { checkNewPassword } from '../../security/password-policy.js'
 import type { PasswordHasher } from '../../security/passwords.js'
 import type { Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
-import { loginOutcome } from '../login/login.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
+import { loginOutcome } from '../shared/login-outcome.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { PasswordCheck } from '../login/password-check.js'
 import { toPublicUser, type AdminUser, type PublicUser } from '../shared/public-user.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { auditEvent, type UserAdminAction } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder } from '../sessions/sessions.js'
 
 export interface NewAccount {
   username: string
@@ -101,17 +101,6 @@ export interface AccountsDeps {
   verification?: { readonly enabled: boolean; sendVerification(user: UserRecord): Promise<void> }
 }
 
-/** What admins do to users, as the audit log names it. */
-type AdminAction =
-  | 'create_user'
-  | 'update_user'
-  | 'reset_password'
-  | 'revoke_sessions'
-  | 'disable_user'
-  | 'enable_user'
-  | 'delete_user'
-  | 'set_scopes'
-
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { store, hasher, scopes, events, passwordMinLength } = deps
   const acceptNewPassword = (
@@ -141,17 +130,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       throw new UserNotFound(user.username)
     }
   }
-  // Admin events name the admin (or `cli:<os user>`) as `username`, and the user acted on in `detail`.
-  const audited = (actor: Actor, action: AdminAction, target: string) =>
-    events({
-      type: 'admin',
-      outcome: action,
-      username: actor.name,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      detail: `user ${target}`,
-      actor: actor.name,
-    })
+  const audited = (actor: Actor, action: UserAdminAction, target: string) =>
+    events(auditEvent.userChanged(actor, action, target))
 
   // An address Gatehouse can send a link to waits for it (false); without mail it is never asked (null).
   const verificationOf = (email: string | null): boolean | null =>
@@ -215,13 +195,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         // Which of the two is taken is more than the request itself proves.
         throw error instanceof DuplicateUser ? new DuplicateUser() : error
       })
-      await events({
-        type: 'registration',
-        outcome: 'success',
-        username: user.username,
-        ...client,
-        actor: user.username,
-      })
+      await events(auditEvent.registration(user.username, client))
       return user
     },
     async list() {
@@ -267,15 +241,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       await audited(actor, 'reset_password', username)
     },
     async changePassword(holder, currentPassword, newPassword, keepSessionId) {
-      const record = (outcome: string) =>
-        events({
-          type: 'password_change',
-          outcome,
-          username: holder.name,
-          ip: holder.ip,
-          userAgent: holder.userAgent,
-          actor: holder.name,
-        })
+      const record = (outcome: string) => events(auditEvent.passwordChange(holder, outcome))
       const user = await store.findUserById(holder.userId)
       if (!user) throw new UserNotFound(holder.name)
       // What does not depend on the current password is checked first: past this point an answer
@@ -308,15 +274,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await store.findUserById(holder.userId)
       if (!user) throw new UserNotFound(holder.name)
       const record = (outcome: string, detail: string | null = null) =>
-        events({
-          type: 'profile_change',
-          outcome,
-          username: user.username,
-          ip: holder.ip,
-          userAgent: holder.userAgent,
-          actor: holder.name,
-          detail,
-        })
+        events(auditEvent.profileChange(holder, user.username, outcome, detail))
       const emailChanged = await changeProfile(user, change, async (emailChanged) => {
         if (!emailChanged) return
         if (!change.currentPassword)

@@ -5,6 +5,7 @@ import { DuplicateUser } from '../../errors.js'
 import type { SourceUser } from '../../store/import-source.js'
 import type { UserStore } from '../../store/contract.js'
 import type { Actor } from '../shared/actor.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 
 export interface ImportConflict {
@@ -53,15 +54,13 @@ export async function importUsers(
   }
   if (options.audit && !options.dryRun) {
     const { events, actor } = options.audit
-    await events({
-      type: 'admin',
-      outcome: 'import_users',
-      username: actor.name,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      actor: actor.name,
-      detail: `imported ${report.imported}, skipped ${report.skippedExisting}, ${report.conflicts.length} conflicts`,
-    })
+    await events(
+      auditEvent.usersImported(actor, {
+        imported: report.imported,
+        skippedExisting: report.skippedExisting,
+        conflicts: report.conflicts.length,
+      }),
+    )
   }
   return report
 

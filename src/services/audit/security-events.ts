@@ -1,5 +1,6 @@
-// Security events (logins, refreshes, reuse, logouts, password changes, admin actions): services
-// report them here; the audit log stores them and metrics count them. An event never holds a secret.
+// Security events (logins, refreshes, reuse, logouts, password changes, admin actions): built by
+// audit-events.ts, the one vocabulary, and reported here by the use-cases; the audit log stores them
+// and metrics count them. An event never holds a secret.
 import type { Logger } from 'pino'
 import type { AuditStore } from '../../store/contract.js'
 import { guardAuditFlood } from './audit-flood-guard.js'

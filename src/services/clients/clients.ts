@@ -15,8 +15,10 @@ import type { ClientRecord, ClientStore } from '../../store/contract.js'
 import type { Actor, ClientInfo } from '../shared/actor.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { auditEvent, type ClientAdminAction } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { TokenResponse } from '../sessions/sessions.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import type { TokenResponse } from '../shared/token-response.js'
 
 /**
  * What this use-case must know of one grant type to register clients for it and to admit its token
@@ -66,14 +68,6 @@ export interface PresentedClient {
   secret?: string
   /** Sent with HTTP Basic (a failure then answers a Basic challenge). */
   basic: boolean
-}
-
-/** A client that proved who it is (or a public client that named itself). */
-export interface AuthenticatedClient {
-  id: string
-  confidential: boolean
-  grants: readonly string[]
-  scopes: readonly string[]
 }
 
 export interface Clients {
@@ -189,16 +183,8 @@ export function createClients(deps: ClientsDeps): Clients {
   const registrable = deps.grants.filter((rule) => rule.allowedBy === undefined)
   const defaultGrants = registrable.filter((rule) => rule.byDefault).map((rule) => rule.type)
 
-  const audited = (actor: Actor, action: string, clientId: string, more?: string) =>
-    events({
-      type: 'admin',
-      outcome: action,
-      username: actor.name,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      detail: more === undefined ? `client ${clientId}` : `client ${clientId}: ${more}`,
-      actor: actor.name,
-    })
+  const audited = (actor: Actor, action: ClientAdminAction, clientId: string, note?: string) =>
+    events(auditEvent.clientChanged(actor, action, clientId, note))
 
   const found = async (clientId: string): Promise<ClientRecord> => {
     const client = await store.findClient(clientId)
@@ -223,13 +209,7 @@ export function createClients(deps: ClientsDeps): Clients {
     const client = await store.findClient(clientId)
     if (!client || !secretMatches(client, secret)) {
       // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
-      await events({
-        type: 'client_token',
-        outcome: 'bad_client_credentials',
-        username: null,
-        ip,
-        detail: `client ${clientId}`,
-      })
+      await events(auditEvent.clientAuthenticationFailed(clientId, ip))
       throw new InvalidClient(basic)
     }
     await reservation.succeeded()
@@ -348,15 +328,7 @@ export function createClients(deps: ClientsDeps): Clients {
         throw new UnauthorizedClient("This client may not use grant_type 'client_credentials'")
       const granted = scopes.resolve(requestedScope, client.scopes)
       const access = deps.tokens.issueForClient(client.id, granted)
-      await events({
-        type: 'client_token',
-        outcome: 'success',
-        username: null,
-        ip: from.ip,
-        userAgent: from.userAgent,
-        detail: `client ${client.id}`,
-        actor: `client:${client.id}`,
-      })
+      await events(auditEvent.clientTokenIssued(client.id, from))
       const response: TokenResponse = {
         access_token: access.token,
         token_type: 'bearer',

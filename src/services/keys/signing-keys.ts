@@ -1,7 +1,7 @@
 // The key set behind access tokens. HMAC algorithms use SECRET_KEY and publish nothing. Asymmetric
 // ones use SIGNING_KEY_FILE, or keys generated on first start and kept in the database, so that
 // every instance signs with the newest key and still verifies the older ones until their tokens
-// have expired (`gatehouse keys rotate`).
+// have expired (`gatehouse keys rotate`, audited here with whoever rotated).
 import type { JsonWebKey } from 'node:crypto'
 import { InvalidInput } from '../../errors.js'
 import {
@@ -18,6 +18,9 @@ import {
   type TokenKeys,
 } from '../../security/tokens.js'
 import type { KeyStore } from '../../store/contract.js'
+import { auditEvent } from '../audit/audit-events.js'
+import type { SecurityEvents } from '../audit/security-events.js'
+import type { Actor } from '../shared/actor.js'
 
 export interface KeyManager {
   current(): TokenKeys
@@ -25,8 +28,11 @@ export interface KeyManager {
   jwks(): { keys: JsonWebKey[] }
   /** Re-reads the key set from the database (at most once a second); true when it changed. */
   reload(): Promise<boolean>
-  /** Adds a new signing key; the others retire once the tokens they signed have expired. Returns its kid. */
-  rotate(): Promise<string>
+  /**
+   * Adds a new signing key, recorded as done by `actor`; the others retire once the tokens they
+   * signed have expired. Returns its kid.
+   */
+  rotate(actor: Actor): Promise<string>
   /** Re-reads the key set every KEY_RELOAD_INTERVAL_MS (keys rotated by another process); returns stop. */
   reloadPeriodically(onError: (error: unknown) => void): () => void
 }
@@ -37,6 +43,8 @@ export interface KeyManagerOptions {
   signingKeyPem: string | undefined
   store: KeyStore
   accessTokenTtlSeconds: number
+  /** Rotations are recorded here. */
+  events: SecurityEvents
   /** Told the new key set whenever a reload or a rotation changed it. */
   onChange?: (keys: TokenKeys) => void
 }
@@ -129,7 +137,11 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       reloadedAt = Date.now()
       return load()
     },
-    rotate: add,
+    async rotate(actor) {
+      const kid = await add()
+      await options.events(auditEvent.signingKeyRotated(actor, kid))
+      return kid
+    },
     reloadPeriodically(onError) {
       const timer = setInterval(() => void load().catch(onError), KEY_RELOAD_INTERVAL_MS)
       timer.unref()

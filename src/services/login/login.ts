@@ -2,14 +2,16 @@
 // pipeline (throttle, hashing queue, verification, timing floor), open a session, and record the
 // outcome in the audit log, success or not. A user with a second factor gets MfaRequired (with an
 // mfa_token) instead of a session, and only after the password was proven.
-import { GatehouseError, UnverifiedEmail, type ErrorCode } from '../../errors.js'
+import { UnverifiedEmail } from '../../errors.js'
 import type { UserRecord } from '../../store/contract.js'
 import type { ClientInfo } from '../shared/actor.js'
-import type { AuthenticatedClient } from '../clients/clients.js'
-import type { Mfa } from '../mfa/mfa.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import { loginOutcome } from '../shared/login-outcome.js'
+import type { TokenResponse } from '../shared/token-response.js'
 import type { PasswordCheck } from './password-check.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { Sessions, TokenResponse } from '../sessions/sessions.js'
+import type { Sessions } from '../sessions/sessions.js'
 
 export interface LoginRequest {
   username: string
@@ -26,21 +28,15 @@ export type Login = (
   oauthClient?: AuthenticatedClient,
 ) => Promise<TokenResponse>
 
-/** How a failed login is recorded; other failures are recorded as `error`. */
-const OUTCOMES: Partial<Record<ErrorCode, string>> = {
-  invalid_credentials: 'bad_credentials',
-  inactive_user: 'inactive',
-  throttled: 'throttled',
-  overloaded: 'overloaded',
-  throttle_unavailable: 'overloaded',
-  invalid_request: 'invalid_request',
-  invalid_scope: 'invalid_request',
-  mfa_required: 'mfa_required',
-  unverified_email: 'unverified_email',
-}
-
-export function loginOutcome(error: unknown): string {
-  return (error instanceof GatehouseError && OUTCOMES[error.code]) || 'error'
+/**
+ * The second step a login may need (mfa/ provides it): throws MfaRequired, with a new mfa_token,
+ * when the user whose password was just verified has a confirmed factor; returns otherwise.
+ */
+export interface SecondFactorGate {
+  requireSecondFactor(
+    user: UserRecord,
+    request: { scope: string | undefined; clientId: string | undefined },
+  ): Promise<void>
 }
 
 export function createLogin(deps: {
@@ -48,7 +44,7 @@ export function createLogin(deps: {
   sessions: Sessions
   events: SecurityEvents
   /** Second factors; without it every login is by password alone. */
-  mfa?: Pick<Mfa, 'requireSecondFactor'>
+  mfa?: SecondFactorGate
   /** REQUIRE_VERIFIED_EMAIL: users whose address awaits verification are refused (after the password). */
   requireVerifiedEmail?: boolean
   /** A refused unverified user proved their password: a fresh link goes to their address. */
@@ -56,14 +52,7 @@ export function createLogin(deps: {
 }): Login {
   const { checkPassword, sessions, events, mfa } = deps
   return async ({ username, password, scope, clientId }, client, oauthClient) => {
-    const record = (outcome: string) =>
-      events({
-        type: 'login',
-        outcome,
-        username,
-        ...client,
-        actor: outcome === 'success' ? username : null,
-      })
+    const record = (outcome: string) => events(auditEvent.login(outcome, username, client))
     try {
       const { user } = await checkPassword(username, password, client.ip)
       if (deps.requireVerifiedEmail && user.emailVerified === false) {

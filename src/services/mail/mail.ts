@@ -4,10 +4,10 @@
 // gives each message to one of them. The only module that imports the mail transport.
 import type { Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
-import type { MailConfig } from '../../config.js'
 import { createSealer } from '../../security/sealing.js'
 import type { MailStore, OutboxMessage } from '../../store/contract.js'
 import { loadMailTemplates, renderMail, type MailKind, type MailValues } from './mail-templates.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 
 export type { MailKind } from './mail-templates.js'
@@ -28,8 +28,23 @@ export interface Mailer {
   runOnce(now?: number): Promise<{ sent: number; retried: number; failed: number }>
 }
 
+/** How mail leaves Gatehouse (compose.ts fills it from the configuration). */
+export interface MailSettings {
+  /**
+   * 'smtp': sent through `smtpUrl`; 'log': written to the server log instead (development only);
+   * 'disabled': no mail, and the features that need it are off.
+   */
+  mode: 'smtp' | 'log' | 'disabled'
+  /** smtp:// or smtps://; may carry a password, so it is never echoed. */
+  smtpUrl: string | undefined
+  /** The From header. */
+  from: string
+  /** A directory of templates replacing the built-in ones. */
+  templatesDir: string | undefined
+}
+
 export interface MailerOptions {
-  config: MailConfig
+  settings: MailSettings
   store: MailStore
   log: Pick<Logger, 'info' | 'warn' | 'error'>
   events: SecurityEvents
@@ -59,9 +74,9 @@ interface Envelope {
 }
 
 export function createMailer(options: MailerOptions): Mailer {
-  const { config, store, log, events } = options
-  const enabled = config.mode !== 'disabled'
-  const templates = enabled ? loadMailTemplates(config.templatesDir) : undefined
+  const { settings, store, log, events } = options
+  const enabled = settings.mode !== 'disabled'
+  const templates = enabled ? loadMailTemplates(settings.templatesDir) : undefined
   const sealer = createSealer(options.secretKey, 'mail outbox')
   const maxAttempts = options.maxAttempts ?? 8
   const retryBaseMs = options.retryBaseMs ?? 30_000
@@ -74,16 +89,16 @@ export function createMailer(options: MailerOptions): Mailer {
   let lastPrune = 0
 
   const deliver = async (envelope: Envelope): Promise<void> => {
-    if (config.mode !== 'smtp') {
+    if (settings.mode !== 'smtp') {
       log.info(
         { to: envelope.to, subject: envelope.subject, text: envelope.text },
         'mail NOT sent (no SMTP_URL; for development only): this line holds the link itself',
       )
       return
     }
-    const sender = await (transport ??= createTransport(config.smtpUrl!))
+    const sender = await (transport ??= createTransport(settings.smtpUrl!))
     await sender.sendMail({
-      from: config.from,
+      from: settings.from,
       to: envelope.to,
       subject: envelope.subject,
       text: envelope.text,
@@ -119,12 +134,7 @@ export function createMailer(options: MailerOptions): Mailer {
   const giveUp = async (message: OutboxMessage, now: number, reason: string) => {
     await store.settleMail(message.id, { failedAt: now, error: reason })
     log.error({ mail: message.id, kind: message.kind, reason }, 'mail could not be delivered')
-    await events({
-      type: 'mail',
-      outcome: 'undeliverable',
-      username: null,
-      detail: `${message.kind} mail #${message.id}: ${reason}`,
-    })
+    await events(auditEvent.mailUndeliverable(message.kind, message.id, reason))
     return 'failed' as const
   }
 
@@ -187,13 +197,16 @@ export function createMailer(options: MailerOptions): Mailer {
 }
 
 /** What the server says about mail at start: where it goes, or that the features are off. */
-export function describeMailSetup(config: MailConfig): { level: 'info' | 'warn'; text: string } {
-  if (config.mode === 'smtp') {
-    const url = new URL(config.smtpUrl!)
+export function describeMailSetup(settings: Pick<MailSettings, 'mode' | 'smtpUrl'>): {
+  level: 'info' | 'warn'
+  text: string
+} {
+  if (settings.mode === 'smtp') {
+    const url = new URL(settings.smtpUrl!)
     // The host only: the URL may carry a password.
     return { level: 'info', text: `mail is sent through ${url.protocol}//${url.host}` }
   }
-  if (config.mode === 'log')
+  if (settings.mode === 'log')
     return {
       level: 'warn',
       text: 'SMTP_URL is not set: mail (password reset and verification links) is written to this log instead of being sent. For development only.',

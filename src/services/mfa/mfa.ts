@@ -15,13 +15,16 @@ import {
 import { createSealer } from '../../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../../security/totp.js'
 import type { Store, UserRecord } from '../../store/contract.js'
-import type { AuthenticatedClient } from '../clients/clients.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import { loginOutcome } from '../shared/login-outcome.js'
+import type { TokenResponse } from '../shared/token-response.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
-import { loginOutcome } from '../login/login.js'
+import type { SecondFactorGate } from '../login/login.js'
 import type { PasswordCheck } from '../login/password-check.js'
+import { auditEvent, type MfaOutcome, type SecondFactorMethod } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder, Sessions, TokenResponse } from '../sessions/sessions.js'
+import type { Sessions } from '../sessions/sessions.js'
 
 /** How long an mfa_token lets the second step be made after the password. */
 export const MFA_TOKEN_TTL_MS = 5 * 60_000
@@ -41,7 +44,7 @@ export interface MfaStatus {
   recovery_codes_left: number
 }
 
-export interface Mfa {
+export interface Mfa extends SecondFactorGate {
   status(userId: number): Promise<MfaStatus>
   /** Status of a user by name, for admins and the CLI. */
   statusOf(username: string): Promise<MfaStatus>
@@ -60,14 +63,6 @@ export interface Mfa {
   removeTotp(holder: SessionHolder, sessionId: string, password: string): Promise<void>
   /** An admin (or the CLI) removes a user's factor and codes, and ends all their sessions. */
   reset(username: string, actor: Actor): Promise<void>
-  /**
-   * For the password login: throws MfaRequired (with a new mfa_token) when the user, whose password
-   * `user.hashedPassword` was just verified, has a confirmed factor; returns otherwise.
-   */
-  requireSecondFactor(
-    user: UserRecord,
-    request: { scope: string | undefined; clientId: string | undefined },
-  ): Promise<void>
   /** The mfa-otp grant. */
   completeWithOtp(
     mfaToken: string,
@@ -137,15 +132,8 @@ export function createMfa(options: MfaOptions): Mfa {
   }
 
   /** An MFA change or attempt, by `actor`, about `username`. */
-  const record = (actor: Actor, username: string, outcome: string) =>
-    events({
-      type: 'mfa',
-      outcome,
-      username,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      actor: actor.name,
-    })
+  const record = (actor: Actor, username: string, outcome: MfaOutcome) =>
+    events(auditEvent.mfa(actor, username, outcome))
 
   /** Ends every session of the user but `exceptSessionId` (through the credential version: logins in flight too). */
   const endOtherSessions = (userId: number, exceptSessionId?: string) =>
@@ -176,7 +164,7 @@ export function createMfa(options: MfaOptions): Mfa {
   }
 
   const complete = async (
-    method: 'otp' | 'recovery_code',
+    method: SecondFactorMethod,
     mfaToken: string,
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
@@ -185,14 +173,7 @@ export function createMfa(options: MfaOptions): Mfa {
   ): Promise<TokenResponse> => {
     let username: string | null = null
     const recordLogin = (outcome: string) =>
-      events({
-        type: 'login',
-        outcome,
-        username,
-        ...client,
-        actor: outcome === 'success' ? username : null,
-        detail: method,
-      })
+      events(auditEvent.login(outcome, username, client, method))
     try {
       const { challenge, user, tokenHash, attempt } = await openChallenge(mfaToken, clientId)
       username = user.username

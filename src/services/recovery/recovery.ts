@@ -10,11 +10,11 @@ import { InvalidInput, InvalidLink, UserNotFound } from '../../errors.js'
 import { checkNewPassword } from '../../security/password-policy.js'
 import type { PasswordHasher } from '../../security/passwords.js'
 import type { OneTimePurpose, OneTimeTokenRecord, Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
+import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { Mailer } from '../mail/mail.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-import type { SessionHolder } from '../sessions/sessions.js'
 
 export interface Recovery {
   /** False when mail is disabled (production without SMTP_URL): the endpoints are not served. */
@@ -152,20 +152,18 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       try {
         await deps.throttle.recovery(who.email ?? who.username ?? '', client.ip ?? '')
       } catch (error) {
-        await events({ type: 'password_reset', outcome: 'throttled', username: null, ...client })
+        await events(auditEvent.passwordResetRequested('throttled', client))
         throw error
       }
       // The answer does not wait for the lookup or the mail: its time says nothing of the account.
       const work = sendReset(who)
         .then(async (result) => {
           const sent = result.startsWith('sent:')
-          await events({
-            type: 'password_reset',
-            outcome: sent ? 'requested' : 'not_sent',
-            username: sent ? result.slice(5) : null,
-            detail: sent ? null : result,
-            ...client,
-          })
+          await events(
+            sent
+              ? auditEvent.passwordResetRequested('requested', client, result.slice(5))
+              : auditEvent.passwordResetRequested('not_sent', client, null, result),
+          )
         })
         .catch((error: unknown) => log.error({ err: error }, 'password reset request failed'))
         .finally(() => pending.delete(work))
@@ -174,8 +172,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (remaining > 0) await sleep(remaining)
     },
     async confirmReset(token, newPassword, client) {
-      const record = (outcome: string, username: string | null) =>
-        events({ type: 'password_reset', outcome, username, ...client, actor: username })
+      const record = (outcome: 'success' | 'invalid_link', username: string | null) =>
+        events(auditEvent.passwordReset(outcome, username, client))
       let redeemed
       try {
         redeemed = await redeemable(token, 'reset')
@@ -215,12 +213,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       try {
         redeemed = await redeemable(token, 'verify')
       } catch (error) {
-        await events({
-          type: 'email_verification',
-          outcome: 'invalid_link',
-          username: null,
-          ...client,
-        })
+        await events(auditEvent.emailVerification('invalid_link', null, client))
         throw error
       }
       const { user, record } = redeemed
@@ -231,13 +224,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       )
         throw new InvalidLink('verify')
       await store.voidOneTimeTokens(user.id, 'verify', now)
-      await events({
-        type: 'email_verification',
-        outcome: 'success',
-        username: user.username,
-        ...client,
-        actor: user.username,
-      })
+      await events(auditEvent.emailVerification('success', user.username, client))
     },
     async resendVerification(holder) {
       const user = await store.findUserById(holder.userId)
@@ -246,29 +233,14 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (isVerified(user)) throw new InvalidInput('Your e-mail address is verified already')
       await deps.throttle.recovery(user.email, holder.ip ?? '')
       await sendVerification(user)
-      await events({
-        type: 'email_verification',
-        outcome: 'link_sent',
-        username: user.username,
-        ip: holder.ip,
-        userAgent: holder.userAgent,
-        actor: holder.name,
-      })
+      await events(auditEvent.verificationLinkSent(holder, user.username))
     },
     async markVerified(username, actor) {
       const user = await findByUsername(store, username)
       if (!user) throw new UserNotFound(username)
       if (!user.email || !(await store.setEmailVerified(user.id, user.email)))
         throw new InvalidInput(`${user.username} has no e-mail address to verify`)
-      await events({
-        type: 'admin',
-        outcome: 'verify_email',
-        username: actor.name,
-        ip: actor.ip,
-        userAgent: actor.userAgent,
-        detail: `user ${user.username}`,
-        actor: actor.name,
-      })
+      await events(auditEvent.userChanged(actor, 'verify_email', user.username))
     },
     async close() {
       await Promise.all(pending)

@@ -7,25 +7,12 @@ import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../../errors.
 import type { AccessTokenClaims, TokenService } from '../../security/tokens.js'
 import { createSealer } from '../../security/sealing.js'
 import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../../store/contract.js'
-import type { Actor, ClientInfo } from '../shared/actor.js'
-import type { AuthenticatedClient } from '../clients/clients.js'
+import type { ClientInfo, SessionHolder } from '../shared/actor.js'
+import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import type { TokenResponse } from '../shared/token-response.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { auditEvent } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
-
-export interface TokenResponse {
-  access_token: string
-  token_type: 'bearer'
-  expires_in: number
-  /** Absent for client_credentials (RFC 6749 §4.4.3). */
-  refresh_token?: string
-  /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
-  scope?: string
-}
-
-/** A signed-in user acting on their own sessions (Actor.name is their username). */
-export interface SessionHolder extends Actor {
-  userId: number
-}
 
 export interface SessionView {
   id: string
@@ -134,13 +121,7 @@ export function createSessions(options: SessionsOptions): Sessions {
 
   const reportReuse = async (session: SessionRecord, client: ClientInfo): Promise<void> => {
     const username = (await store.findUserById(session.userId))?.username ?? null
-    await options.events({
-      type: 'refresh_reuse',
-      outcome: 'session_revoked',
-      username,
-      ...client,
-      detail: `session ${session.id}`,
-    })
+    await options.events(auditEvent.refreshReuse(username, client, session.id))
   }
 
   const endOwn = async (holder: SessionHolder, sessionId: string): Promise<void> => {
@@ -148,16 +129,6 @@ export function createSessions(options: SessionsOptions): Sessions {
       throw new NotFound('No such active session')
     }
   }
-
-  const record = (holder: SessionHolder, type: 'logout' | 'session_revoked', outcome: string) =>
-    options.events({
-      type,
-      outcome,
-      username: holder.name,
-      ip: holder.ip,
-      userAgent: holder.userAgent,
-      actor: holder.name,
-    })
 
   const isLive = (session: SessionRecord, at: number): boolean =>
     session.revokedAt === null && session.expiresAt > at && session.lastUsedAt + idleMs > at
@@ -213,13 +184,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       requestedScope,
       oauthClient,
     )
-    await options.events({
-      type: 'token_refresh',
-      outcome: 'retry',
-      username: user.username,
-      ...client,
-      actor: user.username,
-    })
+    await options.events(auditEvent.tokenRefreshed('retry', user.username, client))
     const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
     return respond(user, session.id, granted, requestedScope, successor, amr, session.clientId)
   }
@@ -284,13 +249,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         if (retried) return retried
         await endForReuse(session, client)
       }
-      await options.events({
-        type: 'token_refresh',
-        outcome: 'success',
-        username: user.username,
-        ...client,
-        actor: user.username,
-      })
+      await options.events(auditEvent.tokenRefreshed('success', user.username, client))
       // The refreshed token says how its login was made, not merely that a refresh token was held.
       const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
       return respond(user, session.id, granted, requestedScope, next.token, amr, session.clientId)
@@ -316,18 +275,18 @@ export function createSessions(options: SessionsOptions): Sessions {
 
     async logout(holder, sessionId) {
       await endOwn(holder, sessionId)
-      await record(holder, 'logout', 'success')
+      await options.events(auditEvent.sessionsEnded(holder, 'logout'))
     },
 
     async endOne(holder, sessionId) {
       await endOwn(holder, sessionId)
-      await record(holder, 'session_revoked', 'one')
+      await options.events(auditEvent.sessionsEnded(holder, 'one'))
     },
 
     async endAll(holder) {
       // Through the credential version, so that logins in flight end too.
       await store.changeCredentials(holder.userId, {}, { now: Date.now() })
-      await record(holder, 'session_revoked', 'all')
+      await options.events(auditEvent.sessionsEnded(holder, 'all'))
     },
 
     async list(userId, currentSessionId) {

@@ -3,7 +3,11 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { parseConfig, type MailConfig } from '../../../src/config.js'
 import { ConfigError } from '../../../src/errors.js'
-import { createMailer, describeMailSetup } from '../../../src/services/mail/mail.js'
+import {
+  createMailer,
+  describeMailSetup,
+  type MailSettings,
+} from '../../../src/services/mail/mail.js'
 import type { SecurityEvent } from '../../../src/services/audit/security-events.js'
 import type { Store } from '../../../src/store/contract.js'
 import { openPostgresStore } from '../../../src/store/postgres/index.js'
@@ -29,11 +33,11 @@ function mailConfig(vars: Record<string, string>): MailConfig {
   return parseConfig({ SECRET_KEY: SECRET, ...vars }).mail
 }
 
-function mailerFor(store: Store, config: MailConfig, extra: { retryBaseMs?: number } = {}) {
+function mailerFor(store: Store, settings: MailSettings, extra: { retryBaseMs?: number } = {}) {
   const events: SecurityEvent[] = []
   const log = { info: vi.fn(), warn: vi.fn(), error: vi.fn() }
   const mailer = createMailer({
-    config,
+    settings,
     store,
     log,
     events: async (event) => {
