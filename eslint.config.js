@@ -1,6 +1,171 @@
-// Lint rules: typescript-eslint's type-aware recommended set; floating promises are bugs here.
+// Lint rules: typescript-eslint's type-aware recommended set (floating promises are bugs here), and
+// the layer rule of docs/development.md: which room of src/ may import which, and which files alone
+// import the JWT, hashing, database and mail libraries. Import cycles are refused by madge (npm run lint).
 import js from '@eslint/js'
+import boundaries from 'eslint-plugin-boundaries'
 import tseslint from 'typescript-eslint'
+
+/**
+ * The rooms of src/. A file belongs to the first room whose pattern matches its path from the
+ * repository root, so the catch-all `store-shared` comes after the other rooms of src/store/.
+ */
+const ROOMS = {
+  // On top: the server, the CLI, cluster mode and the package's exports.
+  entry: ['src/{server,cli,cluster,dev,index,first-start}.ts', 'src/cli/**'],
+  app: 'src/app.ts',
+  // Wires the services for every entry point (compose), and counts what they report (metrics).
+  wiring: 'src/{compose,metrics}.ts',
+  http: 'src/http/**',
+  grants: 'src/grants/**',
+  services: 'src/services/**',
+  security: 'src/security/**',
+  'store-contract': ['src/store/contract.ts', 'src/store/contract/**'],
+  'store-open': 'src/store/open.ts',
+  'store-migrations': 'src/store/migrations/**',
+  // Reads the users of another database for `gatehouse users import`.
+  'store-import': 'src/store/import-source.ts',
+  // A folder per driver; until the split, the single-file drivers of today.
+  'store-driver': [
+    'src/store/{sqlite,postgres,redis}/**',
+    'src/store/{sqlite,postgres,redis}{,-*}.ts',
+  ],
+  // What the drivers share (row mapping, change-feed delivery, username keys), below them.
+  'store-shared': 'src/store/**',
+  // Read once by the entry points and handed down as values.
+  settings: 'src/{config,logger,version}.ts',
+  errors: 'src/errors.ts',
+  // The resource-server kit: a package of its own that other services import.
+  kit: 'src/resource-server/**',
+}
+
+/** The rooms each room may import besides itself: downwards only. */
+const MAY_IMPORT = {
+  entry: [
+    'app',
+    'wiring',
+    'http',
+    'grants',
+    'services',
+    'security',
+    'store-contract',
+    'store-open',
+    'store-import',
+    'settings',
+    'errors',
+  ],
+  app: ['wiring', 'http', 'grants', 'services', 'security', 'store-contract', 'settings', 'errors'],
+  wiring: ['grants', 'services', 'security', 'store-contract', 'store-open', 'settings', 'errors'],
+  http: ['grants', 'services', 'security', 'store-contract', 'settings', 'errors'],
+  grants: ['services', 'security', 'store-contract', 'errors'],
+  services: ['security', 'store-contract', 'errors'],
+  security: ['errors'],
+  'store-contract': ['errors'],
+  'store-open': ['store-contract', 'store-driver', 'store-shared', 'errors'],
+  'store-driver': ['store-contract', 'store-shared', 'store-migrations', 'errors'],
+  'store-shared': ['store-contract', 'store-migrations', 'errors'],
+  'store-migrations': ['store-shared', 'errors'],
+  'store-import': ['store-contract', 'store-open', 'store-shared', 'errors'],
+  settings: ['errors'],
+  errors: [],
+  kit: [],
+}
+
+/** Libraries that only some files of the server may import; the rest of the server may not. */
+const OWNED_LIBRARIES = [
+  {
+    libraries: ['jose', 'fast-jwt'],
+    owners: ['src/security/tokens.ts'],
+    message: 'Only src/security/tokens.ts imports a JWT library on the server side.',
+  },
+  {
+    libraries: ['@node-rs/argon2', '@node-rs/bcrypt'],
+    owners: ['src/security/passwords.ts'],
+    message: 'Only src/security/passwords.ts imports the password hashing libraries.',
+  },
+  {
+    libraries: ['better-sqlite3', 'pg', 'ioredis'],
+    owners: [ROOMS['store-driver'], ROOMS['store-import']].flat(),
+    // Migrations name the clients' types; they run on the connection their driver hands them.
+    typeOwners: [ROOMS['store-migrations']],
+    message: 'Only the store drivers import a database client (the migrations: its types only).',
+  },
+  {
+    libraries: ['nodemailer'],
+    owners: ['src/services/mail/**'],
+    message: 'Only the mail service (src/services/mail/) imports the mail transport.',
+  },
+]
+
+const notKit = { file: { categories: '!kit' } }
+const fromRoom = (room) => ({ file: { categories: room } })
+const library = (names) => ({ module: { origin: 'external', source: names } })
+
+const layerRule = {
+  files: ['src/**/*.ts'],
+  plugins: { boundaries },
+  settings: {
+    // Imports name the compiled .js file; the TypeScript resolver finds the .ts source.
+    'import/resolver': { typescript: { project: `${import.meta.dirname}/tsconfig.json` } },
+    'boundaries/root-path': import.meta.dirname,
+    'boundaries/files': Object.entries(ROOMS).map(([category, pattern]) => ({ category, pattern })),
+    'boundaries/files-single-match': true,
+    // Re-exports and `await import()` are dependencies too.
+    'boundaries/dependency-nodes': ['import', 'export', 'dynamic-import'],
+  },
+  rules: {
+    // A file in no room is an error: decide which room it belongs in.
+    'boundaries/no-unknown-files': 'error',
+    'boundaries/dependencies': [
+      'error',
+      {
+        default: 'disallow',
+        checkAllOrigins: true,
+        checkUnknownLocals: true,
+        message:
+          'The room "{{from.file.categories}}" may not import "{{dependency.source}}"' +
+          '{{#if to.file.categories}} (room "{{to.file.categories}}"){{/if}}: ' +
+          'see the layer rule in docs/development.md.',
+        policies: [
+          // The server may use Node and its npm dependencies, but for the owned libraries below.
+          { from: notKit, allow: { to: { module: { origin: ['core', 'external'] } } } },
+          ...OWNED_LIBRARIES.flatMap(({ libraries, owners, typeOwners = [], message }) => [
+            { from: notKit, disallow: { to: library(libraries) }, message },
+            { from: { file: { path: owners } }, allow: { to: library(libraries) } },
+            ...typeOwners.map((path) => ({
+              from: { file: { path } },
+              allow: { to: library(libraries), dependency: { kind: 'type' } },
+            })),
+          ]),
+          {
+            from: fromRoom(['grants', 'services', 'security', 'store-*']),
+            disallow: { to: library(['fastify', '@fastify/*']) },
+            message: 'Fastify stays out of grants/, services/, security/ and store/.',
+          },
+          ...Object.entries(MAY_IMPORT).map(([room, below]) => ({
+            from: fromRoom(room),
+            allow: { to: { file: { categories: [room, ...below] } } },
+          })),
+          // The Redis throttle is not a Store: compose.ts picks it beside openStore's store when
+          // REDIS_URL is set.
+          {
+            from: { file: { path: 'src/compose.ts' } },
+            allow: {
+              to: { file: { path: ['src/store/redis/**', 'src/store/redis-throttle.ts'] } },
+            },
+          },
+          // The kit carries the verify core on jose and the framework adapters' types, nothing else.
+          {
+            from: fromRoom('kit'),
+            allow: [
+              { to: library(['jose', 'eventsource-parser']) },
+              { to: library(['express', 'fastify', 'hono']), dependency: { kind: 'type' } },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+}
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-results/'] },
@@ -30,6 +195,7 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  layerRule,
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,

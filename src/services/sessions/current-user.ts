@@ -1,7 +1,8 @@
-// Bearer token -> the current user, read from the store on every request (no start-up cache). The
-// same lookup checks the token's session and the scopes the user holds now, so a user disabled,
-// removed, logged out, logged out everywhere or stripped of a scope loses that access on the very
-// next request, at no extra query.
+// Bearer token -> the current user as the store holds it now: one owner lookup per request, which also
+// checks the token's session and the scopes the user still holds, so a user disabled, removed, logged
+// out (everywhere) or stripped of a scope loses that access on the next request, at no extra query.
+// The lookup is answered from memory by the token-owner cache when compose puts it in front (see
+// token-owner-cache.ts: the change feed drops what changed, from any process), else by the database.
 import type { Logger } from 'pino'
 import { InactiveUser, InvalidToken, type TokenMismatch } from '../../errors.js'
 import type { AccessTokenClaims } from '../../security/tokens.js'
