@@ -63,7 +63,7 @@ const MAY_IMPORT = {
   'store-open': ['store-contract', 'store-driver', 'store-shared', 'errors'],
   'store-driver': ['store-contract', 'store-shared', 'store-migrations', 'errors'],
   'store-shared': ['store-contract', 'store-migrations', 'errors'],
-  'store-migrations': ['store-shared', 'errors'],
+  'store-migrations': ['store-contract', 'store-shared', 'errors'],
   'store-import': ['store-contract', 'store-open', 'store-shared', 'errors'],
   settings: ['errors'],
   errors: [],

@@ -2,17 +2,8 @@
 // users.db, or a PostgreSQL database. The source is opened read-only and never migrated, and only
 // the tutorial's columns are read (plus `scopes` when the source is itself a Gatehouse database).
 import { InvalidInput } from '../errors.js'
+import type { SourceUser } from './contract.js'
 import { parseDatabaseUrl } from './open.js'
-
-/** A user as the source holds it; the tutorial's schema allows NULL almost everywhere. */
-export interface SourceUser {
-  username: string | null
-  email: string | null
-  fullName: string | null
-  hashedPassword: string | null
-  disabled: boolean
-  scopes: string[] | null
-}
 
 interface SourceRow {
   username: string | null

@@ -2,7 +2,7 @@
 // they are: bcrypt and argon2 hashes verify, and are upgraded on the first login. Idempotent by
 // username; an email that another user already has is reported and that user skipped, never a crash.
 import { DuplicateUser } from '../../errors.js'
-import type { SourceUser } from '../../store/import-source.js'
+import type { SourceUser } from '../../store/contract.js'
 import type { UserStore } from '../../store/contract.js'
 import type { Actor } from '../shared/actor.js'
 import { auditEvent } from '../audit/audit-events.js'

@@ -103,3 +103,14 @@ export interface CurrentCredentials {
   hashedPassword: string
   credentialVersion: number
 }
+
+/** A user of another database (`gatehouse users import`), as it holds them: the tutorial's schema
+ * allows NULL almost everywhere. */
+export interface SourceUser {
+  username: string | null
+  email: string | null
+  fullName: string | null
+  hashedPassword: string | null
+  disabled: boolean
+  scopes: string[] | null
+}
