@@ -76,6 +76,7 @@ function fakeSink() {
     destroyed: false,
     write(chunk: string) {
       text += chunk
+      if (text.includes('event: ready')) emitter.emit('ready')
       return true
     },
     once(event: 'drain' | 'close', listener: () => void) {
@@ -102,10 +103,13 @@ function fakeSink() {
           sid: (JSON.parse(data!.slice(6)) as { sid: string }).sid,
         }
       })
-  return { sink, events, text: () => text }
+  /** Resolves once the stream has said `ready`: the subscriber has joined the live feed. */
+  const ready = (): Promise<void> =>
+    text.includes('event: ready')
+      ? Promise.resolve()
+      : new Promise((resolve) => emitter.once('ready', resolve))
+  return { sink, events, ready, text: () => text }
 }
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
 
 describe('revocation events', () => {
   it('never gives a resume point past an id still to commit, and resuming from any loses nothing', async () => {
@@ -113,7 +117,7 @@ describe('revocation events', () => {
     const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
     const first = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(first.sink)
-    await settle()
+    await first.ready()
     // 2 is taken but not yet committed when 1 and 3 are.
     await feed.commit(1, 3)
     await feed.commit(2)
@@ -128,7 +132,7 @@ describe('revocation events', () => {
     for (const [index, { id }] of first.events().entries()) {
       const again = fakeSink()
       ;(await events.subscribe({ clientId: 'rs', lastEventId: id })).attach(again.sink)
-      await settle()
+      await again.ready()
       const missed = first
         .events()
         .slice(index + 1)
@@ -148,7 +152,7 @@ describe('revocation events', () => {
     await feed.commit(3, 5)
     const joined = fakeSink()
     stream.attach(joined.sink)
-    await settle()
+    await joined.ready()
     await feed.commit(6)
     expect(joined.events().map((e) => e.sid)).toEqual(['s1', 's2', 's4', 's3', 's5', 's6'])
     expect(joined.text().indexOf('event: ready')).toBeLessThan(joined.text().indexOf('s3'))
@@ -168,7 +172,7 @@ describe('revocation events', () => {
     })
     const slow = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(slow.sink)
-    await settle()
+    await slow.ready()
     await feed.commit(1)
     expect(slow.sink.destroyed).toBe(false)
     slow.sink.writableLength = 1_001
@@ -184,7 +188,7 @@ describe('revocation events', () => {
     const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
     const stream = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(stream.sink)
-    await settle()
+    await stream.ready()
     feed.pumps[0]!.down(new Error('connection lost'))
     expect(stream.sink.destroyed).toBe(true)
     // subscribe() catches the feed up first: a failing read keeps it down.
