@@ -1,19 +1,18 @@
 // `gatehouse serve --workers N` as a real process tree: workers share the port and the key, a crashed
 // worker is replaced, and SIGTERM stops everything with exit code 0; and bin/gatehouse-server, which
 // execs the same command with its runtime settings. Uses the build in dist/ (pretest).
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { seedUser, tempDir } from './helper.js'
-import { freePort } from './support/services.js'
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'gatehouse.js')
-/** What `npm start` runs: `gatehouse serve` with tuned runtime settings. */
-const LAUNCHER = join(import.meta.dirname, '..', 'bin', 'gatehouse-server')
+import {
+  spawnServerProcess,
+  startServerProcess,
+  type ServerProcess,
+  type ServerProcessOptions,
+} from './support/server-process.js'
 
 interface LogLine {
   pid: number
@@ -62,62 +61,34 @@ async function until<T>(
 }
 
 interface Cluster {
-  child: ChildProcess
+  server: ServerProcess
   port: number
   logs(): LogLine[]
 }
 
-function spawnServe(
-  dir: string,
-  workers: number,
-  port: number,
-  launcher = false,
-): ChildProcess & { stdout: Readable } {
-  // No SECRET_KEY: the primary must generate one and share it with every worker.
-  const env = {
-    ...process.env,
-    SECRET_KEY: '',
-    DATABASE_URL: 'sqlite:///users.db',
-    LOG_LEVEL: 'info',
-    LOGIN_MIN_DURATION_MS: '0',
+function serveOptions(dir: string, workers: number, launcher = false): ServerProcessOptions {
+  return {
+    program: launcher ? 'launcher' : 'serve',
+    args: ['--workers', String(workers)],
+    cwd: dir,
+    // No SECRET_KEY: the primary must generate one and share it with every worker.
+    env: { DATABASE_URL: 'sqlite:///users.db', LOG_LEVEL: 'info', LOGIN_MIN_DURATION_MS: '0' },
   }
-  const options = ['--workers', String(workers), '--port', String(port)]
-  const [command, args] = launcher
-    ? [LAUNCHER, options]
-    : [process.execPath, [BIN, 'serve', ...options]]
-  const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return child
-}
-
-function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null | 'timeout'> {
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return Promise.race([
-    exited,
-    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs)),
-  ])
 }
 
 async function startCluster(dir: string, workers: number, launcher = false): Promise<Cluster> {
-  const port = await freePort()
-  const child = spawnServe(dir, workers, port, launcher)
-  let stdout = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  const server = await startServerProcess(serveOptions(dir, workers, launcher))
   const logs = (): LogLine[] =>
-    stdout
+    server
+      .stdout()
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine)
-  await until('the cluster to answer /healthz', async () =>
-    (await send(port, 'GET', '/healthz')).status === 200 ? true : undefined,
-  )
   // Round robin only reaches workers that listen already; the first answer proves one of them.
   await until('every worker to listen', () =>
     servingPids(logs()).size === workers ? true : undefined,
   )
-  return { child, port, logs }
+  return { server, port: server.port, logs }
 }
 
 const servingPids = (logs: LogLine[]): Set<number> =>
@@ -129,10 +100,8 @@ async function addUser(dir: string, username: string, password: string): Promise
   await seedUser('sqlite:///users.db', { username, password }, dir)
 }
 
-async function stop(cluster: Cluster): Promise<number | null | 'timeout'> {
-  const exited = exitOf(cluster.child, 5_000)
-  cluster.child.kill('SIGTERM')
-  return exited
+async function stop(cluster: Cluster): Promise<number | null> {
+  return (await cluster.server.stop('SIGTERM', 5_000)).code
 }
 
 describe('bin/gatehouse-server (npm start)', () => {
@@ -140,12 +109,12 @@ describe('bin/gatehouse-server (npm start)', () => {
     const dir = tempDir()
     const cluster = await startCluster(dir, 1, true)
     // exec: the launched PID is the one serving, so signals reach node directly.
-    expect(servingPids(cluster.logs())).toEqual(new Set([cluster.child.pid]))
-    const commandLine = readFileSync(`/proc/${cluster.child.pid}/cmdline`, 'utf8').split('\0')
+    expect(servingPids(cluster.logs())).toEqual(new Set([cluster.server.pid]))
+    const commandLine = readFileSync(`/proc/${cluster.server.pid}/cmdline`, 'utf8').split('\0')
     expect(commandLine).toEqual(
       expect.arrayContaining(['--max-semi-space-size=8', '--heap-growing-percent=50', 'serve']),
     )
-    expect(readFileSync(`/proc/${cluster.child.pid}/environ`, 'utf8').split('\0')).toContain(
+    expect(readFileSync(`/proc/${cluster.server.pid}/environ`, 'utf8').split('\0')).toContain(
       'MALLOC_MMAP_THRESHOLD_=1048576',
     )
     expect(await stop(cluster)).toBe(0)
@@ -185,7 +154,7 @@ describe('gatehouse serve --workers', () => {
       )
       return pids.size === 2 ? pids : undefined
     })
-    expect(answeringPids.has(cluster.child.pid!)).toBe(false)
+    expect(answeringPids.has(cluster.server.pid)).toBe(false)
     expect(readFileSync(join(dir, '.env'), 'utf8').match(/^SECRET_KEY=/gm)).toHaveLength(1)
 
     expect(await stop(cluster)).toBe(0)
@@ -210,7 +179,10 @@ describe('gatehouse serve --workers', () => {
     const taken = createServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     onTestFinished(() => new Promise<void>((resolve) => taken.close(() => resolve())))
-    const child = spawnServe(tempDir(), 2, (taken.address() as AddressInfo).port)
-    expect(await exitOf(child, 15_000)).toBe(1)
+    const server = await spawnServerProcess({
+      ...serveOptions(tempDir(), 2),
+      port: (taken.address() as AddressInfo).port,
+    })
+    expect((await server.exited(15_000)).code).toBe(1)
   })
 })

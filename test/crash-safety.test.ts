@@ -4,59 +4,37 @@
 // refresh family is left half-rotated. Then a crash between the two writes of a password change is
 // injected, in-process for the API and in the database for the CLI (`gatehouse users passwd` as a
 // child process): the new password must never be in effect while the old sessions live on.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { build, seedUser, TEST_SECRET, tempDir, tokenRequest } from './helper.js'
-
-const BIN = resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js')
+import {
+  freePort,
+  GATEHOUSE_BIN,
+  startServerProcess,
+  type ServerProcess,
+} from './support/server-process.js'
 const WORKERS = 5
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address() as AddressInfo
-  await new Promise((done) => server.close(done))
-  return port
-}
-
-/** The real server as a child process; resolves once /healthz answers. */
-async function startServer(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+/** The real server as a child process on `port`, ready once /healthz answers. */
+function startServer(dir: string, port: number): Promise<ServerProcess> {
+  return startServerProcess({
     cwd: dir,
-    // Only what the server needs: nothing from the test's own environment leaks into its configuration.
+    port,
     env: {
-      PATH: process.env.PATH,
       SECRET_KEY: TEST_SECRET,
       DATABASE_URL: `sqlite:///${join(dir, 'users.db')}`,
-      HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: 'silent',
       LOGIN_MIN_DURATION_MS: '0',
       THROTTLE_PAIR_LIMIT: '1000000',
       THROTTLE_USER_LIMIT: '1000000',
       THROTTLE_IP_LIMIT: '1000000',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
   })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  onTestFinished(() => void child.kill('SIGKILL'))
-  for (const started = Date.now(); Date.now() - started < 20_000; await sleep(50)) {
-    if (child.exitCode !== null)
-      throw new Error(`the server exited with ${child.exitCode}: ${stderr}`)
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (response) => response.ok,
-      () => false,
-    )
-    if (ok) return child
-  }
-  throw new Error(`the server did not answer within 20 s: ${stderr}`)
 }
 
 const hashOf = (refreshToken: string) =>
@@ -287,7 +265,7 @@ async function runCli(
   env: Record<string, string>,
   cwd: string,
 ): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
     cwd,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -362,14 +340,9 @@ describe('crash safety', () => {
       // Kill once the burst is well under way, at a moment that varies with the machine's speed.
       while (clients.reduce((sum, client) => sum + client.acks, 0) < 40 + 20 * cycle) await sleep(5)
       stop.killed = true
-      server.kill('SIGKILL')
+      const killed = server.stop('SIGKILL')
       await Promise.all(running)
-      const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
-        server.exitCode !== null || server.signalCode !== null
-          ? done([server.exitCode, server.signalCode])
-          : server.once('exit', (code, sig) => done([code, sig])),
-      )
-      expect(signal).toBe('SIGKILL')
+      expect((await killed).signal).toBe('SIGKILL')
       console.log(
         `cycle ${cycle}: ${clients.reduce((sum, client) => sum + client.acks, 0)} writes acknowledged, in flight at the kill: ${clients.map((client) => client.inFlight?.kind ?? 'none').join(', ')}`,
       )
@@ -379,7 +352,7 @@ describe('crash safety', () => {
       await checkOverHttp(base, clients)
       for (const client of clients) passwords.set(client.username, client.password)
     }
-    server.kill('SIGTERM')
+    await server.stop()
   }, 90_000)
 
   it.each(['the API (POST /users/me/password)', 'the CLI (gatehouse users passwd)'])(

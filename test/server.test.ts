@@ -1,11 +1,10 @@
 // Over a real listening socket, not only `inject`.
-import { spawn } from 'node:child_process'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { startServer } from '../src/server.js'
 import { seedUser, TEST_SECRET, tempDir } from './helper.js'
-import { freePort } from './support/services.js'
+import { startServerProcess } from './support/server-process.js'
 
 describe('the server over a socket', () => {
   it('logs in over HTTP and serves /users/me/ to the bearer, and stops cleanly', async () => {
@@ -46,58 +45,29 @@ describe('the server over a socket', () => {
 
 describe('gatehouse serve --port', () => {
   it('moves the default issuer with the port, as PORT does', async () => {
-    const dir = tempDir()
-    const port = await freePort()
-    const child = spawn(
-      process.execPath,
-      [resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js'), 'serve', '--port', String(port)],
-      {
-        cwd: dir,
-        env: { ...process.env, SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', PORT: '8000' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    onTestFinished(() => void child.kill('SIGKILL'))
-    let output = ''
-    await new Promise<void>((ready, failed) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes('No users yet')) ready()
-      })
-      child.once('exit', (code) => failed(new Error(`exited with ${code}: ${output}`)))
+    const server = await startServerProcess({
+      cwd: tempDir(),
+      env: { SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', PORT: '8000' },
+      ready: { output: 'No users yet' },
     })
     // The first start says what to do next.
-    expect(output).toContain('npx gatehouse users add <username>')
+    expect(server.stdout()).toContain('npx gatehouse users add <username>')
     const metadata = (await (
-      await fetch(`http://127.0.0.1:${port}/.well-known/oauth-authorization-server`)
+      await fetch(`${server.url}/.well-known/oauth-authorization-server`)
     ).json()) as { issuer: string; token_endpoint: string }
-    expect(metadata.issuer).toBe(`http://127.0.0.1:${port}`)
-    expect(metadata.token_endpoint).toBe(`http://127.0.0.1:${port}/token`)
+    expect(metadata.issuer).toBe(`http://127.0.0.1:${server.port}`)
+    expect(metadata.token_endpoint).toBe(`http://127.0.0.1:${server.port}/token`)
   })
 })
 
 describe('the mail start-up line', () => {
   async function startOutput(env: Record<string, string>): Promise<string> {
-    const port = await freePort()
-    const child = spawn(
-      process.execPath,
-      [resolve(import.meta.dirname, '..', 'bin', 'gatehouse.js'), 'serve', '--port', String(port)],
-      {
-        cwd: tempDir(),
-        env: { ...process.env, SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    onTestFinished(() => void child.kill('SIGKILL'))
-    let output = ''
-    await new Promise<void>((ready, failed) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes('No users yet')) ready()
-      })
-      child.once('exit', (code) => failed(new Error(`exited with ${code}: ${output}`)))
+    const server = await startServerProcess({
+      cwd: tempDir(),
+      env: { SECRET_KEY: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+      ready: { output: 'No users yet' },
     })
-    return output
+    return server.stdout()
   }
 
   it('says the mail features are off in production without SMTP_URL, and names the SMTP host only', async () => {

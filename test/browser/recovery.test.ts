@@ -6,7 +6,7 @@ import { type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { RunningServer } from '../../src/server.js'
 import { skipBrowserTests, startBrowserFixture, type BrowserFixture } from '../support/browser.js'
-import { freePort } from '../support/services.js'
+import { freePort } from '../support/server-process.js'
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js'
 
 const skip = skipBrowserTests('account recovery pages')

@@ -1,7 +1,7 @@
 // The code blocks of README.md and docs/*.md that are meant to run, run here, from the package as a
 // user installs it: `npm pack`, the tarball unpacked into a temporary project's node_modules, imported
 // by name. A block is marked by an HTML comment before it (the marker syntax is in docs/development.md).
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -12,12 +12,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js'
 
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -67,15 +67,6 @@ const DOCUMENTS = [
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
 ]
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 /** A project of the user's: package.json, the packed package in node_modules, its dependencies linked. */
 function createProject(): string {
@@ -128,8 +119,7 @@ interface Served {
   /** Gatehouse (`gatehouse serve` or a `server` block), or a `service` block that trusts it. */
   kind: 'gatehouse' | 'service'
   url: string
-  process: ChildProcess
-  output: () => string
+  server: ServerProcess
 }
 
 async function serve(
@@ -139,37 +129,23 @@ async function serve(
   service?: { env: Record<string, string> },
 ): Promise<Served> {
   const port = await freePort()
-  // Its own process group, so that tsx's child goes with it.
-  const child = spawn(command, args, {
+  const server = await startServerProcess({
+    program: { command, args },
     cwd: project,
+    port,
     env: { ...userEnvironment(project, port), ...service?.env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${command} exited:\n${output}`)
+    // Its own process group, so that tsx's child goes with it.
+    processGroup: true,
+    shared: true,
+    timeoutMs: 30_000,
     // Gatehouse is ready when healthy; a service of the user's when it answers anything.
-    const ready = await fetch(service ? url : `${url}/healthz`).then(
-      (answer) => service !== undefined || answer.ok,
-      () => false,
-    )
-    const kind = service ? 'service' : 'gatehouse'
-    if (ready) return { kind, url, process: child, output: () => output }
-    if (Date.now() > deadline) throw new Error(`${command} did not answer:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+    ready: service ? { path: '/', anyStatus: true } : { path: '/healthz' },
+  })
+  return { kind: service ? 'service' : 'gatehouse', url: server.url, server }
 }
 
 async function stop(served: Served): Promise<void> {
-  if (served.process.exitCode !== null || served.process.pid === undefined) return
-  const exited = new Promise((resolve) => served.process.once('exit', resolve))
-  process.kill(-served.process.pid, 'SIGTERM')
-  await exited
+  await served.server.stop()
 }
 
 describe('the code blocks of the README and docs/ run against the packed package', () => {

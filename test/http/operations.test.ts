@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../src/config.js'
 import { startServer } from '../../src/server.js'
 import { build, seedUser, TEST_SECRET, tempDir, tokenRequest } from '../helper.js'
-import { freePort } from '../support/services.js'
+import { freePort } from '../support/server-process.js'
 
 describe('probes', () => {
   it('/readyz answers ready while the database answers, and 503 with a reason when it does not', async () => {

@@ -4,16 +4,14 @@
 // threads: during 8 logins at once, each thread that spent about a hash's CPU time ran one of them,
 // so 4 threads with two hashes' worth each mean two rounds of 4, 8 threads with one each, one round.
 // CPU time, not wall time: the count holds on a machine that other work keeps busy.
-import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/open.js'
 import { tempDir } from '../helper.js'
-import { freePort } from '../support/services.js'
+import { startServerProcess } from '../support/server-process.js'
 
-const LAUNCHER = join(import.meta.dirname, '..', '..', 'bin', 'gatehouse-server')
 const JOBS = 8
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const TICKS_PER_SECOND = 100
@@ -39,37 +37,20 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   for (let index = 0; index < JOBS; index++)
     await store.createUser({ username: `user-${index}`, hashedPassword: hash })
   await store.close()
-  const port = await freePort()
-  const childEnv: Record<string, string | undefined> = {
-    ...process.env,
-    SECRET_KEY: 'hash-threads-test-secret-key-0123456789abcdef',
-    DATABASE_URL: 'sqlite:///users.db',
-    LOG_LEVEL: 'warn',
-    LOGIN_MIN_DURATION_MS: '0',
-    HASH_CONCURRENCY: String(JOBS),
-    ...env,
-  }
-  if (env.UV_THREADPOOL_SIZE === undefined) delete childEnv.UV_THREADPOOL_SIZE
-  const child = spawn(LAUNCHER, ['--port', String(port), '--host', '127.0.0.1'], {
+  // The launcher sizes libuv's pool itself unless UV_THREADPOOL_SIZE is set: only a test's own value is.
+  const server = await startServerProcess({
+    program: 'launcher',
     cwd: dir,
-    env: childEnv,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      SECRET_KEY: 'hash-threads-test-secret-key-0123456789abcdef',
+      DATABASE_URL: 'sqlite:///users.db',
+      LOG_LEVEL: 'warn',
+      LOGIN_MIN_DURATION_MS: '0',
+      HASH_CONCURRENCY: String(JOBS),
+      ...env,
+    },
   })
-  onTestFinished(() => {
-    child.kill('SIGKILL')
-  })
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  while (
-    !(await fetch(`${url}/healthz`).then(
-      (answer) => answer.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline) throw new Error('the server did not start')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return { url, pid: child.pid! }
+  return { url: server.url, pid: server.pid }
 }
 
 /** The nice value of one thread of a process: field 19 of its stat line, 17 after the command name. */

@@ -1,43 +1,23 @@
 // Many instances: two Gatehouse processes on one PostgreSQL database and one Redis share everything
 // that matters (tokens, logouts, password changes, refresh rotation, throttling); and when PostgreSQL
 // goes away and comes back, requests fail fast with 503 and then recover by themselves.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { seedUser } from '../helper.js'
+import { describe, expect, it } from 'vitest'
+import { seedUser, tempDir } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
 import { skipPrivatePostgres, startPrivatePostgres } from '../support/private-postgres.js'
-import { freePort, requireService } from '../support/services.js'
+import { startServerProcess } from '../support/server-process.js'
+import { requireService } from '../support/services.js'
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'gatehouse.js')
 const redisUp = await requireService('Redis', '127.0.0.1', 6379)
 
 interface Instance {
   url: string
-  stop: () => void
 }
 
 async function startInstance(env: Record<string, string>): Promise<Instance> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], {
-    env: { ...process.env, ...env },
-    stdio: 'ignore',
-  })
-  const stop = (): void => {
-    child.kill('SIGKILL')
-  }
-  onTestFinished(stop)
-  const url = `http://127.0.0.1:${port}`
-  for (let tries = 0; tries < 100; tries++) {
-    const ready = await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    )
-    if (ready) return { url, stop }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`instance on ${url} did not become ready`)
+  const server = await startServerProcess({ cwd: tempDir(), env, ready: { path: '/readyz' } })
+  return { url: server.url }
 }
 
 /** Two instances on `databaseUrl` (by default a schema of the shared test server), with a user. */

@@ -216,7 +216,7 @@ describe('the layer rule', () => {
       'src/compose.ts',
       `import { x } from './services/login/login.js'
        import { y } from './grants/index.js'
-       import type { Z } from './store/redis-throttle.js'`,
+       import type { Z } from './store/redis/throttle.js'`,
     ],
     [
       'the CLI on top of everything but the kit',

@@ -2,7 +2,7 @@
 // added with the CLI, and the example orders service (`node examples/resource-server/server.js`) in
 // `events` mode. A logout at Gatehouse, and a user disabled with the CLI, are refused by the orders
 // service within one second, measured.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,50 +10,28 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_SECRET } from '../helper.js'
-import { freePort } from '../support/services.js'
+import {
+  freePort,
+  GATEHOUSE_BIN,
+  startServerProcess,
+  type ServerProcess,
+} from '../support/server-process.js'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
-const CLI = join(ROOT, 'bin', 'gatehouse.js')
-const SERVER = join(ROOT, 'bin', 'gatehouse-server')
 const EXAMPLE = join(ROOT, 'examples', 'resource-server', 'server.js')
 /** What the issue promises: a session that ends at Gatehouse is refused everywhere within a second. */
 const WITHIN_MS = 1_000
 
-const children: ChildProcess[] = []
+const servers: ServerProcess[] = []
 let dir: string
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop('SIGKILL')))
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-/** Starts a long-running process; resolves once `ready()` holds (checked on output and every 50 ms). */
-async function start(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-  ready: (output: string) => boolean | Promise<boolean>,
-): Promise<ChildProcess> {
-  const child = spawn(command, args, {
-    cwd,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.push(child)
-  let output = ''
-  const collect = (chunk: Buffer) => (output += chunk.toString())
-  child.stdout.on('data', collect)
-  child.stderr.on('data', collect)
-  for (const started = Date.now(); Date.now() - started < 20_000; await sleep(50)) {
-    if (child.exitCode !== null) throw new Error(`${command} exited (${child.exitCode}): ${output}`)
-    if (await ready(output)) return child
-  }
-  throw new Error(`${command} did not start within 20 s: ${output}`)
-}
-
 /** Runs the gatehouse CLI to completion. */
 async function cli(args: string[], env: Record<string, string>, cwd: string, input = '') {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
     cwd,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -104,26 +82,22 @@ describe('the example orders service in events mode, with Gatehouse as a process
     const client = JSON.parse(
       await cli(['clients', 'add', 'orders', '--confidential', '--json'], env, dir),
     ) as { client_id: string; client_secret: string }
-    await start(SERVER, [], env, dir, () =>
-      fetch(`${gatehouse}/healthz`).then(
-        (answer) => answer.ok,
-        () => false,
-      ),
+    servers.push(
+      await startServerProcess({ program: 'launcher', port, env, cwd: dir, shared: true }),
     )
-    const ordersPort = await freePort()
-    orders = `http://127.0.0.1:${ordersPort}`
-    await start(
-      process.execPath,
-      [EXAMPLE],
-      {
+    const example = await startServerProcess({
+      program: { command: process.execPath, args: [EXAMPLE] },
+      env: {
         GATEHOUSE_ISSUER: gatehouse,
         GATEHOUSE_CLIENT_ID: client.client_id,
         GATEHOUSE_CLIENT_SECRET: client.client_secret,
-        PORT: String(ordersPort),
       },
-      ROOT,
-      (output) => output.includes('listening'),
-    )
+      cwd: ROOT,
+      shared: true,
+      ready: { output: 'listening' },
+    })
+    servers.push(example)
+    orders = example.url
   })
 
   const login = async () => {

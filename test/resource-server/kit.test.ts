@@ -2,7 +2,7 @@
 // key sources (JWKS and an HMAC secret), introspection and the revocation event stream, and an
 // independent JWKS client (jose's own). The example as a process: example-e2e.test.ts.
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import express from 'express'
@@ -21,14 +21,7 @@ import {
   type GatehouseVerifierOptions,
 } from '../../src/resource-server/verify.js'
 import { buildShared, TEST_ACTOR, TEST_SECRET, tokenRequest, type TestApp } from '../helper.js'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { freePort } from '../support/server-process.js'
 
 /** A Gatehouse listening on a socket, its ISSUER its own address. */
 async function gatehouse(env: Record<string, string>) {

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { onTestFinished } from 'vitest'
-import { freePort } from './services.js'
+import { freePort } from './server-process.js'
 
 export interface PrivatePostgres {
   /** A superuser URL (trust authentication) of the server's `postgres` database. */

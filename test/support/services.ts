@@ -1,6 +1,7 @@
 // Gates for tests that need a real service (PostgreSQL, Redis): in CI (CI=true) a missing service
-// fails the run; elsewhere the tests are skipped with a message saying why. And free ports.
-import { connect, createServer, type AddressInfo } from 'node:net'
+// fails the run; elsewhere the tests are skipped with a message saying why. (Free ports for servers
+// a test starts: server-process.ts.)
+import { connect } from 'node:net'
 
 export async function reachable(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -22,13 +23,4 @@ export async function requireService(name: string, host: string, port: number): 
     throw new Error(`${name} at ${host}:${port} is required in CI but is unreachable`)
   console.warn(`Skipping ${name} tests: nothing answers at ${host}:${port}`)
   return false
-}
-
-/** A port the system says is free now, for servers that cannot use port 0 (cluster, a second listener). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }

@@ -101,6 +101,7 @@ function fakeSink({ reading = true }: { reading?: boolean } = {}) {
     destroyed: false,
     write(chunk: string) {
       text += chunk
+      if (text.includes('event: ready')) emitter.emit('ready')
       const bytes = Buffer.byteLength(chunk)
       writes.push(bytes)
       if (!reading) sink.writableLength += bytes
@@ -132,9 +133,15 @@ function fakeSink({ reading = true }: { reading?: boolean } = {}) {
           sid: (JSON.parse(data!.slice(6)) as { sid: string }).sid,
         }
       })
+  /** Resolves once the stream has said `ready`: the subscriber has joined the live feed. */
+  const ready = (): Promise<void> =>
+    text.includes('event: ready')
+      ? Promise.resolve()
+      : new Promise((resolve) => emitter.once('ready', resolve))
   return {
     sink,
     events,
+    ready,
     text: () => text,
     /** The size of each write. */
     writes,
@@ -148,15 +155,13 @@ function fakeSink({ reading = true }: { reading?: boolean } = {}) {
   }
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
-
 describe('revocation events', () => {
   it('never gives a resume point past an id still to commit, and resuming from any loses nothing', async () => {
     const feed = fakeFeed()
     const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
     const first = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(first.sink)
-    await settle()
+    await first.ready()
     // 2 is taken but not yet committed when 1 and 3 are.
     await feed.commit(1, 3)
     await feed.commit(2)
@@ -171,7 +176,7 @@ describe('revocation events', () => {
     for (const [index, { id }] of first.events().entries()) {
       const again = fakeSink()
       ;(await events.subscribe({ clientId: 'rs', lastEventId: id })).attach(again.sink)
-      await settle()
+      await again.ready()
       const missed = first
         .events()
         .slice(index + 1)
@@ -191,7 +196,7 @@ describe('revocation events', () => {
     await feed.commit(3, 5)
     const joined = fakeSink()
     stream.attach(joined.sink)
-    await settle()
+    await joined.ready()
     await feed.commit(6)
     expect(joined.events().map((e) => e.sid)).toEqual(['s1', 's2', 's4', 's3', 's5', 's6'])
     expect(joined.text().indexOf('event: ready')).toBeLessThan(joined.text().indexOf('s3'))
@@ -211,7 +216,7 @@ describe('revocation events', () => {
     })
     const slow = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(slow.sink)
-    await settle()
+    await slow.ready()
     await feed.commit(1)
     expect(slow.sink.destroyed).toBe(false)
     slow.sink.writableLength = 1_001
@@ -227,7 +232,7 @@ describe('revocation events', () => {
     const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
     const stream = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(stream.sink)
-    await settle()
+    await stream.ready()
     feed.pumps[0]!.down(new Error('connection lost'))
     expect(stream.sink.destroyed).toBe(true)
     // subscribe() catches the feed up first: a failing read keeps it down.
@@ -253,7 +258,7 @@ describe('revocation events', () => {
     })
     const stuck = fakeSink({ reading: false })
     ;(await events.subscribe({ clientId: 'rs' })).attach(stuck.sink)
-    await settle()
+    await stuck.ready()
     // A logout everywhere over many sessions: one delivery of about 1 MB of stream.
     await feed.commit(...range(1, 10_000))
     expect(stuck.sink.destroyed).toBe(true)
@@ -275,8 +280,9 @@ describe('revocation events', () => {
       accessTokenTtlSeconds: 1800,
       maxUnsentBytes: 20_000,
     })
-    ;(await events.subscribe({ clientId: 'a' })).attach(fakeSink().sink)
-    await settle()
+    const first = fakeSink()
+    ;(await events.subscribe({ clientId: 'a' })).attach(first.sink)
+    await first.ready()
     // Joined, not yet attached: what comes live meanwhile is held, never past the bound.
     const joining = await events.subscribe({ clientId: 'rs' })
     await feed.commit(...range(1, 1_000))
@@ -293,7 +299,7 @@ describe('revocation events', () => {
     const events = createRevocationEvents({ store: feed.store, log, accessTokenTtlSeconds: 1800 })
     const reader = fakeSink()
     ;(await events.subscribe({ clientId: 'rs' })).attach(reader.sink)
-    await settle()
+    await reader.ready()
     await feed.commit(...range(1, 10_000))
     expect(reader.sink.destroyed).toBe(false)
     expect(reader.events()).toHaveLength(10_000)
@@ -313,7 +319,7 @@ describe('revocation events', () => {
     ;(await events.subscribe({ clientId: 'rs', lastEventId: 0 })).attach(slow.sink)
     // It reads a little now and then: the backlog waits for it, and is never cut off.
     for (let round = 0; round < 200 && !slow.text().includes('event: ready'); round++) {
-      await settle()
+      await new Promise((resolve) => setImmediate(resolve))
       slow.drain()
     }
     expect(slow.text()).toContain('event: ready')
@@ -331,7 +337,7 @@ describe('revocation events', () => {
     ;(await events.subscribe({ clientId: 'rs' })).attach(second.sink)
     ;(await events.subscribe({ clientId: 'other' })).attach(other.sink)
     const joining = await events.subscribe({ clientId: 'rs' })
-    await settle()
+    await Promise.all([first.ready(), second.ready(), other.ready()])
     await feed.commit(1)
     await feed.changeClient(2, 'rs')
     await feed.commit(3)
@@ -349,7 +355,7 @@ describe('revocation events', () => {
     // Nor does a backlog; and the client may subscribe again (with its new secret).
     const resumed = fakeSink()
     ;(await events.subscribe({ clientId: 'rs', lastEventId: 0 })).attach(resumed.sink)
-    await settle()
+    await resumed.ready()
     expect(resumed.events().map((e) => e.sid)).toEqual(['s1', 's3'])
     expect(resumed.text()).not.toContain('client')
     expect(resumed.sink.destroyed).toBe(false)
@@ -381,7 +387,7 @@ describe('revocation events', () => {
     const stream = await events.subscribe({ clientId: 'rs', confirm: async () => undefined })
     const sink = fakeSink()
     stream.attach(sink.sink)
-    await settle()
+    await sink.ready()
     expect(sink.text()).toContain('event: ready')
     await events.close()
   })

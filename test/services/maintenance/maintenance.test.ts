@@ -77,6 +77,9 @@ describe('maintenance', () => {
   })
 
   it('runs on its timer once started, survives a failing run, and stops', async () => {
+    // A fake clock: the runs come when the test moves time, and no run can come after stop unseen.
+    vi.useFakeTimers()
+    onTestFinished(() => void vi.useRealTimers())
     let runs = 0
     const store = {
       takeLease: vi.fn<Store['takeLease']>(async () => true),
@@ -98,16 +101,21 @@ describe('maintenance', () => {
       firstRunDelayMs: 0,
     })
     maintenance.start()
-    await expect.poll(() => runs, { timeout: 2_000 }).toBeGreaterThanOrEqual(3)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(runs).toBe(1)
+    expect(errors).toHaveBeenCalledTimes(1)
+    // The failed run stopped nothing: one run per interval from then on.
+    await vi.advanceTimersByTimeAsync(40)
+    expect(runs).toBe(3)
     await maintenance.stop()
-    const stoppedAt = runs
     expect(errors).toHaveBeenCalledTimes(1)
     expect(store.takeLease.mock.calls[0]?.[0]).toBe(MAINTENANCE_LEASE)
     // A retention of one day prunes before now - 1 day: within what the database lets be deleted.
     const before = store.pruneAudit.mock.calls[1]![0]
     expect(Date.now() - before).toBeGreaterThanOrEqual(DAY)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(runs).toBe(stoppedAt)
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(runs).toBe(3)
   })
 
   it('keeps change-feed rows a day, and longer than an access token may still pass', async () => {
