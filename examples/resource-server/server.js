@@ -1,12 +1,12 @@
-// An "orders" service that trusts Gatehouse: GET /orders for tokens with the `items` scope. Run it
-// after `npm ci` with
+// An "orders" service that trusts Gatehouse: GET /orders for users' tokens with the `items` scope. Run
+// it after `npm ci` with
 //   GATEHOUSE_ISSUER=http://127.0.0.1:8000 GATEHOUSE_CLIENT_ID=... GATEHOUSE_CLIENT_SECRET=... \
 //   PORT=8001 node examples/resource-server/server.js
 // The client is a confidential one registered at Gatehouse (`gatehouse clients add orders --confidential`);
 // with it this service subscribes to Gatehouse's revocation event stream (`events` mode), so a logout
 // or a disabled user is refused here within a second, with no call to Gatehouse per request. Tokens are
-// verified locally with Gatehouse's published keys (ALGORITHM=EdDSA, ES256 or RS256), or with
-// GATEHOUSE_SECRET (its SECRET_KEY) for an HS256 Gatehouse.
+// verified locally with Gatehouse's published keys (ALGORITHM=EdDSA, ES256 or RS256); those of an
+// HS256 Gatehouse by introspection with the same client, since this service never holds SECRET_KEY.
 import express from 'express'
 import { createGatehouseVerifier, requireScopes } from 'gatehouse-auth/express'
 
@@ -18,13 +18,14 @@ const clientSecret = env.GATEHOUSE_CLIENT_SECRET
 if (!clientId || !clientSecret)
   console.warn(
     'GATEHOUSE_CLIENT_ID / GATEHOUSE_CLIENT_SECRET are not set: tokens are trusted until they ' +
-      'expire (revocation mode none); a logout at Gatehouse will not reach this service.',
+      'expire (revocation mode none), a logout at Gatehouse will not reach this service, and the ' +
+      'tokens of an HS256 Gatehouse cannot be verified (503).',
   )
 
 const verifier = createGatehouseVerifier({
   issuer,
-  audience: env.GATEHOUSE_AUDIENCE,
-  secret: env.GATEHOUSE_SECRET,
+  // This service's resource URI, if Gatehouse issues tokens for it (RFC 8707); else Gatehouse's own.
+  audience: env.GATEHOUSE_AUDIENCE || undefined,
   revocation:
     clientId && clientSecret
       ? {
@@ -32,7 +33,7 @@ const verifier = createGatehouseVerifier({
           clientId,
           clientSecret,
           // A library does not log: this service does, without the secret.
-          onError: (error) => console.error(`revocation stream: ${error.message}`),
+          onError: (error) => console.error(`gatehouse: ${error.message}`),
         }
       : { mode: 'none' },
 })

@@ -1,21 +1,40 @@
 // The kit's Express adapter: `requireScopes(verifier, ...scopes)` is a middleware that puts the
-// token's principal on `req.principal` or answers as Gatehouse does (401/403, `{"detail"}`, RFC 6750
-// challenge). Only Express's types are imported.
+// token's principal on `req.principal` or answers as Gatehouse does (401/403/503, `{"detail"}`, RFC 6750
+// challenge). Users' tokens only, unless the route ends its scopes with `{ allowClients: true }`.
+// Only Express's types are imported.
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { BearerError, type GatehousePrincipal, type GatehouseVerifier } from './verify.js'
+import { readScopeArguments, type ScopeArguments } from './route-access.js'
+import {
+  BearerError,
+  type AccessOptions,
+  type GatehousePrincipal,
+  type GatehouseVerifier,
+} from './verify.js'
 
 export * from './verify.js'
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Set by requireScopes. */
+    /**
+     * Set by requireScopes. Express types every request alike: on a route without `allowClients` it is
+     * always a user's (`username` and `session` are strings); narrow with `principal.username !== null`.
+     */
     principal?: GatehousePrincipal
   }
 }
 
-export function requireScopes(verifier: GatehouseVerifier, ...scopes: string[]): RequestHandler {
+export function requireScopes(verifier: GatehouseVerifier, ...scopes: string[]): RequestHandler
+export function requireScopes(
+  verifier: GatehouseVerifier,
+  ...args: [...scopes: string[], access: AccessOptions]
+): RequestHandler
+export function requireScopes(
+  verifier: GatehouseVerifier,
+  ...args: ScopeArguments
+): RequestHandler {
+  const { scopes, access } = readScopeArguments(args)
   return (req: Request, res: Response, next: NextFunction) => {
-    verifier.authenticate(req.headers.authorization, scopes).then(
+    verifier.authenticate(req.headers.authorization, scopes, access).then(
       (principal) => {
         req.principal = principal
         next()

@@ -13,9 +13,15 @@ export interface RevocationEventsOptions {
   staleAfterSeconds?: number
   /** How long a verification waits for the first `ready` before answering 503 (default 5 s). */
   readyTimeoutSeconds?: number
-  /** How many ended sessions and users are remembered at most (default 100,000); beyond it the oldest go first. */
+  /**
+   * How many ended sessions and users are remembered at most (default 100,000). Beyond it the oldest
+   * go first and leave a watermark: tokens issued at or before a forgotten change are introspected once.
+   */
   maxEntries?: number
-  /** Called with each failure of the stream (never carries the secret); a configuration error shows here. */
+  /**
+   * Called with each failure of the stream, and once with the notice that tokens of an HS* Gatehouse
+   * are verified by introspection (never carries a secret or a token); a configuration error shows here.
+   */
   onError?: (error: Error) => void
 }
 
@@ -45,6 +51,8 @@ export interface RevocationEventsStatus {
   /** Entries remembered now (ended sessions, users), and how many were dropped to stay under maxEntries. */
   entries: number
   evicted: number
+  /** The latest `at` (epoch s) of a dropped entry still in force: tokens issued at or before it are introspected once. */
+  watermark: number | undefined
 }
 
 /** What the stream says of a token, from its claims. */
@@ -52,7 +60,10 @@ export type RevocationVerdict =
   | { kind: 'live' }
   /** Its session or user ended. */
   | { kind: 'revoked' }
-  /** Its user changed after it was issued (or ended in its second): introspect it once (`recheck`). */
+  /**
+   * Its user changed after it was issued (or ended in its second), or it is older than a forgotten
+   * entry (the watermark): introspect it once (`recheck`).
+   */
   | { kind: 'recheck'; changedAt: number }
   /** The state cannot be trusted (no stream yet, stale, or refused credentials). */
   | { kind: 'unavailable' }
@@ -127,7 +138,7 @@ export function subscribeToRevocations(
   const readyTimeoutMs = (options.readyTimeoutSeconds ?? 5) * 1000
   const maxEntries = options.maxEntries ?? 100_000
 
-  const endedSessions = new Map<string, number>() // sid -> until
+  const endedSessions = new Map<string, Change>() // sid -> its end
   const endedUsers = changeMap() // tokens of sub with iat < at are dead, iat = at rechecked
   const changedUsers = changeMap() // tokens of sub with iat <= at are rechecked once
   const rechecked = new Map<
@@ -135,6 +146,9 @@ export function subscribeToRevocations(
     { sub: string; changedAt: number; result: Promise<readonly string[] | null> }
   >()
   let evicted = 0
+  // Fail closed past maxEntries: what was forgotten is summed up as "anything issued up to `at` may be
+  // dead", in force until no such token can pass any more (`until`).
+  let watermark: Change | undefined
   let nextSweep = 0
 
   let state: RevocationEventsState = 'connecting'
@@ -155,29 +169,33 @@ export function subscribeToRevocations(
     if (now < nextSweep) return
     nextSweep = now + SWEEP_EVERY_MS
     const nowS = Math.floor(now / 1000)
-    for (const [sid, until] of endedSessions) if (until < nowS) endedSessions.delete(sid)
+    for (const [sid, end] of endedSessions) if (end.until < nowS) endedSessions.delete(sid)
     endedUsers.sweep(nowS)
     changedUsers.sweep(nowS)
+    if (watermark && watermark.until < nowS) watermark = undefined
     for (const [token, entry] of rechecked)
-      if (!changedUsers.get(entry.sub, nowS) && !endedUsers.get(entry.sub, nowS))
+      if (!watermark && !changedUsers.get(entry.sub, nowS) && !endedUsers.get(entry.sub, nowS))
         rechecked.delete(token)
   }
 
-  /** Bounded memory: the oldest remembered entry (the soonest to expire) goes first. */
+  /** Bounded memory: the oldest remembered entry (the soonest to expire) goes, raising the watermark. */
   const bound = () => {
     while (entryCount() > maxEntries) {
       const oldest = [endedSessions, endedUsers.entries, changedUsers.entries]
         .filter((map) => map.size > 0)
         .sort((a, b) => until(a) - until(b))[0]
-      if (!oldest) return
-      oldest.delete(oldest.keys().next().value!)
+      const first = oldest?.entries().next().value
+      if (!oldest || !first) return
+      const [key, change] = first
+      oldest.delete(key)
+      watermark = {
+        at: Math.max(change.at, watermark?.at ?? 0),
+        until: Math.max(change.until, watermark?.until ?? 0),
+      }
       evicted++
     }
   }
-  const until = (map: Map<string, number | Change>): number => {
-    const first = map.values().next().value
-    return typeof first === 'number' ? first : (first?.until ?? Infinity)
-  }
+  const until = (map: Map<string, Change>): number => map.values().next().value?.until ?? Infinity
 
   const apply = (message: EventSourceMessage) => {
     if (message.id !== undefined && message.id !== '') lastEventId = message.id
@@ -198,8 +216,13 @@ export function subscribeToRevocations(
     const change = { at: data.at, until: data.until }
     switch (message.event) {
       case 'session_ended':
-        if (typeof data.sid === 'string')
-          endedSessions.set(data.sid, Math.max(change.until, endedSessions.get(data.sid) ?? 0))
+        if (typeof data.sid === 'string') {
+          const known = endedSessions.get(data.sid)
+          endedSessions.set(data.sid, {
+            at: Math.max(change.at, known?.at ?? 0),
+            until: Math.max(change.until, known?.until ?? 0),
+          })
+        }
         break
       case 'user_sessions_ended':
       case 'user_removed':
@@ -359,15 +382,21 @@ export function subscribeToRevocations(
       const now = Date.now()
       sweep(now)
       const nowS = Math.floor(now / 1000)
-      const sessionUntil = endedSessions.get(sid)
-      if (sessionUntil !== undefined && sessionUntil >= nowS) return { kind: 'revoked' }
+      const session = endedSessions.get(sid)
+      if (session !== undefined && session.until >= nowS) return { kind: 'revoked' }
       const ended = endedUsers.get(sub, nowS)
       if (ended && iat < ended.at) return { kind: 'revoked' }
-      const changed = changedUsers.get(sub, nowS)
-      if (changed && iat <= changed.at) return { kind: 'recheck', changedAt: changed.at }
-      // Times are whole seconds: a token of the same second as the end may be of a login just after
-      // it (the ended sessions' own tokens are refused by their sid), so it is asked about once.
-      if (ended && iat === ended.at) return { kind: 'recheck', changedAt: ended.at }
+      // Anything that makes the token doubtful makes it asked about once per newest doubt: a change
+      // of its user, the second of its user's end (whole seconds: a login just after it is
+      // possible; the ended sessions' own tokens are refused by their sid), or a forgotten entry.
+      const doubts = [
+        changedUsers.get(sub, nowS),
+        ended,
+        watermark && watermark.until >= nowS ? watermark : undefined,
+      ]
+        .filter((change): change is Change => change !== undefined && iat <= change.at)
+        .map((change) => change.at)
+      if (doubts.length > 0) return { kind: 'recheck', changedAt: Math.max(...doubts) }
       return { kind: 'live' }
     },
 
@@ -397,6 +426,7 @@ export function subscribeToRevocations(
         lastError,
         entries: entryCount(),
         evicted,
+        watermark: watermark && watermark.until >= Date.now() / 1000 ? watermark.at : undefined,
       }
     },
 

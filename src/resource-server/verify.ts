@@ -1,112 +1,101 @@
 // The resource-server kit's framework-free core: verifies Gatehouse access tokens in another service
-// exactly as Gatehouse does (one algorithm per key, RFC 9068 `typ`, iss, aud, exp, iat, clock
-// tolerance, required scopes), with keys from the issuer's RFC 8414 metadata and JWKS or an HMAC
-// secret, and optionally learns whether the token is still live: by asking Gatehouse (RFC 7662) or
-// from its revocation event stream (revocation-events.ts). Imports only jose and its own modules.
+// as Gatehouse does (one algorithm per key, RFC 9068 `typ`, iss, aud, exp, iat, clock tolerance,
+// required scopes), with the keys of the issuer's RFC 8414 metadata and JWKS, or, for an HS* Gatehouse
+// whose secret it never holds, by introspection; and optionally learns whether a token is still live:
+// by asking Gatehouse (RFC 7662) or from its revocation event stream (revocation-events.ts). It fails
+// closed: what it cannot decide is a 503, never a pass. Imports only jose and its own modules.
 import {
   createRemoteJWKSet,
+  decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose'
 import {
+  cannotVerify,
+  insufficientScope,
+  invalidToken,
+  notAuthenticated,
+  unreachable,
+} from './bearer-error.js'
+import { createIntrospectionClient, type IntrospectionClient } from './introspection-client.js'
+import {
   subscribeToRevocations,
   type RevocationEvents,
-  type RevocationEventsOptions,
   type RevocationEventsStatus,
 } from './revocation-events.js'
+import { checkVerifierOptions, type GatehouseVerifierOptions } from './verifier-options.js'
 
+export { BearerError } from './bearer-error.js'
 export type {
   RevocationEventsOptions,
   RevocationEventsState,
   RevocationEventsStatus,
 } from './revocation-events.js'
+export type {
+  ClientCredentials,
+  GatehouseVerifierOptions,
+  RevocationMode,
+} from './verifier-options.js'
 
-/** Who a verified token stands for. */
-export interface GatehousePrincipal {
-  /** The user's name; null for a client's own token (client_credentials). */
-  username: string | null
+interface PrincipalBase {
   /** `sub`: the username, or the client id for a client's own token. */
   subject: string
-  /** The scopes the token carries (with introspection: the ones the user still holds). */
+  /** The scopes the token carries (with introspection: the ones its user still holds). */
   scopes: readonly string[]
-  /** The session (`sid`), null for a client's own token. */
-  session: string | null
-  /** The registered client the token was issued to (`client_id`), if any. */
-  client: string | null
+  /** The token's claims (verified locally, or as Gatehouse's introspection states them). */
   claims: JWTPayload
 }
 
-export type RevocationMode =
-  | { mode: 'none' }
-  | {
-      mode: 'introspect'
-      /** A confidential client registered at Gatehouse (`gatehouse clients add NAME --confidential`). */
-      clientId: string
-      clientSecret: string
-      /** How long a positive answer is trusted (default 5 s; 0: ask on every request). */
-      cacheSeconds?: number
-    }
-  /** Learn of ended sessions from Gatehouse's revocation event stream: no call per request. */
-  | RevocationEventsOptions
-
-export interface GatehouseVerifierOptions {
-  /** Gatehouse's base URL (its ISSUER), e.g. https://auth.example.com. */
-  issuer: string
-  /** Expected `aud`; Gatehouse's default is its issuer. */
-  audience?: string
-  /** The HMAC secret (SECRET_KEY) for HS256/HS384/HS512 deployments; without it keys come from the JWKS. */
-  secret?: string
-  /** With `secret`: the one algorithm Gatehouse signs with (ALGORITHM, default HS256). */
-  algorithm?: 'HS256' | 'HS384' | 'HS512'
-  /** Clock skew tolerated on exp and iat, in seconds (default 30, as Gatehouse). */
-  clockToleranceSeconds?: number
-  /** Default `none`: a token is trusted until it expires. */
-  revocation?: RevocationMode
-  /** For tests and proxies. */
-  fetch?: typeof fetch
+/** A user's token: what every route accepts. */
+export interface UserPrincipal extends PrincipalBase {
+  username: string
+  /** The session (`sid`). */
+  session: string
+  /** The registered client the token was issued to (`client_id`), if any. */
+  client: string | null
 }
 
-/** Why a request is refused, with its HTTP answer (FastAPI-style `detail` body and RFC 6750 challenge). */
-export class BearerError extends Error {
-  constructor(
-    readonly status: 401 | 403 | 503,
-    readonly detail: string,
-    readonly challenge: string | undefined,
-  ) {
-    super(detail)
-    this.name = 'BearerError'
-  }
-
-  get body(): { detail: string } {
-    return { detail: this.detail }
-  }
+/** A client's own token (client_credentials): no user, no session. Only routes that allow clients. */
+export interface ClientPrincipal extends PrincipalBase {
+  username: null
+  session: null
+  client: string
 }
 
-const unreachable = () =>
-  new BearerError(503, 'The authorization server cannot be reached', undefined)
-const notAuthenticated = () => new BearerError(401, 'Not authenticated', 'Bearer')
-const invalidToken = (detail = 'Could not validate credentials') =>
-  new BearerError(401, detail, 'Bearer error="invalid_token"')
-const insufficientScope = (scopes: readonly string[]) =>
-  new BearerError(
-    403,
-    'Not enough permissions',
-    `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`,
-  )
+/** Who a verified token stands for; `username === null` tells a client's own token. */
+export type GatehousePrincipal = UserPrincipal | ClientPrincipal
 
-const ASYMMETRIC = ['RS256', 'ES256', 'EdDSA']
-const MAX_TOKEN_LENGTH = 4_096
-const MAX_CACHED = 10_000
+/** What a route accepts besides the scopes. */
+export interface AccessOptions {
+  /** Accept a client's own token (client_credentials, no user); default false: only users' tokens. */
+  allowClients?: boolean
+}
 
 export interface GatehouseVerifier {
-  /** The principal of a valid token holding every one of `requiredScopes`; BearerError otherwise. */
-  verify(token: string, requiredScopes?: readonly string[]): Promise<GatehousePrincipal>
+  /** The principal of a valid user's token holding every one of `requiredScopes`; BearerError otherwise. */
+  verify(
+    token: string,
+    requiredScopes?: readonly string[],
+    access?: AccessOptions & { allowClients?: false },
+  ): Promise<UserPrincipal>
+  /** Same, also accepting a client's own token when `allowClients` is true. */
+  verify(
+    token: string,
+    requiredScopes: readonly string[] | undefined,
+    access: AccessOptions,
+  ): Promise<GatehousePrincipal>
   /** Same, from an `Authorization` header value (undefined: not authenticated). */
   authenticate(
     authorization: string | undefined,
     requiredScopes?: readonly string[],
+    access?: AccessOptions & { allowClients?: false },
+  ): Promise<UserPrincipal>
+  authenticate(
+    authorization: string | undefined,
+    requiredScopes: readonly string[] | undefined,
+    access: AccessOptions,
   ): Promise<GatehousePrincipal>
   /** How revocation is learnt; in `events` mode, the stream's state and its last error. */
   status(): { mode: 'none' | 'introspect' } | RevocationEventsStatus
@@ -114,16 +103,28 @@ export interface GatehouseVerifier {
   close(): Promise<void>
 }
 
+const ASYMMETRIC = ['RS256', 'ES256', 'EdDSA']
+const SYMMETRIC = ['HS256', 'HS384', 'HS512']
+const MAX_TOKEN_LENGTH = 4_096
+/** How long Gatehouse's answer for a token of an HS* Gatehouse is reused (events mode). */
+const SYMMETRIC_CACHE_SECONDS = 5
+
 interface Metadata {
   jwks_uri?: string
   introspection_endpoint?: string
 }
 
+/** The issuer's keys could not be fetched: a 503, not a refusal of the token. */
+class KeySourceUnreachable extends Error {}
+
+const scopesOf = (claims: JWTPayload): readonly string[] =>
+  typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []
+
 export function createGatehouseVerifier(options: GatehouseVerifierOptions): GatehouseVerifier {
+  const revocation = checkVerifierOptions(options)
   const issuer = options.issuer.replace(/\/$/, '')
   const audience = options.audience ?? issuer
   const clockTolerance = options.clockToleranceSeconds ?? 30
-  const revocation = options.revocation ?? { mode: 'none' }
   const doFetch = options.fetch ?? fetch
 
   let metadata: Promise<Metadata> | undefined
@@ -141,62 +142,132 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
     return metadata
   }
 
-  let jwks: JWTVerifyGetKey | undefined
-  const keyFor = async (): Promise<{ key: JWTVerifyGetKey | Uint8Array; algorithms: string[] }> => {
-    if (options.secret !== undefined)
-      return {
-        key: new TextEncoder().encode(options.secret),
-        algorithms: [options.algorithm ?? 'HS256'],
-      }
-    if (!jwks) {
-      const uri = (await discover()).jwks_uri
-      if (!uri)
-        throw new Error('the issuer publishes no jwks_uri (an HS* deployment needs `secret`)')
-      // Cached, refetched on an unknown kid at most once per cooldown (jose).
-      jwks = createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined
+  // Cached, refetched on an unknown kid at most once per cooldown (jose).
+  const remoteKeys = async () =>
+    (jwks ??= createRemoteJWKSet(
+      new URL((await discover()).jwks_uri ?? `${issuer}/.well-known/jwks.json`),
+      { cooldownDuration: 30_000, cacheMaxAge: 600_000 },
+    ))
+
+  /** The published key for a token's header; unreachable metadata or JWKS is KeySourceUnreachable. */
+  const publishedKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await (
+        await remoteKeys()
+      )(header, token)
+    } catch (error) {
+      // No key for this token in a set that was fetched: the token's fault, not Gatehouse's.
+      if (
+        error instanceof joseErrors.JWKSNoMatchingKey ||
+        error instanceof joseErrors.JWKSMultipleMatchingKeys
+      )
+        throw error
+      throw new KeySourceUnreachable()
     }
-    return { key: jwks, algorithms: ASYMMETRIC }
   }
 
   const clientAuthorization =
     revocation.mode === 'none'
       ? ''
       : `Basic ${btoa(`${encodeURIComponent(revocation.clientId)}:${encodeURIComponent(revocation.clientSecret)}`)}`
-
-  /** RFC 7662: the scopes of a live token, null for an inactive one; 503 when Gatehouse cannot answer. */
-  const introspect = async (token: string): Promise<readonly string[] | null> => {
-    let answer: { active?: boolean; scope?: string }
-    try {
-      const endpoint = (await discover()).introspection_endpoint ?? `${issuer}/introspect`
-      const response = await doFetch(endpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
+  const introspection: IntrospectionClient | undefined =
+    revocation.mode === 'none'
+      ? undefined
+      : createIntrospectionClient({
+          endpoint: async () => (await discover()).introspection_endpoint ?? `${issuer}/introspect`,
           authorization: clientAuthorization,
-        },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      })
-      if (!response.ok) throw new Error(`introspection: HTTP ${response.status}`)
-      answer = (await response.json()) as typeof answer
+          fetch: doFetch,
+        })
+
+  // Said once each: a library does not log per request. Through the mode's onError when it has one.
+  const said = new Set<string>()
+  const sayOnce = (code: string, message: string) => {
+    if (said.has(code)) return
+    said.add(code)
+    const onError = revocation.mode === 'none' ? undefined : revocation.onError
+    if (onError) onError(new Error(message))
+    else if (typeof globalThis.process?.emitWarning === 'function')
+      globalThis.process.emitWarning(message, { code })
+    else console.warn(message)
+  }
+
+  /**
+   * Whether Gatehouse signs with a secret: it publishes no key. A Gatehouse that publishes keys never
+   * issues HS* tokens, so an HS* header there is refused without a call (no one can make this service
+   * ask Gatehouse about every made-up token); its set is looked at again at most once per cooldown.
+   */
+  const issuerSignsWithSecret = async (): Promise<boolean> => {
+    try {
+      const set = await remoteKeys()
+      if (!set.fresh || (set.jwks()?.keys.length && !set.coolingDown)) await set.reload()
+      return set.jwks()?.keys.length === 0
     } catch {
       throw unreachable()
     }
-    if (answer.active !== true) return null
-    return (answer.scope ?? '').split(' ').filter(Boolean)
   }
 
-  const live = new Map<string, { until: number; scopes: readonly string[] }>()
-  const introspectWithCache = async (token: string, cacheSeconds = 5) => {
-    const cached = live.get(token)
-    if (cached && cached.until > Date.now()) return cached.scopes
-    live.delete(token)
-    const scopes = await introspect(token)
-    if (scopes === null) throw invalidToken()
-    if (cacheSeconds > 0) {
-      if (live.size >= MAX_CACHED) live.delete(live.keys().next().value!)
-      live.set(token, { until: Date.now() + cacheSeconds * 1000, scopes })
+  /** A token of an HS* Gatehouse: its claims as Gatehouse states them (this service has no secret). */
+  const claimsFromGatehouse = async (token: string): Promise<JWTPayload> => {
+    if (!(await issuerSignsWithSecret())) throw invalidToken()
+    if (!introspection) {
+      sayOnce(
+        'GATEHOUSE_KIT_CANNOT_VERIFY',
+        `Gatehouse at ${issuer} signs tokens with a secret (HS256/384/512) that this service must ` +
+          'not hold, and the verifier has no client credentials: its tokens are answered 503. Use ' +
+          "revocation mode 'introspect' or 'events' with a confidential client, or an asymmetric " +
+          'ALGORITHM (EdDSA) at Gatehouse.',
+      )
+      throw cannotVerify()
     }
-    return scopes
+    sayOnce(
+      'GATEHOUSE_KIT_INTROSPECTION',
+      `Gatehouse at ${issuer} signs tokens with a secret (HS256/384/512) that this service does not ` +
+        'hold: they are verified by introspection, one call per token every few seconds. An ' +
+        'asymmetric ALGORITHM (EdDSA) at Gatehouse lets them be verified here, with no call.',
+    )
+    const cacheSeconds =
+      revocation.mode === 'introspect'
+        ? (revocation.cacheSeconds ?? SYMMETRIC_CACHE_SECONDS)
+        : SYMMETRIC_CACHE_SECONDS
+    const claims = await introspection.askCached(token, cacheSeconds)
+    if (claims === null || claims.iss !== issuer) throw invalidToken()
+    const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? [])
+    if (!Array.isArray(audiences) || !audiences.includes(audience)) throw invalidToken()
+    // A cached answer must not outlive the token.
+    if (typeof claims.exp !== 'number' || claims.exp + clockTolerance <= Date.now() / 1000)
+      throw invalidToken('Token has expired')
+    return claims
+  }
+
+  /** A token signed with a published key: its claims, checked here. */
+  const claimsFromSignature = async (token: string): Promise<JWTPayload> => {
+    try {
+      const verified = await jwtVerify(token, publishedKey, {
+        algorithms: ASYMMETRIC,
+        issuer,
+        audience,
+        typ: 'at+jwt',
+        clockTolerance,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      })
+      return verified.payload
+    } catch (error) {
+      if (error instanceof KeySourceUnreachable) throw unreachable()
+      if (error instanceof joseErrors.JWTExpired) throw invalidToken('Token has expired')
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw invalidToken()
+      throw unreachable()
+    }
+  }
+
+  const signedWithSecret = (token: string): boolean => {
+    let algorithm: unknown
+    try {
+      algorithm = decodeProtectedHeader(token).alg
+    } catch {
+      throw invalidToken()
+    }
+    return typeof algorithm === 'string' && SYMMETRIC.includes(algorithm)
   }
 
   // Events mode subscribes at once, so that the state is ready before the first request.
@@ -226,37 +297,34 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
       case 'unavailable':
         throw unreachable()
       case 'recheck': {
-        const current = await stream.recheck(token, claims.sub, verdict.changedAt, () =>
-          introspect(token),
-        )
+        const current = await stream.recheck(token, claims.sub, verdict.changedAt, async () => {
+          const live = await introspection!.ask(token)
+          return live && scopesOf(live)
+        })
         if (current === null) throw invalidToken()
         return current
       }
     }
   }
 
-  const verify = async (
+  function verify(
+    token: string,
+    requiredScopes?: readonly string[],
+    access?: AccessOptions & { allowClients?: false },
+  ): Promise<UserPrincipal>
+  function verify(
+    token: string,
+    requiredScopes: readonly string[] | undefined,
+    access: AccessOptions,
+  ): Promise<GatehousePrincipal>
+  async function verify(
     token: string,
     requiredScopes: readonly string[] = [],
-  ): Promise<GatehousePrincipal> => {
+    access: AccessOptions = {},
+  ): Promise<GatehousePrincipal> {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalidToken()
-    let claims: JWTPayload
-    try {
-      const { key, algorithms } = await keyFor()
-      const verified = await jwtVerify(token, key as Uint8Array, {
-        algorithms,
-        issuer,
-        audience,
-        typ: 'at+jwt',
-        clockTolerance,
-        requiredClaims: ['sub', 'exp', 'iat'],
-      })
-      claims = verified.payload
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw invalidToken('Token has expired')
-      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw invalidToken()
-      throw unreachable()
-    }
+    const symmetric = signedWithSecret(token)
+    const claims = symmetric ? await claimsFromGatehouse(token) : await claimsFromSignature(token)
     const {
       sub,
       sid,
@@ -278,32 +346,55 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
       iat > Date.now() / 1000 + clockTolerance
     )
       throw invalidToken()
-    let scopes: readonly string[] =
-      typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []
-    if (revocation.mode === 'introspect')
-      scopes = await introspectWithCache(token, revocation.cacheSeconds)
-    // A client's own token has no session to end: trusted until it expires.
+    // A client's token stands for no user: a route that serves users' data must not take it for one.
+    if (clientToken && access.allowClients !== true) throw invalidToken()
+    let scopes = scopesOf(claims)
+    if (revocation.mode === 'introspect' && !symmetric) {
+      const live = await introspection!.askCached(token, revocation.cacheSeconds ?? 5)
+      if (live === null) throw invalidToken()
+      scopes = scopesOf(live)
+    }
+    // A client's own token has no session to end: trusted until it expires (or, HS*, as introspected).
     else if (events && !clientToken)
       scopes = await scopesFromEvents(events, token, { sub, sid: sid as string, iat }, scopes)
     const missing = requiredScopes.filter((name) => !scopes.includes(name))
     if (missing.length > 0) throw insufficientScope(requiredScopes)
-    return Object.freeze({
-      username: clientToken ? null : sub,
-      subject: sub,
-      scopes,
-      session: clientToken ? null : (sid as string),
-      client: typeof clientId === 'string' ? clientId : null,
-      claims,
-    })
+    const principal: GatehousePrincipal = clientToken
+      ? { username: null, subject: sub, scopes, session: null, client: sub, claims }
+      : {
+          username: sub,
+          subject: sub,
+          scopes,
+          session: sid as string,
+          client: typeof clientId === 'string' ? clientId : null,
+          claims,
+        }
+    return Object.freeze(principal)
+  }
+
+  function authenticate(
+    authorization: string | undefined,
+    requiredScopes?: readonly string[],
+    access?: AccessOptions & { allowClients?: false },
+  ): Promise<UserPrincipal>
+  function authenticate(
+    authorization: string | undefined,
+    requiredScopes: readonly string[] | undefined,
+    access: AccessOptions,
+  ): Promise<GatehousePrincipal>
+  async function authenticate(
+    authorization: string | undefined,
+    requiredScopes?: readonly string[],
+    access: AccessOptions = {},
+  ): Promise<GatehousePrincipal> {
+    const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')
+    if (!match) throw notAuthenticated()
+    return verify(match[1]!, requiredScopes, access)
   }
 
   return {
     verify,
-    async authenticate(authorization, requiredScopes) {
-      const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')
-      if (!match) throw notAuthenticated()
-      return verify(match[1]!, requiredScopes)
-    },
+    authenticate,
     status: () =>
       events?.status() ?? { mode: revocation.mode === 'introspect' ? 'introspect' : 'none' },
     close: async () => {

@@ -126,14 +126,15 @@ async function serve(
   command: string,
   args: string[],
   project: string,
-  service?: { env: Record<string, string> },
+  options: { service?: boolean; env?: Record<string, string> } = {},
 ): Promise<Served> {
+  const service = options.service === true
   const port = await freePort()
   const server = await startServerProcess({
     program: { command, args },
     cwd: project,
     port,
-    env: { ...userEnvironment(project, port), ...service?.env },
+    env: { ...userEnvironment(project, port), ...options.env },
     // Its own process group, so that tsx's child goes with it.
     processGroup: true,
     shared: true,
@@ -184,6 +185,13 @@ describe('the code blocks of the README and docs/ run against the packed package
     let current: Served | undefined
     let service: Served | undefined
     const bin = (name: string) => join(project, 'node_modules/.bin', name)
+    // A document with services runs Gatehouse as an installation migrated from the tutorial (HS256),
+    // the case where a service could be tempted to borrow SECRET_KEY: the services get no key at all.
+    const gatehouseEnv: Record<string, string> = snippets.some(
+      (snippet) => snippet.kind === 'service',
+    )
+      ? { ALGORITHM: 'HS256' }
+      : {}
 
     for (const snippet of snippets) {
       const where = `${document}:${snippet.line}`
@@ -191,28 +199,31 @@ describe('the code blocks of the README and docs/ run against the packed package
         const file = `server-${snippet.line}.ts`
         writeFileSync(join(project, file), snippet.code)
         await typecheck(project, file, where)
-        current = await serve(bin('tsx'), [file], project)
+        current = await serve(bin('tsx'), [file], project, { env: gatehouseEnv })
       } else if (snippet.kind === 'service') {
         // What the reader does first: a running Gatehouse, the service registered as a confidential
-        // client; with the default HS256 the service also gets Gatehouse's SECRET_KEY.
-        current ??= await serve(bin('gatehouse'), ['serve'], project)
-        const gatehouseEnv = userEnvironment(project, Number(new URL(current.url).port))
+        // client. Its credentials are all the service gets: never Gatehouse's SECRET_KEY.
+        current ??= await serve(bin('gatehouse'), ['serve'], project, { env: gatehouseEnv })
         const { stdout } = await run(
           bin('gatehouse'),
           ['clients', 'add', `service-${snippet.line}`, '--confidential', '--json'],
-          { cwd: project, env: gatehouseEnv },
+          {
+            cwd: project,
+            env: {
+              ...userEnvironment(project, Number(new URL(current.url).port)),
+              ...gatehouseEnv,
+            },
+          },
         )
         const client = JSON.parse(stdout) as { client_id: string; client_secret: string }
-        const secret = /^SECRET_KEY=(.+)$/m.exec(readFileSync(join(project, '.env'), 'utf8'))?.[1]
-        if (!secret) throw new Error(`${where}: Gatehouse saved no SECRET_KEY to .env`)
         const file = `service-${snippet.line}.ts`
         writeFileSync(join(project, file), snippet.code)
         await typecheck(project, file, where)
         if (service) await stop(service)
         service = await serve(bin('tsx'), [file], project, {
+          service: true,
           env: {
             GATEHOUSE_ISSUER: current.url,
-            GATEHOUSE_SECRET: secret,
             GATEHOUSE_CLIENT_ID: client.client_id,
             GATEHOUSE_CLIENT_SECRET: client.client_secret,
           },
@@ -221,11 +232,14 @@ describe('the code blocks of the README and docs/ run against the packed package
         servers.push(service)
       } else {
         // What `npm start` is in a clone: `gatehouse serve` from the installed package.
-        current ??= await serve(bin('gatehouse'), ['serve'], project)
+        current ??= await serve(bin('gatehouse'), ['serve'], project, { env: gatehouseEnv })
         const address = new URL(current.url).host
         let code = snippet.code.replaceAll(DOCUMENTED_ADDRESS, address)
         if (service) code = code.replaceAll(DOCUMENTED_SERVICE_ADDRESS, new URL(service.url).host)
-        const env = userEnvironment(project, Number(new URL(current.url).port))
+        const env = {
+          ...userEnvironment(project, Number(new URL(current.url).port)),
+          ...gatehouseEnv,
+        }
         const result = await run('bash', ['-euo', 'pipefail', '-c', code], {
           cwd: project,
           env,
@@ -306,6 +320,11 @@ describe('the code blocks of the README and docs/ run against the packed package
     )
 
     const started = await runDocument('README.md')
+    // Each service verified the HS256 Gatehouse's tokens without its secret, and said how, once.
+    const services = started.filter((served) => served.kind === 'service')
+    expect(services).toHaveLength(3)
+    for (const service of services)
+      expect(service.server.output().match(/verified by introspection/g)).toHaveLength(1)
     const embedded = started.filter((served) => served.kind === 'gatehouse').at(-1)
     if (!embedded) throw new Error('no server ran')
     const unauthenticated = await fetch(`${embedded.url}/orders`)

@@ -1,6 +1,8 @@
-// The resource-server kit against a real Gatehouse over a socket: the three framework adapters, both
-// key sources (JWKS and an HMAC secret), introspection and the revocation event stream, and an
-// independent JWKS client (jose's own). The example as a process: example-e2e.test.ts.
+// The resource-server kit against a real Gatehouse over a socket: the three framework adapters (users'
+// routes and routes that allow clients), an EdDSA Gatehouse (published keys) and an HS256 one (tokens
+// verified by introspection, never with its SECRET_KEY), introspection and the revocation event stream,
+// and an independent JWKS client (jose's own). The example as a process: example-e2e.test.ts; the core
+// against a fake issuer with keys of the test's own: verify.test.ts.
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -9,7 +11,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { requireScopes as expressScopes } from '../../src/resource-server/express.js'
 import {
   createGatehouseVerifierFor,
@@ -18,9 +20,11 @@ import {
 import { requireScopes as honoScopes, type GatehouseEnv } from '../../src/resource-server/hono.js'
 import {
   createGatehouseVerifier,
+  type GatehousePrincipal,
   type GatehouseVerifierOptions,
+  type UserPrincipal,
 } from '../../src/resource-server/verify.js'
-import { buildShared, TEST_ACTOR, TEST_SECRET, tokenRequest, type TestApp } from '../helper.js'
+import { buildShared, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 import { freePort } from '../support/server-process.js'
 
 /** A Gatehouse listening on a socket, its ISSUER its own address. */
@@ -45,15 +49,38 @@ async function login(t: TestApp, scope?: string) {
   }>()
 }
 
+/** A token of the registered client itself (client_credentials). */
+async function clientToken(g: Awaited<ReturnType<typeof gatehouse>>) {
+  const issued = await fetch(`${g.issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${btoa(`${g.clientId}:${g.clientSecret}`)}`,
+    },
+    body: 'grant_type=client_credentials',
+  })
+  return ((await issued.json()) as { access_token: string }).access_token
+}
+
 type Started = { url: string; close: () => Promise<void> }
 
-/** Each framework's service; the Express and Hono ones close their verifier, Fastify's closes with the app. */
+const urlOf = (input: Parameters<typeof fetch>[0]) =>
+  input instanceof Request ? input.url : input.toString()
+
+/**
+ * Each framework's service: /orders for users' tokens with `items`, /reports for any token with
+ * `items`, clients' own included. The Express and Hono ones close their verifier, Fastify's closes with
+ * the app.
+ */
 const frameworks: Record<string, (options: GatehouseVerifierOptions) => Promise<Started>> = {
   async express(options) {
     const verifier = createGatehouseVerifier(options)
     const app = express()
     app.get('/orders', expressScopes(verifier, 'items'), (req, res) => {
       res.json({ owner: req.principal?.username, principal: req.principal })
+    })
+    app.get('/reports', expressScopes(verifier, 'items', { allowClients: true }), (req, res) => {
+      res.json({ principal: req.principal })
     })
     const server: Server = app.listen(0, '127.0.0.1')
     await once(server, 'listening')
@@ -72,15 +99,26 @@ const frameworks: Record<string, (options: GatehouseVerifierOptions) => Promise<
       owner: request.principal?.username,
       principal: request.principal,
     }))
+    app.get(
+      '/reports',
+      { onRequest: fastifyScopes(verifier, 'items', { allowClients: true }) },
+      async (request) => ({ principal: request.principal }),
+    )
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { url, close: () => app.close() }
   },
   async hono(options) {
     const verifier = createGatehouseVerifier(options)
     const app = new Hono<GatehouseEnv>()
-    app.get('/orders', honoScopes(verifier, 'items'), (c) =>
-      c.json({ owner: c.get('principal').username, principal: c.get('principal') }),
-    )
+    app.get('/orders', honoScopes(verifier, 'items'), (c) => {
+      // Typed by the middleware: a user's principal here, any principal on /reports.
+      expectTypeOf(c.get('principal')).toEqualTypeOf<UserPrincipal>()
+      return c.json({ owner: c.get('principal').username, principal: c.get('principal') })
+    })
+    app.get('/reports', honoScopes(verifier, 'items', { allowClients: true }), (c) => {
+      expectTypeOf(c.get('principal')).toEqualTypeOf<GatehousePrincipal>()
+      return c.json({ principal: c.get('principal') })
+    })
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
     await once(server, 'listening')
     return {
@@ -152,6 +190,34 @@ describe('the resource-server kit against an EdDSA Gatehouse', () => {
       expect(await narrow.json()).toEqual({ detail: 'Not enough permissions' })
     })
 
+    it("refuses a client's own token unless the route allows clients", async () => {
+      const service = await start(name)
+      const token = await clientToken(g)
+      const call = (path: string) =>
+        fetch(`${service.url}${path}`, { headers: { authorization: `Bearer ${token}` } })
+      const orders = await call('/orders')
+      expect(orders.status).toBe(401)
+      expect(orders.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"')
+      const reports = await call('/reports')
+      expect(reports.status).toBe(200)
+      expect(((await reports.json()) as { principal: unknown }).principal).toMatchObject({
+        username: null,
+        session: null,
+        subject: g.clientId,
+        client: g.clientId,
+        scopes: ['items'],
+      })
+      // A user's token passes a route that allows clients too.
+      const { access_token: userToken } = await login(g.t)
+      const user = await fetch(`${service.url}/reports`, {
+        headers: { authorization: `Bearer ${userToken}` },
+      })
+      expect(user.status).toBe(200)
+      expect(((await user.json()) as { principal: unknown }).principal).toMatchObject({
+        username: 'alice',
+      })
+    })
+
     it('in introspect mode refuses a token whose session ended at Gatehouse', async () => {
       const service = await start(name, {
         revocation: {
@@ -200,17 +266,11 @@ describe('the resource-server kit against an EdDSA Gatehouse', () => {
     await expect(otherAudience.verify(tokens.access_token)).rejects.toMatchObject({ status: 401 })
   })
 
-  it('accepts a client_credentials token as a client principal', async () => {
-    const issued = await fetch(`${g.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${btoa(`${g.clientId}:${g.clientSecret}`)}`,
-      },
-      body: 'grant_type=client_credentials',
-    })
-    const { access_token: token } = (await issued.json()) as { access_token: string }
-    const principal = await createGatehouseVerifier({ issuer: g.issuer }).verify(token, ['items'])
+  it('accepts a client_credentials token as a client principal where clients are allowed', async () => {
+    const token = await clientToken(g)
+    const verifier = createGatehouseVerifier({ issuer: g.issuer })
+    await expect(verifier.verify(token, ['items'])).rejects.toMatchObject({ status: 401 })
+    const principal = await verifier.verify(token, ['items'], { allowClients: true })
     expect(principal).toMatchObject({
       username: null,
       subject: g.clientId,
@@ -234,26 +294,66 @@ describe('the resource-server kit against an EdDSA Gatehouse', () => {
   })
 })
 
-describe('the resource-server kit against an HS256 Gatehouse', () => {
-  it('verifies with the shared secret and the one configured algorithm', async () => {
-    const g = await gatehouse({})
-    try {
-      const tokens = await login(g.t)
-      const verifier = createGatehouseVerifier({ issuer: g.issuer, secret: TEST_SECRET })
-      expect((await verifier.verify(tokens.access_token, ['me'])).username).toBe('alice')
-      const wrongAlgorithm = createGatehouseVerifier({
+describe('the resource-server kit against an HS256 Gatehouse, without its SECRET_KEY', () => {
+  let g: Awaited<ReturnType<typeof gatehouse>>
+  beforeAll(async () => {
+    g = await gatehouse({ ALGORITHM: 'HS256' })
+  })
+  afterAll(async () => {
+    await g.t.close()
+  })
+
+  it.each(['introspect', 'events'] as const)(
+    'in %s mode verifies by introspection, says so once, and refuses an ended session',
+    async (mode) => {
+      const notices: Error[] = []
+      let introspections = 0
+      const verifier = createGatehouseVerifier({
         issuer: g.issuer,
-        secret: TEST_SECRET,
-        algorithm: 'HS512',
+        revocation: {
+          mode,
+          clientId: g.clientId,
+          clientSecret: g.clientSecret,
+          ...(mode === 'introspect' ? { cacheSeconds: 0 } : {}),
+          onError: (error) => notices.push(error),
+        },
+        fetch: (input, init) => {
+          if (urlOf(input).endsWith('/introspect')) introspections++
+          return fetch(input, init)
+        },
       })
-      await expect(wrongAlgorithm.verify(tokens.access_token)).rejects.toMatchObject({
-        status: 401,
-      })
-      const wrongSecret = createGatehouseVerifier({ issuer: g.issuer, secret: 'x'.repeat(40) })
-      await expect(wrongSecret.verify(tokens.access_token)).rejects.toMatchObject({ status: 401 })
-    } finally {
-      await g.t.close()
-    }
+      try {
+        const tokens = await login(g.t)
+        const principal = await verifier.verify(tokens.access_token, ['me', 'items'])
+        expect(principal).toMatchObject({ username: 'alice', scopes: ['me', 'items'] })
+        expect(principal.session).toEqual(expect.any(String))
+        expect(principal.claims).toMatchObject({ iss: g.issuer, aud: g.issuer, sub: 'alice' })
+        const asked = introspections
+        expect(asked).toBeGreaterThan(0)
+        expect((await verifier.verify(tokens.access_token)).username).toBe('alice')
+        // introspect with cacheSeconds 0 asks each time; events mode reuses the answer a few seconds.
+        expect(introspections - asked).toBe(mode === 'introspect' ? 1 : 0)
+        expect(notices.map((notice) => notice.message)).toEqual([
+          expect.stringContaining('verified by introspection'),
+        ])
+
+        await g.t.services.sessions.revokeToken(tokens.refresh_token)
+        await vi.waitFor(
+          () => expect(verifier.verify(tokens.access_token)).rejects.toMatchObject({ status: 401 }),
+          { timeout: 1_000, interval: 20 },
+        )
+        const forged = `${tokens.access_token.slice(0, -4)}AAAA`
+        await expect(verifier.verify(forged)).rejects.toMatchObject({ status: 401 })
+      } finally {
+        await verifier.close()
+      }
+    },
+  )
+
+  it('refuses to be given the secret', () => {
+    expect(() =>
+      createGatehouseVerifier({ issuer: g.issuer, secret: 'x'.repeat(40) } as never),
+    ).toThrow(/never needs Gatehouse's SECRET_KEY/)
   })
 })
 

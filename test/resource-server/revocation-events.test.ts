@@ -1,141 +1,46 @@
-// The kit's `events` revocation mode against a small fake Gatehouse (node:http) that the test drives:
-// the backlog and `ready`, what each kind of event refuses (and what it must not), the one
-// introspection after a user changed, resuming with Last-Event-ID, a silent connection taken for
-// dead, the stale window then 503, refused credentials, close() (and the Fastify adapter's).
-import { once } from 'node:events'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+// The kit's `events` revocation mode against a small fake Gatehouse (node:http, EdDSA keys of the
+// test's own) that the test drives: the backlog and `ready`, what each kind of event refuses (and what
+// it must not), the one introspection after a user changed, failing closed beyond maxEntries, resuming
+// with Last-Event-ID, a silent connection taken for dead (on a fake clock), the stale window then 503,
+// refused credentials, close() (and the Fastify adapter's).
 import Fastify from 'fastify'
-import { SignJWT } from 'jose'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createGatehouseVerifierFor } from '../../src/resource-server/fastify.js'
 import {
   createGatehouseVerifier,
+  type AccessOptions,
   type GatehouseVerifier,
   type RevocationEventsOptions,
   type RevocationEventsStatus,
 } from '../../src/resource-server/verify.js'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  fakeGatehouse,
+  nowS,
+  signToken,
+  tappedFetch,
+  type FakeGatehouse,
+  type TokenClaims,
+} from '../support/fake-gatehouse.js'
 
-const SECRET = 'fake-gatehouse-secret-that-is-long-enough-0123'
-const CLIENT_ID = 'orders-1'
-const CLIENT_SECRET = 'orders-secret'
-const nowS = () => Math.floor(Date.now() / 1000)
-
-/** One subscriber's connection, as the fake server sees it. */
-interface Subscription {
-  lastEventId: string | undefined
-  send(kind: string, data: Record<string, unknown>, id?: number): void
-  ready(heartbeatSeconds?: number): void
-  heartbeat(): void
-  drop(): void
-  closed: Promise<unknown>
-}
-
-async function fakeGatehouse() {
-  const waiting: ((subscription: Subscription) => void)[] = []
-  const arrived: Subscription[] = []
-  const introspected: string[] = []
-  const fake = {
-    issuer: '',
-    /** What /events/revocations answers instead of a stream (401, 503), if set. */
-    refuseWith: undefined as number | undefined,
-    introspection: (_token: string): Record<string, unknown> => ({ active: true, scope: 'items' }),
-    introspected,
-    /** The next subscription to arrive (or one that arrived and was not yet taken). */
-    nextSubscription(): Promise<Subscription> {
-      const first = arrived.shift()
-      if (first) return Promise.resolve(first)
-      return new Promise((resolve) => waiting.push(resolve))
-    },
-    close: async () => {},
-  }
-  let nextId = 1
-  const authorized = (request: IncomingMessage) =>
-    request.headers.authorization === `Basic ${btoa(`${CLIENT_ID}:${CLIENT_SECRET}`)}`
-
-  const subscribe = (request: IncomingMessage, response: ServerResponse) => {
-    response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
-    response.write('retry: 1000\n\n')
-    const header = request.headers['last-event-id']
-    const subscription: Subscription = {
-      lastEventId: typeof header === 'string' ? header : undefined,
-      send(kind, data, id = nextId++) {
-        response.write(`id: ${id}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`)
-      },
-      ready(heartbeat = 15) {
-        response.write(`event: ready\ndata: ${JSON.stringify({ heartbeat })}\n\n`)
-      },
-      heartbeat: () => response.write(': heartbeat\n\n'),
-      drop: () => response.destroy(),
-      closed: once(response, 'close'),
-    }
-    const taker = waiting.shift()
-    if (taker) taker(subscription)
-    else arrived.push(subscription)
-  }
-
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://x').pathname
-    if (path === '/.well-known/oauth-authorization-server') {
-      response.setHeader('content-type', 'application/json')
-      response.end(JSON.stringify({ introspection_endpoint: `${fake.issuer}/introspect` }))
-    } else if (path === '/introspect' && authorized(request)) {
-      let body = ''
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
-      request.on('end', () => {
-        const token = new URLSearchParams(body).get('token') ?? ''
-        introspected.push(token)
-        response.setHeader('content-type', 'application/json')
-        response.end(JSON.stringify(fake.introspection(token)))
-      })
-    } else if (path === '/events/revocations') {
-      if (!authorized(request) || fake.refuseWith !== undefined) {
-        response.writeHead(fake.refuseWith ?? 401, { 'www-authenticate': 'Basic' })
-        response.end('{"error":"invalid_client"}')
-      } else subscribe(request, response)
-    } else {
-      response.writeHead(404).end()
-    }
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  fake.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  fake.close = async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  }
-  return fake
-}
-
-type Fake = Awaited<ReturnType<typeof fakeGatehouse>>
-
-/** An access token as Gatehouse signs it (HS256, RFC 9068). */
-async function token(
-  fake: Fake,
-  claims: { sub: string; sid?: string; iat?: number; scope?: string; client_id?: string },
-) {
-  const iat = claims.iat ?? nowS()
-  return new SignJWT({ scope: 'me items', ...claims })
-    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
-    .setIssuer(fake.issuer)
-    .setAudience(fake.issuer)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + 900)
-    .sign(new TextEncoder().encode(SECRET))
-}
+const token = (fake: FakeGatehouse, claims: TokenClaims) => signToken(fake, claims)
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function setUp(options: Partial<RevocationEventsOptions> = {}) {
+async function setUp(
+  options: Partial<RevocationEventsOptions> = {},
+  doFetch: typeof fetch = fetch,
+) {
   const fake = await fakeGatehouse()
   cleanups.push(fake.close)
   const errors: Error[] = []
   const verifier = createGatehouseVerifier({
     issuer: fake.issuer,
-    secret: SECRET,
+    fetch: doFetch,
     revocation: {
       mode: 'events',
       clientId: CLIENT_ID,
@@ -150,9 +55,14 @@ async function setUp(options: Partial<RevocationEventsOptions> = {}) {
 }
 
 /** The HTTP status the verifier answers for a token (200 when it passes). */
-async function statusOf(verifier: GatehouseVerifier, jwt: string, scopes: string[] = []) {
+async function statusOf(
+  verifier: GatehouseVerifier,
+  jwt: string,
+  scopes: string[] = [],
+  access: AccessOptions = {},
+) {
   try {
-    await verifier.verify(jwt, scopes)
+    await verifier.verify(jwt, scopes, access)
     return 200
   } catch (error) {
     return (error as { status: number }).status
@@ -219,6 +129,25 @@ describe('the events revocation mode', () => {
     expect(fake.introspected).toEqual([])
   })
 
+  it('verifies tokens of an HS256 Gatehouse by introspection, yet refuses an ended session at once', async () => {
+    const { fake, verifier, errors, status } = await setUp()
+    fake.signsWithSecret = true
+    const stream = await fake.nextSubscription()
+    stream.ready()
+    const jwt = await signToken(fake, { sub: 'alice', sid: 'hs-sid' }, 'HS256')
+    expect(await statusOf(verifier, jwt, ['items'])).toBe(200)
+    expect(await statusOf(verifier, jwt, ['items'])).toBe(200)
+    // Gatehouse's answer is reused for a few seconds ...
+    expect(fake.introspected).toEqual([jwt])
+    // ... but the stream still ends the session at once.
+    stream.send('session_ended', { sid: 'hs-sid', sub: 'alice', ...times(nowS()) }, 9)
+    await vi.waitFor(() => expect(status().lastEventId).toBe('9'))
+    expect(await statusOf(verifier, jwt)).toBe(401)
+    expect(errors.map((error) => error.message)).toEqual([
+      expect.stringContaining('verified by introspection'),
+    ])
+  })
+
   it('re-checks a token of a changed user once by introspection, until the user changes again', async () => {
     const { fake, verifier, status } = await setUp()
     const stream = await fake.nextSubscription()
@@ -270,38 +199,59 @@ describe('the events revocation mode', () => {
     expect(await statusOf(verifier, missed)).toBe(401)
   })
 
-  it('takes a silent connection for dead after 2 x heartbeat + 5 s and reconnects', async () => {
-    const { fake, verifier, errors } = await setUp()
-    const first = await fake.nextSubscription()
-    first.send('user_removed', { sub: 'erin', ...times(nowS()) }, 3)
-    first.ready(0.5)
-    expect(await statusOf(verifier, await token(fake, { sub: 'frank', sid: 'f' }))).toBe(200)
-    const started = Date.now()
-    // The server keeps the socket open but sends nothing, not even `: heartbeat`.
-    const second = await fake.nextSubscription()
-    const waited = Date.now() - started
-    expect(waited).toBeGreaterThanOrEqual(5_500)
-    expect(waited).toBeLessThan(12_000)
-    expect(second.lastEventId).toBe('3')
-    expect(errors.map((error) => error.message)).toContain(
-      'the revocation stream was silent for 6 s',
-    )
-    await first.closed
-  }, 20_000)
+  describe('on a fake clock', () => {
+    // Only the timers are faked: sockets, and the clock that token times are checked with, stay real.
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    })
+    afterEach(() => {
+      vi.useRealTimers()
+    })
 
-  it('keeps heartbeats as proof of life', async () => {
-    const { fake, status } = await setUp()
-    const stream = await fake.nextSubscription()
-    stream.ready(0.2)
-    // 5.4 s would be a dead connection without them: heartbeats every 0.2 s over 6 s keep it.
-    const beat = setInterval(() => stream.heartbeat(), 200)
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 6_000))
-    } finally {
-      clearInterval(beat)
-    }
-    expect(status().state).toBe('connected')
-  }, 15_000)
+    it('takes a silent connection for dead after 2 x heartbeat + 5 s and reconnects', async () => {
+      const { fake, verifier, errors } = await setUp()
+      const first = await fake.nextSubscription()
+      first.send('user_removed', { sub: 'erin', ...times(nowS()) }, 3)
+      first.ready(0.5)
+      // Passing proves `ready` was read, which armed the silence timer at 2 x 0.5 s + 5 s.
+      expect(await statusOf(verifier, await token(fake, { sub: 'frank', sid: 'f' }))).toBe(200)
+      // The server keeps the socket open but sends nothing, not even `: heartbeat`.
+      await vi.advanceTimersByTimeAsync(5_999)
+      expect(errors).toEqual([])
+      const second = fake.nextSubscription()
+      await vi.advanceTimersByTimeAsync(1)
+      expect(errors.map((error) => error.message)).toEqual([
+        'the revocation stream was silent for 6 s',
+      ])
+      await first.closed
+      // Reconnected after the backoff (at most 0.5 s for a first attempt), resuming after id 3.
+      await vi.advanceTimersByTimeAsync(500)
+      expect((await second).lastEventId).toBe('3')
+    })
+
+    it('keeps heartbeats as proof of life', async () => {
+      const tap = tappedFetch()
+      const { fake, status, errors } = await setUp({}, tap.fetch)
+      const stream = await fake.nextSubscription()
+      const readyRead = tap.nextChunk()
+      stream.ready(0.2)
+      await readyRead
+      // 5.4 s of silence would be a dead connection: a heartbeat every 0.2 s over 6 s keeps it.
+      for (let elapsed = 0; elapsed < 6_000; elapsed += 200) {
+        await vi.advanceTimersByTimeAsync(200)
+        const read = tap.nextChunk()
+        stream.heartbeat()
+        await read
+      }
+      expect(errors).toEqual([])
+      expect(status().state).toBe('connected')
+      // And without them it is taken for dead on time: the test can tell.
+      await vi.advanceTimersByTimeAsync(5_400)
+      expect(errors.map((error) => error.message)).toEqual([
+        'the revocation stream was silent for 5 s',
+      ])
+    })
+  })
 
   it('answers 503 once the stream has been lost for staleAfterSeconds, and recovers', async () => {
     const { fake, verifier, status } = await setUp({ staleAfterSeconds: 1 })
@@ -318,9 +268,10 @@ describe('the events revocation mode', () => {
       status: 503,
       detail: 'The authorization server cannot be reached',
     })
-    // A client's own token has no session to end: trusted until it expires.
+    // A client's own token has no session to end: trusted until it expires, where clients are allowed.
     const clientToken = await token(fake, { sub: CLIENT_ID, client_id: CLIENT_ID })
-    expect(await statusOf(verifier, clientToken)).toBe(200)
+    expect(await statusOf(verifier, clientToken, [], { allowClients: true })).toBe(200)
+    expect(await statusOf(verifier, clientToken)).toBe(401)
 
     fake.refuseWith = undefined
     const second = await fake.nextSubscription()
@@ -360,16 +311,39 @@ describe('the events revocation mode', () => {
     expect(JSON.stringify(now) + errors.map(String).join()).not.toContain('wrong-secret')
   })
 
-  it('forgets the oldest entries beyond maxEntries', async () => {
+  it('fails closed beyond maxEntries: a token older than an evicted entry is introspected once', async () => {
     const { fake, verifier, status } = await setUp({ maxEntries: 3 })
     const stream = await fake.nextSubscription()
+    const at = nowS() - 10
     for (const n of [1, 2, 3, 4, 5])
-      stream.send('session_ended', { sid: `s${n}`, sub: 'alice', ...times(nowS() + n) }, n)
+      stream.send('session_ended', { sid: `s${n}`, sub: 'alice', ...times(at + n) }, n)
     stream.ready()
     await vi.waitFor(() => expect(status().state).toBe('connected'))
     expect(status()).toMatchObject({ entries: 3, evicted: 2 })
     expect(await statusOf(verifier, await token(fake, { sub: 'alice', sid: 's5' }))).toBe(401)
-    expect(await statusOf(verifier, await token(fake, { sub: 'alice', sid: 's1' }))).toBe(200)
+    // s1 was forgotten: its token is not trusted again, but asked about (Gatehouse says: ended).
+    fake.introspection = () => ({ active: false })
+    const evictedToken = await token(fake, { sub: 'alice', sid: 's1', iat: at })
+    expect(await statusOf(verifier, evictedToken)).toBe(401)
+    expect(await statusOf(verifier, evictedToken)).toBe(401)
+    expect(fake.introspected).toEqual([evictedToken])
+    // A token issued after the newest forgotten entry is decided in memory, as before.
+    const newer = await token(fake, { sub: 'alice', sid: 'fresh', iat: at + 3 })
+    expect(await statusOf(verifier, newer)).toBe(200)
+    expect(fake.introspected).toEqual([evictedToken])
+  })
+
+  it('beyond maxEntries answers 503 for an older token when Gatehouse cannot be asked', async () => {
+    const { fake, verifier, status } = await setUp({ maxEntries: 3 })
+    const stream = await fake.nextSubscription()
+    const at = nowS() - 10
+    for (const n of [1, 2, 3, 4])
+      stream.send('session_ended', { sid: `s${n}`, sub: 'alice', ...times(at + n) }, n)
+    stream.ready()
+    await vi.waitFor(() => expect(status().state).toBe('connected'))
+    fake.introspectionFails = true
+    const older = await token(fake, { sub: 'bob', sid: 'b1', iat: at })
+    expect(await statusOf(verifier, older)).toBe(503)
   })
 
   it('close() ends the stream; verifications then answer 503', async () => {
@@ -390,7 +364,6 @@ describe('the Fastify adapter', () => {
     const app = Fastify()
     const verifier = createGatehouseVerifierFor(app, {
       issuer: fake.issuer,
-      secret: SECRET,
       revocation: { mode: 'events', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
     })
     const stream = await fake.nextSubscription()
