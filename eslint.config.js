@@ -11,7 +11,8 @@ import tseslint from 'typescript-eslint'
  */
 const ROOMS = {
   // On top: the server, the CLI, cluster mode and the package's exports.
-  entry: ['src/{server,cli,cluster,dev,index,first-start}.ts', 'src/cli/**'],
+  // src/kit/ re-exports the kit's package as gatehouse-auth's subpaths.
+  entry: ['src/{server,cli,cluster,dev,index,first-start}.ts', 'src/cli/**', 'src/kit/**'],
   app: 'src/app.ts',
   // Wires the services for every entry point (compose), and counts what they report (metrics).
   wiring: 'src/{compose,metrics}.ts',
@@ -31,8 +32,8 @@ const ROOMS = {
   // Read once by the entry points and handed down as values.
   settings: 'src/{config,logger,version}.ts',
   errors: 'src/errors.ts',
-  // The resource-server kit: a package of its own that other services import.
-  kit: 'src/resource-server/**',
+  // The resource-server kit: a package of its own (gatehouse-auth-kit) that other services import.
+  kit: 'packages/kit/src/**',
 }
 
 /** The rooms each room may import besides itself: downwards only. */
@@ -98,7 +99,7 @@ const fromRoom = (room) => ({ file: { categories: room } })
 const library = (names) => ({ module: { origin: 'external', source: names } })
 
 const layerRule = {
-  files: ['src/**/*.ts'],
+  files: ['src/**/*.ts', 'packages/kit/src/**/*.ts'],
   plugins: { boundaries },
   settings: {
     // Imports name the compiled .js file; the TypeScript resolver finds the .ts source.
@@ -165,7 +166,7 @@ const layerRule = {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-results/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'coverage/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..')
-const SRC = join(ROOT, 'src')
-const DIST = join(ROOT, 'dist')
+/** The kit's package first: the server's src/kit/ re-exports its build. */
+const PACKAGES = [join(ROOT, 'packages', 'kit'), ROOT]
 const BUILD_SETTINGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json']
 
 function filesUnder(dir: string): string[] {
@@ -17,13 +17,15 @@ function filesUnder(dir: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name))
 }
 
-/** Why dist/ is out of date, or undefined when every source has an output at least as new as all inputs. */
-export function whyStale(): string | undefined {
-  const sources = filesUnder(SRC).filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
-  const inputs = [...sources, ...BUILD_SETTINGS.map((name) => join(ROOT, name))]
+/** Why a package's dist/ is out of date, or undefined when every source has an output at least as new as all inputs. */
+export function whyStale(pkg = ROOT): string | undefined {
+  const src = join(pkg, 'src')
+  const dist = join(pkg, 'dist')
+  const sources = filesUnder(src).filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+  const inputs = [...sources, ...BUILD_SETTINGS.map((name) => join(pkg, name))]
   const newestInput = Math.max(...inputs.map((file) => statSync(file).mtimeMs))
   for (const source of sources) {
-    const output = join(DIST, relative(SRC, source)).replace(/\.ts$/, '.js')
+    const output = join(dist, relative(src, source)).replace(/\.ts$/, '.js')
     if (!existsSync(output)) return `${relative(ROOT, output)} is missing`
     // tsc rewrites every output on each build, so every output must be newer than the newest input.
     if (statSync(output).mtimeMs < newestInput)
@@ -33,19 +35,23 @@ export function whyStale(): string | undefined {
 }
 
 export default function setup(): void {
-  const reason = whyStale()
+  for (const pkg of PACKAGES) build(pkg)
+}
+
+function build(pkg: string): void {
+  const reason = whyStale(pkg)
   if (!reason) return
   console.log(`dist/ is stale (${reason}): building it with tsc -p tsconfig.build.json`)
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   try {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
+      cwd: pkg,
       stdio: 'inherit',
     })
   } catch {
     // tsc still emits on type errors (shown above; `npm run typecheck` fails on them): the tests may run.
     console.warn('tsc reported errors while building dist/')
   }
-  const still = whyStale()
+  const still = whyStale(pkg)
   if (still) throw new Error(`dist/ is still stale after building: ${still}`)
 }

@@ -8,7 +8,7 @@
 // verified locally with Gatehouse's published keys (ALGORITHM=EdDSA, ES256 or RS256); those of an
 // HS256 Gatehouse by introspection with the same client, since this service never holds SECRET_KEY.
 import express from 'express'
-import { createGatehouseVerifier, requireScopes } from 'gatehouse-auth/express'
+import { createGatehouseVerifier, requireScopes } from 'gatehouse-auth-kit/express'
 
 const env = process.env
 const issuer = env.GATEHOUSE_ISSUER ?? 'http://127.0.0.1:8000'

@@ -1,9 +1,9 @@
-// The code blocks of README.md and docs/*.md that are meant to run, run here, from the package as a
-// user installs it: `npm pack`, the tarball unpacked into a temporary project's node_modules, imported
-// by name. A block is marked by an HTML comment before it (the marker syntax is in docs/development.md).
+// The code blocks of README.md and docs/*.md that are meant to run, run here, from the packages as a
+// user installs them: `npm pack` of gatehouse-auth and gatehouse-auth-kit, the tarballs unpacked into a
+// temporary project's node_modules, imported by name. A block is marked by an HTML comment before it
+// (test/support/marked-snippets.ts; the marker syntax is in docs/development.md).
 import { execFile } from 'node:child_process'
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -14,52 +14,19 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { markedSnippets } from '../support/marked-snippets.js'
+import { packPackages, ROOT, type PackedPackages } from '../support/packed-packages.js'
 import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js'
 
 const run = promisify(execFile)
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PACKAGE_NAME = 'gatehouse-auth'
+const KIT_NAME = 'gatehouse-auth-kit'
 /** The address the documentation uses; each block gets the address of the server it runs against. */
 const DOCUMENTED_ADDRESS = '127.0.0.1:8000'
 /** The address of another service that trusts Gatehouse (a `service` block), likewise. */
 const DOCUMENTED_SERVICE_ADDRESS = '127.0.0.1:8001'
-
-interface Snippet {
-  kind: 'shell' | 'server' | 'service'
-  code: string
-  /** Text the block's output must contain. */
-  expect: string | undefined
-  line: number
-}
-
-const MARKER = /^<!-- test: (shell|server|service)(?: expect="((?:[^"\\]|\\.)*)")? -->$/
-
-/** The marked blocks of a Markdown file, in order: a marker, blank lines, then a fenced block. */
-export function markedSnippets(markdown: string): Snippet[] {
-  const lines = markdown.split('\n')
-  const snippets: Snippet[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const marker = MARKER.exec(lines[i] ?? '')
-    if (!marker) continue
-    let start = i + 1
-    while (lines[start] === '') start++
-    if (!/^```\w+$/.test(lines[start] ?? ''))
-      throw new Error(`line ${i + 1}: a test marker must be followed by a fenced code block`)
-    const end = lines.indexOf('```', start + 1)
-    if (end < 0) throw new Error(`line ${start + 1}: unclosed code block`)
-    snippets.push({
-      kind: marker[1] as Snippet['kind'],
-      code: lines.slice(start + 1, end).join('\n') + '\n',
-      expect: marker[2] === undefined ? undefined : (JSON.parse(`"${marker[2]}"`) as string),
-      line: start + 1,
-    })
-    i = end
-  }
-  return snippets
-}
 
 const DOCUMENTS = [
   'README.md',
@@ -68,7 +35,7 @@ const DOCUMENTS = [
     .map((name) => `docs/${name}`),
 ]
 
-/** A project of the user's: package.json, the packed package in node_modules, its dependencies linked. */
+/** A project of the user's: package.json, the packed packages in node_modules, their dependencies linked. */
 function createProject(): string {
   const project = mkdtempSync(join(tmpdir(), 'gatehouse-snippets-'))
   writeFileSync(
@@ -78,25 +45,26 @@ function createProject(): string {
   const modules = join(project, 'node_modules')
   mkdirSync(join(modules, '.bin'), { recursive: true })
   // Linked, not installed: npm install would fetch and compile better-sqlite3 (minutes, and the network).
+  // The kit is a link to packages/kit/ in this checkout: its packed tarball goes there instead.
   for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
-    if (entry !== '.bin' && !entry.startsWith('.'))
+    if (entry !== '.bin' && entry !== KIT_NAME && !entry.startsWith('.'))
       symlinkSync(join(ROOT, 'node_modules', entry), join(modules, entry))
   }
   for (const bin of readdirSync(join(ROOT, 'node_modules/.bin')))
     symlinkSync(join(ROOT, 'node_modules/.bin', bin), join(modules, '.bin', bin))
-  mkdirSync(join(modules, PACKAGE_NAME))
   return project
 }
 
-async function unpack(tarball: string, project: string): Promise<void> {
-  const target = join(project, 'node_modules', PACKAGE_NAME)
+async function unpack(tarball: string, project: string, name: string): Promise<void> {
+  const target = join(project, 'node_modules', name)
+  mkdirSync(target)
   await run('tar', ['-xzf', tarball, '-C', target, '--strip-components=1'])
   // What npm does with the package's `bin` on install.
   const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as {
-    bin: Record<string, string>
+    bin?: Record<string, string>
   }
-  for (const [name, file] of Object.entries(manifest.bin))
-    symlinkSync(join(target, file), join(project, 'node_modules/.bin', name))
+  for (const [command, file] of Object.entries(manifest.bin ?? {}))
+    symlinkSync(join(target, file), join(project, 'node_modules/.bin', command))
 }
 
 /** A clean environment: nothing of this process's configuration leaks into the user's. */
@@ -150,29 +118,20 @@ async function stop(served: Served): Promise<void> {
 }
 
 describe('the code blocks of the README and docs/ run against the packed package', () => {
-  let packDir: string | undefined
+  let packed: PackedPackages | undefined
   let tarball = ''
   const projects: string[] = []
   const servers: Served[] = []
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/index.js')))
-      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
-    packDir = mkdtempSync(join(tmpdir(), 'gatehouse-pack-'))
-    // dist/ is built by `npm test`'s pretest; packing with scripts would rebuild it under other tests.
-    const { stdout } = await run(
-      'npm',
-      ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir],
-      { cwd: ROOT },
-    )
-    const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[]
-    if (!packed) throw new Error('npm pack packed nothing')
-    tarball = join(packDir, packed.filename)
+    packed = await packPackages()
+    tarball = packed.server.tarball
   })
 
   afterAll(async () => {
     await Promise.all(servers.map(stop))
-    for (const dir of [...projects, packDir]) if (dir) rmSync(dir, { recursive: true, force: true })
+    for (const dir of projects) rmSync(dir, { recursive: true, force: true })
+    packed?.remove()
   })
 
   /** Runs one document's marked blocks in order, in a fresh project; answers the servers it started. */
@@ -180,7 +139,9 @@ describe('the code blocks of the README and docs/ run against the packed package
     const snippets = markedSnippets(readFileSync(join(ROOT, document), 'utf8'))
     const project = createProject()
     projects.push(project)
-    await unpack(tarball, project)
+    await unpack(tarball, project, PACKAGE_NAME)
+    if (!packed) throw new Error('nothing was packed')
+    await unpack(packed.kit.tarball, project, KIT_NAME)
     const started: Served[] = []
     let current: Served | undefined
     let service: Served | undefined
@@ -307,13 +268,13 @@ describe('the code blocks of the README and docs/ run against the packed package
     // The newcomer's path stays tested: removing a marker must not quietly shrink this test.
     expect(snippets.filter((snippet) => snippet.kind === 'shell').length).toBeGreaterThanOrEqual(3)
     expect(snippets.filter((snippet) => snippet.kind === 'server')).toHaveLength(1)
-    // Another service that trusts Gatehouse, one per framework of the kit.
+    // Another service that trusts Gatehouse, one per framework of the kit's own package.
     expect(
       snippets.filter((snippet) => snippet.kind === 'service').map((snippet) => snippet.code),
     ).toEqual([
-      expect.stringContaining(`from '${PACKAGE_NAME}/express'`),
-      expect.stringContaining(`from '${PACKAGE_NAME}/fastify'`),
-      expect.stringContaining(`from '${PACKAGE_NAME}/hono'`),
+      expect.stringContaining(`from '${KIT_NAME}/express'`),
+      expect.stringContaining(`from '${KIT_NAME}/fastify'`),
+      expect.stringContaining(`from '${KIT_NAME}/hono'`),
     ])
     expect(snippets.find((snippet) => snippet.kind === 'server')?.code).toContain(
       `from '${PACKAGE_NAME}'`,

@@ -71,10 +71,14 @@ describe('the layer rule', () => {
     ],
     [
       'the kit importing a service',
-      'src/resource-server/x.ts',
-      `import type { X } from '../services/sessions/sessions.js'`,
+      'packages/kit/src/x.ts',
+      `import type { X } from '../../../src/services/sessions/sessions.js'`,
     ],
-    ['the kit importing errors.ts', 'src/resource-server/x.ts', `import { x } from '../errors.js'`],
+    [
+      'the kit importing errors.ts',
+      'packages/kit/src/x.ts',
+      `import { x } from '../../../src/errors.js'`,
+    ],
     [
       'a lazy upward import',
       'src/services/mfa/x.ts',
@@ -143,7 +147,7 @@ describe('the layer rule', () => {
     ],
     [
       'a library of the server in the kit',
-      'src/resource-server/x.ts',
+      'packages/kit/src/x.ts',
       `import { x } from 'fast-jwt'`,
       /may not import "fast-jwt"/,
     ],
@@ -206,7 +210,7 @@ describe('the layer rule', () => {
     ],
     [
       'the kit importing jose and a framework type',
-      'src/resource-server/x.ts',
+      'packages/kit/src/x.ts',
       `import { jwtVerify } from 'jose'
        import type { Request } from 'express'
        import { y } from './verify.js'`,

@@ -12,18 +12,18 @@ import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest'
-import { requireScopes as expressScopes } from '../../src/resource-server/express.js'
+import { requireScopes as expressScopes } from '../../packages/kit/src/express.js'
 import {
   createGatehouseVerifierFor,
   requireScopes as fastifyScopes,
-} from '../../src/resource-server/fastify.js'
-import { requireScopes as honoScopes, type GatehouseEnv } from '../../src/resource-server/hono.js'
+} from '../../packages/kit/src/fastify.js'
+import { requireScopes as honoScopes, type GatehouseEnv } from '../../packages/kit/src/hono.js'
 import {
   createGatehouseVerifier,
   type GatehousePrincipal,
   type GatehouseVerifierOptions,
   type UserPrincipal,
-} from '../../src/resource-server/verify.js'
+} from '../../packages/kit/src/verify.js'
 import { buildShared, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 import { freePort } from '../support/server-process.js'
 
@@ -357,10 +357,10 @@ describe('the resource-server kit against an HS256 Gatehouse, without its SECRET
   })
 })
 
-describe('the kit as a package part', () => {
+describe('the kit as a package of its own', () => {
   it('imports nothing of the server: only jose, eventsource-parser and its own modules', async () => {
     const { readdirSync, readFileSync } = await import('node:fs')
-    const dir = 'dist/resource-server'
+    const dir = 'packages/kit/dist'
     for (const file of readdirSync(dir).filter((name) => name.endsWith('.js'))) {
       const text = readFileSync(`${dir}/${file}`, 'utf8')
       const imports = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gm)].map(
@@ -371,14 +371,27 @@ describe('the kit as a package part', () => {
     }
   })
 
-  it('is exported as package subpaths', async () => {
+  it('is exported as subpaths of gatehouse-auth-kit, and re-exported by gatehouse-auth', async () => {
     const { createRequire } = await import('node:module')
-    const pkg = createRequire(import.meta.url)('../../package.json') as {
+    const require = createRequire(import.meta.url)
+    const kit = require('../../packages/kit/package.json') as {
       exports: Record<string, { default: string }>
     }
-    for (const name of ['verify', 'express', 'fastify', 'hono'])
-      expect(pkg.exports[`./${name}`]?.default).toBe(`./dist/resource-server/${name}.js`)
+    const server = require('../../package.json') as {
+      exports: Record<string, { default: string }>
+    }
+    expect(kit.exports['.']?.default).toBe('./dist/verify.js')
+    for (const name of ['verify', 'express', 'fastify', 'hono']) {
+      expect(kit.exports[`./${name}`]?.default).toBe(`./dist/${name}.js`)
+      expect(server.exports[`./${name}`]?.default).toBe(`./dist/kit/${name}.js`)
+    }
+    const fromKit = (await import('gatehouse-auth-kit/express')) as Record<string, unknown>
+    const reExported = (await import('gatehouse-auth/express')) as Record<string, unknown>
+    expect(typeof fromKit.requireScopes).toBe('function')
+    // The same functions, not a copy: a verifier made by one works with the other's adapters.
+    expect(reExported.requireScopes).toBe(fromKit.requireScopes)
+    expect(reExported.createGatehouseVerifier).toBe(fromKit.createGatehouseVerifier)
     const verify = (await import('gatehouse-auth/verify')) as Record<string, unknown>
-    expect(typeof verify.createGatehouseVerifier).toBe('function')
+    expect(verify.createGatehouseVerifier).toBe(fromKit.createGatehouseVerifier)
   })
 })

@@ -5,14 +5,14 @@
 // refused credentials, close() (and the Fastify adapter's).
 import Fastify from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createGatehouseVerifierFor } from '../../src/resource-server/fastify.js'
+import { createGatehouseVerifierFor } from '../../packages/kit/src/fastify.js'
 import {
   createGatehouseVerifier,
   type AccessOptions,
   type GatehouseVerifier,
   type RevocationEventsOptions,
   type RevocationEventsStatus,
-} from '../../src/resource-server/verify.js'
+} from '../../packages/kit/src/verify.js'
 import {
   CLIENT_ID,
   CLIENT_SECRET,

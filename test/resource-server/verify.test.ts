@@ -10,7 +10,7 @@ import {
   type GatehousePrincipal,
   type GatehouseVerifierOptions,
   type UserPrincipal,
-} from '../../src/resource-server/verify.js'
+} from '../../packages/kit/src/verify.js'
 import {
   CLIENT_ID,
   CLIENT_SECRET,

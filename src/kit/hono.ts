@@ -1,0 +1,3 @@
+// `gatehouse-auth/hono`: the kit's Hono adapter, which lives in its own package (gatehouse-auth-kit,
+// packages/kit/). Re-exported so that imports from before the split keep working.
+export * from 'gatehouse-auth-kit/hono'
