@@ -151,6 +151,11 @@ const layerRule = {
               to: { file: { path: ['src/store/redis/**'] } },
             },
           },
+          // gatehouse-auth's subpaths re-export the kit's package (a workspace: its files are local).
+          {
+            from: { file: { path: 'src/kit/**' } },
+            allow: { to: { file: { path: 'packages/kit/dist/**' } } },
+          },
           // The kit carries the verify core on jose and the framework adapters' types, nothing else.
           {
             from: fromRoom('kit'),

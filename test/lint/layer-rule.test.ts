@@ -84,6 +84,11 @@ describe('the layer rule', () => {
       'src/services/mfa/x.ts',
       `export const x = () => import('../../http/auth.js')`,
     ],
+    [
+      "a service importing the kit's package",
+      'src/services/sessions/x.ts',
+      `import { x } from 'gatehouse-auth-kit/verify'`,
+    ],
   ])('refuses %s', async (_, filePath, code) => {
     const errors = await layerErrors(filePath, code)
     expect(errors).toHaveLength(1)
@@ -228,6 +233,11 @@ describe('the layer rule', () => {
       `import { x } from '../compose.js'
        import { y } from '../store/open.js'
        import { z } from '../store/import-source.js'`,
+    ],
+    [
+      "gatehouse-auth's subpaths re-exporting the kit's package",
+      'src/kit/express.ts',
+      `export * from 'gatehouse-auth-kit/express'`,
     ],
   ])('allows %s', async (_, filePath, code) => {
     await expect(layerErrors(filePath, code)).resolves.toEqual([])
