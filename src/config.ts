@@ -233,7 +233,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
 
   const algorithms: readonly SigningAlgorithmName[] = SIGNING_ALGORITHMS
   const algorithm = algorithms.find(
-    (name) => name.toUpperCase() === (vars.ALGORITHM ?? 'HS256').toUpperCase(),
+    (name) => name.toUpperCase() === (vars.ALGORITHM || 'HS256').toUpperCase(),
   )
   if (!algorithm)
     throw new ConfigError(

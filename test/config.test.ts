@@ -115,6 +115,7 @@ describe('SEALING_KEY', () => {
 describe('ALGORITHM', () => {
   it('stays HS256 by default where SECRET_KEY is set (drop-in), and any ALGORITHM set is honoured', () => {
     expect(parseConfig({ SECRET_KEY: STRONG }).algorithm).toBe('HS256')
+    expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: '' }).algorithm).toBe('HS256')
     expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: 'hs512' }).algorithm).toBe('HS512')
     expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: 'EdDSA' }).algorithm).toBe('EdDSA')
   })

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createServices } from '../src/compose.js'
@@ -46,6 +46,19 @@ describe('the first start of gatehouse serve', () => {
       await services.close()
       await store.close()
     }
+  })
+
+  it('works on a copy of .env.example: its empty SECRET_KEY and ALGORITHM count as unset', () => {
+    const dir = tempDir()
+    copyFileSync(join(import.meta.dirname, '..', '.env.example'), join(dir, '.env'))
+    expect(saveGeneratedSecrets(dir, {})?.names).toEqual([
+      'SECRET_KEY',
+      'SEALING_KEY',
+      'ALGORITHM=EdDSA',
+    ])
+    const config = loadConfig({ cwd: dir, env: {} })
+    expect(config.algorithm).toBe('EdDSA')
+    expect(config.sealingKey).toMatch(/^[0-9a-f]{64}$/)
   })
 
   it('honours an ALGORITHM set, writing none', () => {
