@@ -131,9 +131,7 @@ describe('introducing SEALING_KEY to an installation sealed under SECRET_KEY', (
     await t.app.inject({ method: 'POST', url: '/users/me/mfa/totp', headers: bearer(access) })
     const userId = (await t.store.findUserByUsername('bob'))!.id
     const sealed = (await t.store.findTotp(userId))!.sealedSecret
-    expect(createSealer(TEST_SECRET, 'totp secrets').open(sealed, `totp:${userId}`)).toBe(
-      undefined,
-    )
+    expect(createSealer(TEST_SECRET, 'totp secrets').open(sealed, `totp:${userId}`)).toBe(undefined)
     expect(createSealer(SEALING_KEY, 'totp secrets').open(sealed, `totp:${userId}`)).toMatch(
       /^[A-Z2-7]+$/,
     )

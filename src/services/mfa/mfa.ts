@@ -223,11 +223,7 @@ export function createMfa(options: MfaOptions): Mfa {
     if (step === undefined || !(await store.acceptTotpStep(user.id, step))) return false
     // Sealed under SECRET_KEY before SEALING_KEY existed: sealed again under SEALING_KEY, on use.
     if (opened?.stale)
-      await store.resealTotp(
-        user.id,
-        factor.sealedSecret,
-        box.seal(opened.plain, context(user.id)),
-      )
+      await store.resealTotp(user.id, factor.sealedSecret, box.seal(opened.plain, context(user.id)))
     return true
   }
 
@@ -324,9 +320,7 @@ export function createMfa(options: MfaOptions): Mfa {
 
     completeWithRecoveryCode: (mfaToken, code, clientId, client, oauthClient) =>
       complete('recovery_code', mfaToken, clientId, client, oauthClient, (user) =>
-        code.length > 64
-          ? Promise.resolve(false)
-          : spendRecoveryCode(user.id, code),
+        code.length > 64 ? Promise.resolve(false) : spendRecoveryCode(user.id, code),
       ),
   }
 }
