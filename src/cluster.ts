@@ -36,6 +36,7 @@ function superviseWorkers(config: Config): Promise<number> {
   // HASH_CONCURRENCY is the machine's budget of hashing threads, shared out among the workers.
   const workerEnv = {
     SECRET_KEY: config.secretKey,
+    ...(config.sealingKey ? { SEALING_KEY: config.sealingKey } : {}),
     HASH_CONCURRENCY: String(Math.max(1, Math.floor(config.hashConcurrency / config.workers))),
   }
   const live = new Set<Worker>()

@@ -7,6 +7,7 @@ import { createGrantRegistry, type Grant, type GrantRegistry } from './grants/in
 import { createLogger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js'
+import { macKeys, type SealingKeys } from './security/sealing.js'
 import { createTimingFloor, type TimingFloor } from './security/timing-floor.js'
 import { createTokenService, type TokenService } from './security/tokens.js'
 import { createAccounts, type Accounts } from './services/accounts/accounts.js'
@@ -144,6 +145,9 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     clientOf: (ip) => throttleAddress(ip ?? '', config.throttle.ipv6PrefixLength),
   })
 
+  // Data at rest and throttle counters: SEALING_KEY, reading what SECRET_KEY sealed before it.
+  const sealing: SealingKeys = { current: config.sealingKey, legacy: config.secretKey }
+
   const accessTokenTtlSeconds = config.accessTokenExpireMinutes * 60
   const keys = await createKeyManager({
     algorithm: config.algorithm,
@@ -199,7 +203,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const throttle = createLoginThrottle({
     store: throttleStore,
     policy: config.throttle,
-    secret: config.secretKey,
+    // Counters keyed under SECRET_KEY before SEALING_KEY was set start over: they are short-lived.
+    secret: macKeys(sealing, 'throttle counters', (legacy) => legacy).current,
     failureMode: config.redisFailureMode,
     log: logger,
   })
@@ -216,13 +221,14 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     settings: {
       mode: config.mail.mode,
       smtpUrl: config.mail.smtpUrl,
+      smtpTls: config.mail.smtpTls,
       from: config.mail.from,
       templatesDir: config.mail.templatesDir,
     },
     store,
     log: logger,
     events,
-    secretKey: config.secretKey,
+    sealing,
   })
   const sessions = createSessions({
     store,
@@ -233,7 +239,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     refreshTokenExpireDays: config.refreshTokenExpireDays,
     refreshTokenIdleDays: config.refreshTokenIdleDays,
     refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
-    secretKey: config.secretKey,
+    sealing,
   })
   const grants = createGrantRegistry(options.grants)
   const clients = createClients({
@@ -250,7 +256,10 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const mfa = createMfa({
     store,
     throttle,
-    keyMaterial: config.mfaEncryptionKey ?? config.secretKey,
+    // MFA_ENCRYPTION_KEY, when set, stays what seeds and codes are keyed with, derived as before.
+    sealing: config.mfaEncryptionKey
+      ? { current: undefined, legacy: config.mfaEncryptionKey }
+      : sealing,
     checkPassword,
     sessions,
     events,

@@ -26,6 +26,11 @@ const LOG_LEVELS: readonly LogLevel[] = [
 
 export interface Config {
   secretKey: string
+  /**
+   * Root of the keys for data at rest and throttle counters (SEALING_KEY), apart from SECRET_KEY.
+   * Unset (an installation from before it): they derive from SECRET_KEY as before, with a warning.
+   */
+  sealingKey: string | undefined
   /** Key material for TOTP secrets at rest (MFA_ENCRYPTION_KEY); SECRET_KEY when unset. */
   mfaEncryptionKey: string | undefined
   algorithm: SigningAlgorithmName
@@ -124,6 +129,11 @@ export interface MailConfig {
   mode: 'smtp' | 'log' | 'disabled'
   /** SMTP_URL (smtp:// or smtps://, may carry a password: never echoed). */
   smtpUrl: string | undefined
+  /**
+   * SMTP_TLS: 'required' (default): smtp:// must upgrade with STARTTLS, except to a loopback host;
+   * 'none': smtp:// may send in clear when the server offers no STARTTLS (a trusted relay).
+   */
+  smtpTls: 'required' | 'none'
   /** The From header (MAIL_FROM). */
   from: string
   /** How long a password reset link is valid (PASSWORD_RESET_MINUTES). */
@@ -186,9 +196,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return parseConfig(vars)
 }
 
-/** Settings that work but deserve a warning at start (outside production, where they are errors). */
+/** Settings that work but deserve a warning at start. */
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = []
+  if (config.sealingKey === undefined) {
+    warnings.push(
+      'SEALING_KEY is not set: data at rest (queued mail, TOTP seeds, recovery codes) and throttle counters are keyed from SECRET_KEY. Set SEALING_KEY (generate one with: openssl rand -hex 32); what was sealed before stays readable',
+    )
+  }
   if (Buffer.byteLength(config.secretKey) < MIN_SECRET_BYTES) {
     warnings.push(
       `SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: production refuses it (generate one with: openssl rand -hex 32)`,
@@ -218,7 +233,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
 
   const algorithms: readonly SigningAlgorithmName[] = SIGNING_ALGORITHMS
   const algorithm = algorithms.find(
-    (name) => name.toUpperCase() === (vars.ALGORITHM ?? 'HS256').toUpperCase(),
+    (name) => name.toUpperCase() === (vars.ALGORITHM || 'HS256').toUpperCase(),
   )
   if (!algorithm)
     throw new ConfigError(
@@ -269,8 +284,11 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       `MFA_ENCRYPTION_KEY must be at least ${MIN_SECRET_BYTES} bytes (generate one with: openssl rand -hex 32)`,
     )
 
+  const sealingKey = readSealingKey(vars, secretKey)
+
   return {
     secretKey,
+    sealingKey,
     mfaEncryptionKey,
     algorithm,
     signingKeyPem,
@@ -340,7 +358,7 @@ function parseMail(
   // The URL itself is not echoed: it may carry a password.
   if (smtpUrl && !(/^smtps?:\/\/[^\s]+$/i.test(smtpUrl) && URL.canParse(smtpUrl)))
     throw new ConfigError(
-      'SMTP_URL must look like smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465',
+      'SMTP_URL must look like smtp://user:password@host:587 (STARTTLS) or smtps://host:465',
     )
   const requireVerifiedEmail =
     readChoice(vars, 'REQUIRE_VERIFIED_EMAIL', ['false', 'true'] as const) === 'true'
@@ -355,11 +373,34 @@ function parseMail(
   return {
     mode,
     smtpUrl,
+    smtpTls: readChoice(vars, 'SMTP_TLS', ['required', 'none'] as const),
     from,
     passwordResetMinutes: readInteger(vars, 'PASSWORD_RESET_MINUTES', 30, 1, 24 * 60),
     requireVerifiedEmail,
     templatesDir: vars.MAIL_TEMPLATES_DIR || undefined,
   }
+}
+
+/** SEALING_KEY: held to SECRET_KEY's rules in every mode (it is new: nobody relies on a short one). */
+function readSealingKey(
+  vars: Record<string, string | undefined>,
+  secretKey: string,
+): string | undefined {
+  const sealingKey = vars.SEALING_KEY || undefined
+  if (sealingKey === undefined) return undefined
+  if (Buffer.byteLength(sealingKey) < MIN_SECRET_BYTES)
+    throw new ConfigError(
+      `SEALING_KEY must be at least ${MIN_SECRET_BYTES} bytes (generate one with: openssl rand -hex 32)`,
+    )
+  if (KNOWN_PUBLIC_SECRETS.has(sealingKey))
+    throw new ConfigError(
+      'SEALING_KEY is a published example value; generate your own with: openssl rand -hex 32',
+    )
+  if (sealingKey === secretKey)
+    throw new ConfigError(
+      'SEALING_KEY must differ from SECRET_KEY: its point is that SECRET_KEY alone opens nothing at rest',
+    )
+  return sealingKey
 }
 
 function readRedisUrl(url: string | undefined): string | undefined {

@@ -3,7 +3,7 @@
 export { buildApp } from './app.js'
 export { createServices, type Services, type ServiceOptions } from './compose.js'
 export { loadConfig, parseConfig, type Config } from './config.js'
-export { saveGeneratedSecret } from './first-start.js'
+export { saveGeneratedSecret, saveGeneratedSecrets } from './first-start.js'
 export * from './errors.js'
 export { readBearerToken, type AuthenticateHook } from './http/auth.js'
 export { PublicUserSchema, ErrorSchema } from './http/schemas.js'

@@ -77,7 +77,59 @@ describe('configuration', () => {
     const config = parseConfig({ SECRET_KEY: 'dev' })
     expect(config.secretKey).toBe('dev')
     expect(configWarnings(config).join()).toMatch(/shorter than 32 bytes/)
-    expect(configWarnings(parseConfig({ SECRET_KEY: STRONG }))).toEqual([])
+    expect(configWarnings(parseConfig({ SECRET_KEY: STRONG, SEALING_KEY: SEALING }))).toEqual([])
+  })
+})
+
+const SEALING = 'b'.repeat(64)
+
+describe('SEALING_KEY', () => {
+  it('is read apart from SECRET_KEY, held to the same rules in every mode', () => {
+    expect(parseConfig({ SECRET_KEY: STRONG, SEALING_KEY: SEALING }).sealingKey).toBe(SEALING)
+    for (const NODE_ENV of ['production', 'development']) {
+      const vars = { NODE_ENV, SECRET_KEY: STRONG }
+      expect(() => parseConfig({ ...vars, SEALING_KEY: 'short' })).toThrow(
+        /SEALING_KEY must be at least 32 bytes/,
+      )
+      expect(() => parseConfig({ ...vars, SEALING_KEY: STRONG })).toThrow(
+        /SEALING_KEY must differ from SECRET_KEY/,
+      )
+      expect(() =>
+        parseConfig({
+          ...vars,
+          SEALING_KEY: '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7',
+        }),
+      ).toThrow(/SEALING_KEY is a published example value/)
+    }
+  })
+
+  it('may be missing, even in production (an installation from before it): keys derive from SECRET_KEY, with a warning', () => {
+    const config = parseConfig({ NODE_ENV: 'production', SECRET_KEY: STRONG })
+    expect(config.sealingKey).toBeUndefined()
+    expect(configWarnings(config).join()).toMatch(/SEALING_KEY is not set.*openssl rand -hex 32/)
+    // loadConfig never makes one up: a key only this process knew would seal what no other can open.
+    expect(loadConfig({ cwd: tempDir(), env: {} }).sealingKey).toBeUndefined()
+  })
+})
+
+describe('ALGORITHM', () => {
+  it('stays HS256 by default where SECRET_KEY is set (drop-in), and any ALGORITHM set is honoured', () => {
+    expect(parseConfig({ SECRET_KEY: STRONG }).algorithm).toBe('HS256')
+    expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: '' }).algorithm).toBe('HS256')
+    expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: 'hs512' }).algorithm).toBe('HS512')
+    expect(parseConfig({ SECRET_KEY: STRONG, ALGORITHM: 'EdDSA' }).algorithm).toBe('EdDSA')
+  })
+})
+
+describe('SMTP_TLS', () => {
+  it('defaults to required, accepts none, and refuses anything else naming the setting', () => {
+    const mail = (vars: Record<string, string>) =>
+      parseConfig({ SECRET_KEY: STRONG, SMTP_URL: 'smtp://mail.example.com', ...vars }).mail
+    expect(mail({}).smtpTls).toBe('required')
+    expect(mail({ SMTP_TLS: 'none' }).smtpTls).toBe('none')
+    expect(mail({ SMTP_TLS: 'NONE' }).smtpTls).toBe('none')
+    expect(() => mail({ SMTP_TLS: 'off' })).toThrow(ConfigError)
+    expect(() => mail({ SMTP_TLS: 'off' })).toThrow(/SMTP_TLS must be one of required, none/)
   })
 })
 

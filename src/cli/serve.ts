@@ -1,10 +1,10 @@
 // `gatehouse serve` and `gatehouse migrate`. Serving is the one command that writes `.env`: on a
-// first start without SECRET_KEY (outside production) it generates one and saves it there.
+// first start without SECRET_KEY (outside production) it generates the keys and saves them there.
 import type { Command } from 'commander'
 import { serveWithWorkers } from '../cluster.js'
 import { loadConfig } from '../config.js'
 import { InvalidInput } from '../errors.js'
-import { saveGeneratedSecret } from '../first-start.js'
+import { saveGeneratedSecrets } from '../first-start.js'
 import { closeOnSignals, startServer } from '../server.js'
 import type { CliContext } from './context.js'
 
@@ -23,10 +23,10 @@ export function registerServeCommands(program: Command, cli: CliContext): void {
     .option('--workers <n>', 'server processes sharing the port (WORKERS)')
     .action(async (options: ServeOptions) => {
       const { io } = cli
-      const saved = saveGeneratedSecret(io.cwd, io.env)
+      const saved = saveGeneratedSecrets(io.cwd, io.env)
       if (saved) {
         io.stderr.write(
-          `gatehouse: no SECRET_KEY was set; generated a random one and saved it to ${saved}\n`,
+          `gatehouse: first start: saved ${saved.names.join(', ')} to ${saved.file}\n`,
         )
       }
       // The flags stand for their variables, so that everything derived from them (the default

@@ -2,9 +2,11 @@
 // they carry one-time links) and sent by a background sender, so that a slow or absent mail server
 // never blocks or fails the request that caused the mail. Every instance polls; a claim (SKIP LOCKED)
 // gives each message to one of them. The only module that imports the mail transport.
+import { BlockList, isIP } from 'node:net'
 import type { Transporter } from 'nodemailer'
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js'
 import type { Logger } from 'pino'
-import { createSealer } from '../../security/sealing.js'
+import { createSealer, type SealingKeys } from '../../security/sealing.js'
 import type { MailStore, OutboxMessage } from '../../store/contract.js'
 import { loadMailTemplates, renderMail, type MailKind, type MailValues } from './mail-templates.js'
 import { auditEvent } from '../audit/audit-events.js'
@@ -37,6 +39,8 @@ export interface MailSettings {
   mode: 'smtp' | 'log' | 'disabled'
   /** smtp:// or smtps://; may carry a password, so it is never echoed. */
   smtpUrl: string | undefined
+  /** 'required': smtp:// to a host other than loopback must upgrade with STARTTLS; 'none': need not. */
+  smtpTls: 'required' | 'none'
   /** The From header. */
   from: string
   /** A directory of templates replacing the built-in ones. */
@@ -48,8 +52,11 @@ export interface MailerOptions {
   store: MailStore
   log: Pick<Logger, 'info' | 'warn' | 'error'>
   events: SecurityEvents
-  /** The outbox is encrypted with a key derived from SECRET_KEY: instances sharing it share this. */
-  secretKey: string
+  /**
+   * The outbox is encrypted with a key derived from SEALING_KEY (messages queued before it existed,
+   * under SECRET_KEY, still open): instances sharing the database share these.
+   */
+  sealing: SealingKeys
   /** Time between polls of the outbox (default 5 s; a message queued here is sent at once anyway). */
   pollIntervalMs?: number
   /** Attempts before a message is given up (default 8, about 2 hours of backoff). */
@@ -77,7 +84,7 @@ export function createMailer(options: MailerOptions): Mailer {
   const { settings, store, log, events } = options
   const enabled = settings.mode !== 'disabled'
   const templates = enabled ? loadMailTemplates(settings.templatesDir) : undefined
-  const sealer = createSealer(options.secretKey, 'mail outbox')
+  const sealer = createSealer(options.sealing, 'mail outbox')
   const maxAttempts = options.maxAttempts ?? 8
   const retryBaseMs = options.retryBaseMs ?? 30_000
   const pollIntervalMs = options.pollIntervalMs ?? 5_000
@@ -96,7 +103,7 @@ export function createMailer(options: MailerOptions): Mailer {
       )
       return
     }
-    const sender = await (transport ??= createTransport(settings.smtpUrl!))
+    const sender = await (transport ??= createTransport(settings))
     await sender.sendMail({
       from: settings.from,
       to: envelope.to,
@@ -112,8 +119,8 @@ export function createMailer(options: MailerOptions): Mailer {
   ): Promise<'sent' | 'retried' | 'failed'> => {
     const opened = sealer.open(message.payload ?? '', OUTBOX)
     if (opened === undefined) {
-      // Written under another SECRET_KEY, or damaged: no retry can help.
-      return giveUp(message, now, 'the message cannot be decrypted (SECRET_KEY changed?)')
+      // Written under another SEALING_KEY, or damaged: no retry can help.
+      return giveUp(message, now, 'the message cannot be decrypted (SEALING_KEY changed?)')
     }
     const envelope = JSON.parse(opened) as Envelope
     try {
@@ -197,14 +204,19 @@ export function createMailer(options: MailerOptions): Mailer {
 }
 
 /** What the server says about mail at start: where it goes, or that the features are off. */
-export function describeMailSetup(settings: Pick<MailSettings, 'mode' | 'smtpUrl'>): {
+export function describeMailSetup(settings: Pick<MailSettings, 'mode' | 'smtpUrl' | 'smtpTls'>): {
   level: 'info' | 'warn'
   text: string
 } {
   if (settings.mode === 'smtp') {
     const url = new URL(settings.smtpUrl!)
     // The host only: the URL may carry a password.
-    return { level: 'info', text: `mail is sent through ${url.protocol}//${url.host}` }
+    const { requireTLS } = smtpTransportOptions(settings)
+    const clear = url.protocol === 'smtp:' && !requireTLS
+    return {
+      level: clear && settings.smtpTls === 'none' ? 'warn' : 'info',
+      text: `mail is sent through ${url.protocol}//${url.host}${requireTLS ? ' (STARTTLS required)' : clear ? ' (STARTTLS when offered: links may travel in clear)' : ''}`,
+    }
   }
   if (settings.mode === 'log')
     return {
@@ -217,22 +229,47 @@ export function describeMailSetup(settings: Pick<MailSettings, 'mode' | 'smtpUrl
   }
 }
 
-/** smtps:// is TLS from the start; smtp:// upgrades with STARTTLS whenever the server offers it. */
-async function createTransport(smtpUrl: string): Promise<Transporter> {
-  const { default: nodemailer } = await import('nodemailer')
-  const url = new URL(smtpUrl)
+/**
+ * The transport options for SMTP_URL and SMTP_TLS. smtps:// is TLS from the start. smtp:// must
+ * upgrade with STARTTLS (requireTLS): a network attacker who strips the server's offer would otherwise
+ * read the reset links; only a loopback host (the mail server is this machine) or SMTP_TLS=none lets
+ * it go on in clear when no upgrade is offered.
+ */
+export function smtpTransportOptions(
+  settings: Pick<MailSettings, 'smtpUrl' | 'smtpTls'>,
+): SMTPTransport.Options {
+  const url = new URL(settings.smtpUrl!)
   const secure = url.protocol === 'smtps:'
-  return nodemailer.createTransport({
-    host: url.hostname.replace(/^\[|\]$/g, ''),
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  return {
+    host,
     port: url.port ? Number(url.port) : secure ? 465 : 587,
     secure,
+    requireTLS: !secure && settings.smtpTls === 'required' && !isLoopback(host),
     auth: url.username
       ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
       : undefined,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
-  })
+  }
+}
+
+/** 127.0.0.0/8 and ::1 (IPv4-mapped ones included): addresses whose traffic never leaves the host. */
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+function isLoopback(host: string): boolean {
+  const name = host.toLowerCase()
+  if (name === 'localhost') return true
+  const version = isIP(name)
+  return version !== 0 && LOOPBACK.check(name, version === 4 ? 'ipv4' : 'ipv6')
+}
+
+async function createTransport(settings: MailSettings): Promise<Transporter> {
+  const { default: nodemailer } = await import('nodemailer')
+  return nodemailer.createTransport(smtpTransportOptions(settings))
 }
 
 /** A 5xx SMTP answer (e.g. no such mailbox) will not change on retry. */

@@ -12,7 +12,7 @@ import {
   NotFound,
   UserNotFound,
 } from '../../errors.js'
-import { createSealer } from '../../security/sealing.js'
+import { createSealer, macKeys, type SealingKeys } from '../../security/sealing.js'
 import { generateTotpSecret, matchTotp, qrCodeSvg, totpUri } from '../../security/totp.js'
 import type { Store, UserRecord } from '../../store/contract.js'
 import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
@@ -84,8 +84,11 @@ export interface Mfa extends SecondFactorGate {
 export interface MfaOptions {
   store: Store
   throttle: Pick<LoginThrottle, 'secondFactor'>
-  /** MFA_ENCRYPTION_KEY, or SECRET_KEY. */
-  keyMaterial: string
+  /**
+   * SEALING_KEY, with SECRET_KEY as the legacy key that seeds and codes stored before it were sealed
+   * under; or MFA_ENCRYPTION_KEY alone (as legacy: its derivation is unchanged).
+   */
+  sealing: SealingKeys
   checkPassword: PasswordCheck
   sessions: Sessions
   events: SecurityEvents
@@ -109,14 +112,23 @@ function newRecoveryCode(): string {
 export function createMfa(options: MfaOptions): Mfa {
   const { store, throttle, checkPassword, sessions, events } = options
   const issuerName = options.issuerName ?? 'Gatehouse'
-  const box = createSealer(options.keyMaterial, 'totp secrets')
+  const box = createSealer(options.sealing, 'totp secrets')
   const context = (userId: number) => `totp:${userId}`
-  // Keyed: a database dump alone cannot test guesses against the stored recovery codes.
-  const macKey = createHmac('sha256', options.keyMaterial).update('gatehouse mfa').digest()
-  const recoveryHash = (userId: number, code: string): string =>
-    createHmac('sha256', macKey)
+  // Keyed: a database dump alone cannot test guesses against the stored recovery codes. Codes made
+  // before SEALING_KEY keep their legacy MAC until spent (a MAC cannot be redone without the code).
+  const macKey = macKeys(options.sealing, 'recovery codes', (legacy) =>
+    createHmac('sha256', legacy).update('gatehouse mfa').digest(),
+  )
+  const recoveryHashWith = (key: Buffer | string, userId: number, code: string): string =>
+    createHmac('sha256', key)
       .update(`recovery\0${userId}\0${normalizeRecoveryCode(code)}`)
       .digest('base64url')
+  const recoveryHash = (userId: number, code: string): string =>
+    recoveryHashWith(macKey.current, userId, code)
+  const spendRecoveryCode = async (userId: number, code: string): Promise<boolean> =>
+    (await store.spendRecoveryCode(userId, recoveryHash(userId, code), Date.now())) ||
+    (macKey.legacy !== undefined &&
+      store.spendRecoveryCode(userId, recoveryHashWith(macKey.legacy, userId, code), Date.now()))
   const findUser = async (username: string): Promise<UserRecord> => {
     const user = await store.findUserByUsername(username)
     if (!user) throw new UserNotFound(username)
@@ -205,10 +217,14 @@ export function createMfa(options: MfaOptions): Mfa {
   const acceptTotp = async (user: UserRecord, code: string): Promise<boolean> => {
     const factor = await store.findTotp(user.id)
     if (!factor || factor.confirmedAt === null) return false
-    // Unreadable (MFA_ENCRYPTION_KEY or SECRET_KEY changed): no code matches; an admin resets it.
-    const secret = box.open(factor.sealedSecret, context(user.id))
-    const step = secret === undefined ? undefined : matchTotp(secret, code, Date.now())
-    return step !== undefined && (await store.acceptTotpStep(user.id, step))
+    // Unreadable (MFA_ENCRYPTION_KEY or SEALING_KEY changed): no code matches; an admin resets it.
+    const opened = box.unseal(factor.sealedSecret, context(user.id))
+    const step = opened === undefined ? undefined : matchTotp(opened.plain, code, Date.now())
+    if (step === undefined || !(await store.acceptTotpStep(user.id, step))) return false
+    // Sealed under SECRET_KEY before SEALING_KEY existed: sealed again under SEALING_KEY, on use.
+    if (opened?.stale)
+      await store.resealTotp(user.id, factor.sealedSecret, box.seal(opened.plain, context(user.id)))
+    return true
   }
 
   return {
@@ -304,9 +320,7 @@ export function createMfa(options: MfaOptions): Mfa {
 
     completeWithRecoveryCode: (mfaToken, code, clientId, client, oauthClient) =>
       complete('recovery_code', mfaToken, clientId, client, oauthClient, (user) =>
-        code.length > 64
-          ? Promise.resolve(false)
-          : store.spendRecoveryCode(user.id, recoveryHash(user.id, code), Date.now()),
+        code.length > 64 ? Promise.resolve(false) : spendRecoveryCode(user.id, code),
       ),
   }
 }

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../../errors.js'
 import type { AccessTokenClaims, TokenService } from '../../security/tokens.js'
-import { createSealer } from '../../security/sealing.js'
+import { createSealer, type SealingKeys } from '../../security/sealing.js'
 import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../../store/contract.js'
 import type { ClientInfo, SessionHolder } from '../shared/actor.js'
 import type { AuthenticatedClient } from '../shared/authenticated-client.js'
@@ -69,8 +69,8 @@ export interface SessionsOptions {
   refreshTokenIdleDays: number
   /** REFRESH_REUSE_GRACE_SECONDS: a retry of a rotation this recent answers the same successor. */
   refreshReuseGraceSeconds: number
-  /** Seals the successor kept for the grace (SECRET_KEY). */
-  secretKey: string
+  /** Seals the successor kept for the grace (SEALING_KEY; successors sealed under SECRET_KEY still open). */
+  sealing: SealingKeys
   /** Refreshes, detected reuse, logouts and ended sessions are recorded here. */
   events: SecurityEvents
 }
@@ -93,7 +93,7 @@ export function createSessions(options: SessionsOptions): Sessions {
   const { store, tokens, scopes } = options
   const idleMs = options.refreshTokenIdleDays * DAY_MS
   const graceMs = options.refreshReuseGraceSeconds * 1000
-  const sealer = createSealer(options.secretKey, 'refresh successor')
+  const sealer = createSealer(options.sealing, 'refresh successor')
 
   const respond = (
     user: UserRecord,

@@ -67,8 +67,8 @@ const KNOWN_PAIR_MS = 30 * 86_400_000
 export interface LoginThrottleOptions {
   store: ThrottleStore
   policy: ThrottlePolicy
-  /** Keys the counter names, so that they are not readable usernames. */
-  secret: string
+  /** Keys the counter names, so that they are not readable usernames (derived from SEALING_KEY). */
+  secret: string | Buffer
   /**
    * When the counters cannot be reached (Redis down): 'closed' refuses logins (503), 'open' lets them
    * through unthrottled with a logged warning.

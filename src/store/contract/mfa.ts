@@ -45,6 +45,11 @@ export interface MfaStore {
   ): Promise<boolean>
   /** Accepts a code's time step for a confirmed factor only if it is later than any accepted before. */
   acceptTotpStep(userId: number, step: number): Promise<boolean>
+  /**
+   * Replaces the sealed secret `from` with `to` (the same seed sealed under a newer key); false,
+   * changing nothing, when the factor holds another one by now.
+   */
+  resealTotp(userId: number, from: string, to: string): Promise<boolean>
   /** Removes the factor and the recovery codes; false when there was no factor. */
   removeTotp(userId: number): Promise<boolean>
   /** Spends an unused recovery code; false when it is not one of the user's unused codes. */

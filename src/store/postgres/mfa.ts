@@ -44,6 +44,12 @@ export function createPostgresMfaStore({ query, transaction }: Database): MfaSto
          WHERE user_id = $2 AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $1)`,
         [step, userId],
       ),
+    resealTotp: (userId, from, to) =>
+      changed('UPDATE gatehouse_totp SET secret = $1 WHERE user_id = $2 AND secret = $3', [
+        to,
+        userId,
+        from,
+      ]),
     removeTotp: (userId) =>
       transaction(async (client) => {
         await client.query('DELETE FROM gatehouse_recovery_codes WHERE user_id = $1', [userId])

@@ -20,6 +20,9 @@ export function createSqliteMfaStore(db: Database.Database): MfaStore {
       `UPDATE gatehouse_totp SET last_step = ?
        WHERE user_id = ? AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < ?)`,
     ),
+    reseal: db.prepare<[string, number, string]>(
+      'UPDATE gatehouse_totp SET secret = ? WHERE user_id = ? AND secret = ?',
+    ),
     removeTotp: db.prepare<[number]>('DELETE FROM gatehouse_totp WHERE user_id = ?'),
     removeCodes: db.prepare<[number]>('DELETE FROM gatehouse_recovery_codes WHERE user_id = ?'),
     insertCode: db.prepare<[number, string]>(
@@ -74,6 +77,9 @@ export function createSqliteMfaStore(db: Database.Database): MfaStore {
     },
     async acceptTotpStep(userId, step) {
       return statements.acceptStep.run(step, userId, step).changes > 0
+    },
+    async resealTotp(userId, from, to) {
+      return statements.reseal.run(to, userId, from).changes > 0
     },
     async removeTotp(userId) {
       return remove.immediate(userId)

@@ -3,9 +3,12 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { parseConfig, type MailConfig } from '../../../src/config.js'
 import { ConfigError } from '../../../src/errors.js'
+import nodemailer from 'nodemailer'
+import { createSealer } from '../../../src/security/sealing.js'
 import {
   createMailer,
   describeMailSetup,
+  smtpTransportOptions,
   type MailSettings,
 } from '../../../src/services/mail/mail.js'
 import type { SecurityEvent } from '../../../src/services/audit/security-events.js'
@@ -17,6 +20,7 @@ import { freshSchema, skipPostgres } from '../../support/postgres.js'
 import { startSmtpServer } from '../../support/smtp.js'
 
 const SECRET = 'k'.repeat(64)
+const SEALING = 's'.repeat(64)
 const values = {
   username: 'alice',
   link: 'http://gh.test/reset-password?token=T0K3N',
@@ -43,7 +47,7 @@ function mailerFor(store: Store, settings: MailSettings, extra: { retryBaseMs?: 
     events: async (event) => {
       events.push(event)
     },
-    secretKey: SECRET,
+    sealing: { current: SEALING, legacy: SECRET },
     ...extra,
   })
   onTestFinished(() => mailer.stop())
@@ -218,4 +222,95 @@ describe('mail outbox', () => {
       expect(recipients).toHaveLength(12)
     },
   )
+
+  it('sends mail queued before SEALING_KEY existed (sealed under SECRET_KEY), and seals new mail under SEALING_KEY only', async () => {
+    const smtp = await startSmtpServer()
+    const store = sqliteStore()
+    const config = mailConfig({ SMTP_URL: smtp.url })
+    // Queued by the previous version: the outbox sealed under a key derived from SECRET_KEY.
+    const before = createMailer({
+      settings: config,
+      store,
+      log: { info: vi.fn(), warn: vi.fn(), error: vi.fn() },
+      events: async () => {},
+      sealing: { current: undefined, legacy: SECRET },
+    })
+    await before.send('reset', 'alice@example.com', values)
+    await before.stop()
+
+    const enqueue = vi.spyOn(store, 'enqueueMail')
+    const { mailer } = mailerFor(store, config)
+    await mailer.send('verify', 'bob@example.com', values)
+    const payload = enqueue.mock.calls[0]![0].payload
+    expect(createSealer(SECRET, 'mail outbox').open(payload, 'outbox message')).toBeUndefined()
+    expect(createSealer(SEALING, 'mail outbox').open(payload, 'outbox message')).toContain('bob@')
+
+    expect(await mailer.runOnce()).toEqual({ sent: 2, retried: 0, failed: 0 })
+    const recipients = smtp.messages.map((mail) => (mail.to as { text: string }).text).sort()
+    expect(recipients).toEqual(['alice@example.com', 'bob@example.com'])
+  })
+})
+
+describe('SMTP transport security (SMTP_TLS)', () => {
+  const options = (url: string, extra: Record<string, string> = {}) =>
+    smtpTransportOptions(mailConfig({ SMTP_URL: url, ...extra }))
+
+  it('requires STARTTLS for smtp:// to any host but loopback, unless SMTP_TLS=none', () => {
+    expect(mailConfig({ SMTP_URL: 'smtp://mail.example.com' }).smtpTls).toBe('required')
+    expect(options('smtp://u:p@mail.example.com:587')).toMatchObject({
+      host: 'mail.example.com',
+      port: 587,
+      secure: false,
+      requireTLS: true,
+    })
+    expect(options('smtp://10.0.0.5:25').requireTLS).toBe(true)
+    expect(options('smtp://128.0.0.1:25').requireTLS).toBe(true)
+    expect(options('smtp://localhost.example.com:25').requireTLS).toBe(true)
+    for (const loopback of ['127.0.0.1', '127.8.9.10', 'localhost', 'LOCALHOST', '[::1]'])
+      expect(options(`smtp://${loopback}:2525`).requireTLS).toBe(false)
+    expect(options('smtp://mail.example.com', { SMTP_TLS: 'none' }).requireTLS).toBe(false)
+    expect(options('smtps://mail.example.com')).toMatchObject({
+      port: 465,
+      secure: true,
+      requireTLS: false,
+    })
+    expect(() => mailConfig({ SMTP_TLS: 'off' })).toThrow(/SMTP_TLS must be one of required, none/)
+  })
+
+  it('says at start whether STARTTLS is required, and warns when SMTP_TLS=none lets mail go in clear', () => {
+    const required = mailConfig({ SMTP_URL: 'smtp://u:s3cr3t@mail.example.com:587' })
+    expect(describeMailSetup(required)).toEqual({
+      level: 'info',
+      text: 'mail is sent through smtp://mail.example.com:587 (STARTTLS required)',
+    })
+    const none = mailConfig({ SMTP_URL: 'smtp://mail.example.com:587', SMTP_TLS: 'none' })
+    expect(describeMailSetup(none)).toMatchObject({
+      level: 'warn',
+      text: expect.stringMatching(/in clear/) as unknown,
+    })
+  })
+
+  it('will not send with those options to a server that offers no STARTTLS (as when it is stripped)', async () => {
+    const smtp = await startSmtpServer()
+    const port = new URL(smtp.url).port
+    // The options for a remote host, pointed at the local server that offers no STARTTLS.
+    const remote = options(`smtp://mail.example.com:${port}`)
+    const transport = nodemailer.createTransport({ ...remote, host: '127.0.0.1' })
+    onTestFinished(() => transport.close())
+    await expect(
+      transport.sendMail({ from: 'a@gh.test', to: 'b@example.com', subject: 'x', text: 'T0K3N' }),
+    ).rejects.toThrow(/STARTTLS/i)
+    expect(smtp.messages).toHaveLength(0)
+  })
+
+  it('sends over loopback without STARTTLS (the mail server is this machine)', async () => {
+    const smtp = await startSmtpServer()
+    const store = sqliteStore()
+    const config = mailConfig({ SMTP_URL: smtp.url })
+    expect(smtpTransportOptions(config).requireTLS).toBe(false)
+    const { mailer } = mailerFor(store, config)
+    await mailer.send('reset', 'alice@example.com', values)
+    expect(await mailer.runOnce()).toEqual({ sent: 1, retried: 0, failed: 0 })
+    expect((await smtp.nth(1)).text).toContain('T0K3N')
+  })
 })

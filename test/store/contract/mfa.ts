@@ -29,6 +29,22 @@ export function mfaContract(name: string, open: () => Promise<Store>): void {
       expect(await store.countRecoveryCodes(user.id)).toBe(2)
     })
 
+    it('reseals a factor only while it still holds the value read, keeping its state', async () => {
+      const store = await open()
+      const user = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.startTotp(user.id, 'old-seal', 1)
+      await store.confirmTotp(user.id, 'old-seal', 50, ['c'], 2)
+      expect(await store.resealTotp(user.id, 'other', 'new-seal')).toBe(false)
+      expect(await store.resealTotp(user.id, 'old-seal', 'new-seal')).toBe(true)
+      expect(await store.findTotp(user.id)).toMatchObject({
+        sealedSecret: 'new-seal',
+        confirmedAt: 2,
+        lastStep: 50,
+      })
+      expect(await store.resealTotp(user.id, 'old-seal', 'newer-seal')).toBe(false)
+      expect(await store.countRecoveryCodes(user.id)).toBe(1)
+    })
+
     it('accepts each time step once and never an earlier one, for one caller of many', async () => {
       const store = await open()
       const user = await store.createUser({ username: 'alice', hashedPassword: 'h' })
