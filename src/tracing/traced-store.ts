@@ -16,8 +16,8 @@ export function databaseSystem(databaseUrl: string): string {
 export function traceStore<S extends Store>(store: S, system: string, startSpan: StartSpan): S {
   const wrapped = new Map<PropertyKey, unknown>()
   return new Proxy(store, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver)
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property)
       if (typeof value !== 'function' || UNTRACED.has(property)) return value
       let traced = wrapped.get(property)
       if (traced === undefined) {
@@ -29,11 +29,13 @@ export function traceStore<S extends Store>(store: S, system: string, startSpan:
           [ATTR_DB_OPERATION_NAME]: method,
         }
         const call = value as (...args: unknown[]) => unknown
-        traced = function (this: unknown, ...args: unknown[]): unknown {
+        // Called on the store itself whatever `this` is (the owner cache's wrapper inherits from the
+        // proxy): a driver's methods use its private state, and calls between them are not traced twice.
+        traced = (...args: unknown[]): unknown => {
           const end = startSpan(`store.${method}`, attributes)
           let result: unknown
           try {
-            result = call.apply(this === receiver ? target : this, args)
+            result = call.apply(target, args)
           } catch (error) {
             end(error)
             throw error
