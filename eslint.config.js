@@ -14,8 +14,9 @@ const ROOMS = {
   // src/kit/ re-exports the kit's package as gatehouse-auth's subpaths.
   entry: ['src/{server,cli,cluster,dev,index,first-start}.ts', 'src/cli/**', 'src/kit/**'],
   app: 'src/app.ts',
-  // Wires the services for every entry point (compose), and counts what they report (metrics).
-  wiring: 'src/{compose,metrics}.ts',
+  // Wires the services for every entry point (compose), counts what they report (metrics) and
+  // traces them (tracing/, loaded only when an OTLP endpoint is configured).
+  wiring: ['src/{compose,metrics}.ts', 'src/tracing/**'],
   http: 'src/http/**',
   grants: 'src/grants/**',
   services: 'src/services/**',
@@ -86,6 +87,12 @@ const OWNED_LIBRARIES = [
     // Migrations name the clients' types; they run on the connection their driver hands them.
     typeOwners: [ROOMS['store-migrations']],
     message: 'Only the store drivers import a database client (the migrations: its types only).',
+  },
+  {
+    libraries: ['@opentelemetry/*'],
+    owners: ['src/tracing/**'],
+    message:
+      'Only src/tracing/ imports OpenTelemetry (loaded when an OTLP endpoint is configured).',
   },
   {
     libraries: ['nodemailer'],

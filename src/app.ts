@@ -55,6 +55,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook('onClose', () => services.mailer.stop())
 
   app.decorate('metrics', metrics)
+  // First of the request hooks, so that every other one runs inside the request's span.
+  if (services.tracing) {
+    const { registerRequestSpans } = await import('./tracing/request-spans.js')
+    registerRequestSpans(app, services.tracing)
+  }
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
       metrics.observeRequest(

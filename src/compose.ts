@@ -47,6 +47,7 @@ import {
 } from './services/sessions/token-owner-cache.js'
 import type { Store, ThrottleStore } from './store/contract.js'
 import type { RedisThrottleStore } from './store/redis/throttle.js'
+import type { Tracing } from './tracing/tracing.js'
 
 export interface Services {
   config: Config
@@ -86,6 +87,8 @@ export interface Services {
   tokenOwners: TokenOwnerCache | undefined
   /** Prometheus metrics, when METRICS=true. */
   metrics: Metrics | undefined
+  /** OpenTelemetry traces, when an OTLP endpoint is configured (buildApp adds the request spans). */
+  tracing: Tracing | undefined
   /**
    * Measures what must be measured before the first login (the timing floor, when
    * LOGIN_MIN_DURATION_MS=auto). The server calls it once before it listens.
@@ -111,20 +114,33 @@ export interface ServiceOptions {
 export async function createServices(options: ServiceOptions): Promise<Services> {
   const { config } = options
   const logger = options.logger ?? createLogger('silent')
+  // Traces only when an OTLP endpoint is configured: otherwise no SDK is loaded and nothing is wrapped.
+  const tracing = config.tracing
+    ? (await import('./tracing/tracing.js')).startTracing(config.tracing)
+    : undefined
+  const openedStore = tracing
+    ? await import('./tracing/traced-store.js').then(({ traceStore, databaseSystem }) =>
+        traceStore(options.store, databaseSystem(config.databaseUrl), tracing.startSpan),
+      )
+    : options.store
   // On PostgreSQL a lookup is a round trip; on SQLite a read on the event loop, where asking the file
   // whether another process committed (the CLI, another worker) costs less than the read.
   const ownerCache =
     config.tokenOwnerCacheSize > 0
       ? createTokenOwnerCache({
-          store: options.store,
+          store: openedStore,
           size: config.tokenOwnerCacheSize,
           log: logger,
         })
       : undefined
-  const store = ownerCache ? withCatchUp(options.store, ownerCache) : options.store
+  const store = ownerCache ? withCatchUp(openedStore, ownerCache) : openedStore
   const hasher =
     options.hasher ??
-    createPasswordHasher({ concurrency: config.hashConcurrency, maxQueued: config.hashQueueMax })
+    createPasswordHasher({
+      concurrency: config.hashConcurrency,
+      maxQueued: config.hashQueueMax,
+      startSpan: tracing?.startSpan,
+    })
   const auto = config.loginMinDurationMs === 'auto'
   const floor = createTimingFloor(auto ? 0 : (config.loginMinDurationMs as number))
   const scopes = createScopeCatalog(config.extraScopes, config.defaultScopes)
@@ -229,6 +245,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     log: logger,
     events,
     sealing,
+    startSpan: tracing?.startSpan,
   })
   const sessions = createSessions({
     store,
@@ -334,6 +351,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     }),
     tokenOwners: ownerCache,
     metrics,
+    tracing,
     async calibrate() {
       // Measured on this machine, for the slowest hash kind the database holds.
       await sizing?.start()
@@ -348,6 +366,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
       await mailer.stop()
       await events.flush()
       await (await redis)?.close()
+      // Last, so that the spans of closing are sent too.
+      await tracing?.shutdown()
     },
   }
 }

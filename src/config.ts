@@ -119,7 +119,35 @@ export interface Config {
   auditEventsPerClientPerMinute: number
   /** Account recovery and verified addresses by e-mail (SMTP_URL, MAIL_FROM, ...). */
   mail: MailConfig
+  /** OpenTelemetry traces over OTLP/HTTP, when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+  tracing: TracingConfig | undefined
 }
+
+/** The standard OTEL_* variables Gatehouse honours (docs/observability.md). */
+export interface TracingConfig {
+  /** Where spans are POSTed: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url: string
+  /** OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS (which wins); may carry a key. */
+  headers: Record<string, string>
+  /** OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, else `gatehouse`. */
+  serviceName: string
+  /** OTEL_RESOURCE_ATTRIBUTES. */
+  resourceAttributes: Record<string, string>
+  /** OTEL_TRACES_SAMPLER (default parentbased_always_on). */
+  sampler: TraceSampler
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the *traceidratio samplers (default 1). */
+  samplerRatio: number
+}
+
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number]
+const TRACE_SAMPLERS = [
+  'parentbased_always_on',
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const
 
 export interface MailConfig {
   /**
@@ -346,7 +374,70 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
       100_000,
     ),
     mail: parseMail(vars, production, issuer),
+    tracing: parseTracing(vars),
   }
+}
+
+/** Off unless an OTLP endpoint is named (or when OTEL_SDK_DISABLED=true), as the OTel SDKs do. */
+function parseTracing(vars: Record<string, string | undefined>): TracingConfig | undefined {
+  const tracesEndpoint = vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()
+  const endpoint = vars.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()
+  if (!tracesEndpoint && !endpoint) return undefined
+  if (vars.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined
+  // The signal-specific endpoint is used as it is; the general one gets the signal's path.
+  const url = tracesEndpoint || `${endpoint!.replace(/\/+$/, '')}/v1/traces`
+  if (!/^https?:\/\//i.test(url) || !URL.canParse(url))
+    throw new ConfigError(
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, e.g. http://localhost:4318',
+    )
+  const protocol = (
+    vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ||
+    vars.OTEL_EXPORTER_OTLP_PROTOCOL ||
+    'http/json'
+  ).trim()
+  // http/protobuf is the spec's default and every OTLP/HTTP receiver takes JSON as well; gRPC is another port.
+  if (protocol !== 'http/json' && protocol !== 'http/protobuf')
+    throw new ConfigError(
+      `OTEL_EXPORTER_OTLP_PROTOCOL: Gatehouse exports over OTLP/HTTP (http/json); got '${protocol}'`,
+    )
+  const resourceAttributes = parseKeyValues(vars, 'OTEL_RESOURCE_ATTRIBUTES')
+  const ratio = vars.OTEL_TRACES_SAMPLER_ARG?.trim() ? Number(vars.OTEL_TRACES_SAMPLER_ARG) : 1
+  if (!(ratio >= 0 && ratio <= 1))
+    throw new ConfigError('OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1')
+  return {
+    url,
+    headers: {
+      ...parseKeyValues(vars, 'OTEL_EXPORTER_OTLP_HEADERS'),
+      ...parseKeyValues(vars, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+    },
+    serviceName:
+      vars.OTEL_SERVICE_NAME?.trim() || resourceAttributes['service.name'] || 'gatehouse',
+    resourceAttributes,
+    sampler: readChoice(vars, 'OTEL_TRACES_SAMPLER', TRACE_SAMPLERS),
+    samplerRatio: ratio,
+  }
+}
+
+/** The W3C Baggage-like `key1=value1,key2=value2` lists of OTEL_*, values percent-decoded. */
+function parseKeyValues(
+  vars: Record<string, string | undefined>,
+  name: string,
+): Record<string, string> {
+  const pairs: Record<string, string> = {}
+  for (const entry of (vars[name] ?? '').split(',')) {
+    if (!entry.trim()) continue
+    const at = entry.indexOf('=')
+    // The entry is not echoed: a header may carry an API key.
+    if (at <= 0) throw new ConfigError(`${name} must look like key1=value1,key2=value2`)
+    try {
+      pairs[decodeURIComponent(entry.slice(0, at).trim())] = decodeURIComponent(
+        entry.slice(at + 1).trim(),
+      )
+    } catch {
+      throw new ConfigError(`${name}: an entry is not valid percent-encoding`)
+    }
+  }
+  return pairs
 }
 
 function parseMail(

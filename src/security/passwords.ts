@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import * as argon2 from '@node-rs/argon2'
 import * as bcrypt from '@node-rs/bcrypt'
-import { createWorkQueue } from './work-queue.js'
+import { createWorkQueue, type JobOptions } from './work-queue.js'
 
 export interface Argon2Policy {
   /** KiB of memory per hash. */
@@ -67,7 +67,15 @@ export interface PasswordHasherOptions {
   concurrency: number
   /** Jobs allowed to wait; more are refused with Overloaded. */
   maxQueued: number
+  /** Spans for the wait for a hashing slot and for the work in it (tracing on); absent, none. */
+  startSpan?: StartSpan
 }
+
+/**
+ * Starts a span, a child of the caller's current one, and returns the function that ends it (failed
+ * when given the error). The wiring passes OpenTelemetry's; security/ knows no tracing library.
+ */
+export type StartSpan = (name: string) => (failure?: unknown) => void
 
 /**
  * New argon2id hashes allowed at once: half the hashing slots, at least one. Each holds 19 MiB while
@@ -78,17 +86,42 @@ const memoryHardSlots = (concurrency: number): number => Math.max(1, Math.floor(
 
 export function createPasswordHasher(options: PasswordHasherOptions): PasswordHasher {
   const policy = options.policy ?? OWASP_ARGON2ID
-  const { concurrency, maxQueued } = options
+  const { concurrency, maxQueued, startSpan } = options
   const queue = createWorkQueue({
     concurrency,
     maxQueued,
     memoryHardConcurrency: memoryHardSlots(concurrency),
   })
+  // A job in the queue, traced as two spans when tracing is on: the wait for a slot, then `name`.
+  const run = <T>(name: string, job: () => Promise<T>, jobOptions?: JobOptions): Promise<T> => {
+    if (!startSpan) return queue.run(job, jobOptions)
+    const endWait = startSpan('password.hashing_queue')
+    let started = false
+    const traced = async (): Promise<T> => {
+      started = true
+      endWait()
+      const endWork = startSpan(name)
+      try {
+        const result = await job()
+        endWork()
+        return result
+      } catch (error) {
+        endWork(error)
+        throw error
+      }
+    }
+    return queue.run(traced, jobOptions).catch((error: unknown) => {
+      if (!started) endWait(error)
+      throw error
+    })
+  }
   const argon2Options = { algorithm: ARGON2ID, ...policy }
   let dummyHash: Promise<string> | undefined
 
   const hash = (password: string): Promise<string> =>
-    queue.run(() => argon2.hash(password.normalize('NFKC'), argon2Options), { memoryHard: true })
+    run('password.hash', () => argon2.hash(password.normalize('NFKC'), argon2Options), {
+      memoryHard: true,
+    })
 
   const check = (password: string, storedHash: string): Promise<boolean> => {
     // bcrypt reads only the first 72 bytes, as passlib did when it made the hash: a longer password
@@ -102,7 +135,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   // One admission class for every verification, whatever the hash (bcrypt, argon2id, the dummy's):
   // whether a check is admitted and when it starts must not tell a missing user or a legacy hash apart.
   const verify = (password: string, storedHash: string): Promise<Verification> =>
-    queue.run(async () => {
+    run('password.verify', async () => {
       const started = performance.now()
       const forms = passwordForms(password)
       let tried = 0
@@ -146,7 +179,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   return {
     hash,
     rehash: (password) =>
-      queue.run(() => argon2.hash(password.normalize('NFKC'), argon2Options), {
+      run('password.hash', () => argon2.hash(password.normalize('NFKC'), argon2Options), {
         memoryHard: true,
         next: true,
       }),

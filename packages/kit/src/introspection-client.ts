@@ -17,6 +17,8 @@ export interface IntrospectionClientDeps {
   /** The `Authorization` header value (HTTP Basic with the client's credentials). */
   authorization: string
   fetch: typeof fetch
+  /** Extra headers per call (trace context); they never replace the two above. */
+  headers?: () => Record<string, string>
 }
 
 /** Live answers kept at most; beyond it the oldest goes first. */
@@ -29,6 +31,7 @@ export function createIntrospectionClient(deps: IntrospectionClientDeps): Intros
       const response = await deps.fetch(await deps.endpoint(), {
         method: 'POST',
         headers: {
+          ...deps.headers?.(),
           'content-type': 'application/x-www-form-urlencoded',
           authorization: deps.authorization,
         },

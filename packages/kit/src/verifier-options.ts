@@ -38,6 +38,12 @@ export interface GatehouseVerifierOptions {
   revocation?: RevocationMode
   /** For tests and proxies. */
   fetch?: typeof fetch
+  /**
+   * Headers added to each introspection call, asked per call: the W3C trace context of the request
+   * being served (`traceparent`, `tracestate`), so that Gatehouse's spans join your trace. With
+   * OpenTelemetry: `() => { const h = {}; propagation.inject(context.active(), h); return h }`.
+   */
+  introspectionHeaders?: () => Record<string, string>
 }
 
 const MODES = ['none', 'introspect', 'events']

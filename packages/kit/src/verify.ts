@@ -178,6 +178,7 @@ export function createGatehouseVerifier(options: GatehouseVerifierOptions): Gate
           endpoint: async () => (await discover()).introspection_endpoint ?? `${issuer}/introspect`,
           authorization: clientAuthorization,
           fetch: doFetch,
+          headers: options.introspectionHeaders,
         })
 
   // Said once each: a library does not log per request. Through the mode's onError when it has one.

@@ -63,6 +63,11 @@ export interface MailerOptions {
   maxAttempts?: number
   /** The first retry's delay; each further one doubles (default 30 s, at most 1 h). */
   retryBaseMs?: number
+  /**
+   * A span per message sent (tracing on): starts one with these attributes (the message's kind, never
+   * an address or its text) and returns the function that ends it, failed when given the error.
+   */
+  startSpan?: (name: string, attributes: Record<string, string>) => (failure?: unknown) => void
 }
 
 /** A claimed message is someone else's to retry only after this long (a sender that died mid-send). */
@@ -123,8 +128,15 @@ export function createMailer(options: MailerOptions): Mailer {
       return giveUp(message, now, 'the message cannot be decrypted (SEALING_KEY changed?)')
     }
     const envelope = JSON.parse(opened) as Envelope
+    const endSpan = options.startSpan?.('mail.send', { 'gatehouse.mail.kind': message.kind })
     try {
-      await deliver(envelope)
+      await deliver(envelope).then(
+        () => endSpan?.(),
+        (error: unknown) => {
+          endSpan?.(error)
+          throw error
+        },
+      )
       await store.settleMail(message.id, { sentAt: Date.now() })
       return 'sent'
     } catch (error) {
