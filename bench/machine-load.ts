@@ -57,3 +57,31 @@ export async function waitUntilQuiet(busyCores = 0.3, timeoutMs = 30_000): Promi
     if ((machineBusyTicks() - before) / (0.25 * TICKS_PER_SECOND) < busyCores) return
   }
 }
+
+/** User and system ticks of process `pid`, all its threads (the hashing threads included). */
+function processTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number)
+  return (fields[11] ?? 0) + (fields[12] ?? 0)
+}
+
+/**
+ * Waits until process `pid` is mostly idle (below `busyCores` over a quarter second), at most
+ * `timeoutMs`: logins still in its hashing queue after a scenario would otherwise be measured in the
+ * next one (on a slow machine eight bcrypt-12 logins in flight are seconds of hashing).
+ */
+export async function waitUntilIdle(
+  pid: number,
+  busyCores = 0.1,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    const before = processTicks(pid)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    if ((processTicks(pid) - before) / (0.25 * TICKS_PER_SECOND) < busyCores) return
+  }
+}

@@ -197,14 +197,17 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   // Redis is loaded and connected on the first login, not before: CLI commands never need it, and
   // with prom-client it weighs 35 MB of memory.
   let redis: Promise<RedisThrottleStore> | undefined
+  const openRedis = (url: string) =>
+    (redis ??= import('./store/redis/throttle.js').then((module) =>
+      module.openRedisThrottleStore(url),
+    ))
   const throttleStore: ThrottleStore = config.redisUrl
     ? {
         async updateThrottles(keys, update) {
-          const url = config.redisUrl!
-          redis ??= import('./store/redis/throttle.js').then((module) =>
-            module.openRedisThrottleStore(url),
-          )
-          return (await redis).updateThrottles(keys, update)
+          return (await openRedis(config.redisUrl!)).updateThrottles(keys, update)
+        },
+        async readThrottles(keys) {
+          return (await openRedis(config.redisUrl!)).readThrottles(keys)
         },
       }
     : store

@@ -76,7 +76,7 @@ export interface Config {
    * 10; Linux only): the event loop gets the CPU first whenever it has work.
    */
   hashThreadNiceness: number
-  /** Minimum duration of every login answer in ms, or 'auto' to measure it at start (LOGIN_MIN_DURATION_MS). */
+  /** Minimum duration of every failed password check in ms, or 'auto' to measure it at start (LOGIN_MIN_DURATION_MS). */
   loginMinDurationMs: number | 'auto'
   /** Largest accepted request body in bytes (BODY_LIMIT). */
   bodyLimit: number

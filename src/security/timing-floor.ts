@@ -1,7 +1,7 @@
 // Equal-time login answers. A database migrated from a FastAPI app holds bcrypt-12 hashes (~260 ms to
 // verify) beside argon2id ones (~30 ms), so no single dummy hash can make an unknown username look
-// like both. Instead every password check is padded to one floor: the slowest verification the
-// hasher may be asked for, plus a margin. Checks that overrun the floor (a costlier legacy hash, a
+// like both. Instead every failed password check is padded to one floor: the slowest verification the
+// hasher may be asked for, plus a margin (a success proves the password, so it need not wait). Checks that overrun the floor (a costlier legacy hash, a
 // loaded machine) raise it, so the next answers line up again. A check that tries two forms of the
 // password (see passwordForms) waits for two floors, whoever the user: that depends on the input only.
 import { performance } from 'node:perf_hooks'

@@ -192,28 +192,33 @@ export function createClients(deps: ClientsDeps): Clients {
     return client
   }
 
+  /** `found`: the client's record when the caller has just read it (one lookup, not two). */
   const authenticate = async (
     presented: PresentedClient,
     ip: string,
+    found?: ClientRecord,
   ): Promise<AuthenticatedClient> => {
     const { clientId, secret, basic } = presented
     if (clientId.length > 200) throw new InvalidClient(basic)
+    const client = found ?? (await store.findClient(clientId))
     if (secret === undefined) {
       // A public client only names itself; a confidential one must prove it.
-      const client = await store.findClient(clientId)
       if (!client || client.confidential) throw new InvalidClient(basic)
       return toAuthenticated(client)
     }
-    // Counted before the check, like a password: guessing secrets is throttled per client and address.
-    const reservation = await deps.throttle.reserve(`client:${clientId}`, ip)
-    const client = await store.findClient(clientId)
-    if (!client || !secretMatches(client, secret)) {
-      // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
-      await events(auditEvent.clientAuthenticationFailed(clientId, ip))
-      throw new InvalidClient(basic)
+    const throttleKey = `client:${clientId}`
+    // Compared first: a secret is 256 random bits, checked in constant time at no cost, so unlike a
+    // password there is nothing to gain from guessing in parallel before the counters see it. A right
+    // secret then only reads the counters (it writes when it has failures to forget, or a refusal).
+    if (client && secretMatches(client, secret)) {
+      await deps.throttle.admitProven(throttleKey, ip)
+      return toAuthenticated(client)
     }
-    await reservation.succeeded()
-    return toAuthenticated(client)
+    // A wrong one is counted like a wrong password: refused (429) past the limits, per client and address.
+    await deps.throttle.reserve(throttleKey, ip)
+    // Like a failed login: recorded (bounded per client address by the audit trail), never the secret.
+    await events(auditEvent.clientAuthenticationFailed(clientId, ip))
+    throw new InvalidClient(basic)
   }
 
   const admit = async (
@@ -231,9 +236,12 @@ export function createClients(deps: ClientsDeps): Clients {
     if (!presented) return noClient()
     // Drop-in: without REQUIRE_CLIENT, a client_id nobody registered (Swagger UI's, a tutorial
     // client's, which FastAPI's OAuth2PasswordRequestForm ignores) is ignored, as before clients existed.
-    if (!deps.requireClient && !(await store.findClient(presented.clientId.slice(0, 200))))
-      return noClient()
-    const client = await authenticate(presented, ip)
+    let found: ClientRecord | undefined
+    if (!deps.requireClient) {
+      found = await store.findClient(presented.clientId.slice(0, 200))
+      if (!found) return noClient()
+    }
+    const client = await authenticate(presented, ip, found)
     const needed = rule?.allowedBy ?? rule?.type
     if (needed !== undefined && !client.grants.includes(needed))
       throw new UnauthorizedClient(`This client may not use grant_type '${needed.slice(0, 40)}'`)
@@ -310,7 +318,7 @@ export function createClients(deps: ClientsDeps): Clients {
       await audited(actor, 'rotate_client_secret', clientId)
       return secret.secret
     },
-    authenticate,
+    authenticate: (presented, ip) => authenticate(presented, ip),
     admitTokenRequest: (presented, grantType, ip) => admit(presented, grantType, ip),
     admitRevocation: (presented, ip) => admit(presented, undefined, ip),
     async requireConfidential(presented, ip) {

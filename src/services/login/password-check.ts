@@ -2,6 +2,7 @@
 // change) goes through throttle reservation, the hashing queue, verification and the timing floor.
 // Unknown user and wrong password fail the same way, with the same work (a dummy verification) and
 // the same duration; a correct password of a disabled account is told apart only after it was proven.
+// Only failures wait for the floor: a success proves the caller knew the password, so it hides nothing.
 // Hashes below the current policy are upgraded on the way out, as passlib's `deprecated="auto"` does.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
@@ -103,16 +104,17 @@ export function createPasswordCheck({
     try {
       const result = await check(username, password, (ms) => (workMs = ms))
       await reservation.succeeded()
-      await floor.pad(started, verifications)
+      // Not padded: the floor hides which failure this is (unknown user, wrong password, which hash
+      // kind), and a caller who knew the password learns nothing from a fast success.
       return result
     } catch (error) {
       if (error instanceof InactiveUser) await reservation.succeeded()
-      // Shedding load is immediate and says nothing about the user; every other outcome waits for the floor.
+      // Shedding load is immediate and says nothing about the user; every other failure waits for the floor.
       if (error instanceof Overloaded) await reservation.cancelled()
       else await floor.pad(started, verifications)
       throw error
     } finally {
-      // Only after padding: a real user's answer must wait for the same floor as an unknown user's.
+      // Only after padding: a real user's failure must wait for the same floor as an unknown user's.
       if (workMs !== undefined) floor.observe(workMs)
     }
   }

@@ -43,6 +43,14 @@ export interface LoginThrottle {
    * (counted by its NFKC, lower-case form), `ip` the client's address.
    */
   reserve(username: string, ip: string): Promise<Reservation>
+  /**
+   * An attempt whose credential was checked before counting, and was right: a random secret far too
+   * long to guess, whose check costs nothing (a client secret), so there is no password to guess in
+   * parallel. The same outcome as `reserve` then `succeeded()` (Throttled while a counter refuses),
+   * but written only when that changes something: failures of the pair to forget, the address not yet
+   * (or not for a day) marked as known. Otherwise it only reads the counters.
+   */
+  admitProven(username: string, ip: string): Promise<void>
   /** Counts a registration attempt from `ip`, successful or not; throws Throttled past the limit. */
   registration(ip: string): Promise<void>
   /**
@@ -63,6 +71,8 @@ export const SECOND_FACTOR_LIMITS = { challenge: 5, user: 10 } as const
 
 /** A successful login marks its IP as known for the username this long. */
 const KNOWN_PAIR_MS = 30 * 86_400_000
+/** A proven attempt renews its address's known mark once it is this old (not on every request). */
+const KNOWN_PAIR_RENEW_MS = 86_400_000
 
 export interface LoginThrottleOptions {
   store: ThrottleStore
@@ -119,34 +129,51 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const forgetAll = (names: string[]): Promise<void> =>
     withCounters(names, (ledger) => names.forEach((name) => ledger.set(name, null)))
 
-  const reserve = async (username: string, ip: string): Promise<Reservation> => {
+  /** The counters of one attempt: the pair, the address, the username, and the address's known mark. */
+  const attemptKeys = (username: string, ip: string) => {
     const user = username.normalize('NFKC').toLowerCase()
     const address = throttleAddress(ip, prefixLength)
-    const pairKey = key('pair', user, address)
-    const userKey = key('user', user)
-    const ipKey = key('ip', address)
-    const knownKey = key('known', user, address)
+    return {
+      pairKey: key('pair', user, address),
+      ipKey: key('ip', address),
+      userKey: key('user', user),
+      knownKey: key('known', user, address),
+    }
+  }
 
-    // In order, stopping at the first refusal and giving back what was taken: a refused attempt
-    // costs nothing on another counter (else one address could spend the username's budget).
-    const { wait, charged } = await withCounters([pairKey, ipKey, userKey, knownKey], (ledger) => {
-      const refused = (refusedFor: number) => ({ wait: refusedFor, charged: [] })
-      const known = ledger.state(knownKey) !== undefined
-      const pairWait = ledger.take(pairKey, policy.pairLimit)
-      if (pairWait > 0) return refused(pairWait)
-      const pair = ledger.state(pairKey)!
-      const early = pair.strikes === 0 && pair.count <= userShare
-      const ipWait = ledger.take(ipKey, policy.ipLimit)
-      if (ipWait > 0) return refused(ipWait)
-      if (!known) {
-        // Past its share, an address is still refused while the username is, but charges it nothing.
-        const userWait = early
-          ? ledger.take(userKey, policy.userLimit)
-          : ledger.peek(userKey, policy.userLimit)
-        if (userWait > 0) return refused(userWait)
-      }
-      return { wait: 0, charged: ledger.charged() }
-    })
+  /**
+   * Charges one attempt on the ledger, in order, stopping at the first refusal and giving back what
+   * was taken: a refused attempt costs nothing on another counter (else one address could spend the
+   * username's budget).
+   */
+  const chargeAttempt = (
+    { pairKey, ipKey, userKey, knownKey }: ReturnType<typeof attemptKeys>,
+    ledger: Ledger,
+  ): { wait: number; charged: string[] } => {
+    const refused = (refusedFor: number) => ({ wait: refusedFor, charged: [] })
+    const known = ledger.state(knownKey) !== undefined
+    const pairWait = ledger.take(pairKey, policy.pairLimit)
+    if (pairWait > 0) return refused(pairWait)
+    const pair = ledger.state(pairKey)!
+    const early = pair.strikes === 0 && pair.count <= userShare
+    const ipWait = ledger.take(ipKey, policy.ipLimit)
+    if (ipWait > 0) return refused(ipWait)
+    if (!known) {
+      // Past its share, an address is still refused while the username is, but charges it nothing.
+      const userWait = early
+        ? ledger.take(userKey, policy.userLimit)
+        : ledger.peek(userKey, policy.userLimit)
+      if (userWait > 0) return refused(userWait)
+    }
+    return { wait: 0, charged: ledger.charged() }
+  }
+
+  const reserve = async (username: string, ip: string): Promise<Reservation> => {
+    const keys = attemptKeys(username, ip)
+    const { pairKey, ipKey, userKey, knownKey } = keys
+    const { wait, charged } = await withCounters([pairKey, ipKey, userKey, knownKey], (ledger) =>
+      chargeAttempt(keys, ledger),
+    )
     if (wait > 0) throw throttled(wait)
 
     const shared = charged.filter((name) => name !== pairKey)
@@ -167,6 +194,25 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       },
       cancelled: () => giveBackAll(charged),
     }
+  }
+
+  const admitProven = async (username: string, ip: string): Promise<void> => {
+    const keys = attemptKeys(username, ip)
+    const { pairKey, ipKey, userKey, knownKey } = keys
+    const names = [pairKey, ipKey, userKey, knownKey]
+    const now = Date.now()
+    // A look first: what reserve would decide on the counters as they are, without writing them.
+    const ledger = createLedger(names, await store.readThrottles(names), now, policy)
+    const known = ledger.state(knownKey)
+    const nothingToWrite =
+      ledger.state(pairKey) === undefined &&
+      known !== undefined &&
+      known.expiresAt - now > KNOWN_PAIR_MS - KNOWN_PAIR_RENEW_MS &&
+      chargeAttempt(keys, ledger).wait === 0
+    if (nothingToWrite) return
+    // Failures to forget, a refusal, or the address to mark as known: the full update, as a login's.
+    const reservation = await reserve(username, ip)
+    await reservation.succeeded()
   }
 
   const secondFactor = async (userId: number, challenge?: string): Promise<Reservation> => {
@@ -195,6 +241,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
 
   return {
     reserve: (username, ip) => orOpen(() => reserve(username, ip), NO_RESERVATION),
+    admitProven: (username, ip) => orOpen(() => admitProven(username, ip), undefined),
     registration: (ip) =>
       orOpen(async () => {
         const address = throttleAddress(ip, prefixLength)

@@ -19,6 +19,11 @@ export interface ThrottleStore {
    * keep it pure. Returns the result.
    */
   updateThrottles<T>(keys: readonly string[], update: ThrottleUpdate<T>): Promise<T>
+  /**
+   * Reads the counters `keys` without locking or writing anything (an absent or expired one reads as
+   * undefined): a look that tells whether an update would change anything at all.
+   */
+  readThrottles(keys: readonly string[]): Promise<(ThrottleState | undefined)[]>
 }
 
 export type ThrottleUpdate<T> = (states: (ThrottleState | undefined)[]) => {

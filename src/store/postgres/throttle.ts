@@ -9,7 +9,7 @@ import { inTwoRoundTrips } from './transactions.js'
 /** The throttle's expired counters are pruned on one update in this many (100 rows each time per update). */
 export const THROTTLE_PRUNE_EVERY = 8
 
-export function createPostgresThrottleStore({ pool }: Database): ThrottleStore {
+export function createPostgresThrottleStore({ pool, query }: Database): ThrottleStore {
   let throttleUpdates = 0
   return {
     async updateThrottles(keys, update) {
@@ -46,6 +46,19 @@ export function createPostgresThrottleStore({ pool }: Database): ThrottleStore {
           writes.push(`DELETE FROM gatehouse_throttle WHERE key IN (
                SELECT key FROM gatehouse_throttle WHERE expires_at < ${integer(now)} ORDER BY expires_at LIMIT ${100 * THROTTLE_PRUNE_EVERY} FOR UPDATE SKIP LOCKED)`)
         return { write: writes.join('; '), result }
+      })
+    },
+    async readThrottles(keys) {
+      const { rows } = await query<ThrottleRow & { key: string }>(
+        'SELECT key, count, window_start, blocked_until, strikes, expires_at FROM gatehouse_throttle WHERE key = ANY($1)',
+        [keys],
+      )
+      const byKey = new Map(rows.map((row) => [row.key, row]))
+      const now = Date.now()
+      // The placeholder a first attempt inserts has expired at 0: it reads as no counter.
+      return keys.map((key) => {
+        const row = byKey.get(key)
+        return row && row.expires_at > now ? toThrottleState(row) : undefined
       })
     },
   }

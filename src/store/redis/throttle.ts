@@ -71,6 +71,20 @@ export function openRedisThrottleStore(url: string): RedisThrottleStore {
         })
       }
     },
+    async readThrottles(keys) {
+      try {
+        const raws = await redis.mget(...keys.map((key) => PREFIX + key))
+        const now = Date.now()
+        return raws.map((raw) => {
+          const parsed = raw === null ? undefined : (JSON.parse(raw) as ThrottleState)
+          return parsed && parsed.expiresAt > now ? parsed : undefined
+        })
+      } catch (error) {
+        throw new ThrottleUnavailable(`Redis is unreachable: ${(error as Error).message}`, {
+          cause: error,
+        })
+      }
+    },
     async close() {
       redis.disconnect()
     },

@@ -48,5 +48,12 @@ export function createSqliteThrottleStore(db: Database.Database): ThrottleStore 
     async updateThrottles(keys, update) {
       return updateThrottles.immediate(keys, update) as ReturnType<typeof update>['result']
     },
+    async readThrottles(keys) {
+      const now = Date.now()
+      return keys.map((key) => {
+        const row = statements.throttle.get(key)
+        return row && row.expires_at > now ? toThrottleState(row) : undefined
+      })
+    },
   }
 }

@@ -1,7 +1,7 @@
 // The registered-clients use-case as a service, on a temporary SQLite store: registration and what it
 // refuses, client authentication (a wrong secret throttled like a password), secret rotation, removal
 // ending the sessions opened through the client, and which client a token request acts for.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   InvalidClient,
   InvalidInput,
@@ -142,6 +142,33 @@ describe('client authentication', () => {
     await expect(
       clients.authenticate({ clientId, secret: secret!, basic: false }, '198.51.100.1'),
     ).resolves.toMatchObject({ id: clientId })
+  })
+
+  it('writes no throttle counter for a right secret once its address is known, and still forgets failures', async () => {
+    const t = await build()
+    const { clients } = t.services
+    const { client, secret } = await clients.add({ name: 'api', confidential: true }, TEST_ACTOR)
+    const clientId = client.client_id
+    const updates = vi.spyOn(t.store, 'updateThrottles')
+    const right = () => clients.authenticate({ clientId, secret: secret!, basic: false }, IP)
+    // The first success marks the address as known (two updates, as a login's); later ones only read.
+    await right()
+    expect(updates).toHaveBeenCalledTimes(2)
+    for (let i = 0; i < 5; i++) await right()
+    expect(updates).toHaveBeenCalledTimes(2)
+    // Failures are counted at once, and the next success forgets them, so 4 more fit before the limit.
+    for (let i = 0; i < 4; i++)
+      await expect(
+        clients.authenticate({ clientId, secret: `guess-${i}`, basic: false }, IP),
+      ).rejects.toBeInstanceOf(InvalidClient)
+    expect(updates).toHaveBeenCalledTimes(6)
+    await right()
+    expect(updates).toHaveBeenCalledTimes(8)
+    for (let i = 0; i < 5; i++)
+      await expect(
+        clients.authenticate({ clientId, secret: `guess-${i}`, basic: false }, IP),
+      ).rejects.toBeInstanceOf(InvalidClient)
+    await expect(right()).rejects.toBeInstanceOf(Throttled)
   })
 })
 

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import * as argon2 from '@node-rs/argon2'
 import * as bcrypt from '@node-rs/bcrypt'
+import { Secret, TOTP } from 'otpauth'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { InvalidCredentials } from '../../../src/errors.js'
@@ -67,6 +68,61 @@ describe('the password pipeline', () => {
       )
       expect(performance.now() - started).toBeGreaterThanOrEqual(299)
     }
+  })
+})
+
+describe('only failures wait for the floor', () => {
+  it('answers a correct password once it is verified, a wrong one and an unknown user at the floor', async () => {
+    const t = await build()
+    await t.addUser({ username: 'alice', password: 'alice-password' })
+    const check = pipeline(t, 1_000)
+    const timed = async (attempt: Promise<unknown>) => {
+      const started = performance.now()
+      await attempt.catch((error: unknown) => expect(error).toBeInstanceOf(InvalidCredentials))
+      return performance.now() - started
+    }
+    expect(await timed(check('alice', 'alice-password', '203.0.113.1'))).toBeLessThan(500)
+    expect(await timed(check('alice', 'wrong-password', '203.0.113.1'))).toBeGreaterThanOrEqual(999)
+    expect(await timed(check('nobody', 'wrong-password', '203.0.113.1'))).toBeGreaterThanOrEqual(
+      999,
+    )
+  })
+
+  it('answers a correct login over POST /token without the bcrypt-sized floor of a migrated database', async () => {
+    const t = await build({ env: { LOGIN_MIN_DURATION_MS: '1000' } })
+    await t.store.createUser({
+      username: 'johndoe',
+      hashedPassword: await bcrypt.hash('bcrypt-password', 4),
+    })
+    await t.addUser({ username: 'alice', password: 'alice-password' })
+    const timedLogin = async (username: string, password: string) => {
+      const started = performance.now()
+      const status = await login(t, username, password)
+      return { status, ms: performance.now() - started }
+    }
+    const correct = await timedLogin('alice', 'alice-password')
+    expect(correct.status).toBe(200)
+    expect(correct.ms).toBeLessThan(500)
+    // mfa_required follows a proven password too: it goes out as soon as the mfa_token is made.
+    await t.addUser({ username: 'totp', password: 'totp-password' })
+    const holder = {
+      name: 'totp',
+      ip: null,
+      userAgent: null,
+      userId: (await t.store.findUserByUsername('totp'))!.id,
+    }
+    const { secret } = await t.services.mfa.startTotp(holder)
+    await t.services.mfa.confirmTotp(
+      holder,
+      'none',
+      TOTP.generate({ secret: Secret.fromBase32(secret) }),
+    )
+    const secondStep = await timedLogin('totp', 'totp-password')
+    expect(secondStep.status).toBe(403)
+    expect(secondStep.ms).toBeLessThan(500)
+    const wrong = await timedLogin('alice', 'wrong-password')
+    expect(wrong.status).toBe(401)
+    expect(wrong.ms).toBeGreaterThanOrEqual(999)
   })
 })
 

@@ -116,6 +116,37 @@ describe('the login throttle', () => {
     expect(await refusedFor(throttle, 'bob', IP)).toBe(60)
   })
 
+  it('admits a proven attempt as reserve and success would, writing only when that changes something', async () => {
+    const store = (await build()).store
+    const { throttle } = await throttleOn({ store })
+    const updates = vi.spyOn(store, 'updateThrottles')
+    // The first marks the address as known: written, as a login's success.
+    await throttle.admitProven('client:api', IP)
+    expect(updates).toHaveBeenCalledTimes(2)
+    await throttle.admitProven('client:api', IP)
+    expect(updates).toHaveBeenCalledTimes(2)
+    // A day later the mark is renewed, once.
+    later(86_400_000 + 1)
+    await throttle.admitProven('client:api', IP)
+    await throttle.admitProven('client:api', IP)
+    expect(updates).toHaveBeenCalledTimes(4)
+    // Failures of the pair are forgotten: the whole limit again afterwards.
+    await fail(throttle, 'client:api', IP, 2)
+    await throttle.admitProven('client:api', IP)
+    await fail(throttle, 'client:api', IP, 3)
+    expect(await refusedFor(throttle, 'client:api', IP)).toBe(60)
+    // Refused while the pair is, like any attempt.
+    await expect(throttle.admitProven('client:api', IP)).rejects.toBeInstanceOf(Throttled)
+    // And while the address is refused over all usernames.
+    await fail(throttle, 'someone', '198.51.100.9', 3)
+    await fail(throttle, 'another', '198.51.100.9', 3)
+    await fail(throttle, 'a-third', '198.51.100.9', 3)
+    await fail(throttle, 'a-fourth', '198.51.100.9', 1)
+    await expect(throttle.admitProven('someone-else', '198.51.100.9')).rejects.toBeInstanceOf(
+      Throttled,
+    )
+  })
+
   it('refuses an address past its limit over all usernames', async () => {
     const { throttle } = await throttleOn()
     for (let i = 0; i < 10; i++) await fail(throttle, `user-${i}`, IP)
@@ -191,6 +222,9 @@ describe('the login throttle', () => {
       async updateThrottles() {
         throw new ThrottleUnavailable('the counters are away')
       },
+      async readThrottles() {
+        throw new ThrottleUnavailable('the counters are away')
+      },
     }
 
     it('refuses attempts in the closed mode', async () => {
@@ -211,6 +245,9 @@ describe('the login throttle', () => {
     it('fails on anything but unavailable counters, in either mode', async () => {
       const broken: ThrottleStore = {
         async updateThrottles() {
+          throw new Error('a bug')
+        },
+        async readThrottles() {
           throw new Error('a bug')
         },
       }

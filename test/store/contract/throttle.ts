@@ -48,6 +48,30 @@ export function throttleContract(name: string, open: () => Promise<ThrottleStore
       expect(await read([a, b])).toEqual([undefined, 20])
     })
 
+    it('reads counters without writing them: absent and expired ones as undefined', async () => {
+      const store = await open()
+      const [a, b, c] = [`a-${Math.random()}`, `b-${Math.random()}`, `c-${Math.random()}`]
+      const state = (expiresAt: number): ThrottleState => ({
+        count: 2,
+        windowStart: 1,
+        blockedUntil: 0,
+        strikes: 1,
+        expiresAt,
+      })
+      const live = state(Date.now() + HOUR)
+      await store.updateThrottles([a, b], () => ({
+        states: [live, state(Date.now() + 1)],
+        result: undefined,
+      }))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      expect(await store.readThrottles([c, a, b])).toEqual([undefined, live, undefined])
+      expect(await store.readThrottles([c])).toEqual([undefined])
+      // Reading created nothing: the update still finds no counter under c.
+      expect(
+        await store.updateThrottles([c], ([found]) => ({ states: [null], result: found })),
+      ).toBe(undefined)
+    })
+
     it('updates throttle counters atomically, and forgets them on request or expiry', async () => {
       const store = await open()
       const k = `k-${Math.random()}`
