@@ -5,6 +5,7 @@ import { GatehouseError } from '../../errors.js'
 import type { AccessTokenClaims } from '../../security/tokens.js'
 import type { Store } from '../../store/contract.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { usableScopes } from '../scopes/usable-scopes.js'
 import { hashRefreshToken } from '../sessions/sessions.js'
 
 export interface IntrospectionAnswer {
@@ -74,13 +75,18 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     if (owner.session.revokedAt !== null || owner.session.expiresAt <= Date.now()) return INACTIVE
     const user = await store.findUserById(owner.user.id)
     if (!user) return INACTIVE
-    const held = scopes.granted(user)
+    // Bounded as on the protected routes: the session's grant, its client and the user now.
+    const scope = usableScopes(claims.scope, [
+      owner.session.scope,
+      owner.session.clientScopes,
+      scopes.granted(user),
+    ])
     return {
       active: true,
       sub: claims.sub,
       username: claims.sub,
       sid: claims.sid,
-      scope: claims.scope.filter((name) => held.includes(name)).join(' '),
+      scope: scope.join(' '),
       ...(claims.clientId === undefined ? {} : { client_id: claims.clientId }),
       ...common,
     }
@@ -99,14 +105,16 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     if (!live) return INACTIVE
     const user = await store.findUserById(session.userId)
     if (!user || user.disabled) return INACTIVE
-    const held = scopes.granted(user)
+    const client = session.clientId === null ? undefined : await store.findClient(session.clientId)
+    if (session.clientId !== null && !client) return INACTIVE
+    const scope = usableScopes(session.scope, [client?.scopes ?? null, scopes.granted(user)])
     return {
       active: true,
       token_type: 'refresh_token',
       sub: user.username,
       username: user.username,
       sid: session.id,
-      scope: session.scope.filter((name) => held.includes(name)).join(' '),
+      scope: scope.join(' '),
       ...(session.clientId === null ? {} : { client_id: session.clientId }),
       exp: seconds(Math.min(session.expiresAt, session.lastUsedAt + idleMs)),
       iat: seconds(row.issuedAt),

@@ -156,7 +156,13 @@ describe('token-owner cache', () => {
               scopes: null,
               emailVerified: null,
             },
-            session: { revokedAt: null, expiresAt: Date.now() + 60_000 },
+            session: {
+              revokedAt: null,
+              expiresAt: Date.now() + 60_000,
+              scope: ['me'],
+              clientId: null,
+              clientScopes: null,
+            },
           }
         },
         async subscribeChanges() {
