@@ -39,7 +39,10 @@ export function registerClientCommands(program: Command, cli: CliContext): void 
       '--grants <list>',
       `grant types it may use, comma-separated: ${registrableGrantTypes().join(', ')}`,
     )
-    .option('--scopes <list>', 'scopes it may ask for, space-separated (default DEFAULT_SCOPES)')
+    .option(
+      '--scopes <list>',
+      'scopes it may ask for, space-separated (default DEFAULT_SCOPES; none for client_credentials)',
+    )
     .option('--json', 'print one JSON object with client_id and client_secret')
     .action(async (name: string, options: AddOptions) => {
       await cli.withServices(async (services) => {

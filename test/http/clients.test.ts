@@ -205,6 +205,26 @@ describe('grant_type=client_credentials', () => {
     expect(me.statusCode).toBe(401)
   })
 
+  it('gives a client registered for it no scopes unless it was given some', async () => {
+    const t = await withClients()
+    const { client, secret } = await t.services.clients.add(
+      { name: 'worker', confidential: true, grants: ['client_credentials'] },
+      TEST_ACTOR,
+    )
+    expect(client.scopes).toEqual([])
+    const answer = await t.token(
+      { grant_type: 'client_credentials' },
+      basic(client.client_id, secret!),
+    )
+    expect(answer.statusCode).toBe(200)
+    expect(answer.json()).toMatchObject({ scope: '' })
+    const wider = await t.token(
+      { grant_type: 'client_credentials', scope: 'me' },
+      basic(client.client_id, secret!),
+    )
+    expect(wider.json()).toMatchObject({ error: 'invalid_scope' })
+  })
+
   it('refuses clients without the grant, public clients and requests naming no client', async () => {
     const t = await withClients()
     const web = await t.token({ grant_type: 'client_credentials' }, basic(t.web.id, t.web.secret))

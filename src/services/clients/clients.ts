@@ -57,7 +57,7 @@ export interface NewClient {
   confidential?: boolean
   /** Defaults to the grants whose rule says `byDefault` (password and refresh_token). */
   grants?: string[]
-  /** Defaults to DEFAULT_SCOPES. */
+  /** Defaults to DEFAULT_SCOPES, or to none for a client registered for client_credentials. */
   scopes?: string[]
 }
 
@@ -257,7 +257,10 @@ export function createClients(deps: ClientsDeps): Clients {
       const confidentialOnly = grants.find((grant) => rules.get(grant)?.confidentialOnly)
       if (confidentialOnly !== undefined && !confidential)
         throw new InvalidInput(`Only a confidential client may use ${confidentialOnly}`)
-      const granted = [...new Set(input.scopes ?? deps.defaultScopes)]
+      // A client acting for itself holds what it is given and nothing more: the user scopes a login
+      // defaults to (DEFAULT_SCOPES) are not a service's to hold.
+      const byDefault = grants.includes('client_credentials') ? [] : deps.defaultScopes
+      const granted = [...new Set(input.scopes ?? byDefault)]
       try {
         scopes.checkKnown(granted)
       } catch (error) {
