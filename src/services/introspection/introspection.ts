@@ -22,7 +22,12 @@ export interface IntrospectionAnswer {
   sid?: string
 }
 
-export type Introspect = (token: string, hint?: string) => Promise<IntrospectionAnswer>
+/** `caller`: the client_id of the authenticated client asking (RFC 7662 §2.1). */
+export type Introspect = (
+  token: string,
+  hint: string | undefined,
+  caller: string,
+) => Promise<IntrospectionAnswer>
 
 export interface IntrospectionDeps {
   store: Pick<Store, 'findTokenOwner' | 'findUserById' | 'findRefreshToken' | 'findClient'>
@@ -92,10 +97,16 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     }
   }
 
-  const refreshToken = async (token: string): Promise<IntrospectionAnswer | undefined> => {
+  const refreshToken = async (
+    token: string,
+    caller: string,
+  ): Promise<IntrospectionAnswer | undefined> => {
     const found = await store.findRefreshToken(hashRefreshToken(token))
     if (!found) return undefined
     const { token: row, session } = found
+    // A refresh token is a secret between its client and Gatehouse (RFC 6749 §10.4): no other party
+    // learns whether it is live or whose it is, and one issued to no client belongs to no caller.
+    if (session.clientId !== caller) return INACTIVE
     const now = Date.now()
     const live =
       row.spentAt === null &&
@@ -123,12 +134,12 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     }
   }
 
-  return async (token, hint) => {
+  return async (token, hint, caller) => {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return INACTIVE
     // A JWT has dots, a refresh token (base64url) none; the hint only orders the look-ups (RFC 7662 §2.1).
     const looksLikeJwt = token.includes('.')
     if (!looksLikeJwt || hint === 'refresh_token') {
-      const answer = await refreshToken(token)
+      const answer = await refreshToken(token, caller)
       if (answer) return answer
     }
     return looksLikeJwt ? accessToken(token) : INACTIVE
