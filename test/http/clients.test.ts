@@ -277,6 +277,24 @@ describe('the admin API for clients', () => {
       client_secret: string
     }>()
     expect(secret).toMatch(/^[\w-]{43}$/)
+    expect(created.json()).toMatchObject({ resource: null })
+    const resourceServer = (resource: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/admin/clients',
+        headers: admin,
+        payload: { name: 'orders', confidential: true, resource },
+      })
+    const orders = await resourceServer('https://orders.example/api')
+    expect(orders.statusCode).toBe(201)
+    expect(orders.json()).toMatchObject({
+      resource: 'https://orders.example/api',
+      scopes: ['me', 'items'],
+    })
+    expect((await resourceServer('https://orders.example/api')).statusCode).toBe(400)
+    expect((await resourceServer('https://orders.example/api#x')).statusCode).toBe(400)
+    expect((await resourceServer('orders')).statusCode).toBe(400)
+    await t.services.clients.remove(orders.json<{ client_id: string }>().client_id, TEST_ACTOR)
     const listed = await t.app.inject({ url: '/admin/clients', headers: admin })
     expect(listed.json()).toHaveLength(4)
     expect(listed.body).not.toContain(secret)

@@ -20,6 +20,7 @@ export function sessionContract(
         secretHash: null,
         grants: ['password'],
         scopes: ['me'],
+        resource: null,
         createdAt: Date.now(),
       })
       await store.createSession({ ...newSession(alice.id, 's1', 'r1'), clientId: 'web' })
