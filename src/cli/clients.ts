@@ -10,6 +10,7 @@ interface AddOptions {
   confidential?: boolean
   grants?: string
   scopes?: string
+  resource?: string
   json?: boolean
 }
 
@@ -23,6 +24,7 @@ function describe(client: ClientView): string {
     `type:         ${client.confidential ? 'confidential' : 'public'}`,
     `grants:       ${client.grants.join(' ')}`,
     `scopes:       ${client.scopes.join(' ')}`,
+    ...(client.resource === null ? [] : [`resource:     ${printable(client.resource)}`]),
     `created:      ${client.created_at}`,
   ].join('\n')
 }
@@ -39,7 +41,14 @@ export function registerClientCommands(program: Command, cli: CliContext): void 
       '--grants <list>',
       `grant types it may use, comma-separated: ${registrableGrantTypes().join(', ')}`,
     )
-    .option('--scopes <list>', 'scopes it may ask for, space-separated (default DEFAULT_SCOPES)')
+    .option(
+      '--scopes <list>',
+      'scopes it may ask for, space-separated (default DEFAULT_SCOPES; none for client_credentials)',
+    )
+    .option(
+      '--resource <uri>',
+      'register it as the resource server of this absolute URI (RFC 8707); confidential only',
+    )
     .option('--json', 'print one JSON object with client_id and client_secret')
     .action(async (name: string, options: AddOptions) => {
       await cli.withServices(async (services) => {
@@ -49,6 +58,7 @@ export function registerClientCommands(program: Command, cli: CliContext): void 
             confidential: options.confidential,
             grants: options.grants === undefined ? undefined : words(options.grants, /[\s,]+/),
             scopes: options.scopes === undefined ? undefined : words(options.scopes, /[\s,]+/),
+            resource: options.resource,
           },
           actor,
         )

@@ -57,6 +57,33 @@ describe('gatehouse clients', () => {
     expect(listed.stdout).not.toContain(printed.client_secret)
   })
 
+  it('registers a confidential client as the resource server of a URI, once per URI', async () => {
+    const dir = tempDir()
+    const args = ['clients', 'add', 'orders', '--confidential', '--resource']
+    const added = await gatehouse(dir, [...args, 'https://orders.example', '--json'])
+    expect(added).toMatchObject({ code: 0, stderr: '' })
+    const printed = JSON.parse(added.stdout) as { client_id: string }
+    expect(printed).toMatchObject({ resource: 'https://orders.example' })
+    const shown = await gatehouse(dir, ['clients', 'show', printed.client_id])
+    expect(shown.stdout).toContain('resource:     https://orders.example')
+    const again = await gatehouse(dir, [...args, 'https://orders.example'])
+    expect(again.code).not.toBe(0)
+    expect(again.stderr).toContain('Another client is the resource server of')
+    for (const bad of ['orders.example', '/orders', 'https://orders.example/#x']) {
+      const refused = await gatehouse(dir, [...args, bad])
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toMatch(/absolute URI|fragment/)
+    }
+    const publicClient = await gatehouse(dir, [
+      'clients',
+      'add',
+      'x',
+      '--resource',
+      'https://x.example',
+    ])
+    expect(publicClient.stderr).toContain('confidential')
+  })
+
   it('rotates a secret, removes a client, and refuses unknown grants and public client_credentials', async () => {
     const dir = tempDir()
     const added = JSON.parse(

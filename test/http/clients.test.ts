@@ -205,6 +205,26 @@ describe('grant_type=client_credentials', () => {
     expect(me.statusCode).toBe(401)
   })
 
+  it('gives a client registered for it no scopes unless it was given some', async () => {
+    const t = await withClients()
+    const { client, secret } = await t.services.clients.add(
+      { name: 'worker', confidential: true, grants: ['client_credentials'] },
+      TEST_ACTOR,
+    )
+    expect(client.scopes).toEqual([])
+    const answer = await t.token(
+      { grant_type: 'client_credentials' },
+      basic(client.client_id, secret!),
+    )
+    expect(answer.statusCode).toBe(200)
+    expect(answer.json()).toMatchObject({ scope: '' })
+    const wider = await t.token(
+      { grant_type: 'client_credentials', scope: 'me' },
+      basic(client.client_id, secret!),
+    )
+    expect(wider.json()).toMatchObject({ error: 'invalid_scope' })
+  })
+
   it('refuses clients without the grant, public clients and requests naming no client', async () => {
     const t = await withClients()
     const web = await t.token({ grant_type: 'client_credentials' }, basic(t.web.id, t.web.secret))
@@ -257,6 +277,24 @@ describe('the admin API for clients', () => {
       client_secret: string
     }>()
     expect(secret).toMatch(/^[\w-]{43}$/)
+    expect(created.json()).toMatchObject({ resource: null })
+    const resourceServer = (resource: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/admin/clients',
+        headers: admin,
+        payload: { name: 'orders', confidential: true, resource },
+      })
+    const orders = await resourceServer('https://orders.example/api')
+    expect(orders.statusCode).toBe(201)
+    expect(orders.json()).toMatchObject({
+      resource: 'https://orders.example/api',
+      scopes: ['me', 'items'],
+    })
+    expect((await resourceServer('https://orders.example/api')).statusCode).toBe(400)
+    expect((await resourceServer('https://orders.example/api#x')).statusCode).toBe(400)
+    expect((await resourceServer('orders')).statusCode).toBe(400)
+    await t.services.clients.remove(orders.json<{ client_id: string }>().client_id, TEST_ACTOR)
     const listed = await t.app.inject({ url: '/admin/clients', headers: admin })
     expect(listed.json()).toHaveLength(4)
     expect(listed.body).not.toContain(secret)

@@ -13,7 +13,10 @@ async function setUp(databaseUrl?: string) {
     TEST_ACTOR,
   )
   const spa = await t.services.clients.add({ name: 'spa' }, TEST_ACTOR)
+  // The app users log in through: their refresh tokens are its own, and only it may introspect them.
+  const web = await t.services.clients.add({ name: 'web', confidential: true }, TEST_ACTOR)
   const auth = basic(rs.client.client_id, rs.secret!)
+  const webAuth = basic(web.client.client_id, web.secret!)
   const introspect = async (token: string, authorization = auth, hint?: string) => {
     const response = await t.app.inject({
       method: 'POST',
@@ -26,14 +29,19 @@ async function setUp(databaseUrl?: string) {
     })
     return response
   }
-  const login = async () =>
-    (
-      await t.app.inject(tokenRequest({ username: 'alice', password: 'correct horse battery' }))
+  const login = async (authorization: string | null = webAuth) => {
+    const request = tokenRequest({ username: 'alice', password: 'correct horse battery' })
+    return (
+      await t.app.inject({
+        ...request,
+        headers: { ...request.headers, ...(authorization ? { authorization } : {}) },
+      })
     ).json<{
       access_token: string
       refresh_token: string
     }>()
-  return { ...t, rs, spa, auth, introspect, login }
+  }
+  return { ...t, rs, spa, web, auth, webAuth, introspect, login }
 }
 
 function introspectionCases(name: string, databaseUrl: () => Promise<string | undefined>) {
@@ -55,12 +63,15 @@ function introspectionCases(name: string, databaseUrl: () => Promise<string | un
       })
       expect(body.sid).toEqual(expect.any(String))
       expect(body.exp).toBeGreaterThan(Date.now() / 1000)
-      const refresh = (await t.introspect(tokens.refresh_token)).json<Record<string, unknown>>()
+      const refresh = (await t.introspect(tokens.refresh_token, t.webAuth)).json<
+        Record<string, unknown>
+      >()
       expect(refresh).toMatchObject({
         active: true,
         sub: 'alice',
         sid: body.sid,
         token_type: 'refresh_token',
+        client_id: t.web.client.client_id,
       })
 
       await t.services.accounts.setScopes('alice', ['me'], TEST_ACTOR)
@@ -70,7 +81,9 @@ function introspectionCases(name: string, databaseUrl: () => Promise<string | un
       })
       await t.services.sessions.revokeToken(tokens.refresh_token)
       expect((await t.introspect(tokens.access_token)).json()).toEqual({ active: false })
-      expect((await t.introspect(tokens.refresh_token)).json()).toEqual({ active: false })
+      expect((await t.introspect(tokens.refresh_token, t.webAuth)).json()).toEqual({
+        active: false,
+      })
     })
 
     it('shows a disabled user’s tokens inactive at once', async () => {
@@ -78,7 +91,27 @@ function introspectionCases(name: string, databaseUrl: () => Promise<string | un
       const tokens = await t.login()
       await t.services.accounts.setDisabled('alice', true, TEST_ACTOR)
       expect((await t.introspect(tokens.access_token)).json()).toEqual({ active: false })
-      expect((await t.introspect(tokens.refresh_token, t.auth, 'refresh_token')).json()).toEqual({
+      expect((await t.introspect(tokens.refresh_token, t.webAuth, 'refresh_token')).json()).toEqual(
+        {
+          active: false,
+        },
+      )
+    })
+
+    it('describes a refresh token only to the client it was issued to', async () => {
+      const t = await setUp(await databaseUrl())
+      const tokens = await t.login()
+      for (const hint of [undefined, 'refresh_token']) {
+        expect((await t.introspect(tokens.refresh_token, t.auth, hint)).json()).toEqual({
+          active: false,
+        })
+        expect((await t.introspect(tokens.refresh_token, t.webAuth, hint)).json()).toMatchObject({
+          active: true,
+        })
+      }
+      // One issued to no client belongs to no caller.
+      const anonymous = await t.login(null)
+      expect((await t.introspect(anonymous.refresh_token, t.webAuth)).json()).toEqual({
         active: false,
       })
     })

@@ -1,6 +1,7 @@
 // Scopes (FastAPI's "OAuth2 scopes" chapter; RFC 6749 §3.3, RFC 6750 §3.1).
+import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { build, tokenRequest, type TestApp } from '../helper.js'
+import { build, TEST_ACTOR, TEST_SECRET, tokenRequest, type TestApp } from '../helper.js'
 
 async function withAlice(env: Record<string, string> = {}): Promise<TestApp> {
   const t = await build({ env })
@@ -122,5 +123,92 @@ describe('scopes', () => {
     await expect(build({ env: { DEFAULT_SCOPES: 'me nope' } })).rejects.toThrow(
       /DEFAULT_SCOPES: 'nope'/,
     )
+  })
+})
+
+describe('scopes bounded by the grant', () => {
+  /** The token, signed again (with the deployment's key) claiming `scope`: what a leaked key could mint. */
+  const resigned = (accessToken: string, scope: string): string => {
+    const [header, payload] = accessToken.split('.') as [string, string]
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >
+    const body = Buffer.from(JSON.stringify({ ...claims, scope })).toString('base64url')
+    const signature = createHmac('sha256', TEST_SECRET).update(`${header}.${body}`).digest()
+    return `${header}.${body}.${signature.toString('base64url')}`
+  }
+
+  async function adminThroughClient(clientScopes: string[]) {
+    const t = await build()
+    await t.addUser({
+      username: 'root',
+      password: 'root-password',
+      scopes: ['me', 'items', 'admin'],
+    })
+    const { client } = await t.services.clients.add(
+      { name: 'web', scopes: clientScopes },
+      TEST_ACTOR,
+    )
+    const response = await t.app.inject(
+      tokenRequest({ username: 'root', password: 'root-password', client_id: client.client_id }),
+    )
+    expect(response.statusCode).toBe(200)
+    return { t, accessToken: response.json<{ access_token: string }>().access_token }
+  }
+
+  const adminUsers = (t: TestApp, accessToken: string) =>
+    t.app.inject({
+      method: 'GET',
+      url: '/admin/users',
+      headers: { authorization: `Bearer ${accessToken}` },
+    })
+
+  it('refuse a scope a token claims beyond what its session’s client may have', async () => {
+    const { t, accessToken } = await adminThroughClient(['me', 'items'])
+    expect(claimsOf(accessToken).scope).toBe('me items')
+    const forged = resigned(accessToken, 'me items admin')
+    const response = await adminUsers(t, forged)
+    expect(response.statusCode).toBe(403)
+    expect(response.headers['www-authenticate']).toContain('insufficient_scope')
+    // The scopes it was given still work.
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/users/me/',
+      headers: { authorization: `Bearer ${forged}` },
+    })
+    expect(me.statusCode).toBe(200)
+  })
+
+  it('refuse a scope a token claims beyond what its session was granted', async () => {
+    const t = await build()
+    await t.addUser({
+      username: 'root',
+      password: 'root-password',
+      scopes: ['me', 'items', 'admin'],
+    })
+    const response = await t.app.inject(
+      tokenRequest({ username: 'root', password: 'root-password', scope: 'me' }),
+    )
+    const forged = resigned(response.json<{ access_token: string }>().access_token, 'me admin')
+    expect((await adminUsers(t, forged)).statusCode).toBe(403)
+  })
+
+  it('show in introspection only the scopes the session and its client allow', async () => {
+    const { t, accessToken } = await adminThroughClient(['me', 'items'])
+    const rs = await t.services.clients.add(
+      { name: 'orders', confidential: true, grants: ['client_credentials'], scopes: [] },
+      TEST_ACTOR,
+    )
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/introspect',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${rs.client.client_id}:${rs.secret!}`).toString('base64')}`,
+      },
+      payload: new URLSearchParams({ token: resigned(accessToken, 'me items admin') }).toString(),
+    })
+    expect(response.json()).toMatchObject({ active: true, scope: 'me items' })
   })
 })

@@ -16,6 +16,9 @@ const ClientSchema = Type.Object({
   confidential: Type.Boolean(),
   grants: Type.Array(Type.String()),
   scopes: Type.Array(Type.String()),
+  resource: Type.Union([Type.String(), Type.Null()], {
+    description: 'The resource URI it serves as a resource server (RFC 8707); null if none',
+  }),
   created_at: Type.String({ format: 'date-time' }),
 })
 
@@ -32,6 +35,14 @@ const newClientSchema = (registrable: readonly string[]) =>
       ),
       scopes: Type.Optional(
         Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
+      ),
+      resource: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 512,
+          description:
+            'Registers a confidential client as the resource server of this absolute URI (no fragment; unique)',
+        }),
       ),
     },
     { additionalProperties: false },

@@ -92,7 +92,7 @@ export function tokenRoutes(
         schema: {
           summary: 'Introspect a token (RFC 7662), for confidential clients',
           description:
-            'Whether an access or refresh token is live now (its session, user and scopes as they are at this moment), and what it stands for. The caller authenticates as a registered confidential client (HTTP Basic or `client_id` + `client_secret`). Anything that is not a live token answers `{"active": false}`.',
+            'Whether an access or refresh token is live now (its session, user and scopes as they are at this moment), and what it stands for. The caller authenticates as a registered confidential client (HTTP Basic or `client_id` + `client_secret`). A refresh token is described only to the client it was issued to. Anything that is not a live token answers `{"active": false}`.',
           tags: ['auth'],
           consumes: [FORM_CONTENT_TYPE],
           body: IntrospectFormSchema,
@@ -105,9 +105,9 @@ export function tokenRoutes(
         },
       },
       async (request) => {
-        await clients.requireConfidential(presentedClientOf(request), request.ip)
+        const caller = await clients.requireConfidential(presentedClientOf(request), request.ip)
         const hint = request.body.token_type_hint
-        return introspect(requiredParameter(request.body, 'token'), hint)
+        return introspect(requiredParameter(request.body, 'token'), hint, caller.id)
       },
     )
   }

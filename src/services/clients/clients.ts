@@ -18,6 +18,7 @@ import type { ScopeCatalog } from '../scopes/scopes.js'
 import { auditEvent, type ClientAdminAction } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { AuthenticatedClient } from '../shared/authenticated-client.js'
+import { checkResourceUri } from './resource-uri.js'
 import type { TokenResponse } from '../shared/token-response.js'
 
 /**
@@ -49,6 +50,8 @@ export interface ClientView {
   confidential: boolean
   grants: string[]
   scopes: string[]
+  /** The resource URI it serves (RFC 8707), or null for a client that is no resource server. */
+  resource: string | null
   created_at: string
 }
 
@@ -57,8 +60,10 @@ export interface NewClient {
   confidential?: boolean
   /** Defaults to the grants whose rule says `byDefault` (password and refresh_token). */
   grants?: string[]
-  /** Defaults to DEFAULT_SCOPES. */
+  /** Defaults to DEFAULT_SCOPES, or to none for a client registered for client_credentials. */
   scopes?: string[]
+  /** Registers it as the resource server of this URI (RFC 8707); confidential clients only. */
+  resource?: string
 }
 
 /** The client credentials a request carried, as the HTTP layer read them. */
@@ -164,6 +169,7 @@ function toView(client: ClientRecord): ClientView {
     confidential: client.confidential,
     grants: client.grants,
     scopes: client.scopes,
+    resource: client.resource,
     created_at: new Date(client.createdAt).toISOString(),
   }
 }
@@ -265,13 +271,23 @@ export function createClients(deps: ClientsDeps): Clients {
       const confidentialOnly = grants.find((grant) => rules.get(grant)?.confidentialOnly)
       if (confidentialOnly !== undefined && !confidential)
         throw new InvalidInput(`Only a confidential client may use ${confidentialOnly}`)
-      const granted = [...new Set(input.scopes ?? deps.defaultScopes)]
+      // A client acting for itself holds what it is given and nothing more: the user scopes a login
+      // defaults to (DEFAULT_SCOPES) are not a service's to hold.
+      const byDefault = grants.includes('client_credentials') ? [] : deps.defaultScopes
+      const granted = [...new Set(input.scopes ?? byDefault)]
       try {
         scopes.checkKnown(granted)
       } catch (error) {
         if (error instanceof InvalidScope) throw new InvalidInput(error.message)
         throw error
       }
+      const resource = input.resource === undefined ? null : checkResourceUri(input.resource)
+      // A resource server authenticates to introspect and to follow the revocation stream.
+      if (resource !== null && !confidential)
+        throw new InvalidInput('Only a confidential client may be a resource server')
+      // The unique index refuses a second one too; asking first gives the operator a clear answer.
+      if (resource !== null && (await store.listClients()).some((c) => c.resource === resource))
+        throw new InvalidInput(`Another client is the resource server of ${resource}`)
       const secret = confidential ? newSecret() : undefined
       const record: ClientRecord = {
         clientId: `${
@@ -285,6 +301,7 @@ export function createClients(deps: ClientsDeps): Clients {
         secretHash: secret?.hash ?? null,
         grants,
         scopes: granted,
+        resource,
         createdAt: Date.now(),
       }
       await store.createClient(record)

@@ -5,6 +5,7 @@ import { GatehouseError } from '../../errors.js'
 import type { AccessTokenClaims } from '../../security/tokens.js'
 import type { Store } from '../../store/contract.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
+import { usableScopes } from '../scopes/usable-scopes.js'
 import { hashRefreshToken } from '../sessions/sessions.js'
 
 export interface IntrospectionAnswer {
@@ -21,7 +22,12 @@ export interface IntrospectionAnswer {
   sid?: string
 }
 
-export type Introspect = (token: string, hint?: string) => Promise<IntrospectionAnswer>
+/** `caller`: the client_id of the authenticated client asking (RFC 7662 §2.1). */
+export type Introspect = (
+  token: string,
+  hint: string | undefined,
+  caller: string,
+) => Promise<IntrospectionAnswer>
 
 export interface IntrospectionDeps {
   store: Pick<Store, 'findTokenOwner' | 'findUserById' | 'findRefreshToken' | 'findClient'>
@@ -74,22 +80,33 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     if (owner.session.revokedAt !== null || owner.session.expiresAt <= Date.now()) return INACTIVE
     const user = await store.findUserById(owner.user.id)
     if (!user) return INACTIVE
-    const held = scopes.granted(user)
+    // Bounded as on the protected routes: the session's grant, its client and the user now.
+    const scope = usableScopes(claims.scope, [
+      owner.session.scope,
+      owner.session.clientScopes,
+      scopes.granted(user),
+    ])
     return {
       active: true,
       sub: claims.sub,
       username: claims.sub,
       sid: claims.sid,
-      scope: claims.scope.filter((name) => held.includes(name)).join(' '),
+      scope: scope.join(' '),
       ...(claims.clientId === undefined ? {} : { client_id: claims.clientId }),
       ...common,
     }
   }
 
-  const refreshToken = async (token: string): Promise<IntrospectionAnswer | undefined> => {
+  const refreshToken = async (
+    token: string,
+    caller: string,
+  ): Promise<IntrospectionAnswer | undefined> => {
     const found = await store.findRefreshToken(hashRefreshToken(token))
     if (!found) return undefined
     const { token: row, session } = found
+    // A refresh token is a secret between its client and Gatehouse (RFC 6749 §10.4): no other party
+    // learns whether it is live or whose it is, and one issued to no client belongs to no caller.
+    if (session.clientId !== caller) return INACTIVE
     const now = Date.now()
     const live =
       row.spentAt === null &&
@@ -99,14 +116,16 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     if (!live) return INACTIVE
     const user = await store.findUserById(session.userId)
     if (!user || user.disabled) return INACTIVE
-    const held = scopes.granted(user)
+    const client = session.clientId === null ? undefined : await store.findClient(session.clientId)
+    if (session.clientId !== null && !client) return INACTIVE
+    const scope = usableScopes(session.scope, [client?.scopes ?? null, scopes.granted(user)])
     return {
       active: true,
       token_type: 'refresh_token',
       sub: user.username,
       username: user.username,
       sid: session.id,
-      scope: session.scope.filter((name) => held.includes(name)).join(' '),
+      scope: scope.join(' '),
       ...(session.clientId === null ? {} : { client_id: session.clientId }),
       exp: seconds(Math.min(session.expiresAt, session.lastUsedAt + idleMs)),
       iat: seconds(row.issuedAt),
@@ -115,12 +134,12 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     }
   }
 
-  return async (token, hint) => {
+  return async (token, hint, caller) => {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return INACTIVE
     // A JWT has dots, a refresh token (base64url) none; the hint only orders the look-ups (RFC 7662 §2.1).
     const looksLikeJwt = token.includes('.')
     if (!looksLikeJwt || hint === 'refresh_token') {
-      const answer = await refreshToken(token)
+      const answer = await refreshToken(token, caller)
       if (answer) return answer
     }
     return looksLikeJwt ? accessToken(token) : INACTIVE

@@ -1,19 +1,24 @@
 // Bearer token -> the current user as the store holds it now: one owner lookup per request, which also
-// checks the token's session and the scopes the user still holds, so a user disabled, removed, logged
-// out (everywhere) or stripped of a scope loses that access on the next request, at no extra query.
+// checks the token's session and bounds its scopes by what the session was granted, what its client
+// and its user hold now, so a user disabled, removed, logged out (everywhere) or stripped of a scope
+// loses that access on the next request, and a token claiming more than it was given gets no more.
 // The lookup is answered from memory by the token-owner cache when compose puts it in front (see
 // token-owner-cache.ts: the change feed drops what changed, from any process), else by the database.
 import type { Logger } from 'pino'
 import { InactiveUser, InvalidToken, type TokenMismatch } from '../../errors.js'
 import type { AccessTokenClaims } from '../../security/tokens.js'
 import type { SessionStore } from '../../store/contract.js'
+import { usableScopes } from '../scopes/usable-scopes.js'
 import { toPublicUser, type PublicUser } from '../shared/public-user.js'
 
 export interface Principal {
   user: PublicUser
   userId: number
   sessionId: string
-  /** Scopes the token carries that the user still holds: a scope removed since no longer counts. */
+  /**
+   * Scopes the token carries that its session was granted and its client and user still hold: a scope
+   * removed since no longer counts, and one the token claims beyond its grant never did.
+   */
   scopes: readonly string[]
   /** How the token's login was made (RFC 8176 `amr`), e.g. ['pwd', 'otp']. */
   amr: readonly string[]
@@ -64,11 +69,13 @@ export function createCurrentUserResolver(deps: {
     // The tutorial's answer for a disabled user; their sessions are not even looked at.
     if (user.disabled) throw new InactiveUser()
     if (session.revokedAt !== null || session.expiresAt <= Date.now()) throw new InvalidToken()
-    // The token says what was granted at login; the user row, read anyway, says what still is.
-    const held = user.scopes ?? defaultScopes
-    const scopes = claims.scope.every((scope) => held.includes(scope))
-      ? claims.scope
-      : claims.scope.filter((scope) => held.includes(scope))
+    // The session says what was granted at login; the client and user rows, read in the same
+    // lookup, say what still is. The token's own claim is never trusted beyond them.
+    const scopes = usableScopes(claims.scope, [
+      session.scope,
+      session.clientScopes,
+      user.scopes ?? defaultScopes,
+    ])
     return {
       user: toPublicUser(user),
       userId: user.id,

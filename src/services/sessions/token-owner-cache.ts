@@ -1,7 +1,8 @@
 // The token owners this instance has seen, kept in memory so that a protected request in steady state
 // costs no database query, and dropped the moment the change feed says their session or user changed
-// (whoever changed it: another instance, the CLI, the FastAPI app). Memory is trusted only while the
-// feed is live: from a gap until it has reconnected and caught up, every lookup reads the database.
+// or the client it was opened through changed (whoever changed it: another instance, the CLI, the
+// FastAPI app). Memory is trusted only while the feed is live: from a gap until it has reconnected and
+// caught up, every lookup reads the database.
 import type { Logger } from 'pino'
 import type { Change, ChangeStore, SessionStore, Store, TokenOwner } from '../../store/contract.js'
 
@@ -53,6 +54,13 @@ export function createTokenOwnerCache(deps: {
     for (const sessionId of sessionsOf.get(userId) ?? []) entries.delete(sessionId)
     sessionsOf.delete(userId)
   }
+  // Client changes are rare (a rotated secret, a removal): a scan beats keeping a second index.
+  const forgetClient = (clientId: string | null): void => {
+    if (clientId === null) return
+    for (const [sessionId, entry] of entries) {
+      if (entry.owner.session.clientId === clientId) forget(sessionId)
+    }
+  }
   const clear = (): void => {
     entries.clear()
     sessionsOf.clear()
@@ -62,6 +70,7 @@ export function createTokenOwnerCache(deps: {
     generation++
     for (const change of changes) {
       if (change.kind === 'session_ended' && change.sessionId !== null) forget(change.sessionId)
+      else if (change.kind === 'client_changed') forgetClient(change.clientId)
       else forgetUser(change.userId)
     }
   }

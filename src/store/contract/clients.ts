@@ -12,6 +12,11 @@ export interface ClientRecord {
   grants: string[]
   /** The scopes it may ask for (and, with client_credentials, holds). */
   scopes: string[]
+  /**
+   * The resource URI it serves as a resource server (RFC 8707: tokens requested for it carry it as
+   * `aud`); null for a client that is none. Unique among clients (the database refuses a second one).
+   */
+  resource: string | null
   createdAt: number
 }
 

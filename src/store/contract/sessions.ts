@@ -30,7 +30,14 @@ export interface TokenOwner {
     UserRecord,
     'id' | 'username' | 'email' | 'fullName' | 'disabled' | 'scopes' | 'emailVerified'
   >
-  session: Pick<SessionRecord, 'revokedAt' | 'expiresAt'>
+  /** With what the session was granted, which bounds every token of it whatever the token says. */
+  session: Pick<SessionRecord, 'revokedAt' | 'expiresAt' | 'scope' | 'clientId'> & {
+    /**
+     * The scopes its client is registered for now (read in the same join): null when the session was
+     * opened without a client, empty when its client is gone.
+     */
+    clientScopes: string[] | null
+  }
 }
 
 export interface NewSession extends Omit<

@@ -8,7 +8,7 @@ export function createPostgresClientStore({ query, transaction }: Database): Cli
   return {
     async createClient(client) {
       await query(
-        `INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        `INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [
           client.clientId,
           client.name,
@@ -17,6 +17,7 @@ export function createPostgresClientStore({ query, transaction }: Database): Cli
           client.grants.join(' '),
           client.scopes.join(' '),
           client.createdAt,
+          client.resource,
         ],
       )
     },

@@ -11,10 +11,11 @@ export interface ClientRow {
   grants: string
   scopes: string
   created_at: number
+  resource: string | null
 }
 
 export const CLIENT_COLUMNS =
-  'client_id, name, confidential, secret_hash, grants, scopes, created_at'
+  'client_id, name, confidential, secret_hash, grants, scopes, created_at, resource'
 
 export function toClientRecord(row: ClientRow): ClientRecord {
   return {
@@ -25,5 +26,6 @@ export function toClientRecord(row: ClientRow): ClientRecord {
     grants: splitScopes(row.grants),
     scopes: splitScopes(row.scopes),
     createdAt: row.created_at,
+    resource: row.resource,
   }
 }

@@ -35,16 +35,24 @@ export interface TokenOwnerRow {
   email_verified: number | boolean | null
   revoked_at: number | null
   expires_at: number
+  session_scope: string
+  session_client_id: string | null
+  client_scopes: string | null
 }
 
 /**
  * The token-owner lookup, with the driver's placeholders for the session id and the username. Starting
  * from the session's primary key and reaching the user by its id costs two B-tree descents fewer than
  * starting from the username: on SQLite about 3 µs instead of 6, on a path every protected request takes.
+ * The session's client (by primary key, only when it has one) comes in the same read: what a token may
+ * do is bounded by what its client may have now, at no extra query.
  */
 export const tokenOwnerQuery = (sessionId: string, username: string): string =>
-  `SELECT u.id, u.username, u.email, u.full_name, u.disabled, u.scopes, u.email_verified, s.revoked_at, s.expires_at
-   FROM gatehouse_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${sessionId} AND u.username = ${username}`
+  `SELECT u.id, u.username, u.email, u.full_name, u.disabled, u.scopes, u.email_verified, s.revoked_at, s.expires_at,
+     s.scope AS session_scope, s.client_id AS session_client_id, c.scopes AS client_scopes
+   FROM gatehouse_sessions s JOIN users u ON u.id = s.user_id
+     LEFT JOIN gatehouse_clients c ON c.client_id = s.client_id
+   WHERE s.id = ${sessionId} AND u.username = ${username}`
 
 /** A session joined as `s`, its columns prefixed so that they sit beside a user's in one row. */
 export const SESSION_COLUMNS = `s.id AS session_id, s.user_id AS session_user_id, s.scope AS session_scope, s.created_at AS session_created_at,
@@ -63,7 +71,14 @@ export function toTokenOwner(row: TokenOwnerRow): TokenOwner {
       scopes: row.scopes === null ? null : splitScopes(row.scopes),
       emailVerified: row.email_verified === null ? null : Boolean(row.email_verified),
     },
-    session: { revokedAt: row.revoked_at, expiresAt: row.expires_at },
+    session: {
+      revokedAt: row.revoked_at,
+      expiresAt: row.expires_at,
+      scope: splitScopes(row.session_scope),
+      clientId: row.session_client_id,
+      // A session opened through a client that is gone may have nothing (its removal revoked it anyway).
+      clientScopes: row.session_client_id === null ? null : splitScopes(row.client_scopes ?? ''),
+    },
   }
 }
 

@@ -6,9 +6,9 @@ import { CLIENT_COLUMNS, toClientRecord, type ClientRow } from '../rows/clients.
 
 export function createSqliteClientStore(db: Database.Database): ClientStore {
   const statements = {
-    insertClient: db.prepare<[string, string, number, string | null, string, string, number]>(
-      `INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insertClient: db.prepare<
+      [string, string, number, string | null, string, string, number, string | null]
+    >(`INSERT INTO gatehouse_clients (${CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     client: db.prepare<[string], ClientRow>(
       `SELECT ${CLIENT_COLUMNS} FROM gatehouse_clients WHERE client_id = ?`,
     ),
@@ -39,6 +39,7 @@ export function createSqliteClientStore(db: Database.Database): ClientStore {
         client.grants.join(' '),
         client.scopes.join(' '),
         client.createdAt,
+        client.resource,
       )
     },
     async findClient(clientId) {

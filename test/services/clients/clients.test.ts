@@ -41,7 +41,8 @@ describe('client registration', () => {
       name: 'Orders service',
       confidential: true,
       grants: ['client_credentials'],
-      scopes: ['me', 'items'],
+      // A service holds only what it is given: not the user scopes a login defaults to.
+      scopes: [],
     })
     expect(added.client.client_id).toMatch(/^orders-service-[0-9a-f]{12}$/)
     const shown = JSON.stringify([await clients.list(), await clients.show(added.client.client_id)])
@@ -239,7 +240,7 @@ describe('the client of a token request', () => {
     const t = await build()
     const { clients } = t.services
     const { client, secret } = await clients.add(
-      { name: 'worker', confidential: true, grants: ['client_credentials'] },
+      { name: 'worker', confidential: true, grants: ['client_credentials'], scopes: ['items'] },
       TEST_ACTOR,
     )
     const presented = { clientId: client.client_id, secret: secret!, basic: true }

@@ -7,7 +7,7 @@ import pg from 'pg'
 import { describe, expect, it, vi } from 'vitest'
 import { createTokenOwnerCache } from '../../../src/services/sessions/token-owner-cache.js'
 import { parseDatabaseUrl } from '../../../src/store/open.js'
-import { build, type TestApp } from '../../helper.js'
+import { build, TEST_ACTOR, tokenRequest, type TestApp } from '../../helper.js'
 import { freshSchema, skipPostgres } from '../../support/postgres.js'
 
 const PASSWORD = 'correct horse battery'
@@ -50,6 +50,33 @@ describe('token-owner cache (SQLite)', () => {
       other.prepare('UPDATE gatehouse_sessions SET revoked_at = ?').run(Date.now())
       await sleep(2)
       expect((await me(t, token)).statusCode).toBe(401)
+    } finally {
+      other.close()
+    }
+  })
+})
+
+describe('token-owner cache and clients (SQLite)', () => {
+  it('bounds a hot session by its client’s scopes as they are after the client row changes', async () => {
+    const t = await build()
+    await t.addUser({ username: 'alice' })
+    const { client } = await t.services.clients.add({ name: 'web' }, TEST_ACTOR)
+    const login = await t.app.inject(
+      tokenRequest({ username: 'alice', password: PASSWORD, client_id: client.client_id }),
+    )
+    const token = login.json<{ access_token: string }>().access_token
+    const items = () =>
+      t.app.inject({ url: '/users/me/items/', headers: { authorization: `Bearer ${token}` } })
+    expect((await items()).statusCode).toBe(200)
+    expect((await items()).statusCode).toBe(200)
+    // Another process narrows the client (as an operator's SQL would): the feed empties the cache.
+    const { filename } = parseDatabaseUrl(t.config.databaseUrl) as { filename: string }
+    const other = new Database(filename)
+    try {
+      other.prepare("UPDATE gatehouse_clients SET scopes = 'me'").run()
+      await sleep(2) // the file is asked at most once a millisecond
+      expect((await items()).statusCode).toBe(403)
+      expect((await me(t, token)).statusCode).toBe(200)
     } finally {
       other.close()
     }
@@ -156,7 +183,13 @@ describe('token-owner cache', () => {
               scopes: null,
               emailVerified: null,
             },
-            session: { revokedAt: null, expiresAt: Date.now() + 60_000 },
+            session: {
+              revokedAt: null,
+              expiresAt: Date.now() + 60_000,
+              scope: ['me'],
+              clientId: null,
+              clientScopes: null,
+            },
           }
         },
         async subscribeChanges() {

@@ -110,6 +110,7 @@ export function changeFeedContract(
         secretHash: 'old-hash',
         grants: ['client_credentials'],
         scopes: ['me'],
+        resource: null,
         createdAt: Date.now(),
       })
       await store.createClient(client('orders'))

@@ -14,6 +14,7 @@ export function clientContract(name: string, open: () => Promise<Store>): void {
         secretHash: 'hash-1',
         grants: ['client_credentials'],
         scopes: ['items', 'orders:read'],
+        resource: 'https://orders.example',
         createdAt: 1_000,
       }
       const spa = {
@@ -22,14 +23,21 @@ export function clientContract(name: string, open: () => Promise<Store>): void {
         name: 'spa',
         confidential: false,
         secretHash: null,
+        resource: null,
       }
       await store.createClient(orders)
       await store.createClient({ ...spa, createdAt: 2_000, grants: ['password', 'refresh_token'] })
       expect(await store.findClient('orders-1')).toEqual(orders)
       expect(await store.findClient('nobody')).toBeUndefined()
+      // One client per resource URI; any number of clients that serve none.
+      await expect(
+        store.createClient({ ...orders, clientId: 'orders-2', secretHash: 'hash-9' }),
+      ).rejects.toThrow()
+      await store.createClient({ ...spa, clientId: 'spa-3', createdAt: 3_000 })
       expect((await store.listClients()).map((client) => client.clientId)).toEqual([
         'orders-1',
         'spa-2',
+        'spa-3',
       ])
       expect(await store.setClientSecret('orders-1', 'hash-2')).toBe(true)
       expect((await store.findClient('orders-1'))?.secretHash).toBe('hash-2')
@@ -50,6 +58,7 @@ export function clientContract(name: string, open: () => Promise<Store>): void {
         secretHash: null,
         grants: ['password', 'refresh_token'],
         scopes: ['items'],
+        resource: null,
         createdAt: 1_000,
       })
       const now = Date.now()

@@ -10,6 +10,33 @@ export function sessionContract(
   openWithSql: () => Promise<StoreWithSql>,
 ): void {
   describe(`${name} store contract: sessions`, () => {
+    it('finds, with the token owner, the scopes its session’s client holds now', async () => {
+      const store = await open()
+      const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
+      await store.createClient({
+        clientId: 'web',
+        name: 'web',
+        confidential: false,
+        secretHash: null,
+        grants: ['password'],
+        scopes: ['me'],
+        resource: null,
+        createdAt: Date.now(),
+      })
+      await store.createSession({ ...newSession(alice.id, 's1', 'r1'), clientId: 'web' })
+      expect((await store.findTokenOwner('alice', 's1'))?.session).toMatchObject({
+        scope: ['me', 'items'],
+        clientId: 'web',
+        clientScopes: ['me'],
+      })
+      // A client that is gone leaves its sessions (revoked with it) nothing to hold.
+      await store.removeClient('web', Date.now())
+      expect((await store.findTokenOwner('alice', 's1'))?.session).toMatchObject({
+        clientId: 'web',
+        clientScopes: [],
+      })
+    })
+
     it('creates sessions and finds a session with its user in one lookup', async () => {
       const store = await open()
       const alice = await store.createUser({ username: 'alice', hashedPassword: 'h' })
@@ -26,7 +53,13 @@ export function sessionContract(
           scopes: null,
           emailVerified: null,
         },
-        session: { revokedAt: null, expiresAt: expect.any(Number) as unknown },
+        session: {
+          revokedAt: null,
+          expiresAt: expect.any(Number) as unknown,
+          scope: ['me', 'items'],
+          clientId: null,
+          clientScopes: null,
+        },
       })
       // The scopes the user holds now come with it (they bound what the token may still do).
       await store.setScopes('alice', ['me'])
