@@ -337,6 +337,15 @@ function drawQrCode(svgText, container) {
   container.replaceChildren(svg)
 }
 
+/**
+ * RFC 9470's answer to a sensitive change from a login older than RECENT_AUTH_SECONDS (`max_age`):
+ * said in words, since the page keeps no password to send as current_password.
+ */
+const messageOf = (error) =>
+  error.body?.error === 'insufficient_user_authentication'
+    ? 'For your security, this needs a recent sign-in: sign out, sign in again, and retry.'
+    : error.message
+
 element('mfa-enrol').addEventListener('click', async () => {
   try {
     const enrolment = await sendJson('POST', 'users/me/mfa/totp')
@@ -345,7 +354,7 @@ element('mfa-enrol').addEventListener('click', async () => {
     show('enrol')
     element('enrol-code').focus()
   } catch (error) {
-    element('error').textContent = error.message
+    element('error').textContent = messageOf(error)
   }
 })
 
@@ -375,7 +384,7 @@ element('enrol-confirm').addEventListener('submit', async (event) => {
     show('recovery-codes')
     element('recovery-heading').focus()
   } catch (error) {
-    setFieldError(input, error.message)
+    setFieldError(input, messageOf(error))
     input.focus()
   }
 })
@@ -395,19 +404,32 @@ element('mfa-remove-cancel').addEventListener('click', () => showProfile())
 element('mfa-remove').addEventListener('submit', async (event) => {
   event.preventDefault()
   const input = element('remove-password')
+  const codeInput = element('remove-code')
   clearFieldErrors()
   if (input.value === '') {
     setFieldError(input, 'Enter your password.')
     input.focus()
     return
   }
+  if (codeInput.value.trim() === '') {
+    setFieldError(codeInput, 'Enter a code from your app, or a recovery code.')
+    codeInput.focus()
+    return
+  }
   try {
-    await sendJson('DELETE', 'users/me/mfa/totp', { password: input.value })
+    // The password again, and the factor itself: a token alone must not remove it.
+    await sendJson('DELETE', 'users/me/mfa/totp', {
+      current_password: input.value,
+      code: codeInput.value.trim(),
+    })
     input.value = ''
+    codeInput.value = ''
     await showProfile()
   } catch (error) {
-    setFieldError(input, error.message)
-    input.focus()
+    // A wrong code is the code's fault; anything else (the password, a throttle) the password's.
+    const field = error.body?.detail?.includes('code') ? codeInput : input
+    setFieldError(field, error.message)
+    field.focus()
   }
 })
 

@@ -28,6 +28,7 @@ import {
   type FloorSizing,
 } from './services/login/password-check.js'
 import { createMfa, type Mfa } from './services/mfa/mfa.js'
+import { createRecentAuthentication } from './services/login/recent-authentication.js'
 import { createRecovery, type Recovery } from './services/recovery/recovery.js'
 import {
   createRevocationEvents,
@@ -273,6 +274,12 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     // The grants declare which clients they admit; services cannot import them, so they are handed in.
     grants: grants.clientRules,
   })
+  // One guard for every sensitive self-service change (MFA here, the e-mail address, passkeys next).
+  const requireRecentAuthentication = createRecentAuthentication({
+    store,
+    checkPassword,
+    maxAgeSeconds: config.recentAuthSeconds,
+  })
   const mfa = createMfa({
     store,
     throttle,
@@ -280,7 +287,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     sealing: config.mfaEncryptionKey
       ? { current: undefined, legacy: config.mfaEncryptionKey }
       : sealing,
-    checkPassword,
+    requireRecentAuthentication,
     sessions,
     events,
   })
@@ -310,6 +317,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     scopes,
     events,
     checkPassword,
+    requireRecentAuthentication,
     throttle,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registrationOpen,

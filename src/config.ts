@@ -52,6 +52,12 @@ export interface Config {
    * same successor (an idempotent retry) instead of ending the session (REFRESH_REUSE_GRACE_SECONDS; 0: never).
    */
   refreshReuseGraceSeconds: number
+  /**
+   * A sensitive change (a factor enrolled or removed, a new e-mail address) sent without the current
+   * password needs a session whose login is at most this many seconds old (RECENT_AUTH_SECONDS; 0: the
+   * password always).
+   */
+  recentAuthSeconds: number
   /** Every token request must name a registered client (REQUIRE_CLIENT). */
   requireClient: boolean
   /** Scopes of users that have none of their own (DEFAULT_SCOPES). */
@@ -328,6 +334,7 @@ export function parseConfig(vars: Record<string, string | undefined>): Config {
     refreshTokenExpireDays,
     refreshTokenIdleDays,
     refreshReuseGraceSeconds: readInteger(vars, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3_600),
+    recentAuthSeconds: readInteger(vars, 'RECENT_AUTH_SECONDS', 300, 0, 86_400),
     requireClient: readChoice(vars, 'REQUIRE_CLIENT', ['false', 'true'] as const) === 'true',
     defaultScopes,
     extraScopes: parseScopes(vars.SCOPES ?? ''),

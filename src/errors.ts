@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'unsupported_grant_type'
   | 'invalid_credentials'
+  | 'invalid_grant'
   | 'inactive_user'
   | 'invalid_scope'
   | 'invalid_refresh_token'
@@ -61,6 +62,15 @@ export class InvalidCredentials extends GatehouseError {
   constructor() {
     super('Incorrect username or password')
   }
+}
+
+/**
+ * A grant a registered client presented that is not good (RFC 6749 §5.2 `invalid_grant`): for the
+ * password grant, a wrong password or an unknown user, one answer as for InvalidCredentials. Anonymous
+ * callers get InvalidCredentials instead (the tutorial's 401 with a Bearer challenge, drop-in).
+ */
+export class InvalidGrant extends GatehouseError {
+  readonly code = 'invalid_grant'
 }
 
 /** The user exists and proved who they are, but the account is disabled. */
@@ -257,11 +267,19 @@ export class InvalidSecondFactor extends GatehouseError {
   readonly code = 'invalid_second_factor'
 }
 
-/** A valid token from a login without a second factor, on a route that requires one (RFC 9470). */
+/**
+ * A valid token whose login is not enough for the route (RFC 9470): without a second factor where one
+ * is required, or (with `maxAge`, in seconds) too long ago for a sensitive change sent without the
+ * current password.
+ */
 export class InsufficientUserAuthentication extends GatehouseError {
   readonly code = 'insufficient_user_authentication'
-  constructor() {
-    super('A login with a second factor is required')
+  constructor(readonly maxAge?: number) {
+    super(
+      maxAge === undefined
+        ? 'A login with a second factor is required'
+        : `This change needs the current password (current_password) or a login within the last ${maxAge} seconds`,
+    )
   }
 }
 

@@ -15,6 +15,7 @@ import {
   DatabaseUnavailable,
   GatehouseError,
   InsufficientScope,
+  InsufficientUserAuthentication,
   MfaRequired,
   InvalidClient,
   Overloaded,
@@ -40,7 +41,7 @@ interface Answer {
   challenge?: string
   retryAfter?: number
   /** More body fields the protocol defines for this error (e.g. Auth0's `mfa_token`). */
-  fields?: Record<string, string>
+  fields?: Record<string, string | number>
 }
 
 /** The answer for an error, when it needs more than its code (a scope, a wait). */
@@ -67,6 +68,8 @@ const ANSWERS = {
     error: 'invalid_grant',
     challenge,
   }),
+  // A registered client reads RFC 6749 §5.2: a refused grant is 400, never an authentication challenge.
+  invalid_grant: (e) => ({ status: 400, detail: e.message, error: 'invalid_grant' }),
   inactive_user: (e) => ({ status: 400, detail: e.message, tokenEndpointError: 'invalid_grant' }),
   invalid_scope: (e) => ({ status: 400, detail: e.message, error: 'invalid_scope' }),
   invalid_refresh_token: (e) => ({ status: 400, detail: e.message, error: 'invalid_grant' }),
@@ -140,12 +143,19 @@ const ANSWERS = {
     detail: e.message,
     tokenEndpointError: 'invalid_grant',
   }),
-  insufficient_user_authentication: (e) => ({
-    status: 401,
-    detail: e.message,
-    error: 'insufficient_user_authentication',
-    challenge: `Bearer error="insufficient_user_authentication", error_description="${e.message}"`,
-  }),
+  // RFC 9470: `max_age` tells the client how recent a login would do; the body repeats it for pages.
+  insufficient_user_authentication: (e) => {
+    const maxAge = e instanceof InsufficientUserAuthentication ? e.maxAge : undefined
+    return {
+      status: 401,
+      detail: e.message,
+      error: 'insufficient_user_authentication',
+      challenge:
+        `Bearer error="insufficient_user_authentication", error_description="${e.message}"` +
+        (maxAge === undefined ? '' : `, max_age=${maxAge}`),
+      fields: maxAge === undefined ? undefined : { max_age: maxAge },
+    }
+  },
   // The client's own limit, not the server's load: 429 (RFC 6585), `slow_down` as for the throttle.
   too_many_streams: (e) => ({
     status: 429,

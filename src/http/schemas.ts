@@ -77,6 +77,12 @@ export const ErrorSchema = Type.Object({
   detail: Type.String(),
   error: Type.Optional(Type.String()),
   error_description: Type.Optional(Type.String()),
+  max_age: Type.Optional(
+    Type.Integer({
+      description:
+        'With `insufficient_user_authentication` (RFC 9470): how many seconds old a login may be; or send `current_password`',
+    }),
+  ),
 })
 
 /** Auth0's answer to a right password of a user with a second factor: continue with the mfa_token. */

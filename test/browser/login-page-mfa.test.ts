@@ -92,9 +92,14 @@ describe.skipIf(skip)('the login page with two-step verification, in headless Ch
     await page.getByRole('heading', { name: 'Signed in' }).waitFor()
     await page.getByText('Two-step verification is on (9 recovery codes left).').waitFor()
 
-    // Removal needs the password again; afterwards the password alone signs in.
+    // Removal needs the password again and a code of the factor; afterwards the password alone signs in.
     await page.getByRole('button', { name: 'Remove two-step verification' }).click()
     await page.getByLabel('Your password', { exact: true }).fill(CAROL.password)
+    await page.getByLabel('Code from your app, or a recovery code').fill('000000')
+    await page.getByRole('button', { name: 'Remove', exact: true }).click()
+    await page.locator('#remove-code-error').getByText('Invalid or already used code').waitFor()
+    await page.getByLabel('Your password', { exact: true }).fill(CAROL.password)
+    await page.getByLabel('Code from your app, or a recovery code').fill(recoveryCodes[1]!)
     await page.getByRole('button', { name: 'Remove', exact: true }).click()
     await page.getByText('Two-step verification is off.').waitFor()
     await page.getByRole('button', { name: 'Sign out' }).click()

@@ -49,10 +49,12 @@ beforeAll(async () => {
   await t.addUser({ username: 'tess', password: 'tess-password' })
   const tess = (await t.store.findUserByUsername('tess'))!
   const holder = { name: 'tess', ip: null, userAgent: null, userId: tess.id }
-  const { secret } = await t.services.mfa.startTotp(holder)
+  // No session: the password is the recent authentication enrolling needs.
+  const proof = { sessionId: 'none', currentPassword: 'tess-password' }
+  const { secret } = await t.services.mfa.startTotp(holder, proof)
   await t.services.mfa.confirmTotp(
     holder,
-    'none',
+    proof,
     TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() - 30_000 }),
   )
   state = openStateReader(t.dir)

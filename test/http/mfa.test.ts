@@ -297,21 +297,22 @@ function mfaSuite(name: string, open: () => Promise<TestApp>): void {
       expect(ok.json()).toEqual({ ok: true })
     })
 
-    it('removes the factor with the password only, after which the password alone logs in again', async () => {
+    it('removes the factor with the password and a code, after which the password alone logs in again', async () => {
       const t = await open()
-      const { secret } = await enrolled(t)
+      const { secret, recoveryCodes } = await enrolled(t)
       const access = (await otpLogin(t, await mfaToken(t), code(secret))).json<Tokens>()
         .access_token
-      const remove = (password: string) =>
+      const remove = (password: string, factorCode: string) =>
         t.app.inject({
           method: 'DELETE',
           url: '/users/me/mfa/totp',
           headers: bearer(access),
-          payload: { password },
+          payload: { current_password: password, code: factorCode },
         })
-      expect((await remove('wrong-password')).statusCode).toBe(400)
-      expect((await remove(PASSWORD)).statusCode).toBe(204)
-      expect((await remove(PASSWORD)).statusCode).toBe(404)
+      expect((await remove('wrong-password', recoveryCodes[0]!)).statusCode).toBe(400)
+      expect((await remove(PASSWORD, '000000')).statusCode).toBe(400)
+      expect((await remove(PASSWORD, recoveryCodes[0]!)).statusCode).toBe(204)
+      expect((await remove(PASSWORD, recoveryCodes[1]!)).statusCode).toBe(404)
       expect((await passwordLogin(t)).statusCode).toBe(200)
     })
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { ParsedMail } from 'mailparser'
 import { build, captureLogs, TEST_ACTOR, type BuildOptions, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
@@ -234,14 +234,19 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     const resend = () =>
       t.app.inject({ method: 'POST', url: '/users/me/email/verification', headers })
 
-    // A name needs no password; an address does (reset links go there), and the right one.
+    // A name needs no password; an address does (reset links go there) once the login is not
+    // recent (RECENT_AUTH_SECONDS, 300 by default), and the right one.
     expect((await patch({ full_name: 'Alice Liddell' })).json()).toMatchObject({
       full_name: 'Alice Liddell',
       email: 'alice@example.com',
     })
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 301_000 })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
     const bare = await patch({ email: 'alice@new.example' })
-    expect(bare.statusCode).toBe(400)
-    expect(bare.json()).toEqual({ detail: 'Changing the e-mail address needs current_password' })
+    expect(bare.statusCode).toBe(401)
+    expect(bare.json()).toMatchObject({ error: 'insufficient_user_authentication', max_age: 300 })
     const wrong = await patch({ email: 'alice@new.example', current_password: 'wrong' })
     expect(wrong.json()).toEqual({ detail: 'Incorrect password' })
     const taken = await patch({ email: 'bob@example.com', current_password: 'old horse battery' })
@@ -280,6 +285,8 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
         .reverse(),
     ).toEqual([
       ['success', null],
+      // A stale login without the password: refused, and recorded.
+      ['not_recent', null],
       ['incorrect_password', null],
       ['success', null],
       ['success', 'email changed'],

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { build, tokenRequest, type TestApp } from '../helper.js'
+import { build, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
 
 interface Tokens {
@@ -99,6 +99,76 @@ function graceCases(name: string, databaseUrl: () => Promise<string | undefined>
     })
   })
 }
+
+describe('the grace and the client a token was issued to', () => {
+  const refreshAs = (t: TestApp, refreshToken: string, clientId?: string) =>
+    t.app.inject(
+      tokenRequest({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        ...(clientId ? { client_id: clientId } : {}),
+      }),
+    )
+
+  async function twoClients() {
+    const t = await build()
+    await t.addUser({ username: 'alice', password: 'alice-password' })
+    const spa = (await t.services.clients.add({ name: 'spa' }, TEST_ACTOR)).client.client_id
+    const other = (await t.services.clients.add({ name: 'other' }, TEST_ACTOR)).client.client_id
+    const login = (clientId?: string) =>
+      t.app.inject(
+        tokenRequest({
+          username: 'alice',
+          password: 'alice-password',
+          ...(clientId ? { client_id: clientId } : {}),
+        }),
+      )
+    return { t, spa, other, login }
+  }
+
+  const reuseRecorded = async (t: TestApp) =>
+    (await t.store.listAudit({ limit: 20 })).some((event) => event.type === 'refresh_reuse')
+
+  it('answers the successor to the client the token was issued to', async () => {
+    const { t, spa, login } = await twoClients()
+    const tokens = (await login(spa)).json<Tokens>()
+    const first = (await refreshAs(t, tokens.refresh_token, spa)).json<Tokens>()
+    const retry = await refreshAs(t, tokens.refresh_token, spa)
+    expect(retry.statusCode).toBe(200)
+    expect(retry.json<Tokens>().refresh_token).toBe(first.refresh_token)
+  })
+
+  it.each([
+    ['another client', 'other'],
+    ['an anonymous caller', undefined],
+  ] as const)(
+    "refuses %s the successor of a client's token, and ends the family",
+    async (_, who) => {
+      const { t, spa, other, login } = await twoClients()
+      const tokens = (await login(spa)).json<Tokens>()
+      const first = (await refreshAs(t, tokens.refresh_token, spa)).json<Tokens>()
+      const stolen = await refreshAs(t, tokens.refresh_token, who && other)
+      expect(stolen.statusCode).toBe(400)
+      expect(stolen.json()).toMatchObject({ error: 'invalid_grant' })
+      expect(stolen.body).not.toContain(first.refresh_token)
+      // Treated as reuse: the successor the rightful client holds is dead too.
+      expect((await refreshAs(t, first.refresh_token, spa)).statusCode).toBe(400)
+      expect((await me(t, first.access_token)).statusCode).toBe(401)
+      expect(await reuseRecorded(t)).toBe(true)
+    },
+  )
+
+  it("refuses a registered client the successor of an anonymous login's token", async () => {
+    const { t, spa, login } = await twoClients()
+    const tokens = (await login()).json<Tokens>()
+    const first = (await refreshAs(t, tokens.refresh_token)).json<Tokens>()
+    const stolen = await refreshAs(t, tokens.refresh_token, spa)
+    expect(stolen.statusCode).toBe(400)
+    expect(stolen.body).not.toContain(first.refresh_token)
+    expect((await refreshAs(t, first.refresh_token)).statusCode).toBe(400)
+    expect(await reuseRecorded(t)).toBe(true)
+  })
+})
 
 graceCases('SQLite', async () => undefined)
 describe.skipIf(skipPostgres)('PostgreSQL', () => {

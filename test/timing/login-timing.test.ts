@@ -43,10 +43,12 @@ describe('login timing', () => {
     await t.addUser({ username: 'totp', password: 'totp-password' })
     const totpAccount = (await t.store.findUserByUsername('totp'))!
     const holder = { name: 'totp', ip: null, userAgent: null, userId: totpAccount.id }
-    const { secret } = await t.services.mfa.startTotp(holder)
+    // No session: the password is the recent authentication enrolling needs.
+    const proof = { sessionId: 'none', currentPassword: 'totp-password' }
+    const { secret } = await t.services.mfa.startTotp(holder, proof)
     await t.services.mfa.confirmTotp(
       holder,
-      'none',
+      proof,
       TOTP.generate({ secret: Secret.fromBase32(secret) }),
     )
     await t.app.ready()

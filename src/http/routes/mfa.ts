@@ -19,6 +19,19 @@ const EnrolmentSchema = Type.Object({
   qr_svg: Type.String({ description: 'The URI as a QR code, an SVG document' }),
 })
 
+/** Recent authentication (RFC 9470 step-up): the password again, unless the login is recent. */
+const CurrentPassword = Type.Optional(
+  Type.String({
+    minLength: 1,
+    maxLength: 4_096,
+    description:
+      'The current password; may be left out when the session logged in within RECENT_AUTH_SECONDS (else 401 `insufficient_user_authentication` with `max_age`)',
+  }),
+)
+
+const StepUpNote =
+  ' Needs recent authentication: `current_password`, or a login within `RECENT_AUTH_SECONDS`; otherwise 401 `insufficient_user_authentication` with `max_age` (RFC 9470).'
+
 const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 150 }) })
 
 export function mfaRoutes({ mfa }: { mfa: Mfa }) {
@@ -45,15 +58,25 @@ export function mfaRoutes({ mfa }: { mfa: Mfa }) {
       {
         onRequest: me,
         onSend: noStore,
+        // No body at all (as before step-up existed) is an empty one: a recent login needs nothing.
+        preValidation: async (request) => {
+          request.body ??= {}
+        },
         schema: {
           summary: 'Start a TOTP enrolment',
           description:
-            'Answers a new secret, its otpauth:// URI and a QR code; confirm with a first code to activate it.',
+            'Answers a new secret, its otpauth:// URI and a QR code; confirm with a first code to activate it.' +
+            StepUpNote,
           tags,
+          body: Type.Object({ current_password: CurrentPassword }),
           response: { 200: EnrolmentSchema },
         },
       },
-      async (request) => mfa.startTotp(holderOf(request)),
+      async (request) =>
+        mfa.startTotp(holderOf(request), {
+          sessionId: request.auth.sessionId,
+          currentPassword: request.body.current_password,
+        }),
     )
 
     app.post(
@@ -64,16 +87,24 @@ export function mfaRoutes({ mfa }: { mfa: Mfa }) {
         schema: {
           summary: 'Confirm the TOTP enrolment',
           description:
-            'Activates the factor and answers 10 single-use recovery codes, shown this once. Ends every other session.',
+            'Activates the factor and answers 10 single-use recovery codes, shown this once. Ends every other session.' +
+            StepUpNote,
           tags,
-          body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }),
+          body: Type.Object({
+            code: Type.String({ minLength: 1, maxLength: 16 }),
+            current_password: CurrentPassword,
+          }),
           response: {
             200: Type.Object({ recovery_codes: Type.Array(Type.String()) }),
           },
         },
       },
       async (request) =>
-        mfa.confirmTotp(holderOf(request), request.auth.sessionId, request.body.code),
+        mfa.confirmTotp(
+          holderOf(request),
+          { sessionId: request.auth.sessionId, currentPassword: request.body.current_password },
+          request.body.code,
+        ),
     )
 
     app.delete(
@@ -83,14 +114,33 @@ export function mfaRoutes({ mfa }: { mfa: Mfa }) {
         schema: {
           summary: 'Remove my TOTP factor',
           description:
-            'Needs the password again. Removes the recovery codes; ends every other session.',
+            'Needs a current code of the factor (`code`: a TOTP code or an unused recovery code) and recent authentication: `current_password` (`password` is its older name), or a login within `RECENT_AUTH_SECONDS`; otherwise 401 `insufficient_user_authentication` with `max_age` (RFC 9470). Removes the recovery codes; ends every other session.',
           tags,
-          body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 4_096 }) }),
+          body: Type.Object({
+            code: Type.String({
+              minLength: 1,
+              maxLength: 64,
+              description: 'A current TOTP code or an unused recovery code',
+            }),
+            current_password: CurrentPassword,
+            password: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 4_096,
+                description: 'Deprecated: current_password',
+              }),
+            ),
+          }),
           response: NoContent,
         },
       },
       async (request, reply) => {
-        await mfa.removeTotp(holderOf(request), request.auth.sessionId, request.body.password)
+        const { code, current_password, password } = request.body
+        await mfa.removeTotp(
+          holderOf(request),
+          { sessionId: request.auth.sessionId, currentPassword: current_password ?? password },
+          code,
+        )
         return reply.code(204).send(null)
       },
     )

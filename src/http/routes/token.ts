@@ -3,6 +3,7 @@
 // client it names. Own plugin scope so that only form bodies are parsed here; never cached (§5.1).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { InvalidCredentials, InvalidGrant } from '../../errors.js'
 import { requiredParameter, type GrantRegistry, type GrantServices } from '../../grants/index.js'
 import type { Introspect } from '../../services/introspection/introspection.js'
 import { clientOf, presentedClientOf } from '../client.js'
@@ -58,7 +59,15 @@ export function tokenRoutes(
           grant.type,
           client.ip,
         )
-        return grant.exchange({ form, client, oauthClient }, services)
+        try {
+          return await grant.exchange({ form, client, oauthClient }, services)
+        } catch (error) {
+          // A registered client speaks RFC 6749 §5.2 (OAuth libraries read a 401 with a Bearer
+          // challenge as "authenticate to the token endpoint"); anonymous callers keep the tutorial's 401.
+          if (oauthClient && error instanceof InvalidCredentials)
+            throw new InvalidGrant(error.message, { cause: error })
+          throw error
+        }
       },
     )
 

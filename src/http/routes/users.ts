@@ -60,19 +60,19 @@ export function userRoutes(accounts: Accounts) {
         schema: {
           summary: 'Change my e-mail address or full name',
           description:
-            'Absent fields stay, null or empty ones are cleared. A new e-mail address needs `current_password` (reset links go there) and, with mail enabled, waits for the verification link sent to it.',
+            'Absent fields stay, null or empty ones are cleared. A new e-mail address needs recent authentication, since reset links go there: `current_password`, or a login within `RECENT_AUTH_SECONDS` (else 401 `insufficient_user_authentication` with `max_age`, RFC 9470); with mail enabled it then waits for the verification link sent to it.',
           tags: ['users'],
           body: ProfileChangeSchema,
-          response: { 200: PublicUserSchema, 400: ErrorSchema, 409: ErrorSchema },
+          response: { 200: PublicUserSchema, 400: ErrorSchema, 401: ErrorSchema, 409: ErrorSchema },
         },
       },
       async (request) => {
         const { email, full_name, current_password } = request.body
-        return accounts.updateOwnProfile(holderOf(request), {
-          email,
-          fullName: full_name,
-          currentPassword: current_password,
-        })
+        return accounts.updateOwnProfile(
+          holderOf(request),
+          { email, fullName: full_name, currentPassword: current_password },
+          request.auth.sessionId,
+        )
       },
     )
 

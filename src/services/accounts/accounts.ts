@@ -5,6 +5,7 @@
 import {
   DuplicateUser,
   IncorrectPassword,
+  InsufficientUserAuthentication,
   InvalidCredentials,
   InvalidInput,
   RegistrationClosed,
@@ -17,6 +18,7 @@ import type { Actor, ClientInfo, SessionHolder } from '../shared/actor.js'
 import { loginOutcome } from '../shared/login-outcome.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { PasswordCheck } from '../login/password-check.js'
+import type { RequireRecentAuthentication } from '../login/recent-authentication.js'
 import { toPublicUser, type AdminUser, type PublicUser } from '../shared/public-user.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import { auditEvent, type UserAdminAction } from '../audit/audit-events.js'
@@ -68,12 +70,14 @@ export interface Accounts {
     keepSessionId: string,
   ): Promise<void>
   /**
-   * The user's own profile change (absent: unchanged; null or empty: cleared). A new e-mail address
-   * needs the current password, since reset links go there; it then waits for verification.
+   * The user's own profile change (absent: unchanged; null or empty: cleared), from session
+   * `sessionId`. A new e-mail address needs recent authentication (the current password, or a login
+   * within RECENT_AUTH_SECONDS), since reset links go there; it then waits for verification.
    */
   updateOwnProfile(
     holder: SessionHolder,
     change: { email?: string | null; fullName?: string | null; currentPassword?: string },
+    sessionId: string,
   ): Promise<PublicUser>
   /** Disabling also ends every session. */
   setDisabled(username: string, disabled: boolean, actor: Actor): Promise<void>
@@ -92,6 +96,8 @@ export interface AccountsDeps {
   events: SecurityEvents
   /** The password pipeline (throttle, queue, verification, timing floor) logins use too. */
   checkPassword: PasswordCheck
+  /** Recent authentication for moving the address reset links go to. */
+  requireRecentAuthentication: RequireRecentAuthentication
   throttle: Pick<LoginThrottle, 'registration'>
   /** PASSWORD_MIN_LENGTH. */
   passwordMinLength: number
@@ -270,22 +276,27 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (!changed) throw new IncorrectPassword()
       await record('success')
     },
-    async updateOwnProfile(holder, change) {
+    async updateOwnProfile(holder, change, sessionId) {
       const user = await store.findUserById(holder.userId)
       if (!user) throw new UserNotFound(holder.name)
       const record = (outcome: string, detail: string | null = null) =>
         events(auditEvent.profileChange(holder, user.username, outcome, detail))
       const emailChanged = await changeProfile(user, change, async (emailChanged) => {
         if (!emailChanged) return
-        if (!change.currentPassword)
-          throw new InvalidInput('Changing the e-mail address needs current_password')
         try {
-          await deps.checkPassword(user.username, change.currentPassword, holder.ip ?? '')
+          await deps.requireRecentAuthentication(
+            { ...holder, name: user.username },
+            { sessionId, currentPassword: change.currentPassword },
+          )
         } catch (error) {
           await record(
-            error instanceof InvalidCredentials ? 'incorrect_password' : loginOutcome(error),
+            error instanceof IncorrectPassword
+              ? 'incorrect_password'
+              : error instanceof InsufficientUserAuthentication
+                ? 'not_recent'
+                : loginOutcome(error),
           )
-          throw error instanceof InvalidCredentials ? new IncorrectPassword() : error
+          throw error
         }
       })
       await record('success', emailChanged ? 'email changed' : null)

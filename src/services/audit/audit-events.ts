@@ -22,6 +22,7 @@ export type ClientAdminAction = 'create_client' | 'remove_client' | 'rotate_clie
 /** MFA changes and attempts outside the login itself (`remove_<login outcome>`: a refused removal). */
 export type MfaOutcome =
   | 'enrol_started'
+  | `enrol_${string}`
   | 'enrol_bad_code'
   | 'enrolled'
   | 'removed'

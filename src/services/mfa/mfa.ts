@@ -5,7 +5,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   IncorrectPassword,
-  InvalidCredentials,
+  InsufficientUserAuthentication,
   InvalidInput,
   InvalidSecondFactor,
   MfaRequired,
@@ -21,7 +21,10 @@ import { loginOutcome } from '../shared/login-outcome.js'
 import type { TokenResponse } from '../shared/token-response.js'
 import type { LoginThrottle } from '../throttle/login-throttle.js'
 import type { SecondFactorGate } from '../login/login.js'
-import type { PasswordCheck } from '../login/password-check.js'
+import type {
+  ReauthenticationProof,
+  RequireRecentAuthentication,
+} from '../login/recent-authentication.js'
 import { auditEvent, type MfaOutcome, type SecondFactorMethod } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
 import type { Sessions } from '../sessions/sessions.js'
@@ -48,19 +51,25 @@ export interface Mfa extends SecondFactorGate {
   status(userId: number): Promise<MfaStatus>
   /** Status of a user by name, for admins and the CLI. */
   statusOf(username: string): Promise<MfaStatus>
-  /** Starts (or restarts) a TOTP enrolment; InvalidInput when one is already confirmed. */
-  startTotp(holder: SessionHolder): Promise<TotpEnrolment>
+  /**
+   * Starts (or restarts) a TOTP enrolment; InvalidInput when one is already confirmed. Needs recent
+   * authentication (the password, or a recent login): a bearer token alone must not enrol a factor.
+   */
+  startTotp(holder: SessionHolder, proof: ReauthenticationProof): Promise<TotpEnrolment>
   /**
    * Confirms the pending enrolment with a first code: answers the recovery codes (shown this once)
-   * and ends every other session of the user.
+   * and ends every other session of the user but `proof.sessionId`. Needs recent authentication.
    */
   confirmTotp(
     holder: SessionHolder,
-    sessionId: string,
+    proof: ReauthenticationProof,
     code: string,
   ): Promise<{ recovery_codes: string[] }>
-  /** Removes the factor after re-checking the password; ends every other session. */
-  removeTotp(holder: SessionHolder, sessionId: string, password: string): Promise<void>
+  /**
+   * Removes the factor: needs recent authentication and a current TOTP or recovery code (whoever
+   * holds a token and the password must still hold the factor); ends every other session.
+   */
+  removeTotp(holder: SessionHolder, proof: ReauthenticationProof, code: string): Promise<void>
   /** An admin (or the CLI) removes a user's factor and codes, and ends all their sessions. */
   reset(username: string, actor: Actor): Promise<void>
   /** The mfa-otp grant. */
@@ -89,7 +98,8 @@ export interface MfaOptions {
    * under; or MFA_ENCRYPTION_KEY alone (as legacy: its derivation is unchanged).
    */
   sealing: SealingKeys
-  checkPassword: PasswordCheck
+  /** Recent authentication for enrolling and removing (RECENT_AUTH_SECONDS or the password). */
+  requireRecentAuthentication: RequireRecentAuthentication
   sessions: Sessions
   events: SecurityEvents
   /** The name authenticator apps show beside the account. */
@@ -110,7 +120,7 @@ function newRecoveryCode(): string {
 }
 
 export function createMfa(options: MfaOptions): Mfa {
-  const { store, throttle, checkPassword, sessions, events } = options
+  const { store, throttle, requireRecentAuthentication, sessions, events } = options
   const issuerName = options.issuerName ?? 'Gatehouse'
   const box = createSealer(options.sealing, 'totp secrets')
   const context = (userId: number) => `totp:${userId}`
@@ -213,6 +223,26 @@ export function createMfa(options: MfaOptions): Mfa {
     }
   }
 
+  /** Recent authentication, or the refusal recorded (`enrol_...`, `remove_...`) and thrown. */
+  const reauthenticated = async (
+    holder: SessionHolder,
+    proof: ReauthenticationProof,
+    action: 'enrol' | 'remove',
+  ): Promise<void> => {
+    try {
+      await requireRecentAuthentication(holder, proof)
+    } catch (error) {
+      const outcome =
+        error instanceof IncorrectPassword
+          ? 'incorrect_password'
+          : error instanceof InsufficientUserAuthentication
+            ? 'not_recent'
+            : loginOutcome(error)
+      await record(holder, holder.name, `${action}_${outcome}` as MfaOutcome)
+      throw error
+    }
+  }
+
   /** Whether `code` is the user's current TOTP code, not accepted before (replays are refused). */
   const acceptTotp = async (user: UserRecord, code: string): Promise<boolean> => {
     const factor = await store.findTotp(user.id)
@@ -233,7 +263,8 @@ export function createMfa(options: MfaOptions): Mfa {
       return statusOf((await findUser(username)).id)
     },
 
-    async startTotp(holder) {
+    async startTotp(holder, proof) {
+      await reauthenticated(holder, proof, 'enrol')
       const secret = generateTotpSecret()
       if (
         !(await store.startTotp(
@@ -250,7 +281,8 @@ export function createMfa(options: MfaOptions): Mfa {
       return { secret, otpauth_uri: uri, qr_svg: await qrCodeSvg(uri) }
     },
 
-    async confirmTotp(holder, sessionId, code) {
+    async confirmTotp(holder, proof, code) {
+      await reauthenticated(holder, proof, 'enrol')
       const attempt = await throttle.secondFactor(holder.userId)
       const factor = await store.findTotp(holder.userId)
       if (!factor || factor.confirmedAt !== null)
@@ -266,25 +298,31 @@ export function createMfa(options: MfaOptions): Mfa {
       if (!(await store.confirmTotp(holder.userId, factor.sealedSecret, step, hashes, Date.now())))
         throw new NotFound('No enrolment is waiting for confirmation')
       await attempt.succeeded()
-      await endOtherSessions(holder.userId, sessionId)
+      await endOtherSessions(holder.userId, proof.sessionId)
       await record(holder, holder.name, 'enrolled')
       return { recovery_codes: codes }
     },
 
-    async removeTotp(holder, sessionId, password) {
-      try {
-        await checkPassword(holder.name, password, holder.ip ?? '')
-      } catch (error) {
-        await record(
-          holder,
-          holder.name,
-          `remove_${loginOutcome(error) === 'bad_credentials' ? 'incorrect_password' : loginOutcome(error)}`,
-        )
-        throw error instanceof InvalidCredentials ? new IncorrectPassword() : error
+    async removeTotp(holder, proof, code) {
+      await reauthenticated(holder, proof, 'remove')
+      const factor = await store.findTotp(holder.userId)
+      if (!factor || factor.confirmedAt === null) throw new NotFound('No second factor is enrolled')
+      // The second factor itself, throttled as its login step is: a token and a password are not enough.
+      const attempt = await throttle.secondFactor(holder.userId)
+      const user = await store.findUserById(holder.userId)
+      const proven =
+        user !== undefined &&
+        ((await acceptTotp(user, code)) ||
+          (code.length <= 64 &&
+            (await store.spendRecoveryCode(user.id, recoveryHash(user.id, code), Date.now()))))
+      if (!proven) {
+        await record(holder, holder.name, 'remove_bad_code')
+        throw new InvalidSecondFactor('Invalid or already used code')
       }
+      await attempt.succeeded()
       if (!(await store.removeTotp(holder.userId)))
         throw new NotFound('No second factor is enrolled')
-      await endOtherSessions(holder.userId, sessionId)
+      await endOtherSessions(holder.userId, proof.sessionId)
       await record(holder, holder.name, 'removed')
     },
 

@@ -179,6 +179,10 @@ export function createSessions(options: SessionsOptions): Sessions {
     // the answer was not lost, and the old token coming back is reuse.
     const head = await store.findRefreshToken(hashRefreshToken(successor))
     if (!head || head.token.spentAt !== null) return undefined
+    // The successor goes only to the client the token was issued to (anonymous to anonymous): a
+    // stolen spent token replayed by anyone else within the grace is reuse, and ends the family.
+    if (found.session.clientId !== (oauthClient?.id ?? null))
+      await endForReuse(found.session, client)
     const { user, session, granted } = await admitRefresh(
       found.session,
       requestedScope,

@@ -87,9 +87,9 @@ describe('password login', () => {
     const holder = { userId: alice.id, name: 'alice', ...FROM }
     const first = await login(t, 'alice', PASSWORD)
     const { sessionId } = await t.services.currentUser(first.access_token)
-    const { secret } = await t.services.mfa.startTotp(holder)
+    const { secret } = await t.services.mfa.startTotp(holder, { sessionId })
     const code = TOTP.generate({ secret: Secret.fromBase32(secret) })
-    await t.services.mfa.confirmTotp(holder, sessionId, code)
+    await t.services.mfa.confirmTotp(holder, { sessionId }, code)
 
     expect(await failure(t, 'alice', 'a wrong password')).toBeInstanceOf(InvalidCredentials)
     const required = await failure(t, 'alice', PASSWORD)

@@ -111,10 +111,11 @@ describe('only failures wait for the floor', () => {
       userAgent: null,
       userId: (await t.store.findUserByUsername('totp'))!.id,
     }
-    const { secret } = await t.services.mfa.startTotp(holder)
+    const proof = { sessionId: 'none', currentPassword: 'totp-password' }
+    const { secret } = await t.services.mfa.startTotp(holder, proof)
     await t.services.mfa.confirmTotp(
       holder,
-      'none',
+      proof,
       TOTP.generate({ secret: Secret.fromBase32(secret) }),
     )
     const secondStep = await timedLogin('totp', 'totp-password')

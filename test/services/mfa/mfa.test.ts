@@ -71,10 +71,10 @@ async function withAlice() {
 async function enrolled() {
   const alice = await withAlice()
   const current = await alice.session()
-  const { secret } = await alice.mfa.startTotp(alice.holder)
+  const { secret } = await alice.mfa.startTotp(alice.holder, { sessionId: current.id })
   const { recovery_codes } = await alice.mfa.confirmTotp(
     alice.holder,
-    current.id,
+    { sessionId: current.id },
     codeOf(secret, -1),
   )
   return { ...alice, secret, recoveryCodes: recovery_codes }
@@ -91,19 +91,23 @@ describe('TOTP enrolment', () => {
     const { t, user, holder, mfa, session } = await withAlice()
     const current = await session()
     const other = await session()
-    const enrolment = await mfa.startTotp(holder)
+    const enrolment = await mfa.startTotp(holder, { sessionId: current.id })
     expect(enrolment.otpauth_uri).toMatch(/^otpauth:\/\/totp\/Gatehouse:alice\?/)
     expect(enrolment.otpauth_uri).toContain(`secret=${enrolment.secret}`)
     expect(enrolment.qr_svg).toMatch(/^<svg/)
     expect(await mfa.status(user.id)).toEqual({ totp: 'pending', recovery_codes_left: 0 })
 
     const wrong = codeOf(enrolment.secret, 5)
-    await expect(mfa.confirmTotp(holder, current.id, wrong)).rejects.toBeInstanceOf(
+    await expect(mfa.confirmTotp(holder, { sessionId: current.id }, wrong)).rejects.toBeInstanceOf(
       InvalidSecondFactor,
     )
     expect(await mfa.status(user.id)).toEqual({ totp: 'pending', recovery_codes_left: 0 })
 
-    const { recovery_codes } = await mfa.confirmTotp(holder, current.id, codeOf(enrolment.secret))
+    const { recovery_codes } = await mfa.confirmTotp(
+      holder,
+      { sessionId: current.id },
+      codeOf(enrolment.secret),
+    )
     expect(recovery_codes).toHaveLength(RECOVERY_CODE_COUNT)
     expect(new Set(recovery_codes).size).toBe(RECOVERY_CODE_COUNT)
     for (const code of recovery_codes) expect(code).toMatch(/^[a-z2-7]{5}-[a-z2-7]{5}$/)
@@ -126,10 +130,11 @@ describe('TOTP enrolment', () => {
 
   it('refuses a second enrolment while one is confirmed, and a confirmation with nothing pending', async () => {
     const { holder, mfa, session, secret } = await enrolled()
-    await expect(mfa.startTotp(holder)).rejects.toBeInstanceOf(InvalidInput)
-    await expect(
-      mfa.confirmTotp(holder, (await session()).id, codeOf(secret)),
-    ).rejects.toBeInstanceOf(NotFound)
+    const sessionId = (await session()).id
+    await expect(mfa.startTotp(holder, { sessionId })).rejects.toBeInstanceOf(InvalidInput)
+    await expect(mfa.confirmTotp(holder, { sessionId }, codeOf(secret))).rejects.toBeInstanceOf(
+      NotFound,
+    )
   })
 })
 
@@ -213,22 +218,29 @@ describe('the second step of a login', () => {
 })
 
 describe('removing a factor', () => {
-  it('needs the password, then ends the other sessions, and logins need the password only', async () => {
-    const { t, user, holder, mfa, session } = await enrolled()
+  it('needs the password (or a recent login) and a code, then ends the other sessions, and logins need the password only', async () => {
+    const { t, user, holder, mfa, session, secret } = await enrolled()
     const current = await session()
     const other = await session()
-    await expect(mfa.removeTotp(holder, current.id, 'a wrong password')).rejects.toBeInstanceOf(
-      IncorrectPassword,
+    const withPassword = (currentPassword: string) => ({ sessionId: current.id, currentPassword })
+    await expect(
+      mfa.removeTotp(holder, withPassword('a wrong password'), codeOf(secret)),
+    ).rejects.toBeInstanceOf(IncorrectPassword)
+    // The password alone (or a token alone) does not remove the factor: it takes a current code.
+    await expect(mfa.removeTotp(holder, withPassword(PASSWORD), '000000')).rejects.toBeInstanceOf(
+      InvalidSecondFactor,
     )
     expect(await mfa.status(user.id)).toMatchObject({ totp: 'confirmed' })
-    await mfa.removeTotp(holder, current.id, PASSWORD)
+    await mfa.removeTotp(holder, withPassword(PASSWORD), codeOf(secret))
     expect(await mfa.status(user.id)).toEqual({ totp: 'none', recovery_codes_left: 0 })
     expect(await passes(t, current.accessToken)).toBe(true)
     expect(await passes(t, other.accessToken)).toBe(false)
     await expect(
       t.services.login({ username: 'alice', password: PASSWORD, scope: undefined }, FROM),
     ).resolves.toMatchObject({ token_type: 'bearer' })
-    await expect(mfa.removeTotp(holder, current.id, PASSWORD)).rejects.toBeInstanceOf(NotFound)
+    await expect(
+      mfa.removeTotp(holder, withPassword(PASSWORD), codeOf(secret)),
+    ).rejects.toBeInstanceOf(NotFound)
   })
 
   it('lets an admin reset a user’s factor, ending every session, audited with the admin', async () => {
