@@ -13,6 +13,7 @@ import { changeFeed } from './009-change-feed.js'
 import { clients } from './010-clients.js'
 import { changeFeedUsernames } from './011-change-feed-usernames.js'
 import { changeFeedClients } from './012-change-feed-clients.js'
+import { uniqueAddresses } from './014-unique-addresses.js'
 import type { Migration } from './migration.js'
 
 export const migrations: readonly Migration[] = [
@@ -28,6 +29,7 @@ export const migrations: readonly Migration[] = [
   clients,
   changeFeedUsernames,
   changeFeedClients,
+  uniqueAddresses,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */
