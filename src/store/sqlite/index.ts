@@ -68,11 +68,13 @@ export function openSqliteStore(filename: string): Store {
       return statements.schemaVersion.get()?.version ?? 0
     },
     async enforceUniqueEmails() {
-      return db.transaction(() => {
-        const colliding = db.prepare<[], { email: string }>(COLLIDING_EMAILS).all()
-        if (colliding.length === 0) db.exec(CREATE_EMAIL_INDEX)
-        return colliding.map((row) => row.email)
-      }).immediate()
+      return db
+        .transaction(() => {
+          const colliding = db.prepare<[], { email: string }>(COLLIDING_EMAILS).all()
+          if (colliding.length === 0) db.exec(CREATE_EMAIL_INDEX)
+          return colliding.map((row) => row.email)
+        })
+        .immediate()
     },
     async close() {
       db.close()
