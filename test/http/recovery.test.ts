@@ -132,7 +132,17 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     for (let i = 0; i < 6; i++)
       statuses.push((await t.post('/password-reset', { email: 'nobody@example.com' })).statusCode)
     expect(statuses).toEqual([202, 202, 202, 202, 202, 429])
+    const refused = await t.post('/password-reset', { email: 'nobody@example.com' })
+    expect(refused.json()).toMatchObject({ detail: 'Too many requests; try again later' })
     expect((await t.post('/password-reset', { email: 'other@example.com' })).statusCode).toBe(202)
+    // Another client address still gets the account's links (the login throttle's per-address rule).
+    const elsewhere = await t.app.inject({
+      method: 'POST',
+      url: '/password-reset',
+      payload: { email: 'nobody@example.com' },
+      remoteAddress: '198.51.100.23',
+    })
+    expect(elsewhere.statusCode).toBe(202)
   })
 
   it('voids a reset link when the password changes another way, or when it expires', async () => {

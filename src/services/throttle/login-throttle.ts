@@ -47,7 +47,9 @@ export interface LoginThrottle {
   registration(ip: string): Promise<void>
   /**
    * Counts a request for a recovery mail (password reset) from `ip` for `identifier` (an address or a
-   * username as typed, whether or not it exists), like logins; throws Throttled past either limit.
+   * username as typed, whether or not it exists) by logins' per-address rule (the pair, the address,
+   * the account's shared counter charged with each address's share only); throws Throttled
+   * ("Too many requests") past a limit.
    */
   recovery(identifier: string, ip: string): Promise<void>
   /**
@@ -179,6 +181,29 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     return { succeeded: () => forgetAll(charged), cancelled: () => giveBackAll(charged) }
   }
 
+  // Logins' per-address rule: an address has its own budget for the account (the pair), and charges
+  // the account's shared counter only with its early share, so that no single address can stop an
+  // account's links for everyone. A mailbox still gets a bounded number of mails per window.
+  const recovery = async (identifier: string, ip: string): Promise<void> => {
+    const account = identifier.normalize('NFKC').toLowerCase()
+    const address = throttleAddress(ip, prefixLength)
+    const pairKey = key('recover-pair', account, address)
+    const ipKey = key('recover-ip', address)
+    const accountKey = key('recover', account)
+    const wait = await withCounters([pairKey, ipKey, accountKey], (ledger) => {
+      const pairWait = ledger.take(pairKey, policy.pairLimit)
+      if (pairWait > 0) return pairWait
+      const pair = ledger.state(pairKey)!
+      const early = pair.strikes === 0 && pair.count <= userShare
+      const ipWait = ledger.take(ipKey, policy.registrationLimit ?? 10)
+      if (ipWait > 0) return ipWait
+      return early
+        ? ledger.take(accountKey, policy.userLimit)
+        : ledger.peek(accountKey, policy.userLimit)
+    })
+    if (wait > 0) throw new Throttled(Math.ceil(wait / 1000), 'Too many requests; try again later')
+  }
+
   /** REDIS_FAILURE_MODE=open lets attempts through while the counters are unreachable. */
   const orOpen = async <T>(attempt: () => Promise<T>, open: T): Promise<T> => {
     try {
@@ -200,16 +225,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
         const address = throttleAddress(ip, prefixLength)
         await chargeInOrder([[key('register', address), policy.registrationLimit ?? 10]])
       }, undefined),
-    recovery: (identifier, ip) =>
-      orOpen(async () => {
-        const address = throttleAddress(ip, prefixLength)
-        // A mailbox gets a few mails per window at most, whoever asks for them.
-        const account = identifier.normalize('NFKC').toLowerCase()
-        await chargeInOrder([
-          [key('recover-ip', address), policy.registrationLimit ?? 10],
-          [key('recover', account), policy.pairLimit],
-        ])
-      }, undefined),
+    recovery: (identifier, ip) => orOpen(() => recovery(identifier, ip), undefined),
     secondFactor: (userId, challenge) =>
       orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
   }
