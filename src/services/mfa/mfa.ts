@@ -83,7 +83,7 @@ export interface Mfa extends SecondFactorGate {
 
 export interface MfaOptions {
   store: Store
-  throttle: Pick<LoginThrottle, 'secondFactor'>
+  throttle: Pick<LoginThrottle, 'secondFactor' | 'enrolment'>
   /** MFA_ENCRYPTION_KEY, or SECRET_KEY. */
   keyMaterial: string
   checkPassword: PasswordCheck
@@ -235,10 +235,12 @@ export function createMfa(options: MfaOptions): Mfa {
     },
 
     async confirmTotp(holder, sessionId, code) {
-      const attempt = await throttle.secondFactor(holder.userId)
       const factor = await store.findTotp(holder.userId)
       if (!factor || factor.confirmedAt !== null)
         throw new NotFound('No enrolment is waiting for confirmation')
+      // A counter of its own, charged only with an enrolment pending: wrong codes here (from a
+      // stolen token, say) never block the owner's MFA logins.
+      const attempt = await throttle.enrolment(holder.userId)
       const secret = box.open(factor.sealedSecret, context(holder.userId))
       const step = secret === undefined ? undefined : matchTotp(secret, code, Date.now())
       if (step === undefined) {

@@ -58,9 +58,14 @@ export interface LoginThrottle {
    * forgets both counters; a wrong code leaves them charged.
    */
   secondFactor(userId: number, challenge?: string): Promise<Reservation>
+  /**
+   * Counts a code confirming the user's pending TOTP enrolment, on a counter of its own (never the
+   * one logins' second step uses); `succeeded()` forgets it.
+   */
+  enrolment(userId: number): Promise<Reservation>
 }
 
-/** Wrong codes allowed per mfa_token, and per user over all their mfa_tokens and enrolments. */
+/** Wrong codes allowed per mfa_token (and per pending enrolment), and per user over all their mfa_tokens. */
 export const SECOND_FACTOR_LIMITS = { challenge: 5, user: 10 } as const
 
 /** A successful login marks its IP as known for the username this long. */
@@ -228,6 +233,13 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     recovery: (identifier, ip) => orOpen(() => recovery(identifier, ip), undefined),
     secondFactor: (userId, challenge) =>
       orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
+    enrolment: (userId) =>
+      orOpen(async () => {
+        const charged = await chargeInOrder([
+          [key('mfa-enrol', String(userId)), SECOND_FACTOR_LIMITS.challenge],
+        ])
+        return { succeeded: () => forgetAll(charged), cancelled: () => giveBackAll(charged) }
+      }, NO_RESERVATION),
   }
 }
 
