@@ -14,6 +14,10 @@ import {
   RegistrationSchema,
 } from '../schemas.js'
 
+/** What a request naming `email` is told, whatever became of the address. */
+export const ADDRESS_CHANGE_ANSWER =
+  'Your request was taken; a message to the address says what happens next'
+
 export function userRoutes(accounts: Accounts) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -60,19 +64,27 @@ export function userRoutes(accounts: Accounts) {
         schema: {
           summary: 'Change my e-mail address or full name',
           description:
-            'Absent fields stay, null or empty ones are cleared. A new e-mail address needs `current_password` (reset links go there) and, with mail enabled, waits for the verification link sent to it.',
+            'Absent fields stay, null or empty ones are cleared. A request naming `email` needs `current_password` (reset links go there) and is answered 202 whether or not the address could be taken: the mail says what happened (a verification link to the new address and a notice to the old one, or a notice to the owner of an address another account has). Throttled per user.',
           tags: ['users'],
           body: ProfileChangeSchema,
-          response: { 200: PublicUserSchema, 400: ErrorSchema, 409: ErrorSchema },
+          response: {
+            200: PublicUserSchema,
+            202: ErrorSchema,
+            400: ErrorSchema,
+            429: ErrorSchema,
+          },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { email, full_name, current_password } = request.body
-        return accounts.updateOwnProfile(holderOf(request), {
+        const user = await accounts.updateOwnProfile(holderOf(request), {
           email,
           fullName: full_name,
           currentPassword: current_password,
         })
+        // The same answer for a free and a taken address: no oracle of who is registered.
+        if (email !== undefined) return reply.code(202).send({ detail: ADDRESS_CHANGE_ANSWER })
+        return user
       },
     )
 

@@ -63,7 +63,15 @@ export interface LoginThrottle {
    * one logins' second step uses); `succeeded()` forgets it.
    */
   enrolment(userId: number): Promise<Reservation>
+  /**
+   * Counts a change the user makes to their own account (profile, address), successful or not;
+   * throws Throttled ("Too many requests") past SELF_SERVICE_LIMIT per window.
+   */
+  selfService(userId: number): Promise<void>
 }
+
+/** Changes to their own account one user may make per throttle window. */
+export const SELF_SERVICE_LIMIT = 10
 
 /** Wrong codes allowed per mfa_token (and per pending enrolment), and per user over all their mfa_tokens. */
 export const SECOND_FACTOR_LIMITS = { challenge: 5, user: 10 } as const
@@ -233,6 +241,15 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     recovery: (identifier, ip) => orOpen(() => recovery(identifier, ip), undefined),
     secondFactor: (userId, challenge) =>
       orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
+    selfService: (userId) =>
+      orOpen(async () => {
+        try {
+          await chargeInOrder([[key('self-service', String(userId)), SELF_SERVICE_LIMIT]])
+        } catch (error) {
+          if (!(error instanceof Throttled)) throw error
+          throw new Throttled(error.retryAfterSeconds, 'Too many requests; try again later')
+        }
+      }, undefined),
     enrolment: (userId) =>
       orOpen(async () => {
         const charged = await chargeInOrder([
