@@ -152,8 +152,11 @@ export class TokenExpired extends GatehouseError {
 /** Too many failed logins for this username and/or client: refused without a password check. */
 export class Throttled extends GatehouseError {
   readonly code = 'throttled'
-  constructor(readonly retryAfterSeconds: number) {
-    super('Too many failed login attempts; try again later')
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'Too many failed login attempts; try again later',
+  ) {
+    super(message)
   }
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
 import { main } from '../src/cli.js'
 import { LATEST_SCHEMA_VERSION } from '../src/store/migrations/index.js'
 import { openSqliteStore } from '../src/store/sqlite/index.js'
@@ -458,6 +459,32 @@ describe('gatehouse migrate', () => {
       code: 0,
       stdout: `The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`,
     })
+  })
+
+  it('names addresses that differ only in case, merges nobody, and adds the index once they are apart', async () => {
+    const dir = tempDir()
+    const file = writeTutorialDb(dir, 'users.db')
+    const db = new Database(file)
+    db.prepare(
+      "INSERT INTO users (username, email, hashed_password, disabled) VALUES ('john2', 'JohnDoe@Example.com', 'x', 0)",
+    ).run()
+    db.close()
+    const first = await gatehouse(dir, ['migrate'])
+    expect(first.code).toBe(1)
+    expect(first.stdout).toContain(`The database schema is at version ${LATEST_SCHEMA_VERSION}.\n`)
+    expect(first.stdout).toContain('  johndoe@example.com\n  JohnDoe@Example.com\n')
+    expect((await storedUser(dir, 'john2'))?.email).toBe('JohnDoe@Example.com')
+    expect((await storedUser(dir, 'johndoe'))?.email).toBe('johndoe@example.com')
+
+    const fix = new Database(file)
+    fix.prepare("UPDATE users SET email = 'john2@example.com' WHERE username = 'john2'").run()
+    fix.close()
+    expect(await gatehouse(dir, ['migrate'])).toMatchObject({ code: 0 })
+    const check = new Database(file)
+    expect(() =>
+      check.prepare("UPDATE users SET email = 'JOHN2@example.com' WHERE username = 'alice'").run(),
+    ).toThrow(/UNIQUE/)
+    check.close()
   })
 
   it('says the database is unavailable, without the password', async () => {

@@ -7,6 +7,7 @@ import { InvalidInput } from '../errors.js'
 import { saveGeneratedSecrets } from '../first-start.js'
 import { closeOnSignals, startServer } from '../server.js'
 import type { CliContext } from './context.js'
+import { printable } from './terminal-text.js'
 
 interface ServeOptions {
   host?: string
@@ -44,6 +45,15 @@ export function registerServeCommands(program: Command, cli: CliContext): void {
     .action(async () => {
       await cli.withServices(async ({ store }) => {
         cli.print(`The database schema is at version ${await store.schemaVersion()}.`)
+        // Never merged: which of two accounts keeps an address is the operator's call.
+        const colliding = await store.enforceUniqueEmails()
+        if (colliding.length > 0) {
+          cli.print(
+            'These addresses differ only in case, so they are not yet unique case-insensitively; give each user their own and run `gatehouse migrate` again:',
+          )
+          for (const email of colliding) cli.print(`  ${printable(email)}`)
+          cli.exitCode = 1
+        }
       })
     })
 }

@@ -45,5 +45,10 @@ export interface Store
   poolStats?(): { total: number; idle: number; waiting: number }
   /** The schema version the database is at (the newest migration applied to it). */
   schemaVersion(): Promise<number>
+  /**
+   * Makes addresses unique case-insensitively where migration 14 could not (rows collided then): adds
+   * the index once nothing collides. Returns the addresses that still collide, as stored (never merged).
+   */
+  enforceUniqueEmails(): Promise<string[]>
   close(): Promise<void>
 }

@@ -1,9 +1,11 @@
 // Authorization decided from the state as it is now, not from a snapshot: scopes removed from a
 // user, credentials changed while logins are in flight, keys rotated on another instance, and the
 // password change endpoint that must not be a password oracle.
+import { Secret, TOTP } from 'otpauth'
 import { describe, expect, it } from 'vitest'
 import { build, captureLogs, TEST_ACTOR, tokenRequest, type TestApp } from '../helper.js'
 import { freshSchema, skipPostgres } from '../support/postgres.js'
+import { startSmtpServer } from '../support/smtp.js'
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
@@ -287,3 +289,120 @@ describe('instances sharing a database without ISSUER', () => {
     expect(logs.text()).not.toContain(token)
   })
 })
+
+/** The code of a TOTP `secret` now. */
+const totpNow = (secret: string) => TOTP.generate({ secret: Secret.fromBase32(secret) })
+
+for (const driver of ['SQLite', 'PostgreSQL'] as const) {
+  describe.skipIf(driver === 'PostgreSQL' && skipPostgres)(
+    `every write to a user row reaches the sessions it already has (${driver})`,
+    () => {
+      it('shows each change on /users/me/ of an existing session at its next request', async () => {
+        const smtp = await startSmtpServer()
+        const databaseUrl = driver === 'PostgreSQL' ? (await freshSchema()).url : undefined
+        const t = await build({
+          databaseUrl,
+          env: { SMTP_URL: smtp.url, ISSUER: 'http://gh.test' },
+        })
+        await t.app.ready()
+        await t.addUser({ username: 'root', password: 'root-passphrase', scopes: ['me', 'admin'] })
+        await t.addUser({ username: 'alice', email: 'a@example.com', password: 'alice-passphrase' })
+        const root = bearer(await t.login('root', 'root-passphrase'))
+        let alice = await t.login('alice', 'alice-passphrase')
+        const me = async (token = alice) => {
+          const response = await t.app.inject({
+            method: 'GET',
+            url: '/users/me/',
+            headers: bearer(token),
+          })
+          return { status: response.statusCode, body: response.json<Record<string, unknown>>() }
+        }
+        const admin = (payload: object) =>
+          t.app.inject({ method: 'PATCH', url: '/admin/users/alice', headers: root, payload })
+        // Remembered by this instance from here on: each check below is of a cached owner.
+        expect((await me()).body).toMatchObject({ email: 'a@example.com', email_verified: false })
+
+        // The verification link (the recovery service's write to the user row).
+        const link = /verify-email\?token=([\w-]{43})/.exec((await smtp.nth(1)).text ?? '')![1]!
+        const verified = await t.app.inject({
+          method: 'POST',
+          url: '/verify-email',
+          payload: { token: link },
+        })
+        expect(verified.statusCode).toBe(204)
+        expect((await me()).body).toMatchObject({ email_verified: true })
+
+        // An address set by an admin waits for verification; an operator verifies it (the CLI's use-case).
+        expect((await admin({ email: 'a@new.example' })).statusCode).toBe(200)
+        expect((await me()).body).toMatchObject({ email: 'a@new.example', email_verified: false })
+        await t.services.recovery.markVerified('alice', TEST_ACTOR)
+        expect((await me()).body).toMatchObject({ email_verified: true })
+
+        // Names, the user's own and an admin's.
+        const own = await t.app.inject({
+          method: 'PATCH',
+          url: '/users/me/',
+          headers: bearer(alice),
+          payload: { full_name: 'Alice L' },
+        })
+        expect(own.statusCode).toBe(200)
+        expect((await me()).body).toMatchObject({ full_name: 'Alice L' })
+        expect((await admin({ full_name: 'Alice Liddell' })).statusCode).toBe(200)
+        expect((await me()).body).toMatchObject({ full_name: 'Alice Liddell' })
+
+        // Scopes taken and given back.
+        await t.services.accounts.setScopes('alice', ['items'], TEST_ACTOR)
+        expect((await me()).status).toBe(403)
+        await t.services.accounts.setScopes('alice', null, TEST_ACTOR)
+        expect((await me()).status).toBe(200)
+
+        // The flag alone, as the FastAPI app writes it (no session ends).
+        await t.store.setDisabled('alice', true)
+        expect((await me()).status).toBe(400)
+        await t.store.setDisabled('alice', false)
+        expect((await me()).body).toMatchObject({ disabled: false })
+
+        // MFA enrolment ends the user's other sessions; the admin's reset ends them all.
+        const other = await t.login('alice', 'alice-passphrase')
+        expect((await me(other)).status).toBe(200)
+        const start = await t.app.inject({
+          method: 'POST',
+          url: '/users/me/mfa/totp',
+          headers: bearer(alice),
+        })
+        expect(start.statusCode).toBe(200)
+        const confirm = await t.app.inject({
+          method: 'POST',
+          url: '/users/me/mfa/totp/confirm',
+          headers: bearer(alice),
+          payload: { code: totpNow(start.json<{ secret: string }>().secret) },
+        })
+        expect(confirm.statusCode).toBe(200)
+        expect((await me(other)).status).toBe(401)
+        expect((await me()).status).toBe(200)
+        const reset = await t.app.inject({
+          method: 'POST',
+          url: '/admin/users/alice/mfa/reset',
+          headers: root,
+        })
+        expect(reset.statusCode).toBe(204)
+        expect((await me()).status).toBe(401)
+
+        // A password set by an admin, a disable through the API, a removal.
+        alice = await t.login('alice', 'alice-passphrase')
+        expect((await me()).status).toBe(200)
+        await t.services.accounts.setPassword('alice', 'another-passphrase', TEST_ACTOR)
+        expect((await me()).status).toBe(401)
+        alice = await t.login('alice', 'another-passphrase')
+        expect((await me()).status).toBe(200)
+        expect((await admin({ disabled: true })).statusCode).toBe(200)
+        expect((await me()).status).toBe(400)
+        expect((await admin({ disabled: false })).statusCode).toBe(200)
+        alice = await t.login('alice', 'another-passphrase')
+        expect((await me()).status).toBe(200)
+        await t.services.accounts.remove('alice', TEST_ACTOR)
+        expect((await me()).status).toBe(401)
+      })
+    },
+  )
+}

@@ -238,6 +238,39 @@ function mfaSuite(name: string, open: () => Promise<TestApp>): void {
       expect(refused.headers['retry-after']).toBeDefined()
     })
 
+    it('counts enrolment codes apart, and only while an enrolment waits: they never block MFA logins', async () => {
+      const t = await open()
+      await t.addUser({ username: 'alice', password: PASSWORD, scopes: ['me', 'items'] })
+      await t.addUser({ username: 'bob', password: PASSWORD, scopes: ['me'] })
+      const confirm = (access: Record<string, string>, otp: string) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/users/me/mfa/totp/confirm',
+          headers: access,
+          payload: { code: otp },
+        })
+      const start = async (access: Record<string, string>) =>
+        (await t.app.inject({ method: 'POST', url: '/users/me/mfa/totp', headers: access })).json<{
+          secret: string
+        }>().secret
+
+      // Alice enrolled: with nothing waiting, confirm codes are refused without counting...
+      const alice = bearer(await t.login('alice', PASSWORD))
+      const secret = await start(alice)
+      expect((await confirm(alice, code(secret, -1))).statusCode).toBe(200)
+      for (let i = 0; i < 12; i++) expect((await confirm(alice, '000000')).statusCode).toBe(404)
+      // ...so her own logins' second step is untouched.
+      expect((await otpLogin(t, await mfaToken(t), code(secret))).statusCode).toBe(200)
+
+      // Bob's pending enrolment has a counter of its own.
+      const bob = bearer(await t.login('bob', PASSWORD))
+      const pending = await start(bob)
+      const wrong = String((Number(code(pending)) + 500_000) % 1_000_000).padStart(6, '0')
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) statuses.push((await confirm(bob, wrong)).statusCode)
+      expect(statuses).toEqual([400, 400, 400, 400, 400, 429])
+    })
+
     it('throttles wrong codes per user across mfa_tokens', async () => {
       const t = await open()
       const { secret } = await enrolled(t)

@@ -132,7 +132,17 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     for (let i = 0; i < 6; i++)
       statuses.push((await t.post('/password-reset', { email: 'nobody@example.com' })).statusCode)
     expect(statuses).toEqual([202, 202, 202, 202, 202, 429])
+    const refused = await t.post('/password-reset', { email: 'nobody@example.com' })
+    expect(refused.json()).toMatchObject({ detail: 'Too many requests; try again later' })
     expect((await t.post('/password-reset', { email: 'other@example.com' })).statusCode).toBe(202)
+    // Another client address still gets the account's links (the login throttle's per-address rule).
+    const elsewhere = await t.app.inject({
+      method: 'POST',
+      url: '/password-reset',
+      payload: { email: 'nobody@example.com' },
+      remoteAddress: '198.51.100.23',
+    })
+    expect(elsewhere.statusCode).toBe(202)
   })
 
   it('voids a reset link when the password changes another way, or when it expires', async () => {
@@ -249,8 +259,17 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     expect(bare.json()).toMatchObject({ error: 'insufficient_user_authentication', max_age: 300 })
     const wrong = await patch({ email: 'alice@new.example', current_password: 'wrong' })
     expect(wrong.json()).toEqual({ detail: 'Incorrect password' })
-    const taken = await patch({ email: 'bob@example.com', current_password: 'old horse battery' })
-    expect(taken.statusCode).toBe(409)
+    // A reset link asked for before the change dies with it.
+    await t.post('/password-reset', { username: 'alice' })
+    const reset = tokenOf(await t.smtp.nth(3), '/reset-password')
+    // A taken address (in any case) and a free one get the same answer; only the mail tells.
+    const taken = await patch({ email: 'BOB@example.com', current_password: 'old horse battery' })
+    expect(taken.statusCode).toBe(202)
+    const notice = await t.smtp.nth(4)
+    expect(notice.to).toMatchObject({ text: 'bob@example.com' })
+    expect(notice.subject).toBe('Someone tried to use your e-mail address')
+    expect(notice.text).toContain('nothing was changed')
+    expect((await t.services.accounts.get('alice')).email).toBe('alice@example.com')
     // Only the profile: other fields are not the user's to set.
     expect((await patch({ full_name: 'x', disabled: true })).json()).toMatchObject({
       disabled: false,
@@ -259,14 +278,25 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
       email: 'alice@new.example',
       current_password: 'old horse battery',
     })
-    expect(changed.statusCode).toBe(200)
-    expect(changed.json()).toMatchObject({ email: 'alice@new.example', email_verified: false })
-    const first = await t.smtp.nth(3)
+    expect(changed.statusCode).toBe(taken.statusCode)
+    expect(changed.json()).toEqual(taken.json())
+    expect(await t.services.accounts.get('alice')).toMatchObject({
+      email: 'alice@new.example',
+      email_verified: false,
+    })
+    const told = await t.smtp.nth(5)
+    expect(told.to).toMatchObject({ text: 'alice@example.com' })
+    expect(told.subject).toBe('Your e-mail address was changed')
+    const first = await t.smtp.nth(6)
     expect(first.to).toMatchObject({ text: 'alice@new.example' })
+    expect(
+      (await t.post('/password-reset/confirm', { token: reset, new_password: 'x horse battery' }))
+        .statusCode,
+    ).toBe(400)
 
     // A new link voids the one before.
     expect((await resend()).statusCode).toBe(202)
-    const second = await t.smtp.nth(4)
+    const second = await t.smtp.nth(7)
     expect(second.to).toMatchObject({ text: 'alice@new.example' })
     const stale = await t.post('/verify-email', { token: tokenOf(first, '/verify-email') })
     expect(stale.statusCode).toBe(400)
@@ -275,7 +305,7 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
     const again = await resend()
     expect(again.statusCode).toBe(400)
     expect(again.json()).toEqual({ detail: 'Your e-mail address is verified already' })
-    expect(t.smtp.messages).toHaveLength(4)
+    expect(t.smtp.messages).toHaveLength(7)
 
     const audit = await t.store.listAudit({ limit: 50 })
     expect(
@@ -288,10 +318,38 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
       // A stale login without the password: refused, and recorded.
       ['not_recent', null],
       ['incorrect_password', null],
+      ['email_taken', 'address of another user: unchanged'],
       ['success', null],
       ['success', 'email changed'],
       ['link_sent', null],
     ])
+  })
+
+  it('throttles changes to one’s own account, successful or not, per user', async () => {
+    const t = await setUp()
+    await t.addUser({ username: 'alice', email: 'alice@example.com' })
+    const headers = { authorization: `Bearer ${await t.login('alice', 'correct horse battery')}` }
+    const statuses: number[] = []
+    for (let i = 0; i < 11; i++)
+      statuses.push(
+        (
+          await t.app.inject({
+            method: 'PATCH',
+            url: '/users/me/',
+            headers,
+            payload: i % 2 ? { full_name: `Alice ${i}` } : { email: `a${i}@x.example` },
+          })
+        ).statusCode,
+      )
+    expect(statuses).toEqual([400, 200, 400, 200, 400, 200, 400, 200, 400, 200, 429])
+    const refused = await t.app.inject({
+      method: 'PATCH',
+      url: '/users/me/',
+      headers,
+      payload: { full_name: 'Alice' },
+    })
+    expect(refused.json()).toMatchObject({ detail: 'Too many requests; try again later' })
+    expect((await t.services.accounts.get('alice')).full_name).toBe('Alice 9')
   })
 
   it('throttles requests for new verification links', async () => {

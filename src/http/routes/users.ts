@@ -14,6 +14,10 @@ import {
   RegistrationSchema,
 } from '../schemas.js'
 
+/** What a request naming `email` is told, whatever became of the address. */
+export const ADDRESS_CHANGE_ANSWER =
+  'Your request was taken; a message to the address says what happens next'
+
 export function userRoutes(accounts: Accounts) {
   return async function (fastify: FastifyInstance): Promise<void> {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -60,19 +64,28 @@ export function userRoutes(accounts: Accounts) {
         schema: {
           summary: 'Change my e-mail address or full name',
           description:
-            'Absent fields stay, null or empty ones are cleared. A new e-mail address needs recent authentication, since reset links go there: `current_password`, or a login within `RECENT_AUTH_SECONDS` (else 401 `insufficient_user_authentication` with `max_age`, RFC 9470); with mail enabled it then waits for the verification link sent to it.',
+            'Absent fields stay, null or empty ones are cleared. A request naming `email` needs recent authentication, since reset links go there: `current_password`, or a login within `RECENT_AUTH_SECONDS` (else 401 `insufficient_user_authentication` with `max_age`, RFC 9470). It is answered 202 whether or not the address could be taken: the mail says what happened (a verification link to the new address and a notice to the old one, or a notice to the owner of an address another account has). Throttled per user.',
           tags: ['users'],
           body: ProfileChangeSchema,
-          response: { 200: PublicUserSchema, 400: ErrorSchema, 401: ErrorSchema, 409: ErrorSchema },
+          response: {
+            200: PublicUserSchema,
+            202: ErrorSchema,
+            400: ErrorSchema,
+            401: ErrorSchema,
+            429: ErrorSchema,
+          },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { email, full_name, current_password } = request.body
-        return accounts.updateOwnProfile(
+        const user = await accounts.updateOwnProfile(
           holderOf(request),
           { email, fullName: full_name, currentPassword: current_password },
           request.auth.sessionId,
         )
+        // The same answer for a free and a taken address: no oracle of who is registered.
+        if (email !== undefined) return reply.code(202).send({ detail: ADDRESS_CHANGE_ANSWER })
+        return user
       },
     )
 

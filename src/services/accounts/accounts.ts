@@ -23,6 +23,7 @@ import { toPublicUser, type AdminUser, type PublicUser } from '../shared/public-
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import { auditEvent, type UserAdminAction } from '../audit/audit-events.js'
 import type { SecurityEvents } from '../audit/security-events.js'
+import type { Recovery } from '../recovery/recovery.js'
 
 export interface NewAccount {
   username: string
@@ -70,9 +71,12 @@ export interface Accounts {
     keepSessionId: string,
   ): Promise<void>
   /**
-   * The user's own profile change (absent: unchanged; null or empty: cleared), from session
-   * `sessionId`. A new e-mail address needs recent authentication (the current password, or a login
-   * within RECENT_AUTH_SECONDS), since reset links go there; it then waits for verification.
+   * The user's own profile change (absent: unchanged; null or empty: cleared) from session
+   * `sessionId`, throttled per user. A new e-mail address needs recent authentication (the current
+   * password, or a login within RECENT_AUTH_SECONDS), since reset links go there; it then waits for
+   * verification, the old address is told and the user's reset links die. An address another user
+   * has is not taken, and its owner is told; the caller learns nothing of which happened (the HTTP
+   * answer is the same), only the mail does.
    */
   updateOwnProfile(
     holder: SessionHolder,
@@ -98,13 +102,13 @@ export interface AccountsDeps {
   checkPassword: PasswordCheck
   /** Recent authentication for moving the address reset links go to. */
   requireRecentAuthentication: RequireRecentAuthentication
-  throttle: Pick<LoginThrottle, 'registration'>
+  throttle: Pick<LoginThrottle, 'registration' | 'selfService'>
   /** PASSWORD_MIN_LENGTH. */
   passwordMinLength: number
   /** REGISTRATION=open. */
   registrationOpen: boolean
-  /** Sends verification links to new addresses (none while mail is disabled). */
-  verification?: { readonly enabled: boolean; sendVerification(user: UserRecord): Promise<void> }
+  /** Sends verification links to new addresses and address notices (none while mail is disabled). */
+  verification?: Pick<Recovery, 'enabled' | 'sendVerification' | 'addressChanged' | 'addressTaken'>
 }
 
 export function createAccounts(deps: AccountsDeps): Accounts {
@@ -281,6 +285,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (!user) throw new UserNotFound(holder.name)
       const record = (outcome: string, detail: string | null = null) =>
         events(auditEvent.profileChange(holder, user.username, outcome, detail))
+      // Every change counts, successful or not: neither a flood of writes nor an address oracle.
+      await deps.throttle.selfService(user.id)
+      let takenBy: UserRecord | undefined
       const emailChanged = await changeProfile(user, change, async (emailChanged) => {
         if (!emailChanged) return
         try {
@@ -298,11 +305,32 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           )
           throw error
         }
+        const owner = change.email ? await store.findUserByEmail(change.email) : undefined
+        if (owner && owner.id !== user.id) {
+          takenBy = owner
+          // Not this user's to take: the rest of the change stands, the address stays.
+          throw new AddressTaken()
+        }
+      }).catch(async (error: unknown) => {
+        if (!(error instanceof AddressTaken || (error instanceof DuplicateUser && change.email)))
+          throw error
+        takenBy ??= change.email ? await store.findUserByEmail(change.email) : undefined
+        if (change.fullName !== undefined) await changeProfile(user, { fullName: change.fullName })
+        return 'taken' as const
       })
+      if (emailChanged === 'taken') {
+        await record('email_taken', 'address of another user: unchanged')
+        if (takenBy) await deps.verification?.addressTaken(takenBy)
+        return toPublicUser((await store.findUserById(user.id)) ?? user)
+      }
       await record('success', emailChanged ? 'email changed' : null)
       const updated = await store.findUserById(user.id)
       if (!updated) throw new UserNotFound(holder.name)
-      if (emailChanged) await deps.verification?.sendVerification(updated)
+      if (emailChanged) {
+        if (deps.verification) await deps.verification.addressChanged(updated, user.email)
+        // Without mail, reset links die all the same: they went to the old address.
+        else await store.voidOneTimeTokens(user.id, 'reset', Date.now())
+      }
       return toPublicUser(updated)
     },
     async setDisabled(username, disabled, actor) {
@@ -327,6 +355,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
   }
 }
+
+/** Inside updateOwnProfile: the address asked for is another user's. */
+class AddressTaken extends Error {}
 
 function validateUsername(username: string): string {
   if (username.length === 0) throw new InvalidInput('The username must not be empty')

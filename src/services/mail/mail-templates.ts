@@ -1,18 +1,20 @@
 // The mails Gatehouse sends, as plain text and simple HTML templates with `{{name}}` placeholders.
 // A deployment replaces them with a directory of its own (MAIL_TEMPLATES_DIR): `<kind>.txt`, whose
 // first line is `Subject: ...`, and `<kind>.html`, for each kind. Values are HTML-escaped in HTML.
-import { readFileSync } from 'node:fs'
+// Kinds added after a release fall back to their built-in template when the directory lacks them, so
+// that a deployment's directory keeps starting; `reset` and `verify` must be there.
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
 
-export const MAIL_KINDS = ['reset', 'verify'] as const
+export const MAIL_KINDS = ['reset', 'verify', 'email_changed', 'email_taken'] as const
 export type MailKind = (typeof MAIL_KINDS)[number]
 
 export interface MailValues {
   username: string
-  /** The one-time link. */
+  /** The one-time link ('' for notices). */
   link: string
-  /** How long the link is valid, in words ("30 minutes"). */
+  /** How long the link is valid, in words ("30 minutes"; '' for notices). */
   validFor: string
 }
 
@@ -57,7 +59,40 @@ If you did not give this address to us, ignore this message.
 <p>If you did not give this address to us, ignore this message.</p>
 `,
   },
+  email_changed: {
+    subject: 'Your e-mail address was changed',
+    text: `Hello {{username}},
+
+The e-mail address of your account was changed, so messages about it no longer come here, and
+password reset links sent here before no longer work.
+
+If you did not change it, sign in and change your password, or ask your administrator for help.
+`,
+    html: `<p>Hello {{username}},</p>
+<p>The e-mail address of your account was changed, so messages about it no longer come here, and
+password reset links sent here before no longer work.</p>
+<p>If you did not change it, sign in and change your password, or ask your administrator for help.</p>
+`,
+  },
+  email_taken: {
+    subject: 'Someone tried to use your e-mail address',
+    text: `Hello {{username}},
+
+Someone signed in to another account asked to change its e-mail address to this one. This address
+belongs to your account, {{username}}, so nothing was changed.
+
+If that was you, sign in as {{username}} instead, or use another address for the other account.
+`,
+    html: `<p>Hello {{username}},</p>
+<p>Someone signed in to another account asked to change its e-mail address to this one. This address
+belongs to your account, {{username}}, so nothing was changed.</p>
+<p>If that was you, sign in as {{username}} instead, or use another address for the other account.</p>
+`,
+  },
 }
+
+/** Kinds a MAIL_TEMPLATES_DIR written before they existed may lack: the built-in one is used then. */
+const OPTIONAL_KINDS: readonly MailKind[] = ['email_changed', 'email_taken']
 
 /** The built-in templates, or those of `dir` (all of them: a missing file is a start-up error). */
 export function loadMailTemplates(dir: string | undefined): Record<MailKind, MailTemplate> {
@@ -78,7 +113,16 @@ export function loadMailTemplates(dir: string | undefined): Record<MailKind, Mai
       throw new ConfigError(`MAIL_TEMPLATES_DIR: ${kind}.txt must start with a 'Subject: ...' line`)
     return { subject, text: rest.join('\n').replace(/^\n/, ''), html: read(`${kind}.html`) }
   }
-  return { reset: load('reset'), verify: load('verify') }
+  const loadOptional = (kind: MailKind): MailTemplate =>
+    existsSync(join(dir, `${kind}.txt`)) || existsSync(join(dir, `${kind}.html`))
+      ? load(kind)
+      : BUILT_IN[kind]
+  const templates = { reset: load('reset'), verify: load('verify') } as Record<
+    MailKind,
+    MailTemplate
+  >
+  for (const kind of OPTIONAL_KINDS) templates[kind] = loadOptional(kind)
+  return templates
 }
 
 export function renderMail(template: MailTemplate, values: MailValues): MailTemplate {

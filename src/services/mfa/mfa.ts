@@ -92,7 +92,7 @@ export interface Mfa extends SecondFactorGate {
 
 export interface MfaOptions {
   store: Store
-  throttle: Pick<LoginThrottle, 'secondFactor'>
+  throttle: Pick<LoginThrottle, 'secondFactor' | 'enrolment'>
   /**
    * SEALING_KEY, with SECRET_KEY as the legacy key that seeds and codes stored before it were sealed
    * under; or MFA_ENCRYPTION_KEY alone (as legacy: its derivation is unchanged).
@@ -283,10 +283,12 @@ export function createMfa(options: MfaOptions): Mfa {
 
     async confirmTotp(holder, proof, code) {
       await reauthenticated(holder, proof, 'enrol')
-      const attempt = await throttle.secondFactor(holder.userId)
       const factor = await store.findTotp(holder.userId)
       if (!factor || factor.confirmedAt !== null)
         throw new NotFound('No enrolment is waiting for confirmation')
+      // A counter of its own, charged only with an enrolment pending: wrong codes here (from a
+      // stolen token, say) never block the owner's MFA logins.
+      const attempt = await throttle.enrolment(holder.userId)
       const secret = box.open(factor.sealedSecret, context(holder.userId))
       const step = secret === undefined ? undefined : matchTotp(secret, code, Date.now())
       if (step === undefined) {

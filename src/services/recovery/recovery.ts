@@ -29,6 +29,13 @@ export interface Recovery {
   /** Sends a verification link to the user's address (registration, an address change). */
   sendVerification(user: UserRecord): Promise<void>
   /**
+   * After the user's address changed from `oldEmail`: voids their pending reset links (they went to
+   * the old address), tells the old address, and sends a verification link to the new one.
+   */
+  addressChanged(user: UserRecord, oldEmail: string | null): Promise<void>
+  /** Tells the owner of an address that another account asked for it (nothing was changed). */
+  addressTaken(owner: UserRecord): Promise<void>
+  /**
    * Sends the user a new verification link for their own address (the old links die), throttled
    * like reset requests; InvalidInput when there is no address or it is verified already.
    */
@@ -208,6 +215,24 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       await record('success', user.username)
     },
     sendVerification,
+    async addressChanged(user, oldEmail) {
+      await store.voidOneTimeTokens(user.id, 'reset', Date.now())
+      if (mailer.enabled && oldEmail)
+        await mailer.send('email_changed', oldEmail, {
+          username: user.username,
+          link: '',
+          validFor: '',
+        })
+      await sendVerification(user)
+    },
+    async addressTaken(owner) {
+      if (!mailer.enabled || !owner.email) return
+      await mailer.send('email_taken', owner.email, {
+        username: owner.username,
+        link: '',
+        validFor: '',
+      })
+    },
     async verifyEmail(token, client) {
       let redeemed
       try {

@@ -4,7 +4,14 @@
 // FastAPI app). Memory is trusted only while the feed is live: from a gap until it has reconnected and
 // caught up, every lookup reads the database.
 import type { Logger } from 'pino'
-import type { Change, ChangeStore, SessionStore, Store, TokenOwner } from '../../store/contract.js'
+import type {
+  Change,
+  ChangeStore,
+  SessionStore,
+  Store,
+  TokenOwner,
+  UserStore,
+} from '../../store/contract.js'
 
 export interface TokenOwnerCache extends Pick<SessionStore, 'findTokenOwner'> {
   /** Applies every change committed before this call; a write of this process awaits it. */
@@ -147,16 +154,37 @@ export function createTokenOwnerCache(deps: {
   }
 }
 
+/**
+ * Every method of the user store, by whether it writes the user row: a method added to the store
+ * must be classified here before it compiles, so that no write to a user row (verification, scopes,
+ * address, name, disable, password, MFA's session ends, ...) misses the one path below.
+ */
+const USER_STORE: Record<keyof UserStore, 'read' | 'write'> = {
+  findUserByUsername: 'read',
+  findUserById: 'read',
+  createUser: 'write',
+  findTaken: 'read',
+  listUsers: 'read',
+  searchUsers: 'read',
+  updateProfile: 'write',
+  replacePasswordHash: 'write',
+  hasBcryptHashes: 'read',
+  setDisabled: 'write',
+  removeUser: 'write',
+  setScopes: 'write',
+  changeCredentials: 'write',
+}
+
 /** The writes after which this process's next request must already see the change. */
-const WRITES = [
+const WRITES: readonly (keyof Store)[] = [
+  ...(Object.keys(USER_STORE) as (keyof UserStore)[]).filter(
+    (name) => USER_STORE[name] === 'write',
+  ),
+  // Writes of the user row that other parts of the store make.
+  'setEmailVerified',
   'revokeSession',
-  'changeCredentials',
-  'setDisabled',
-  'removeUser',
-  'setScopes',
-  'updateProfile',
   'removeClient',
-] as const satisfies readonly (keyof Store)[]
+]
 
 /**
  * The store, with every write that can change a token owner followed by the cache catching up on the

@@ -55,7 +55,9 @@ export interface LoginThrottle {
   registration(ip: string): Promise<void>
   /**
    * Counts a request for a recovery mail (password reset) from `ip` for `identifier` (an address or a
-   * username as typed, whether or not it exists), like logins; throws Throttled past either limit.
+   * username as typed, whether or not it exists) by logins' per-address rule (the pair, the address,
+   * the account's shared counter charged with each address's share only); throws Throttled
+   * ("Too many requests") past a limit.
    */
   recovery(identifier: string, ip: string): Promise<void>
   /**
@@ -64,9 +66,22 @@ export interface LoginThrottle {
    * forgets both counters; a wrong code leaves them charged.
    */
   secondFactor(userId: number, challenge?: string): Promise<Reservation>
+  /**
+   * Counts a code confirming the user's pending TOTP enrolment, on a counter of its own (never the
+   * one logins' second step uses); `succeeded()` forgets it.
+   */
+  enrolment(userId: number): Promise<Reservation>
+  /**
+   * Counts a change the user makes to their own account (profile, address), successful or not;
+   * throws Throttled ("Too many requests") past SELF_SERVICE_LIMIT per window.
+   */
+  selfService(userId: number): Promise<void>
 }
 
-/** Wrong codes allowed per mfa_token, and per user over all their mfa_tokens and enrolments. */
+/** Changes to their own account one user may make per throttle window. */
+export const SELF_SERVICE_LIMIT = 10
+
+/** Wrong codes allowed per mfa_token (and per pending enrolment), and per user over all their mfa_tokens. */
 export const SECOND_FACTOR_LIMITS = { challenge: 5, user: 10 } as const
 
 /** A successful login marks its IP as known for the username this long. */
@@ -225,6 +240,29 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     return { succeeded: () => forgetAll(charged), cancelled: () => giveBackAll(charged) }
   }
 
+  // Logins' per-address rule: an address has its own budget for the account (the pair), and charges
+  // the account's shared counter only with its early share, so that no single address can stop an
+  // account's links for everyone. A mailbox still gets a bounded number of mails per window.
+  const recovery = async (identifier: string, ip: string): Promise<void> => {
+    const account = identifier.normalize('NFKC').toLowerCase()
+    const address = throttleAddress(ip, prefixLength)
+    const pairKey = key('recover-pair', account, address)
+    const ipKey = key('recover-ip', address)
+    const accountKey = key('recover', account)
+    const wait = await withCounters([pairKey, ipKey, accountKey], (ledger) => {
+      const pairWait = ledger.take(pairKey, policy.pairLimit)
+      if (pairWait > 0) return pairWait
+      const pair = ledger.state(pairKey)!
+      const early = pair.strikes === 0 && pair.count <= userShare
+      const ipWait = ledger.take(ipKey, policy.registrationLimit ?? 10)
+      if (ipWait > 0) return ipWait
+      return early
+        ? ledger.take(accountKey, policy.userLimit)
+        : ledger.peek(accountKey, policy.userLimit)
+    })
+    if (wait > 0) throw new Throttled(Math.ceil(wait / 1000), 'Too many requests; try again later')
+  }
+
   /** REDIS_FAILURE_MODE=open lets attempts through while the counters are unreachable. */
   const orOpen = async <T>(attempt: () => Promise<T>, open: T): Promise<T> => {
     try {
@@ -247,18 +285,25 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
         const address = throttleAddress(ip, prefixLength)
         await chargeInOrder([[key('register', address), policy.registrationLimit ?? 10]])
       }, undefined),
-    recovery: (identifier, ip) =>
-      orOpen(async () => {
-        const address = throttleAddress(ip, prefixLength)
-        // A mailbox gets a few mails per window at most, whoever asks for them.
-        const account = identifier.normalize('NFKC').toLowerCase()
-        await chargeInOrder([
-          [key('recover-ip', address), policy.registrationLimit ?? 10],
-          [key('recover', account), policy.pairLimit],
-        ])
-      }, undefined),
+    recovery: (identifier, ip) => orOpen(() => recovery(identifier, ip), undefined),
     secondFactor: (userId, challenge) =>
       orOpen(() => secondFactor(userId, challenge), NO_RESERVATION),
+    selfService: (userId) =>
+      orOpen(async () => {
+        try {
+          await chargeInOrder([[key('self-service', String(userId)), SELF_SERVICE_LIMIT]])
+        } catch (error) {
+          if (!(error instanceof Throttled)) throw error
+          throw new Throttled(error.retryAfterSeconds, 'Too many requests; try again later')
+        }
+      }, undefined),
+    enrolment: (userId) =>
+      orOpen(async () => {
+        const charged = await chargeInOrder([
+          [key('mfa-enrol', String(userId)), SECOND_FACTOR_LIMITS.challenge],
+        ])
+        return { succeeded: () => forgetAll(charged), cancelled: () => giveBackAll(charged) }
+      }, NO_RESERVATION),
   }
 }
 

@@ -14,6 +14,7 @@ import { clients } from './010-clients.js'
 import { changeFeedUsernames } from './011-change-feed-usernames.js'
 import { changeFeedClients } from './012-change-feed-clients.js'
 import { clientResources } from './013-client-resources.js'
+import { uniqueAddresses } from './014-unique-addresses.js'
 import type { Migration } from './migration.js'
 
 export const migrations: readonly Migration[] = [
@@ -30,6 +31,7 @@ export const migrations: readonly Migration[] = [
   changeFeedUsernames,
   changeFeedClients,
   clientResources,
+  uniqueAddresses,
 ]
 
 /** The schema version this Gatehouse writes; a database at a newer one is refused. */

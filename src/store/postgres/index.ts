@@ -14,6 +14,7 @@ import { createPostgresLeaseStore } from './leases.js'
 import { createPostgresMailStore } from './mail.js'
 import { createPostgresMfaStore } from './mfa.js'
 import { migrate } from './migrate.js'
+import { COLLIDING_EMAILS, CREATE_EMAIL_INDEX } from '../migrations/014-unique-addresses.js'
 import { createPostgresSessionStore } from './sessions.js'
 import { createPostgresThrottleStore } from './throttle.js'
 import { createPostgresUserStore } from './users.js'
@@ -63,6 +64,15 @@ export async function openPostgresStore(
         'SELECT MAX(version) AS version FROM gatehouse_migrations',
       )
       return rows[0]?.version ?? 0
+    },
+    async enforceUniqueEmails() {
+      return db.transaction(async (client) => {
+        // The lock makes a row written meanwhile wait for the index (or collide before it).
+        await client.query('LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE')
+        const { rows } = await client.query<{ email: string }>(COLLIDING_EMAILS)
+        if (rows.length === 0) await client.query(CREATE_EMAIL_INDEX)
+        return rows.map((row) => row.email)
+      })
     },
     async close() {
       await closeSubscriptions()

@@ -55,7 +55,7 @@ export function createPostgresUserStore({ query, changed, transaction }: Databas
     async findTaken(user) {
       const { rows } = await query<{ field: 'username' | 'email' }>(
         `SELECT CASE WHEN username = $1 OR username_key = $2 THEN 'username' ELSE 'email' END AS field
-         FROM users WHERE username = $1 OR username_key = $2 OR email = $3 LIMIT 1`,
+         FROM users WHERE username = $1 OR username_key = $2 OR lower(email) = lower($3) LIMIT 1`,
         [user.username, usernameKey(user.username), user.email],
       )
       return rows[0]?.field

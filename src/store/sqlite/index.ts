@@ -13,6 +13,7 @@ import { createSqliteLeaseStore } from './leases.js'
 import { createSqliteMailStore } from './mail.js'
 import { createSqliteMfaStore } from './mfa.js'
 import { migrate } from './migrate.js'
+import { COLLIDING_EMAILS, CREATE_EMAIL_INDEX } from '../migrations/014-unique-addresses.js'
 import { createSqliteSessionStore } from './sessions.js'
 import { createSqliteThrottleStore } from './throttle.js'
 import { createSqliteUserStore } from './users.js'
@@ -65,6 +66,15 @@ export function openSqliteStore(filename: string): Store {
     },
     async schemaVersion() {
       return statements.schemaVersion.get()?.version ?? 0
+    },
+    async enforceUniqueEmails() {
+      return db
+        .transaction(() => {
+          const colliding = db.prepare<[], { email: string }>(COLLIDING_EMAILS).all()
+          if (colliding.length === 0) db.exec(CREATE_EMAIL_INDEX)
+          return colliding.map((row) => row.email)
+        })
+        .immediate()
     },
     async close() {
       db.close()

@@ -22,7 +22,7 @@ export function createSqliteUserStore(db: Database.Database): UserStore {
       { field: 'username' | 'email' }
     >(
       `SELECT CASE WHEN username = @username OR username_key = @key THEN 'username' ELSE 'email' END
-       AS field FROM users WHERE username = @username OR username_key = @key OR email = @email LIMIT 1`,
+       AS field FROM users WHERE username = @username OR username_key = @key OR lower(email) = lower(@email) LIMIT 1`,
     ),
     byUsername: db.prepare<[string], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE username = ?`,
@@ -206,7 +206,7 @@ export function createSqliteUserStore(db: Database.Database): UserStore {
 function toDuplicateUser(error: unknown): DuplicateUser | undefined {
   if (!(error instanceof Database.SqliteError) || !error.code.startsWith('SQLITE_CONSTRAINT'))
     return undefined
-  if (/\.email\b/.test(error.message)) return new DuplicateUser('email')
+  if (/\.email\b|email_lower/.test(error.message)) return new DuplicateUser('email')
   if (/\.username(_key)?\b/.test(error.message)) return new DuplicateUser('username')
   return undefined
 }

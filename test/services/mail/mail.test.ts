@@ -196,6 +196,10 @@ describe('mail outbox', () => {
     expect(mail.subject).toBe('verify for <al&ce>')
     expect(mail.text?.trim()).toBe('Go to http://gh.test/reset-password?token=T0K3N')
     expect(mail.html).toContain('<b>&lt;al&amp;ce&gt;</b>')
+    // A directory written before the address notices existed keeps working: theirs are built in.
+    await mailer.send('email_changed', 'old@example.com', { ...values, link: '', validFor: '' })
+    await mailer.runOnce()
+    expect((await smtp.nth(2)).subject).toBe('Your e-mail address was changed')
 
     writeFileSync(join(dir, 'reset.txt'), 'no subject line\n')
     expect(() =>

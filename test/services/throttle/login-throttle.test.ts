@@ -206,10 +206,17 @@ describe('the login throttle', () => {
     await expect(throttle.secondFactor(2, 'challenge-c')).rejects.toBeInstanceOf(Throttled)
   })
 
-  it('limits recovery mails per account and registrations per address', async () => {
+  it('limits recovery mails per account by the per-address rule, and registrations per address', async () => {
     const { throttle } = await throttleOn()
     for (let i = 0; i < 3; i++) await throttle.recovery('Alice@Example.com', IP)
-    await expect(throttle.recovery('alice@example.com', '198.51.100.1')).rejects.toBeInstanceOf(
+    const refused = throttle.recovery('alice@example.com', IP)
+    await expect(refused).rejects.toBeInstanceOf(Throttled)
+    await expect(refused).rejects.toThrow('Too many requests; try again later')
+    // One address cannot stop the account's links for everyone...
+    await expect(throttle.recovery('alice@example.com', '198.51.100.1')).resolves.toBeUndefined()
+    // ...but many together still bound the mails one mailbox gets (userLimit 7).
+    for (let i = 2; i < 5; i++) await throttle.recovery('alice@example.com', `198.51.100.${i}`)
+    await expect(throttle.recovery('alice@example.com', '198.51.100.9')).rejects.toBeInstanceOf(
       Throttled,
     )
     for (let i = 0; i < 4; i++) await throttle.registration(IP)

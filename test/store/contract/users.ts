@@ -52,6 +52,24 @@ export function userContract(
       ).rejects.toMatchObject({ field: 'email' })
     })
 
+    it('keeps addresses unique case-insensitively, whoever writes the row', async () => {
+      const { store, sql } = await openWithSql()
+      await store.createUser({ username: 'alice', email: 'Alice@Example.com', hashedPassword: 'h' })
+      expect(await store.findTaken({ username: 'bob', email: 'alice@example.COM' })).toBe('email')
+      await expect(
+        store.createUser({ username: 'bob', email: 'alice@example.com', hashedPassword: 'h' }),
+      ).rejects.toMatchObject({ field: 'email' })
+      await store.createUser({ username: 'carol', email: 'c@example.com', hashedPassword: 'h' })
+      await expect(
+        store.updateProfile('carol', { email: 'ALICE@example.com' }),
+      ).rejects.toBeInstanceOf(DuplicateUser)
+      // Another program writing the row meets the index too.
+      await expect(
+        sql("UPDATE users SET email = 'alice@EXAMPLE.com' WHERE username = 'carol'"),
+      ).rejects.toThrow()
+      expect(await store.enforceUniqueEmails()).toEqual([])
+    })
+
     it('lists users in creation order', async () => {
       const store = await open()
       await store.createUser({ username: 'b', hashedPassword: 'h' })
