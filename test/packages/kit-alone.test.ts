@@ -1,6 +1,6 @@
 // What an orders service gets from `npm install gatehouse-auth-kit`: the kit's packed tarball installed
 // alone into an empty project brings jose and eventsource-parser and nothing else (no native module, no
-// database driver, none of the server), and the README's Express service runs from that install
+// database driver, none of the server), and the Express service of docs/resource-servers.md runs from that install
 // against a real Gatehouse: a logged-in user's token is served, the same token refused after logout.
 import { execFile, execFileSync } from 'node:child_process'
 import {
@@ -96,12 +96,13 @@ describe('gatehouse-auth-kit installed alone', () => {
     expect(Object.keys(manifest.dependencies)).toEqual([KIT_NAME])
   })
 
-  it("runs the README's Express service from that install against a real Gatehouse", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  it('runs the Express service of docs/resource-servers.md from that install against a real Gatehouse', async () => {
+    const readme = readFileSync(join(ROOT, 'docs/resource-servers.md'), 'utf8')
     const service = markedSnippets(readme).find(
       (snippet) => snippet.kind === 'service' && snippet.code.includes(`'${KIT_NAME}/express'`),
     )
-    if (!service) throw new Error(`the README has no service block importing ${KIT_NAME}/express`)
+    if (!service)
+      throw new Error(`docs/resource-servers.md has no service block importing ${KIT_NAME}/express`)
 
     // The service's own tools, which are not the kit's to install: Express with its types, tsx and
     // TypeScript, linked from this checkout (installing them would only test the registry).
@@ -130,7 +131,9 @@ describe('gatehouse-auth-kit installed alone', () => {
     // It typechecks against the installed kit's own declarations.
     await run(join(modules, '.bin/tsc'), ['-p', project], { cwd: project }).catch(
       (error: { stdout?: string; message: string }) => {
-        throw new Error(`README.md:${service.line} does not typecheck:\n${error.stdout ?? ''}`)
+        throw new Error(
+          `docs/resource-servers.md:${service.line} does not typecheck:\n${error.stdout ?? ''}`,
+        )
       },
     )
 
@@ -192,7 +195,7 @@ describe('gatehouse-auth-kit installed alone', () => {
       headers: { authorization: `Bearer ${token}` },
     })
     expect(logout.ok).toBe(true)
-    // The revocation stream carries the logout within a second (the README's `sleep 1`).
+    // The revocation stream carries the logout within a second (the page's `sleep 1`).
     let refused = await getOrders()
     for (let waited = 0; refused.status !== 401 && waited < 2_000; waited += 50) {
       await refused.body?.cancel()
