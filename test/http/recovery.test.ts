@@ -341,7 +341,8 @@ describe.each(drivers)('account recovery by e-mail (%s)', (_name, database) => {
           })
         ).statusCode,
       )
-    expect(statuses).toEqual([400, 200, 400, 200, 400, 200, 400, 200, 400, 200, 429])
+    // A recent login may change the address without current_password: 202, alike for any address.
+    expect(statuses).toEqual([202, 200, 202, 200, 202, 200, 202, 200, 202, 200, 429])
     const refused = await t.app.inject({
       method: 'PATCH',
       url: '/users/me/',
