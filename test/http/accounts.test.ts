@@ -1,5 +1,5 @@
 // Registration, the admin API and the audit log.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { build, tokenRequest, type TestApp } from '../helper.js'
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
@@ -379,5 +379,42 @@ describe('the audit log', () => {
     expect(older.json<{ events: Array<{ id: number }> }>().events.map((event) => event.id)).toEqual(
       [events[2]!.id, events[3]!.id],
     )
+  })
+})
+
+describe('the audit rows of self-service changes', () => {
+  it('are one row and one summary per user and minute, not one per change', async () => {
+    const { t } = await withAdmin()
+    await t.addUser({ username: 'bob', password: 'bob-password' })
+    const alice = bearer(await t.login('alice', 'alice-password'))
+    const bob = bearer(await t.login('bob', 'bob-password'))
+    const rename = (headers: Record<string, string>, fullName: string) =>
+      t.app.inject({
+        method: 'PATCH',
+        url: '/users/me/',
+        headers,
+        payload: { full_name: fullName },
+      })
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
+    for (let i = 0; i < 8; i++) expect((await rename(alice, `Alice ${i}`)).statusCode).toBe(200)
+    for (let i = 0; i < 3; i++) expect((await rename(bob, `Bob ${i}`)).statusCode).toBe(200)
+    // The minute closes with the next change after it.
+    vi.setSystemTime(Date.now() + 61_000)
+    expect((await rename(bob, 'Bob')).statusCode).toBe(200)
+
+    const rows = (await t.store.listAudit({ limit: 100 }))
+      .filter((row) => row.type === 'profile_change')
+      .reverse()
+      .map((row) => [row.username, row.outcome, row.detail?.replace(/ \(.*/, '') ?? null])
+    expect(rows).toEqual([
+      ['alice', 'success', null],
+      ['bob', 'success', null],
+      ['alice', 'success', '7 similar events suppressed'],
+      ['bob', 'success', '2 similar events suppressed'],
+      ['bob', 'success', null],
+    ])
   })
 })

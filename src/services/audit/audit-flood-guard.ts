@@ -1,8 +1,9 @@
 // Bounds what clients can make the audit log write: per client address and kind of event (type and
 // outcome), the first events of a minute are written, the rest only counted and summarised in one row;
 // and over all clients at most `totalPerMinute` such events a minute are written, the rest summarised
-// per kind (an attacker with many addresses). Every free-text field is cut to a fixed length. Memory
-// is bounded too: a capped map of open minutes.
+// per kind (an attacker with many addresses). Events a caller marks as per user (a user's own
+// changes) are counted per username instead, outside the total budget. Every free-text field is cut
+// to a fixed length. Memory is bounded too: a capped map of open minutes.
 import type { NewAuditEvent } from '../../store/contract.js'
 
 export type AppendAudit = (event: NewAuditEvent) => Promise<void>
@@ -25,6 +26,11 @@ export interface AuditFloodGuardOptions {
   guards?: (event: NewAuditEvent) => boolean
   /** The client an address counts as (e.g. its IPv6 /64); default: the address itself. */
   clientOf?: (ip: string | null) => string
+  /**
+   * Events summarised per user (by `username`) rather than per client, `perMinute` of a kind written
+   * per user and minute: a signed-in user's own changes, which come from any address they like.
+   */
+  perUser?: { guards: (event: NewAuditEvent) => boolean; perMinute: number }
 }
 
 const MINUTE_MS = 60_000
@@ -45,6 +51,8 @@ interface OpenMinute {
   written: number
   suppressed: number
   sample: NewAuditEvent
+  /** Counted per user (`perUser`) rather than per client. */
+  byUser?: boolean
 }
 
 export function guardAuditFlood(
@@ -55,13 +63,28 @@ export function guardAuditFlood(
   const guards = options.guards ?? ((event: NewAuditEvent) => event.outcome !== 'success')
   const clientOf = options.clientOf ?? ((ip: string | null) => ip ?? '')
   const totalPerMinute = options.totalPerMinute ?? 100 * options.perClientPerMinute
+  const perUser = options.perUser
   // Insertion order is the order minutes opened, so the oldest are at the front.
   const minutes = new Map<string, OpenMinute>()
   /** The minute of the total budget: what it wrote, and by kind what it had to leave out. */
   let total = { start: Number.NEGATIVE_INFINITY, written: 0 }
   const overBudget = new Map<string, OpenMinute>()
 
-  const summaryOf = (minute: OpenMinute, now: number): NewAuditEvent => ({
+  const summaryOf = (minute: OpenMinute, now: number): NewAuditEvent =>
+    minute.byUser
+      ? truncate({
+          // The user is known and acted themselves; their addresses may have differed.
+          at: Math.min(minute.start + MINUTE_MS, now),
+          type: minute.sample.type,
+          outcome: minute.sample.outcome,
+          username: minute.sample.username,
+          ip: null,
+          userAgent: null,
+          detail: `${minute.suppressed} similar events suppressed (same user, type, outcome and detail, in the minute from ${new Date(minute.start).toISOString()})${minute.sample.detail === null ? '' : `: ${minute.sample.detail}`}`,
+          actor: minute.sample.actor,
+        })
+      : clientSummaryOf(minute, now)
+  const clientSummaryOf = (minute: OpenMinute, now: number): NewAuditEvent => ({
     at: Math.min(minute.start + MINUTE_MS, now),
     type: minute.sample.type,
     outcome: minute.sample.outcome,
@@ -72,7 +95,7 @@ export function guardAuditFlood(
     actor: null,
   })
   const totalSummaryOf = (minute: OpenMinute, now: number): NewAuditEvent => ({
-    ...summaryOf(minute, now),
+    ...clientSummaryOf(minute, now),
     ip: null,
     detail: `${minute.suppressed} similar events suppressed (many clients: over ${totalPerMinute} a minute in all, in the minute from ${new Date(minute.start).toISOString()})`,
   })
@@ -95,7 +118,8 @@ export function guardAuditFlood(
 
   const guarded = async (raw: NewAuditEvent): Promise<void> => {
     const event = truncate(raw)
-    if (!guards(event)) return append(event)
+    const byUser = perUser?.guards(event) === true
+    if (!byUser && !guards(event)) return append(event)
     const summaries: NewAuditEvent[] = []
     // Minutes that have ended are summarised on the way, oldest first.
     for (const [key, minute] of minutes) {
@@ -107,7 +131,9 @@ export function guardAuditFlood(
       total = { start: event.at, written: 0 }
     }
     const kind = `${event.type}\n${event.outcome}`
-    if (total.written >= totalPerMinute) {
+    // A user's changes of different sorts (their name, their address) are summarised apart.
+    const userKind = `${kind}\n${event.detail ?? ''}`
+    if (!byUser && total.written >= totalPerMinute) {
       // Past the total budget the event counts only in its kind's summary, not in its client's.
       let over = overBudget.get(kind)
       if (!over)
@@ -116,7 +142,10 @@ export function guardAuditFlood(
       for (const summary of summaries) await append(summary)
       return
     }
-    const key = `${clientOf(event.ip)}\n${kind}`
+    // The prefix keeps a username from ever counting as a client address, or the reverse.
+    const key = byUser
+      ? `user\n${event.username}\n${userKind}`
+      : `ip\n${clientOf(event.ip)}\n${kind}`
     let minute = minutes.get(key)
     if (minute && (event.at >= minute.start + MINUTE_MS || event.at < minute.start)) {
       close(key, minute, summaries, event.at)
@@ -125,13 +154,14 @@ export function guardAuditFlood(
     if (!minute) {
       const oldest = minutes.entries().next().value
       if (oldest && minutes.size >= maxTracked) close(oldest[0], oldest[1], summaries, event.at)
-      minute = { start: event.at, written: 0, suppressed: 0, sample: event }
+      minute = { start: event.at, written: 0, suppressed: 0, sample: event, byUser }
       minutes.set(key, minute)
     }
-    const write = minute.written < options.perClientPerMinute
+    const limit = perUser && byUser ? perUser.perMinute : options.perClientPerMinute
+    const write = minute.written < limit
     if (write) {
       minute.written++
-      total.written++
+      if (!byUser) total.written++
     } else minute.suppressed++
     for (const summary of summaries) await append(summary)
     if (write) await append(event)

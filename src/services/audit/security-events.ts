@@ -38,7 +38,7 @@ export interface SecurityEvent {
 export type SecurityEvents = (event: SecurityEvent) => Promise<void>
 
 export interface AuditTrail extends SecurityEvents {
-  /** Writes the summaries of failures held back by the flood guard (at shutdown). */
+  /** Writes the summaries of events held back by the flood guard (at shutdown). */
   flush(): Promise<void>
 }
 
@@ -62,8 +62,14 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
   const append = guardAuditFlood((event) => store.appendAudit(event), {
     perClientPerMinute: options.perClientPerMinute,
     clientOf: options.clientOf,
-    // What admins do, and every success, is always written in full.
+    // What admins do, and every other success, is always written in full.
     guards: (event) => event.type !== 'admin' && event.outcome !== 'success',
+    // A user's own successful changes (throttled per user) are written once a minute per user and
+    // sort, the rest counted in one summary row.
+    perUser: {
+      guards: (event) => event.type === 'profile_change' && event.outcome === 'success',
+      perMinute: 1,
+    },
   })
   const record = async (event: SecurityEvent): Promise<void> => {
     also?.(event)

@@ -151,4 +151,54 @@ describe('audit flood guard', () => {
     ])
     expect(append.mock.calls[1]![0]).toMatchObject({ at: T0 + 60_000, username: null })
   })
+
+  it("summarises a user's own changes per user and minute, apart from other users and sorts", async () => {
+    const written: NewAuditEvent[] = []
+    const append = guardAuditFlood(async (event) => void written.push(event), {
+      perClientPerMinute: 10,
+      perUser: {
+        guards: (event) => event.type === 'profile_change' && event.outcome === 'success',
+        perMinute: 1,
+      },
+    })
+    const change = (at: number, username: string, ip: string, detail: string | null = null) =>
+      append({
+        at,
+        type: 'profile_change',
+        outcome: 'success',
+        username,
+        ip,
+        userAgent: null,
+        detail,
+        actor: username,
+      })
+    // Alice changes her name from a new address each time: her address does not make her new.
+    for (let i = 0; i < 8; i++) await change(T0 + i * 1_000, 'alice', `198.51.100.${i}`)
+    await change(T0 + 9_000, 'alice', '198.51.100.1', 'email changed')
+    for (let i = 0; i < 3; i++) await change(T0 + 10_000 + i, 'bob', '198.51.100.1')
+    expect(written.map((event) => [event.username, event.detail])).toEqual([
+      ['alice', null],
+      ['alice', 'email changed'],
+      ['bob', null],
+    ])
+    // A minute runs from a user's first change in it; a later change closes those that ended.
+    await change(T0 + 71_000, 'bob', '198.51.100.1')
+    expect(written.slice(3)).toEqual([
+      {
+        at: T0 + 60_000,
+        type: 'profile_change',
+        outcome: 'success',
+        username: 'alice',
+        ip: null,
+        userAgent: null,
+        detail: `7 similar events suppressed (same user, type, outcome and detail, in the minute from ${new Date(T0).toISOString()})`,
+        actor: 'alice',
+      },
+      expect.objectContaining({ username: 'bob', ip: null }),
+      expect.objectContaining({ username: 'bob', detail: null, ip: '198.51.100.1' }),
+    ])
+    expect(written[4]!.detail).toMatch(/^2 similar events suppressed \(same user/)
+    await append.flush()
+    expect(written).toHaveLength(6)
+  })
 })
