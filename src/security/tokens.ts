@@ -78,11 +78,7 @@ export interface TokenService {
    * A client_credentials token (RFC 6749 §4.4): the client is its subject and its `client_id`; it has
    * no session (`sid`), which is how every consumer tells it from a user's token.
    */
-  issueForClient(
-    clientId: string,
-    scope: readonly string[],
-    audience?: string | undefined,
-  ): IssuedToken
+  issueForClient(clientId: string, scope: readonly string[], audience?: string): IssuedToken
   /**
    * The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. A
    * token whose `aud` is none of this service's (one asked for a resource server) is InvalidToken
@@ -252,7 +248,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       sid: clientToken ? '' : (sid as string),
       ...(typeof clientId === 'string' ? { clientId } : {}),
       scope: scopes,
-      aud: Object.freeze([...(audiences as string[])]),
+      aud: Object.freeze([...audiences]),
       amr: Object.freeze(amr === undefined ? [] : [...amr]),
       exp,
       iat,

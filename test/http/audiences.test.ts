@@ -7,7 +7,8 @@ const ORDERS = 'https://orders.example'
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
 const audOf = (token: string): unknown =>
-  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).aud
+  (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { aud: unknown })
+    .aud
 
 async function setUp() {
   const t = await build()
