@@ -81,7 +81,10 @@ export async function benchResourceServer(durationS = 10): Promise<ResourceServe
   const children: ChildProcess[] = []
   try {
     await services.accounts.add({ username: 'alice', password: 'correct horse battery' }, ACTOR)
-    const client = await services.clients.add({ name: 'orders', confidential: true }, ACTOR)
+    const client = await services.clients.add(
+      { name: 'orders', confidential: true, resource: 'http://127.0.0.1:8001' },
+      ACTOR,
+    )
     const login = await fetch(`${issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_grant'
   | 'inactive_user'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'invalid_refresh_token'
   | 'insufficient_scope'
   | 'incorrect_password'
@@ -84,6 +85,14 @@ export class InactiveUser extends GatehouseError {
 /** A requested scope that is unknown or not granted to the user (RFC 6749 `invalid_scope`). */
 export class InvalidScope extends GatehouseError {
   readonly code = 'invalid_scope'
+}
+
+/** A `resource` (RFC 8707) that no registered client serves: `invalid_target`. */
+export class InvalidTarget extends GatehouseError {
+  readonly code = 'invalid_target'
+  constructor(message = 'The requested resource is not a registered resource server') {
+    super(message)
+  }
 }
 
 /** A refresh token that is unknown, spent, expired, revoked, or of a user who may no longer refresh. */

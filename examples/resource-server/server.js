@@ -2,7 +2,8 @@
 // it after `npm ci` with
 //   GATEHOUSE_ISSUER=http://127.0.0.1:8000 GATEHOUSE_CLIENT_ID=... GATEHOUSE_CLIENT_SECRET=... \
 //   PORT=8001 node examples/resource-server/server.js
-// The client is a confidential one registered at Gatehouse (`gatehouse clients add orders --confidential`);
+// The client is a confidential one registered at Gatehouse as a resource server
+// (`gatehouse clients add orders --confidential --resource http://127.0.0.1:8001`);
 // with it this service subscribes to Gatehouse's revocation event stream (`events` mode), so a logout
 // or a disabled user is refused here within a second, with no call to Gatehouse per request. Tokens are
 // verified locally with Gatehouse's published keys (ALGORITHM=EdDSA, ES256 or RS256); those of an

@@ -47,6 +47,18 @@ export interface Grant {
   exchange(request: TokenRequest, services: GrantServices): Promise<TokenResponse>
 }
 
+/**
+ * The `resource` a request names (RFC 8707), once checked to be registered (InvalidTarget otherwise);
+ * undefined without one, for a token of Gatehouse's own audience.
+ */
+export async function requestedResource(
+  form: TokenForm,
+  clients: Pick<Clients, 'checkResource'>,
+): Promise<string | undefined> {
+  const resource = form.resource
+  return resource === undefined ? undefined : clients.checkResource(resource)
+}
+
 /** A parameter the grant cannot do without: missing or empty is `invalid_request` (RFC 6749 §5.2). */
 export function requiredParameter(form: TokenForm, name: string): string {
   const value = form[name]

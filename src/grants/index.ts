@@ -15,6 +15,7 @@ import { refreshTokenGrant } from './refresh-token.js'
 import { buildTokenFormSchema } from './token-form.js'
 
 export {
+  requestedResource,
   requiredParameter,
   type Grant,
   type GrantServices,

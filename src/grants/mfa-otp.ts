@@ -1,8 +1,8 @@
 // grant_type=http://auth0.com/oauth/grant-type/mfa-otp (Auth0's MFA API): completes a password login
 // that answered `mfa_required`, with its `mfa_token` and the current code of the user's authenticator.
 import { Type } from 'typebox'
-import { requiredParameter, type Grant } from './grant.js'
-import { ClientIdParameter, MfaTokenParameter } from './parameters.js'
+import { requestedResource, requiredParameter, type Grant } from './grant.js'
+import { ClientIdParameter, MfaTokenParameter, ResourceParameter } from './parameters.js'
 
 export const mfaOtpGrant: Grant = {
   type: 'http://auth0.com/oauth/grant-type/mfa-otp',
@@ -15,17 +15,23 @@ export const mfaOtpGrant: Grant = {
       description: "The current code of the user's authenticator",
     }),
     client_id: ClientIdParameter,
+    resource: ResourceParameter,
   },
   // The second step of a password login: a client allowed the password grant may complete it.
   clients: { allowedBy: 'password' },
   // The mfa_token is bound to the client of the password step: the one that authenticated, or
   // the client_id it named.
-  exchange: ({ form, client, oauthClient }, { mfa }) =>
-    mfa.completeWithOtp(
-      requiredParameter(form, 'mfa_token'),
-      requiredParameter(form, 'otp'),
+  exchange: async ({ form, client, oauthClient }, { mfa, clients }) => {
+    const mfaToken = requiredParameter(form, 'mfa_token')
+    const secondFactor = requiredParameter(form, 'otp')
+    const resource = await requestedResource(form, clients)
+    return mfa.completeWithOtp(
+      mfaToken,
+      secondFactor,
       oauthClient?.id ?? form.client_id,
       client,
       oauthClient,
-    ),
+      resource,
+    )
+  },
 }

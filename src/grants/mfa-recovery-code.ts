@@ -1,8 +1,8 @@
 // grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code (Auth0's MFA API): completes a
 // password login that answered `mfa_required` with one of the user's single-use recovery codes.
 import { Type } from 'typebox'
-import { requiredParameter, type Grant } from './grant.js'
-import { ClientIdParameter, MfaTokenParameter } from './parameters.js'
+import { requestedResource, requiredParameter, type Grant } from './grant.js'
+import { ClientIdParameter, MfaTokenParameter, ResourceParameter } from './parameters.js'
 
 export const mfaRecoveryCodeGrant: Grant = {
   type: 'http://auth0.com/oauth/grant-type/mfa-recovery-code',
@@ -15,17 +15,23 @@ export const mfaRecoveryCodeGrant: Grant = {
       description: "One of the user's single-use recovery codes",
     }),
     client_id: ClientIdParameter,
+    resource: ResourceParameter,
   },
   // The second step of a password login: a client allowed the password grant may complete it.
   clients: { allowedBy: 'password' },
   // The mfa_token is bound to the client of the password step: the one that authenticated, or
   // the client_id it named.
-  exchange: ({ form, client, oauthClient }, { mfa }) =>
-    mfa.completeWithRecoveryCode(
-      requiredParameter(form, 'mfa_token'),
-      requiredParameter(form, 'recovery_code'),
+  exchange: async ({ form, client, oauthClient }, { mfa, clients }) => {
+    const mfaToken = requiredParameter(form, 'mfa_token')
+    const secondFactor = requiredParameter(form, 'recovery_code')
+    const resource = await requestedResource(form, clients)
+    return mfa.completeWithRecoveryCode(
+      mfaToken,
+      secondFactor,
       oauthClient?.id ?? form.client_id,
       client,
       oauthClient,
-    ),
+      resource,
+    )
+  },
 }

@@ -13,6 +13,17 @@ export const MfaTokenParameter = Type.String({
   description: 'From the `mfa_required` answer of the password step, within 5 minutes',
 })
 
+/**
+ * RFC 8707 §2: the resource server the access token is for, which becomes its `aud`. Only a resource
+ * some client is registered for is accepted (`invalid_target` otherwise); without it the token is for
+ * Gatehouse itself. Read by every grant that issues an access token (see `requestedResource`).
+ */
+export const ResourceParameter = Type.String({
+  maxLength: 512,
+  description:
+    'RFC 8707: the URI of a registered resource server the access token is for (its `aud`); default: Gatehouse itself',
+})
+
 /** Read by client authentication on every request, and by the grants that bind to the client. */
 export const ClientIdParameter = Type.String({
   maxLength: 256,

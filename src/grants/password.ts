@@ -1,7 +1,7 @@
 // grant_type=password (RFC 6749 §4.3): username and password, checked through the login use-case.
 import { Type } from 'typebox'
-import { requiredParameter, type Grant } from './grant.js'
-import { ClientIdParameter, ScopeParameter } from './parameters.js'
+import { requestedResource, requiredParameter, type Grant } from './grant.js'
+import { ClientIdParameter, ResourceParameter, ScopeParameter } from './parameters.js'
 
 export const passwordGrant: Grant = {
   type: 'password',
@@ -14,20 +14,20 @@ export const passwordGrant: Grant = {
       description: "The user's password",
     }),
     scope: ScopeParameter,
+    resource: ResourceParameter,
     // Names the client an mfa_token and the session are bound to, even one not authenticated.
     client_id: ClientIdParameter,
   },
   // Public and confidential clients; a client registered without a list of grants logs users in.
   clients: { byDefault: true },
-  exchange: ({ form, client, oauthClient }, { login }) =>
-    login(
-      {
-        username: requiredParameter(form, 'username'),
-        password: requiredParameter(form, 'password'),
-        scope: form.scope,
-        clientId: form.client_id,
-      },
+  exchange: async ({ form, client, oauthClient }, { login, clients }) => {
+    const username = requiredParameter(form, 'username')
+    const password = requiredParameter(form, 'password')
+    const resource = await requestedResource(form, clients)
+    return login(
+      { username, password, scope: form.scope, clientId: form.client_id, resource },
       client,
       oauthClient,
-    ),
+    )
+  },
 }

@@ -1,8 +1,8 @@
 // grant_type=refresh_token (RFC 6749 §6): a single-use refresh token rotated into a new one; a
 // spent one presented again ends its session (reuse detection, in the sessions use-case).
 import { Type } from 'typebox'
-import { requiredParameter, type Grant } from './grant.js'
-import { ScopeParameter } from './parameters.js'
+import { requestedResource, requiredParameter, type Grant } from './grant.js'
+import { ResourceParameter, ScopeParameter } from './parameters.js'
 
 export const refreshTokenGrant: Grant = {
   type: 'refresh_token',
@@ -14,8 +14,14 @@ export const refreshTokenGrant: Grant = {
       description: 'The refresh token of the last answer (single use)',
     }),
     scope: ScopeParameter,
+    resource: ResourceParameter,
   },
   clients: { byDefault: true },
-  exchange: ({ form, client, oauthClient }, { sessions }) =>
-    sessions.refresh(requiredParameter(form, 'refresh_token'), form.scope, client, oauthClient),
+  // Without `resource` the refreshed token is for Gatehouse (the session does not remember the
+  // login's resource): a client of a resource server names it on every refresh, as RFC 8707 §2.2 allows.
+  exchange: async ({ form, client, oauthClient }, { sessions, clients }) => {
+    const refreshToken = requiredParameter(form, 'refresh_token')
+    const resource = await requestedResource(form, clients)
+    return sessions.refresh(refreshToken, form.scope, client, oauthClient, resource)
+  },
 }

@@ -72,6 +72,8 @@ const ANSWERS = {
   invalid_grant: (e) => ({ status: 400, detail: e.message, error: 'invalid_grant' }),
   inactive_user: (e) => ({ status: 400, detail: e.message, tokenEndpointError: 'invalid_grant' }),
   invalid_scope: (e) => ({ status: 400, detail: e.message, error: 'invalid_scope' }),
+  // RFC 8707 §2: a `resource` no registered client serves.
+  invalid_target: (e) => ({ status: 400, detail: e.message, error: 'invalid_target' }),
   invalid_refresh_token: (e) => ({ status: 400, detail: e.message, error: 'invalid_grant' }),
   insufficient_scope: (e) => {
     const scope = e instanceof InsufficientScope ? e.required.join(' ') : ''

@@ -41,6 +41,11 @@ export interface AccessTokenClaims {
   /** RFC 9068 `client_id`: the registered client the token was issued to, when one was named. */
   clientId?: string
   scope: readonly string[]
+  /**
+   * RFC 8707 / RFC 9068 `aud`: this service's audience, or the resource server the token was asked
+   * for (`resource=`). Only `verify(token, { anyAudience: true })` answers tokens of other audiences.
+   */
+  aud: readonly string[]
   /** How the user authenticated (RFC 8176), e.g. ['pwd'] or ['pwd', 'otp']; empty when not said. */
   amr: readonly string[]
   exp: number
@@ -62,19 +67,33 @@ export interface TokenService {
     subject: string,
     sessionId: string,
     scope: string[],
-    extra?: { amr?: readonly string[]; clientId?: string | undefined },
+    extra?: {
+      amr?: readonly string[]
+      clientId?: string | undefined
+      /** A registered resource (RFC 8707) to be its `aud` instead of this service's audience. */
+      audience?: string | undefined
+    },
   ): IssuedToken
   /**
    * A client_credentials token (RFC 6749 §4.4): the client is its subject and its `client_id`; it has
    * no session (`sid`), which is how every consumer tells it from a user's token.
    */
-  issueForClient(clientId: string, scope: readonly string[]): IssuedToken
-  /** The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. */
-  verify(token: string): AccessTokenClaims
+  issueForClient(clientId: string, scope: readonly string[], audience?: string): IssuedToken
+  /**
+   * The claims of a valid token; throws TokenExpired, UnknownSigningKey or InvalidToken otherwise. A
+   * token whose `aud` is none of this service's (one asked for a resource server) is InvalidToken
+   * unless `anyAudience` (introspection and revocation, which serve every audience).
+   */
+  verify(token: string, options?: VerifyOptions): AccessTokenClaims
   /** Switch to a new key set (after a rotation), keeping the claims policy. */
   setKeys(keys: TokenKeys): void
   /** Accept tokens of these issuers and audiences (this service's own are always accepted). */
   setAccepted(accepted: AcceptedClaims): void
+}
+
+export interface VerifyOptions {
+  /** Accept a token of any `aud` (this service signed it): for introspection and revocation only. */
+  anyAudience?: boolean
 }
 
 /** The `iss` and `aud` values verification accepts besides this service's own. */
@@ -120,6 +139,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   let keys = options.keys
   let accepted: AcceptedClaims = options.accepted ?? { issuers: [], audiences: [] }
+  let ownAudiences = new Set<string>()
 
   const build = (): void => {
     const { signing } = keys
@@ -130,10 +150,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       header: { alg: signing.algorithm, typ: ACCESS_TOKEN_TYPE },
       expiresIn: ttlSeconds * 1000,
       iss: issuer,
-      aud: audience,
     })
     const allowedIss = [...new Set([issuer, ...accepted.issuers])]
-    const allowedAud = [...new Set([audience, ...accepted.audiences])]
+    ownAudiences = new Set([audience, ...accepted.audiences])
     verifiers = new Map(
       keys.verifying.map((key) => [
         key.kid,
@@ -143,7 +162,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           algorithms: [key.algorithm],
           complete: true,
           allowedIss,
-          allowedAud,
+          // `aud` is checked by verify(): tokens for registered resource servers are ours too.
           requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
           clockTolerance: CLOCK_LEEWAY_SECONDS * 1000,
         }) as Verify,
@@ -188,7 +207,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
     if (typ !== ACCESS_TOKEN_TYPE && typ !== `application/${ACCESS_TOKEN_TYPE}`)
       throw new InvalidToken()
-    const { sub, sid, scope, exp, iat, jti, amr, client_id: clientId } = claims
+    const { sub, sid, scope, exp, iat, jti, amr, client_id: clientId, aud } = claims
+    const audiences = typeof aud === 'string' ? [aud] : aud
+    if (
+      !Array.isArray(audiences) ||
+      audiences.length === 0 ||
+      audiences.length > 8 ||
+      !audiences.every((value) => typeof value === 'string')
+    )
+      throw new InvalidToken()
     // Either a user's token (a session) or a client's own (client_id, no session); never neither.
     const clientToken = sid === undefined && typeof clientId === 'string' && clientId === sub
     if (
@@ -221,6 +248,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       sid: clientToken ? '' : (sid as string),
       ...(typeof clientId === 'string' ? { clientId } : {}),
       scope: scopes,
+      aud: Object.freeze([...audiences]),
       amr: Object.freeze(amr === undefined ? [] : [...amr]),
       exp,
       iat,
@@ -234,8 +262,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       accepted = next
       build()
     },
-    issue(subject, sessionId, scope, { amr, clientId } = {}) {
+    issue(subject, sessionId, scope, { amr, clientId, audience: resource } = {}) {
       const token = sign({
+        aud: resource ?? audience,
         sub: subject,
         sid: sessionId,
         scope: scope.join(' '),
@@ -245,8 +274,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       })
       return { token, expiresIn: ttlSeconds }
     },
-    issueForClient(clientId, scope) {
+    issueForClient(clientId, scope, resource) {
       const token = sign({
+        aud: resource ?? audience,
         sub: clientId,
         client_id: clientId,
         scope: scope.join(' '),
@@ -254,17 +284,23 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       })
       return { token, expiresIn: ttlSeconds }
     },
-    verify(token) {
+    verify(token, { anyAudience = false } = {}) {
       if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidToken()
-      const known = verified.get(token)
-      if (known !== undefined) {
-        if (Date.now() <= (known.exp + CLOCK_LEEWAY_SECONDS) * 1000) return known
-        verified.delete(token)
-        throw new TokenExpired()
+      let claims = verified.get(token)
+      if (claims !== undefined) {
+        if (Date.now() > (claims.exp + CLOCK_LEEWAY_SECONDS) * 1000) {
+          verified.delete(token)
+          throw new TokenExpired()
+        }
+      } else {
+        claims = verifyUncached(token)
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!)
+        verified.set(token, claims)
       }
-      const claims = verifyUncached(token)
-      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!)
-      verified.set(token, claims)
+      // A token asked for a resource server (RFC 8707) is for that server, not for this service's
+      // routes; one of another instance's audience may mean a configuration to reload or report.
+      if (!anyAudience && !claims.aud.some((value) => ownAudiences.has(value)))
+        throw new InvalidToken({ reason: 'audience' })
       return claims
     },
   }

@@ -163,11 +163,20 @@ describe('the code blocks of the README and docs/ run against the packed package
         current = await serve(bin('tsx'), [file], project, { env: gatehouseEnv })
       } else if (snippet.kind === 'service') {
         // What the reader does first: a running Gatehouse, the service registered as a confidential
-        // client. Its credentials are all the service gets: never Gatehouse's SECRET_KEY.
+        // client that is a resource server (only those may introspect and follow the revocation
+        // stream). Its credentials are all the service gets: never Gatehouse's SECRET_KEY.
         current ??= await serve(bin('gatehouse'), ['serve'], project, { env: gatehouseEnv })
         const { stdout } = await run(
           bin('gatehouse'),
-          ['clients', 'add', `service-${snippet.line}`, '--confidential', '--json'],
+          [
+            'clients',
+            'add',
+            `service-${snippet.line}`,
+            '--confidential',
+            '--resource',
+            `http://127.0.0.1:8001/service-${snippet.line}`,
+            '--json',
+          ],
           {
             cwd: project,
             env: {

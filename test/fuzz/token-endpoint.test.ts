@@ -337,7 +337,12 @@ describe('fuzzing POST /introspect', () => {
       const tally = createTally()
       const { TEST_ACTOR } = await import('../helper.js')
       const rs = await t.services.clients.add(
-        { name: 'fuzz-rs', confidential: true, grants: ['client_credentials'] },
+        {
+          name: 'fuzz-rs',
+          confidential: true,
+          grants: ['client_credentials'],
+          resource: 'https://fuzz.example',
+        },
         TEST_ACTOR,
       )
       const good = `Basic ${Buffer.from(`${rs.client.client_id}:${rs.secret!}`).toString('base64')}`

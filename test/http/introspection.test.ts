@@ -9,12 +9,22 @@ async function setUp(databaseUrl?: string) {
   const t = await build(databaseUrl ? { databaseUrl } : {})
   await t.addUser({ username: 'alice' })
   const rs = await t.services.clients.add(
-    { name: 'orders', confidential: true, grants: ['client_credentials'], scopes: ['items'] },
+    {
+      name: 'orders',
+      confidential: true,
+      grants: ['client_credentials'],
+      scopes: ['items'],
+      resource: 'https://orders.example',
+    },
     TEST_ACTOR,
   )
   const spa = await t.services.clients.add({ name: 'spa' }, TEST_ACTOR)
-  // The app users log in through: their refresh tokens are its own, and only it may introspect them.
-  const web = await t.services.clients.add({ name: 'web', confidential: true }, TEST_ACTOR)
+  // The app users log in through: their refresh tokens are its own, and only it may introspect them
+  // (as a resource server: its backend serves its own API).
+  const web = await t.services.clients.add(
+    { name: 'web', confidential: true, resource: 'https://web.example' },
+    TEST_ACTOR,
+  )
   const auth = basic(rs.client.client_id, rs.secret!)
   const webAuth = basic(web.client.client_id, web.secret!)
   const introspect = async (token: string, authorization = auth, hint?: string) => {
@@ -130,7 +140,12 @@ function introspectionCases(name: string, databaseUrl: () => Promise<string | un
         scope: 'items',
       })
       const other = await t.services.clients.add(
-        { name: 'x', confidential: true, grants: ['client_credentials'] },
+        {
+          name: 'x',
+          confidential: true,
+          grants: ['client_credentials'],
+          resource: 'https://x.example',
+        },
         TEST_ACTOR,
       )
       await t.services.clients.remove(t.rs.client.client_id, TEST_ACTOR)
@@ -168,6 +183,33 @@ describe('POST /introspect callers and odd tokens', () => {
       payload: `token=${tokens.access_token}&client_id=${t.spa.client.client_id}`,
     })
     expect(publicClient.statusCode).toBe(401)
+  })
+
+  it('answers only clients registered as resource servers', async () => {
+    const t = await setUp()
+    const tokens = await t.login()
+    // A login client with a secret, but no resource: it may not read other clients' tokens.
+    const login = await t.services.clients.add({ name: 'login', confidential: true }, TEST_ACTOR)
+    const viaBasic = await t.introspect(
+      tokens.access_token,
+      basic(login.client.client_id, login.secret!),
+    )
+    expect(viaBasic.statusCode).toBe(401)
+    expect(viaBasic.json()).toMatchObject({ error: 'invalid_client' })
+    expect(viaBasic.headers['www-authenticate']).toBe('Basic realm="gatehouse"')
+    const viaPost = await t.app.inject({
+      method: 'POST',
+      url: '/introspect',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        token: tokens.access_token,
+        client_id: login.client.client_id,
+        client_secret: login.secret!,
+      }).toString(),
+    })
+    expect(viaPost.statusCode).toBe(401)
+    expect(viaPost.json()).toMatchObject({ error: 'invalid_client' })
+    expect((await t.introspect(tokens.access_token)).json()).toMatchObject({ active: true })
   })
 
   it('answers {"active": false} for anything that is not a live token', async () => {

@@ -85,7 +85,12 @@ async function twoInstances(
   const url = `http://127.0.0.1:${port}/events/revocations`
   await a.addUser({ username: 'alice', password: PASSWORD })
   const orders = await a.services.clients.add(
-    { name: 'orders', confidential: true, grants: ['client_credentials'] },
+    {
+      name: 'orders',
+      confidential: true,
+      grants: ['client_credentials'],
+      resource: 'https://orders.example',
+    },
     TEST_ACTOR,
   )
   const spa = await a.services.clients.add({ name: 'spa' }, TEST_ACTOR)
@@ -199,7 +204,12 @@ function crossInstanceCases(name: string, database: DatabaseFactory) {
     it('ends the streams of a client whose secret is rotated or which is removed on another instance', async () => {
       const t = await twoInstances(database)
       const billing = await t.a.services.clients.add(
-        { name: 'billing', confidential: true, grants: ['client_credentials'] },
+        {
+          name: 'billing',
+          confidential: true,
+          grants: ['client_credentials'],
+          resource: 'https://billing.example',
+        },
         TEST_ACTOR,
       )
       const billingStream = await openEventStream(t.url, {
@@ -411,6 +421,19 @@ describe('GET /events/revocations (protocol edges, SQLite)', () => {
     expect(JSON.stringify(audit)).not.toContain('wrong')
   })
 
+  it('answers 401 invalid_client to a confidential client that is no resource server', async () => {
+    const t = await twoInstances(sqliteDatabase)
+    const login = await t.a.services.clients.add({ name: 'login', confidential: true }, TEST_ACTOR)
+    const response = await t.b.app.inject({
+      method: 'GET',
+      url: '/events/revocations',
+      headers: { authorization: basic(login.client.client_id, login.secret!) },
+    })
+    expect(response.statusCode).toBe(401)
+    expect(response.json()).toMatchObject({ error: 'invalid_client' })
+    expect(response.headers['www-authenticate']).toMatch(/^Basic/)
+  })
+
   it('sends a heartbeat when nothing else was sent', async () => {
     const t = await twoInstances(sqliteDatabase, { heartbeatMs: 100 })
     const stream = await t.open()
@@ -527,7 +550,12 @@ describe('GET /events/revocations (protocol edges, SQLite)', () => {
     expect(audit.some((event) => event.outcome === 'bad_client_credentials')).toBe(false)
 
     const billing = await t.a.services.clients.add(
-      { name: 'billing', confidential: true, grants: ['client_credentials'] },
+      {
+        name: 'billing',
+        confidential: true,
+        grants: ['client_credentials'],
+        resource: 'https://billing.example',
+      },
       TEST_ACTOR,
     )
     const other = await openEventStream(t.url, {

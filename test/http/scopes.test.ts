@@ -197,7 +197,13 @@ describe('scopes bounded by the grant', () => {
   it('show in introspection only the scopes the session and its client allow', async () => {
     const { t, accessToken } = await adminThroughClient(['me', 'items'])
     const rs = await t.services.clients.add(
-      { name: 'orders', confidential: true, grants: ['client_credentials'], scopes: [] },
+      {
+        name: 'orders',
+        confidential: true,
+        grants: ['client_credentials'],
+        scopes: [],
+        resource: 'https://orders.example',
+      },
       TEST_ACTOR,
     )
     const response = await t.app.inject({

@@ -156,7 +156,15 @@ describe('gatehouse-auth-kit installed alone', () => {
       execFileSync(process.execPath, [GATEHOUSE_BIN, ...args], { cwd: gatehouseDir, env, input })
     cli(['users', 'add', 'alice', '--password-stdin'], 'wonderland-2024\n')
     const client = JSON.parse(
-      cli(['clients', 'add', 'orders', '--confidential', '--json']).toString(),
+      cli([
+        'clients',
+        'add',
+        'orders',
+        '--confidential',
+        '--resource',
+        'http://127.0.0.1:8001',
+        '--json',
+      ]).toString(),
     ) as { client_id: string; client_secret: string }
     servers.push(await startServerProcess({ port, env, cwd: gatehouseDir, shared: true }))
 

@@ -80,7 +80,19 @@ describe('the example orders service in events mode, with Gatehouse as a process
     }
     await cli(['users', 'add', 'alice', '--password-stdin'], env, dir, 'alice-password\n')
     const client = JSON.parse(
-      await cli(['clients', 'add', 'orders', '--confidential', '--json'], env, dir),
+      await cli(
+        [
+          'clients',
+          'add',
+          'orders',
+          '--confidential',
+          '--resource',
+          'http://127.0.0.1:8001',
+          '--json',
+        ],
+        env,
+        dir,
+      ),
     ) as { client_id: string; client_secret: string }
     servers.push(
       await startServerProcess({ program: 'launcher', port, env, cwd: dir, shared: true }),

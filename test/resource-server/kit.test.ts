@@ -35,7 +35,13 @@ async function gatehouse(env: Record<string, string>) {
   await t.app.listen({ port, host: '127.0.0.1' })
   await t.addUser({ username: 'alice', password: 'alice-password' })
   const rs = await t.services.clients.add(
-    { name: 'orders', confidential: true, grants: ['client_credentials'], scopes: ['items'] },
+    {
+      name: 'orders',
+      confidential: true,
+      grants: ['client_credentials'],
+      scopes: ['items'],
+      resource: 'https://orders.example',
+    },
     TEST_ACTOR,
   )
   return { t, issuer, clientId: rs.client.client_id, clientSecret: rs.secret! }

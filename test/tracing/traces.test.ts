@@ -105,7 +105,12 @@ describe('traces over OTLP/HTTP', () => {
 
     // A resource service's kit asks Gatehouse about the token, inside its own trace.
     const rs = await t.services.clients.add(
-      { name: 'orders', confidential: true, grants: ['client_credentials'] },
+      {
+        name: 'orders',
+        confidential: true,
+        grants: ['client_credentials'],
+        resource: 'https://orders.example',
+      },
       TEST_ACTOR,
     )
     const verifier = createGatehouseVerifier({

@@ -6,7 +6,10 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser'
 
 export interface RevocationEventsOptions {
   mode: 'events'
-  /** A confidential client registered at Gatehouse (`gatehouse clients add NAME --confidential`). */
+  /**
+   * A confidential client registered at Gatehouse as a resource server
+   * (`gatehouse clients add NAME --confidential --resource URI`).
+   */
   clientId: string
   clientSecret: string
   /** How long tokens are still trusted after the stream is lost (default 30 s); then 503 until it is back. */

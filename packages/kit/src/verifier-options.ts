@@ -3,7 +3,10 @@
 // removed `secret`) at construction, before any request is answered with it.
 import type { RevocationEventsOptions } from './revocation-events.js'
 
-/** A confidential client registered at Gatehouse (`gatehouse clients add NAME --confidential`). */
+/**
+ * A confidential client registered at Gatehouse as a resource server
+ * (`gatehouse clients add NAME --confidential --resource URI`).
+ */
 export interface ClientCredentials {
   clientId: string
   clientSecret: string
@@ -79,7 +82,7 @@ export function checkVerifierOptions(options: GatehouseVerifierOptions): Revocat
       if (typeof revocation[field] !== 'string' || revocation[field] === '')
         fail(
           `revocation mode '${String(mode)}' needs \`clientId\` and \`clientSecret\`: a confidential ` +
-            'client registered at Gatehouse (`gatehouse clients add NAME --confidential`)',
+            'client registered at Gatehouse (`gatehouse clients add NAME --confidential --resource URI`)',
         )
   return revocation as unknown as RevocationMode
 }

@@ -83,7 +83,7 @@ export function revocationEventRoutes({
         // HTTP Basic only: a GET has no form to carry client_secret_post.
         const presented = presentedClientOf(request)
         if (!presented) throw new InvalidClient(true, 'Client authentication required (HTTP Basic)')
-        const client = await clients.requireConfidential(presented, request.ip)
+        const client = await clients.requireResourceServer(presented, request.ip)
         const lastEventId = parseLastEventId(request.headers['last-event-id'])
         const stream = await revocationEvents.subscribe({
           clientId: client.id,

@@ -114,7 +114,7 @@ export function tokenRoutes(
         },
       },
       async (request) => {
-        const caller = await clients.requireConfidential(presentedClientOf(request), request.ip)
+        const caller = await clients.requireResourceServer(presentedClientOf(request), request.ip)
         const hint = request.body.token_type_hint
         return introspect(requiredParameter(request.body, 'token'), hint, caller.id)
       },

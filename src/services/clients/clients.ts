@@ -9,6 +9,7 @@ import {
   NotFound,
   UnauthorizedClient,
   UnsupportedGrantType,
+  InvalidTarget,
 } from '../../errors.js'
 import type { TokenService } from '../../security/tokens.js'
 import type { ClientRecord, ClientStore } from '../../store/contract.js'
@@ -102,11 +103,19 @@ export interface Clients {
     presented: PresentedClient | undefined,
     ip: string,
   ): Promise<AuthenticatedClient | undefined>
-  /** A confidential client that authenticated (introspection); InvalidClient otherwise. */
-  requireConfidential(
+  /**
+   * A client registered as a resource server (with a `resource`) that authenticated with its secret:
+   * the only callers of introspection and the revocation stream. InvalidClient otherwise.
+   */
+  requireResourceServer(
     presented: PresentedClient | undefined,
     ip: string,
   ): Promise<AuthenticatedClient>
+  /**
+   * A `resource` a token request names (RFC 8707): answered as given when some client is registered
+   * as its resource server, InvalidTarget otherwise.
+   */
+  checkResource(resource: string): Promise<string>
   /**
    * Whether credentials that authenticated still do (the client was not removed nor its secret
    * rotated since), without throttling or audit: a second look once a long-lived stream is registered.
@@ -120,6 +129,8 @@ export interface Clients {
     client: AuthenticatedClient | undefined,
     requestedScope: string | undefined,
     from: ClientInfo,
+    /** A registered resource (RFC 8707, checked by the grant) to be the access token's `aud`. */
+    resource?: string,
   ): Promise<TokenResponse>
 }
 
@@ -338,21 +349,36 @@ export function createClients(deps: ClientsDeps): Clients {
     authenticate: (presented, ip) => authenticate(presented, ip),
     admitTokenRequest: (presented, grantType, ip) => admit(presented, grantType, ip),
     admitRevocation: (presented, ip) => admit(presented, undefined, ip),
-    async requireConfidential(presented, ip) {
+    async requireResourceServer(presented, ip) {
       if (!presented || presented.secret === undefined)
         throw new InvalidClient(presented?.basic ?? false)
-      return authenticate(presented, ip)
+      const found =
+        presented.clientId.length > 200 ? undefined : await store.findClient(presented.clientId)
+      const client = await authenticate(presented, ip, found)
+      // Authenticated first (a wrong secret is counted alike), then refused: a login client may not
+      // read other clients' tokens nor follow every session's end.
+      if (!found?.resource)
+        throw new InvalidClient(
+          presented.basic,
+          'Only a client registered as a resource server (with a resource) may use this endpoint',
+        )
+      return client
+    },
+    async checkResource(resource) {
+      if (resource.length > 0 && (await store.listClients()).some((c) => c.resource === resource))
+        return resource
+      throw new InvalidTarget()
     },
     async stillCurrent(presented) {
       if (presented.secret === undefined || presented.clientId.length > 200) return false
       return secretMatches(await store.findClient(presented.clientId), presented.secret)
     },
-    async issueToken(client, requestedScope, from) {
+    async issueToken(client, requestedScope, from, resource) {
       if (!client || !client.confidential) throw new InvalidClient(false)
       if (!client.grants.includes('client_credentials'))
         throw new UnauthorizedClient("This client may not use grant_type 'client_credentials'")
       const granted = scopes.resolve(requestedScope, client.scopes)
-      const access = deps.tokens.issueForClient(client.id, granted)
+      const access = deps.tokens.issueForClient(client.id, granted, resource)
       await events(auditEvent.clientTokenIssued(client.id, from))
       const response: TokenResponse = {
         access_token: access.token,

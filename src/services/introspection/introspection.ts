@@ -6,6 +6,7 @@ import type { AccessTokenClaims } from '../../security/tokens.js'
 import type { Store } from '../../store/contract.js'
 import type { ScopeCatalog } from '../scopes/scopes.js'
 import { usableScopes } from '../scopes/usable-scopes.js'
+import type { VerifyAccessToken } from '../sessions/access-token-verifier.js'
 import { hashRefreshToken } from '../sessions/sessions.js'
 
 export interface IntrospectionAnswer {
@@ -31,7 +32,7 @@ export type Introspect = (
 
 export interface IntrospectionDeps {
   store: Pick<Store, 'findTokenOwner' | 'findUserById' | 'findRefreshToken' | 'findClient'>
-  verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
+  verifyAccessToken: VerifyAccessToken
   scopes: ScopeCatalog
   issuer: string
   audience: string
@@ -49,7 +50,8 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
   const accessToken = async (token: string): Promise<IntrospectionAnswer> => {
     let claims: AccessTokenClaims
     try {
-      claims = await deps.verifyAccessToken(token)
+      // Any audience: a resource server asks about the tokens requested for it (RFC 8707).
+      claims = await deps.verifyAccessToken(token, { anyAudience: true })
     } catch (error) {
       // Forged, expired, malformed ...: not active. Only our own refusals; a database outage is a 503.
       if (error instanceof GatehouseError && error.code !== 'database_unavailable') return INACTIVE
@@ -60,7 +62,7 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
       exp: claims.exp,
       iat: claims.iat,
       iss: issuer,
-      aud: audience,
+      aud: claims.aud.join(' '),
     }
     if (claims.sid === '') {
       // A client's own token: live while the client is registered, within the scopes it still has.

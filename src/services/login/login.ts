@@ -19,6 +19,8 @@ export interface LoginRequest {
   scope: string | undefined
   /** The `client_id` the client sent, if any: an mfa_token is bound to it. */
   clientId?: string | undefined
+  /** A registered resource (RFC 8707, checked by the grant) to be the access token's `aud`. */
+  resource?: string | undefined
 }
 
 /** Logs in from `client`; throws the pipeline's errors (InvalidCredentials, Throttled ...). */
@@ -51,7 +53,7 @@ export function createLogin(deps: {
   resendVerification?: (user: UserRecord) => Promise<void>
 }): Login {
   const { checkPassword, sessions, events, mfa } = deps
-  return async ({ username, password, scope, clientId }, client, oauthClient) => {
+  return async ({ username, password, scope, clientId, resource }, client, oauthClient) => {
     const record = (outcome: string) => events(auditEvent.login(outcome, username, client))
     try {
       const { user } = await checkPassword(username, password, client.ip)
@@ -60,7 +62,7 @@ export function createLogin(deps: {
         throw new UnverifiedEmail()
       }
       await mfa?.requireSecondFactor(user, { scope, clientId: oauthClient?.id ?? clientId })
-      const response = await sessions.start(user, scope, client, { oauthClient })
+      const response = await sessions.start(user, scope, client, { oauthClient, resource })
       await record('success')
       return response
     } catch (error) {

@@ -79,6 +79,8 @@ export interface Mfa extends SecondFactorGate {
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
     oauthClient?: AuthenticatedClient,
+    /** A registered resource (RFC 8707, checked by the grant) to be the access token's `aud`. */
+    resource?: string,
   ): Promise<TokenResponse>
   /** The mfa-recovery-code grant; spends the code. */
   completeWithRecoveryCode(
@@ -87,6 +89,8 @@ export interface Mfa extends SecondFactorGate {
     clientId: string | undefined,
     client: ClientInfo & { ip: string },
     oauthClient?: AuthenticatedClient,
+    /** A registered resource (RFC 8707, checked by the grant) to be the access token's `aud`. */
+    resource?: string,
   ): Promise<TokenResponse>
 }
 
@@ -192,6 +196,7 @@ export function createMfa(options: MfaOptions): Mfa {
     client: ClientInfo & { ip: string },
     oauthClient: AuthenticatedClient | undefined,
     verify: (user: UserRecord) => Promise<boolean>,
+    resource: string | undefined,
   ): Promise<TokenResponse> => {
     let username: string | null = null
     const recordLogin = (outcome: string) =>
@@ -212,6 +217,7 @@ export function createMfa(options: MfaOptions): Mfa {
       const response = await sessions.start(user, challenge.scope ?? undefined, client, {
         amr: MFA_AMR,
         oauthClient,
+        resource,
       })
       await recordLogin('success')
       return response
@@ -355,12 +361,26 @@ export function createMfa(options: MfaOptions): Mfa {
       throw new MfaRequired(token)
     },
 
-    completeWithOtp: (mfaToken, otp, clientId, client, oauthClient) =>
-      complete('otp', mfaToken, clientId, client, oauthClient, (user) => acceptTotp(user, otp)),
+    completeWithOtp: (mfaToken, otp, clientId, client, oauthClient, resource) =>
+      complete(
+        'otp',
+        mfaToken,
+        clientId,
+        client,
+        oauthClient,
+        (user) => acceptTotp(user, otp),
+        resource,
+      ),
 
-    completeWithRecoveryCode: (mfaToken, code, clientId, client, oauthClient) =>
-      complete('recovery_code', mfaToken, clientId, client, oauthClient, (user) =>
-        code.length > 64 ? Promise.resolve(false) : spendRecoveryCode(user.id, code),
+    completeWithRecoveryCode: (mfaToken, code, clientId, client, oauthClient, resource) =>
+      complete(
+        'recovery_code',
+        mfaToken,
+        clientId,
+        client,
+        oauthClient,
+        (user) => (code.length > 64 ? Promise.resolve(false) : spendRecoveryCode(user.id, code)),
+        resource,
       ),
   }
 }

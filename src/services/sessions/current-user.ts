@@ -31,7 +31,7 @@ const MISMATCH_HINTS: Record<TokenMismatch, string> = {
   issuer:
     'refusing tokens issued by another issuer: instances sharing a database must agree on ISSUER',
   audience:
-    'refusing tokens meant for another audience: instances sharing a database must agree on AUDIENCE (by default their ISSUER)',
+    "refusing tokens meant for another audience: a resource server's (asked with resource=), or instances sharing a database disagree on AUDIENCE (by default their ISSUER)",
   unknown_key:
     'refusing tokens signed by a key this instance does not have: check SECRET_KEY / SIGNING_KEY_FILE and ALGORITHM on every instance',
 }

@@ -4,7 +4,8 @@
 // so ending a session or all of a user's sessions stops its access tokens at once.
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidCredentials, InvalidRefreshToken, NotFound } from '../../errors.js'
-import type { AccessTokenClaims, TokenService } from '../../security/tokens.js'
+import type { TokenService } from '../../security/tokens.js'
+import type { VerifyAccessToken } from './access-token-verifier.js'
 import { createSealer, type SealingKeys } from '../../security/sealing.js'
 import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../../store/contract.js'
 import type { ClientInfo, SessionHolder } from '../shared/actor.js'
@@ -39,14 +40,20 @@ export interface Sessions {
       amr?: readonly string[]
       /** The registered client the login came through, when one authenticated. */
       oauthClient?: AuthenticatedClient | undefined
+      /** A registered resource (RFC 8707, checked by the grant) to be the access token's `aud`. */
+      resource?: string | undefined
     },
   ): Promise<TokenResponse>
-  /** The refresh_token grant: rotates the refresh token and issues a new access token. */
+  /**
+   * The refresh_token grant: rotates the refresh token and issues a new access token, for `resource`
+   * when one is named (RFC 8707, checked by the grant), else for this service's own audience.
+   */
   refresh(
     refreshToken: string,
     requestedScope: string | undefined,
     client: ClientInfo,
     oauthClient?: AuthenticatedClient,
+    resource?: string,
   ): Promise<TokenResponse>
   /** RFC 7009: ends the session of a refresh or access token; unknown tokens are ignored. */
   revokeToken(token: string): Promise<void>
@@ -63,7 +70,7 @@ export interface SessionsOptions {
   store: Store
   tokens: Pick<TokenService, 'issue'>
   /** Verifies an access token, reloading signing keys for an unknown `kid` (RFC 7009 revocation). */
-  verifyAccessToken: (token: string) => Promise<AccessTokenClaims>
+  verifyAccessToken: VerifyAccessToken
   scopes: ScopeCatalog
   refreshTokenExpireDays: number
   refreshTokenIdleDays: number
@@ -103,10 +110,12 @@ export function createSessions(options: SessionsOptions): Sessions {
     refreshToken: string,
     amr: readonly string[],
     clientId: string | null,
+    resource: string | undefined,
   ): TokenResponse => {
     const access = tokens.issue(user.username, sessionId, granted, {
       amr,
       clientId: clientId ?? undefined,
+      audience: resource,
     })
     const response: TokenResponse = {
       access_token: access.token,
@@ -169,6 +178,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     requestedScope: string | undefined,
     client: ClientInfo,
     oauthClient: AuthenticatedClient | undefined,
+    resource: string | undefined,
   ): Promise<TokenResponse | undefined> => {
     const { token } = found
     if (token.spentAt === null || token.successor === null) return undefined
@@ -190,11 +200,20 @@ export function createSessions(options: SessionsOptions): Sessions {
     )
     await options.events(auditEvent.tokenRefreshed('retry', user.username, client))
     const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
-    return respond(user, session.id, granted, requestedScope, successor, amr, session.clientId)
+    return respond(
+      user,
+      session.id,
+      granted,
+      requestedScope,
+      successor,
+      amr,
+      session.clientId,
+      resource,
+    )
   }
 
   return {
-    async start(user, requestedScope, client, { amr = PASSWORD_ONLY, oauthClient } = {}) {
+    async start(user, requestedScope, client, { amr = PASSWORD_ONLY, oauthClient, resource } = {}) {
       const granted = scopes.resolve(requestedScope, boundedBy(scopes.granted(user), oauthClient))
       const sessionId = randomBytes(16).toString('base64url')
       const refresh = newRefreshToken()
@@ -218,17 +237,33 @@ export function createSessions(options: SessionsOptions): Sessions {
         credentialVersion: user.credentialVersion,
       }
       if (!(await store.createSessionIfCurrent(session, current))) throw new InvalidCredentials()
-      return respond(user, sessionId, granted, requestedScope, refresh.token, amr, session.clientId)
+      return respond(
+        user,
+        sessionId,
+        granted,
+        requestedScope,
+        refresh.token,
+        amr,
+        session.clientId,
+        resource,
+      )
     },
 
-    async refresh(refreshToken, requestedScope, client, oauthClient) {
+    async refresh(refreshToken, requestedScope, client, oauthClient, resource) {
       const at = Date.now()
       const hash = hashRefreshToken(refreshToken)
       const found = await store.findRefreshToken(hash)
       if (!found) throw new InvalidRefreshToken()
       if (found.token.spentAt !== null) {
         // A retry within the grace (a lost answer, a duplicated tab) gets the answer it missed.
-        const retried = await answerRetry(found, hash, requestedScope, client, oauthClient)
+        const retried = await answerRetry(
+          found,
+          hash,
+          requestedScope,
+          client,
+          oauthClient,
+          resource,
+        )
         if (retried) return retried
         // A spent token presented again: whoever holds it, the session is compromised (RFC 9700 §4.14.2).
         await endForReuse(found.session, client)
@@ -248,7 +283,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         const again = await store.findRefreshToken(hash)
         const retried =
           again && again.token.spentAt !== null
-            ? await answerRetry(again, hash, requestedScope, client, oauthClient)
+            ? await answerRetry(again, hash, requestedScope, client, oauthClient, resource)
             : undefined
         if (retried) return retried
         await endForReuse(session, client)
@@ -256,7 +291,16 @@ export function createSessions(options: SessionsOptions): Sessions {
       await options.events(auditEvent.tokenRefreshed('success', user.username, client))
       // The refreshed token says how its login was made, not merely that a refresh token was held.
       const amr = session.amr.length > 0 ? session.amr : PASSWORD_ONLY
-      return respond(user, session.id, granted, requestedScope, next.token, amr, session.clientId)
+      return respond(
+        user,
+        session.id,
+        granted,
+        requestedScope,
+        next.token,
+        amr,
+        session.clientId,
+        resource,
+      )
     },
 
     async revokeToken(token) {
@@ -268,7 +312,8 @@ export function createSessions(options: SessionsOptions): Sessions {
       }
       let sessionId: string
       try {
-        sessionId = (await options.verifyAccessToken(token)).sid
+        // Any audience: a token asked for a resource server ends its session too.
+        sessionId = (await options.verifyAccessToken(token, { anyAudience: true })).sid
       } catch {
         // RFC 7009 §2.2: an invalid or unknown token is not an error.
         return
